@@ -1,0 +1,562 @@
+//! `validate_callback`: turns a request body into a [`ValidatedCallback`] or the complete list
+//! of what is wrong with it. Applies every rule of CONTRACT section 2 that can be decided from
+//! the body alone (the token, body size and rate limit belong to the HTTP layer).
+//!
+//! The decisions taken where the contract is silent are listed in the docs of the `callback`
+//! module (`mod.rs`).
+
+use serde_json::{Map, Value};
+
+use super::error::{Problem, ValidationError, ROOT_PATH};
+use super::json::{describe, dig, Dig, Field, Need, Obj, Report};
+use super::limits::{Limits, MAX_ENVIRONMENT_KEY_BYTES, MAX_TEST_COUNT};
+use super::types::{
+    parse_seconds, CommitSha, Conclusion, DeliveryId, EventKind, EventType, HttpsUrl, JobKey,
+    JobName, NumericId, PrNumber, RepoLevel, RepoName, RunAttempt, Status, TestCounts, Timestamp,
+    WorkflowName,
+};
+use super::validated::{FailedTest, ValidatedCallback, Workflow};
+
+const IN_PROGRESS: &str = "status is \"in_progress\"";
+const COMPLETED: &str = "status is \"completed\"";
+
+/// Validates one relay callback body (`{trusted, untrusted}`) against CONTRACT section 2.
+///
+/// Unknown fields anywhere are accepted and left uninterpreted (they stay in
+/// [`ValidatedCallback::original`]). Over-long free text is cut, not refused, and listed in
+/// [`ValidatedCallback::truncations`]. On refusal every problem found is reported, each under
+/// the JSON path of its field.
+pub fn validate_callback(
+    body: &[u8],
+    limits: &Limits,
+) -> Result<ValidatedCallback, ValidationError> {
+    let doc: Value = serde_json::from_slice(body).map_err(|e| ValidationError::NotJson {
+        message: e.to_string(),
+        line: e.line(),
+        column: e.column(),
+    })?;
+    let Value::Object(map) = &doc else {
+        return Err(ValidationError::NotAnObject {
+            found: describe(&doc),
+        });
+    };
+
+    let mut r = Report::new(limits.max_truncation_notes);
+    let mut p = Parts::default();
+    let root = Obj::new(map, "");
+    read_trusted(&mut r, &root, &mut p);
+    read_callback_payload(&mut r, &root, limits, &mut p);
+    let truncations = r.finish_truncations();
+    if !r.problems.is_empty() {
+        return Err(ValidationError::Invalid {
+            problems: r.problems,
+        });
+    }
+
+    let Parts {
+        verified_repo: Some(verified_repo),
+        level,
+        queue_time,
+        execution_time,
+        event_type: Some(event_type),
+        delivery_id: Some(delivery_id),
+        upstream_repo: Some(upstream_repo),
+        pr_number,
+        head_sha,
+        schema_version: Some(schema_version),
+        status: Some(status),
+        conclusion,
+        name: Some(name),
+        url: Some(url),
+        job_name: Some(job_name),
+        check_run_id: Some(check_run_id),
+        run_id: Some(run_id),
+        run_attempt: Some(run_attempt),
+        started_at,
+        completed_at,
+        test_results,
+        failed_tests,
+        environment,
+        artifact_url,
+    } = p
+    else {
+        // Every `None` above comes with a recorded problem; reaching this is a bug here, and
+        // refusing is the safe way to surface it.
+        return Err(ValidationError::Invalid {
+            problems: vec![Problem::new(
+                ROOT_PATH,
+                "internal error: a required field was lost during validation",
+            )],
+        });
+    };
+
+    let job_key = JobKey::new(
+        &verified_repo,
+        &delivery_id,
+        &name,
+        &job_name,
+        &check_run_id,
+    );
+    Ok(ValidatedCallback {
+        job_key,
+        verified_repo,
+        level,
+        queue_time,
+        execution_time,
+        event_type,
+        delivery_id,
+        upstream_repo,
+        pr_number,
+        head_sha,
+        workflow: Workflow {
+            schema_version,
+            status,
+            conclusion,
+            name,
+            url,
+            job_name,
+            check_run_id,
+            run_id,
+            run_attempt,
+            started_at,
+            completed_at,
+            test_results,
+            failed_tests,
+            environment,
+            artifact_url,
+        },
+        truncations,
+        original: doc,
+    })
+}
+
+/// What the pass has validated so far. A `None` in a required slot always has a problem
+/// recorded beside it.
+#[derive(Default)]
+struct Parts {
+    verified_repo: Option<RepoName>,
+    level: Option<RepoLevel>,
+    queue_time: Option<f64>,
+    execution_time: Option<f64>,
+    event_type: Option<EventType>,
+    delivery_id: Option<DeliveryId>,
+    upstream_repo: Option<RepoName>,
+    pr_number: Option<PrNumber>,
+    head_sha: Option<CommitSha>,
+    schema_version: Option<String>,
+    status: Option<Status>,
+    conclusion: Option<Conclusion>,
+    name: Option<WorkflowName>,
+    url: Option<HttpsUrl>,
+    job_name: Option<JobName>,
+    check_run_id: Option<NumericId>,
+    run_id: Option<NumericId>,
+    run_attempt: Option<RunAttempt>,
+    started_at: Option<Timestamp>,
+    completed_at: Option<Timestamp>,
+    test_results: Option<TestCounts>,
+    failed_tests: Option<Vec<FailedTest>>,
+    environment: Option<Value>,
+    artifact_url: Option<HttpsUrl>,
+}
+
+fn read_trusted(r: &mut Report, root: &Obj<'_>, p: &mut Parts) {
+    let Some(trusted) = root.object(r, "trusted", Need::Required) else {
+        return;
+    };
+    p.verified_repo = trusted.parsed(r, "verified_repo", Need::Required, RepoName::parse);
+    p.level = trusted.parsed(r, "downstream_repo_level", Need::Optional, RepoLevel::parse);
+    if let Some(metrics) = trusted.object(r, "ci_metrics", Need::Optional) {
+        p.queue_time = seconds(r, &metrics, "queue_time");
+        p.execution_time = seconds(r, &metrics, "execution_time");
+    }
+}
+
+fn seconds(r: &mut Report, obj: &Obj<'_>, key: &str) -> Option<f64> {
+    let f = obj.field(r, key, Need::Optional)?;
+    field_seconds(r, &f)
+}
+
+fn field_seconds(r: &mut Report, f: &Field<'_>) -> Option<f64> {
+    let n = f.number(r)?;
+    parse_seconds(n)
+        .map_err(|e| r.problem(&f.path, e.message()))
+        .ok()
+}
+
+fn read_callback_payload(r: &mut Report, root: &Obj<'_>, limits: &Limits, p: &mut Parts) {
+    let Some(untrusted) = root.object(r, "untrusted", Need::Required) else {
+        return;
+    };
+    let Some(cp) = untrusted.object(r, "callback_payload", Need::Required) else {
+        return;
+    };
+
+    p.event_type = if cp.has("event_type") {
+        cp.parsed(r, "event_type", Need::Optional, EventType::parse)
+    } else {
+        Some(EventType::default())
+    };
+    p.delivery_id = cp.parsed(r, "delivery_id", Need::Required, DeliveryId::parse);
+
+    // An absent payload is read as an empty one, so the missing identity fields are named by
+    // their full paths rather than by a bare "payload is required".
+    let empty = Map::new();
+    let payload = if cp.has("payload") {
+        cp.object(r, "payload", Need::Optional)
+    } else {
+        Some(Obj::new(&empty, cp.path_of("payload")))
+    };
+    if let Some(payload) = payload {
+        let event = p.event_type.clone();
+        read_upstream_identity(r, &payload, event.as_ref(), p);
+    }
+
+    if let Some(workflow) = cp.object(r, "workflow", Need::Required) {
+        read_workflow(r, &workflow, limits, p);
+    }
+}
+
+/// A value looked up through nested objects and converted.
+enum Lookup<T> {
+    Valid(T, String),
+    Absent(String),
+    /// Present but refused; the problem is recorded.
+    Refused,
+}
+
+fn lookup<'a, T>(
+    r: &mut Report,
+    obj: &Obj<'a>,
+    keys: &[&str],
+    convert: impl FnOnce(&mut Report, &Field<'a>) -> Option<T>,
+) -> Lookup<T> {
+    match dig(r, obj, keys) {
+        Dig::Found(f) => match convert(r, &f) {
+            Some(v) => Lookup::Valid(v, f.path),
+            None => Lookup::Refused,
+        },
+        Dig::Absent(path) => Lookup::Absent(path),
+        Dig::Invalid => Lookup::Refused,
+    }
+}
+
+fn pr_number(r: &mut Report, f: &Field<'_>) -> Option<PrNumber> {
+    let n = f.count(r)?;
+    PrNumber::new(n)
+        .map_err(|e| r.problem(&f.path, e.message()))
+        .ok()
+}
+
+fn commit_sha(r: &mut Report, f: &Field<'_>) -> Option<CommitSha> {
+    f.parsed(r, CommitSha::parse)
+}
+
+fn read_upstream_identity(
+    r: &mut Report,
+    payload: &Obj<'_>,
+    event: Option<&EventType>,
+    p: &mut Parts,
+) {
+    // An invalid event_type is already reported; judge the rest as for an unknown kind so its
+    // problems are not drowned in guesses.
+    let kind = event.map_or(EventKind::Other, EventType::kind);
+    let event_name = event.map_or("", EventType::as_str);
+
+    p.upstream_repo = match lookup(r, payload, &["repository", "full_name"], |r, f| {
+        f.parsed(r, RepoName::parse)
+    }) {
+        Lookup::Valid(repo, _) => Some(repo),
+        Lookup::Absent(path) => {
+            r.problem(
+                &path,
+                "is required: it names the upstream repo (e.g. \"pytorch/pytorch\")",
+            );
+            None
+        }
+        Lookup::Refused => None,
+    };
+
+    let nested = lookup(r, payload, &["pull_request", "number"], pr_number);
+    let top = lookup(r, payload, &["number"], pr_number);
+    p.pr_number = match (nested, top) {
+        (Lookup::Valid(a, _), Lookup::Valid(b, path)) if a != b => {
+            r.problem(
+                &path,
+                format!("is {b} but payload.pull_request.number is {a}; they must agree"),
+            );
+            None
+        }
+        (Lookup::Valid(a, _), _) => Some(a),
+        (Lookup::Absent(_), Lookup::Valid(b, _)) => Some(b),
+        (Lookup::Absent(path), Lookup::Absent(_)) => {
+            if kind == EventKind::PullRequest {
+                r.problem(
+                    &path,
+                    format!(
+                        "is required for event_type \"{event_name}\" (payload.number is \
+                         accepted too)"
+                    ),
+                );
+            }
+            None
+        }
+        _ => None,
+    };
+
+    let (candidates, required): (&[&[&str]], bool) = match kind {
+        EventKind::PullRequest => (&[&["pull_request", "head", "sha"], &["head_sha"]], true),
+        EventKind::Push => (&[&["head_sha"], &["after"]], true),
+        EventKind::Nightly | EventKind::Periodic => (&[&["head_sha"]], true),
+        EventKind::Other => (
+            &[&["head_sha"], &["pull_request", "head", "sha"], &["after"]],
+            false,
+        ),
+    };
+    let mut first_absent: Option<String> = None;
+    for keys in candidates {
+        match lookup(r, payload, keys, commit_sha) {
+            Lookup::Valid(sha, _) => {
+                p.head_sha = Some(sha);
+                return;
+            }
+            // The first present candidate decides; later ones are not interpreted.
+            Lookup::Refused => return,
+            Lookup::Absent(path) => {
+                first_absent.get_or_insert(path);
+            }
+        }
+    }
+    if required {
+        if let Some(path) = first_absent {
+            let others: Vec<String> = candidates[1..]
+                .iter()
+                .map(|keys| format!("payload.{}", keys.join(".")))
+                .collect();
+            let alternatives = if others.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} accepted too)", others.join(", "))
+            };
+            r.problem(
+                &path,
+                format!(
+                    "is required for event_type \"{event_name}\": it names the upstream \
+                     commit{alternatives}"
+                ),
+            );
+        }
+    }
+}
+
+fn read_workflow(r: &mut Report, wf: &Obj<'_>, limits: &Limits, p: &mut Parts) {
+    p.schema_version = if wf.has("schema_version") {
+        wf.str(r, "schema_version", Need::Optional)
+            .map(|(s, path)| r.cut(&path, s, limits.max_schema_version_bytes).0)
+    } else {
+        Some("1".to_owned())
+    };
+    p.status = wf.parsed(r, "status", Need::Required, Status::parse);
+    p.name = wf.parsed(r, "name", Need::Required, WorkflowName::parse);
+    p.url = wf.parsed(r, "url", Need::Required, HttpsUrl::parse);
+    p.job_name = wf.parsed(r, "job_name", Need::Required, JobName::parse);
+    p.check_run_id = wf.parsed(r, "check_run_id", Need::Required, NumericId::parse);
+    p.run_id = wf.parsed(r, "run_id", Need::Required, NumericId::parse);
+    p.run_attempt = wf.parsed(r, "run_attempt", Need::Required, RunAttempt::parse);
+
+    match p.status {
+        Some(Status::InProgress) => {
+            for key in ["conclusion", "completed_at"] {
+                if wf.has(key) {
+                    r.problem(
+                        &wf.path_of(key),
+                        format!("must be null or absent while {IN_PROGRESS}"),
+                    );
+                }
+            }
+            p.started_at = wf.parsed(
+                r,
+                "started_at",
+                Need::RequiredWhen(IN_PROGRESS),
+                Timestamp::parse,
+            );
+        }
+        Some(Status::Completed) => {
+            p.conclusion = wf.parsed(
+                r,
+                "conclusion",
+                Need::RequiredWhen(COMPLETED),
+                Conclusion::parse,
+            );
+            p.started_at = wf.parsed(r, "started_at", Need::Optional, Timestamp::parse);
+            p.completed_at = wf.parsed(
+                r,
+                "completed_at",
+                Need::RequiredWhen(COMPLETED),
+                Timestamp::parse,
+            );
+        }
+        // The status is already reported; still check the formats of what depends on it.
+        None => {
+            p.conclusion = wf.parsed(r, "conclusion", Need::Optional, Conclusion::parse);
+            p.started_at = wf.parsed(r, "started_at", Need::Optional, Timestamp::parse);
+            p.completed_at = wf.parsed(r, "completed_at", Need::Optional, Timestamp::parse);
+        }
+    }
+    if let (Some(started), Some(completed)) = (p.started_at, p.completed_at) {
+        if completed < started {
+            r.problem(
+                &wf.path_of("completed_at"),
+                format!("{completed} is before started_at {started}"),
+            );
+        }
+    }
+
+    if let Some(counts) = wf.object(r, "test_results", Need::Optional) {
+        p.test_results = read_test_counts(r, &counts);
+    }
+    if let Some((items, path)) = wf.array(r, "failed_tests", Need::Optional) {
+        p.failed_tests = Some(read_failed_tests(r, items, &path, limits));
+    }
+    if let Some(env) = wf.object(r, "environment", Need::Optional) {
+        p.environment = Some(read_environment(r, &env, limits));
+    }
+    p.artifact_url = wf.parsed(r, "artifact_url", Need::Optional, HttpsUrl::parse);
+}
+
+fn test_count(r: &mut Report, obj: &Obj<'_>, key: &str, need: Need) -> Option<u64> {
+    let n = obj.count(r, key, need)?;
+    if n > MAX_TEST_COUNT {
+        r.problem(
+            &obj.path_of(key),
+            format!("must be at most {MAX_TEST_COUNT} (10^8), got {n}"),
+        );
+        return None;
+    }
+    Some(n)
+}
+
+fn read_test_counts(r: &mut Report, counts: &Obj<'_>) -> Option<TestCounts> {
+    let passed = test_count(r, counts, "passed", Need::Required);
+    let failed = test_count(r, counts, "failed", Need::Required);
+    let skipped = test_count(r, counts, "skipped", Need::Required);
+    let total_sent = counts.has("total");
+    let total = test_count(r, counts, "total", Need::Optional);
+    if total_sent && total.is_none() {
+        return None;
+    }
+    TestCounts::new(passed?, failed?, skipped?, total)
+        .map_err(|e| r.problem(&counts.path, e.message()))
+        .ok()
+}
+
+fn read_failed_tests(
+    r: &mut Report,
+    items: &[Value],
+    path: &str,
+    limits: &Limits,
+) -> Vec<FailedTest> {
+    let keep = limits.max_failed_tests;
+    if items.len() > keep {
+        r.truncated(format!("{path}: kept {keep} of {} entries", items.len()));
+    }
+    let mut kept = Vec::with_capacity(items.len().min(keep));
+    for (i, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{i}]");
+        let Value::Object(map) = item else {
+            r.problem(
+                &item_path,
+                format!("expected an object, got {}", describe(item)),
+            );
+            continue;
+        };
+        let entry = Obj::new(map, item_path);
+        if i < keep {
+            if let Some(test) = read_failed_test(r, &entry, limits) {
+                kept.push(test);
+            }
+        } else {
+            // Dropped entries are still checked, but their cuts are not worth reporting.
+            let mut scratch = Report::new(0);
+            read_failed_test(&mut scratch, &entry, limits);
+            r.problems.append(&mut scratch.problems);
+        }
+    }
+    kept
+}
+
+fn read_failed_test(r: &mut Report, t: &Obj<'_>, limits: &Limits) -> Option<FailedTest> {
+    let name = match t.str(r, "name", Need::Required) {
+        Some((s, path)) if s.trim().is_empty() => {
+            r.problem(&path, "must not be empty or blank");
+            None
+        }
+        Some((s, path)) => Some(r.cut(&path, s, limits.max_test_name_bytes).0),
+        None => None,
+    };
+    let text = |r: &mut Report, key: &str, max: usize| {
+        t.str(r, key, Need::Optional)
+            .map(|(s, path)| r.cut(&path, s, max))
+    };
+    let classname = text(r, "classname", limits.max_test_name_bytes).map(|(s, _)| s);
+    let message = text(r, "message", limits.max_message_bytes);
+    let stacktrace = text(r, "stacktrace", limits.max_stacktrace_bytes);
+    let duration_s = seconds(r, t, "duration_s");
+    let (message, message_truncated) = message.map_or((None, false), |(s, cut)| (Some(s), cut));
+    let (stacktrace, stacktrace_truncated) =
+        stacktrace.map_or((None, false), |(s, cut)| (Some(s), cut));
+    Some(FailedTest {
+        name: name?,
+        classname,
+        message,
+        stacktrace,
+        duration_s,
+        message_truncated,
+        stacktrace_truncated,
+    })
+}
+
+fn read_environment(r: &mut Report, env: &Obj<'_>, limits: &Limits) -> Value {
+    let keep = limits.max_environment_entries;
+    if env.map.len() > keep {
+        r.truncated(format!(
+            "{}: kept {keep} of {} entries",
+            env.path,
+            env.map.len()
+        ));
+    }
+    let mut out = Map::new();
+    for (i, (key, value)) in env.map.iter().enumerate() {
+        let path = env.path_of(key);
+        if key.is_empty() || key.len() > MAX_ENVIRONMENT_KEY_BYTES {
+            r.problem(
+                &path,
+                format!("keys must be 1 to {MAX_ENVIRONMENT_KEY_BYTES} bytes"),
+            );
+            continue;
+        }
+        let kept = match value {
+            // Entries past the keep limit are still checked but neither cut nor kept.
+            Value::String(_) | Value::Null | Value::Bool(_) | Value::Number(_) if i >= keep => {
+                continue
+            }
+            Value::String(s) => {
+                Value::String(r.cut(&path, s, limits.max_environment_value_bytes).0)
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => value.clone(),
+            Value::Array(_) | Value::Object(_) => {
+                r.problem(
+                    &path,
+                    format!(
+                        "expected a string, number, boolean or null (environment is a flat \
+                         map of labels), got {}",
+                        describe(value)
+                    ),
+                );
+                continue;
+            }
+        };
+        out.insert(key.clone(), kept);
+    }
+    Value::Object(out)
+}

@@ -1,0 +1,15 @@
+//! What every oot-hud service shares, so each service crate holds only its own stage.
+//!
+//! - [`settings`]: where Kafka, DynamoDB and ClickHouse are and what the project's objects in
+//!   them are called (flags and `OOT_*` variables, loopback defaults), and the clients built from that.
+//! - [`migrate`]: schema as code: the topic, the job table and the completed-jobs table, idempotently.
+//! - [`health`]: `/healthz` and `/readyz`; [`probes`]: the readiness probe of each store.
+//! - [`telemetry`]: logs and OpenTelemetry spans, set up once per process.
+//! - [`shutdown`]: SIGTERM/SIGINT to a cancellation token, and serving HTTP until it fires.
+
+pub mod health;
+pub mod migrate;
+pub mod probes;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;

@@ -1,0 +1,227 @@
+//! Schema as code: the event topic, the DynamoDB job table and the ClickHouse table, created by
+//! the project and never by hand.
+//!
+//! Each `ensure_*` is idempotent: it creates what is missing and leaves what exists alone (an
+//! existing topic keeps its partition count; an existing table keeps its columns), and says
+//! which of the two happened. Services call the ones they depend on at start-up;
+//! `oot-projector migrate` calls all three.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::settings::{ClickHouseSettings, DynamoSettings, KafkaSettings};
+
+/// What an `ensure_*` call found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    AlreadyThere,
+}
+
+/// Secondary index of the job table: every job of one upstream PR (`upstream_pr` is
+/// `"{upstream_repo}#{pr_number}"`), for the PR view's running jobs.
+pub const UPSTREAM_PR_INDEX: &str = "upstream_pr-index";
+/// Secondary index of the job table: every job of one downstream repo, for the backend view.
+pub const DOWNSTREAM_REPO_INDEX: &str = "downstream_repo-index";
+
+/// The Avro event topic. Retention is unlimited: the log is the source of truth that replays
+/// rebuild the projections from.
+pub async fn ensure_topic(kafka: &KafkaSettings) -> anyhow::Result<Outcome> {
+    let admin: AdminClient<DefaultClientContext> = kafka
+        .client_config()
+        .create()
+        .context("creating the Kafka admin client")?;
+    let min_isr = kafka.replication.clamp(1, 2).to_string();
+    let topic = NewTopic::new(
+        &kafka.topic,
+        kafka.partitions,
+        TopicReplication::Fixed(kafka.replication),
+    )
+    .set("retention.ms", "-1")
+    .set("max.message.bytes", "8388608")
+    .set("min.insync.replicas", &min_isr);
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics([&topic], &options)
+        .await
+        .with_context(|| format!("creating Kafka topic {} at {}", kafka.topic, kafka.brokers))?;
+    match results.into_iter().next() {
+        Some(Ok(_)) => Ok(Outcome::Created),
+        Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => Ok(Outcome::AlreadyThere),
+        Some(Err((name, code))) => anyhow::bail!("creating Kafka topic {name}: {code}"),
+        None => anyhow::bail!(
+            "creating Kafka topic {}: the broker answered nothing",
+            kafka.topic
+        ),
+    }
+}
+
+/// The job-state table: hash key `dynamoKey`, on-demand billing, the views' indexes.
+pub async fn ensure_job_table(
+    client: &aws_sdk_dynamodb::Client,
+    dynamo: &DynamoSettings,
+) -> anyhow::Result<Outcome> {
+    let string_attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |name: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+    };
+    let index = |index_name: &str, hash: &str| -> anyhow::Result<GlobalSecondaryIndex> {
+        Ok(GlobalSecondaryIndex::builder()
+            .index_name(index_name)
+            .key_schema(key(hash, KeyType::Hash)?)
+            .key_schema(key("dynamoKey", KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()?)
+    };
+
+    let request = client
+        .create_table()
+        .table_name(&dynamo.table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attribute("dynamoKey")?)
+        .attribute_definitions(string_attribute("upstream_pr")?)
+        .attribute_definitions(string_attribute("downstream_repo")?)
+        .key_schema(key("dynamoKey", KeyType::Hash)?)
+        .global_secondary_indexes(index(UPSTREAM_PR_INDEX, "upstream_pr")?)
+        .global_secondary_indexes(index(DOWNSTREAM_REPO_INDEX, "downstream_repo")?);
+    match request.send().await {
+        Ok(_) => Ok(Outcome::Created),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(Outcome::AlreadyThere)
+        }
+        Err(error) => Err(anyhow::Error::new(error.into_service_error())).with_context(|| {
+            format!(
+                "creating DynamoDB table {} at {}",
+                dynamo.table, dynamo.endpoint
+            )
+        }),
+    }
+}
+
+const CREATE_JOB_TABLE_SQL: &str = include_str!("../sql/create_oot_workflow_job.sql");
+
+/// ClickHouse releases from 19.6 on have table TTLs; older ones drop expired partitions instead.
+fn supports_table_ttl(server_version: &str) -> bool {
+    let mut parts = server_version
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= (19, 6)
+}
+
+/// The `CREATE TABLE` statement for the completed-jobs table on a server of `server_version`.
+pub fn completed_jobs_ddl(clickhouse: &ClickHouseSettings, server_version: &str) -> String {
+    let ttl_clause = if supports_table_ttl(server_version) {
+        format!("TTL completed_at + toIntervalDay({})", clickhouse.ttl_days)
+    } else {
+        String::new()
+    };
+    CREATE_JOB_TABLE_SQL
+        .replace("{database}", &clickhouse.database)
+        .replace("{table}", &clickhouse.table)
+        .replace("{ttl_clause}", &ttl_clause)
+}
+
+/// The database and the completed-jobs table.
+pub async fn ensure_clickhouse(
+    client: &clickhouse::Client,
+    clickhouse: &ClickHouseSettings,
+) -> anyhow::Result<Outcome> {
+    clickhouse.validate()?;
+    let context = || {
+        format!(
+            "preparing ClickHouse table {} at {}",
+            clickhouse.qualified_table(),
+            clickhouse.url
+        )
+    };
+    // The project's database may not exist yet, and a request naming a missing database fails.
+    let client = client.clone().with_database("system");
+    let version: String = client
+        .query("SELECT version()")
+        .fetch_one()
+        .await
+        .with_context(context)?;
+    let existing: u64 = client
+        .query("SELECT count() FROM system.tables WHERE database = ? AND name = ?")
+        .bind(&clickhouse.database)
+        .bind(&clickhouse.table)
+        .fetch_one()
+        .await
+        .with_context(context)?;
+    client
+        .query(&format!(
+            "CREATE DATABASE IF NOT EXISTS {}",
+            clickhouse.database
+        ))
+        .execute()
+        .await
+        .with_context(context)?;
+    client
+        .query(&completed_jobs_ddl(clickhouse, &version))
+        .execute()
+        .await
+        .with_context(context)?;
+    Ok(if existing == 0 {
+        Outcome::Created
+    } else {
+        Outcome::AlreadyThere
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_clause_only_where_the_server_has_table_ttls() {
+        assert!(!supports_table_ttl("18.16.1"));
+        assert!(!supports_table_ttl("19.5.3.8"));
+        assert!(supports_table_ttl("19.6.2.11"));
+        assert!(supports_table_ttl("25.3.1.1"));
+        assert!(!supports_table_ttl("garbage"));
+    }
+
+    #[test]
+    fn ddl_has_no_placeholder_left() {
+        let settings = ClickHouseSettings {
+            url: "http://127.0.0.1:8123".into(),
+            user: "default".into(),
+            password: String::new().into(),
+            database: "db".into(),
+            table: "jobs".into(),
+            ttl_days: 30,
+        };
+        for version in ["18.16.1", "25.3.1.1"] {
+            let ddl = completed_jobs_ddl(&settings, version);
+            assert!(ddl.contains("CREATE TABLE IF NOT EXISTS db.jobs"));
+            assert!(!ddl.contains('{'), "placeholder left in {ddl}");
+        }
+        assert!(completed_jobs_ddl(&settings, "25.3.1.1").contains("toIntervalDay(30)"));
+    }
+}

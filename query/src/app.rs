@@ -1,0 +1,48 @@
+//! Building the query service and running it until stopped: `build` binds and prepares the two
+//! tables (idempotently, so the service can start before the projector), `run_until_stopped` serves.
+
+use anyhow::Context as _;
+use oot_platform::health::{health_routes, Readiness};
+use oot_platform::migrate;
+use oot_platform::probes::{clickhouse_probe, dynamo_probe};
+use oot_platform::shutdown::serve_until_cancelled;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::QueryConfig;
+
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+}
+
+impl Application {
+    pub async fn build(config: QueryConfig) -> anyhow::Result<Self> {
+        config.dynamo.validate()?;
+        config.clickhouse.validate()?;
+        let dynamo = config.dynamo.client().await;
+        let clickhouse = config.clickhouse.client();
+        migrate::ensure_job_table(&dynamo, &config.dynamo).await?;
+        migrate::ensure_clickhouse(&clickhouse, &config.clickhouse).await?;
+        let readiness = Readiness::new(vec![
+            dynamo_probe(dynamo, &config.dynamo),
+            clickhouse_probe(clickhouse, &config.clickhouse),
+        ]);
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        Ok(Self {
+            listener,
+            router: health_routes(readiness),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        tracing::info!(address = ?self.listener.local_addr().ok(), "query service listening");
+        serve_until_cancelled(self.listener, self.router, shutdown).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,14 @@
+use clap::Parser;
+use oot_platform::shutdown::cancel_on_stop_signal;
+use oot_platform::telemetry::init_telemetry;
+use oot_query::app::Application;
+use oot_query::config::QueryConfig;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _telemetry = init_telemetry("oot-query", "info")?;
+    let app = Application::build(QueryConfig::parse()).await?;
+    app.run_until_stopped(cancel_on_stop_signal()).await?;
+    tracing::info!("query service stopped");
+    Ok(())
+}
