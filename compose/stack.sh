@@ -103,6 +103,8 @@ start_kafka() {
       >>"$LOGS/kafka.out" 2>&1 || die "formatting Kafka storage failed; see $LOGS/kafka.out"
   fi
   log "starting kafka on 127.0.0.1:$KAFKA_PORT"
+  # Readiness reads only what this start writes to the (appended) broker log.
+  if [ -f "$LOGS/kafka.log" ]; then wc -l < "$LOGS/kafka.log"; else echo 0; fi > "$RUN/kafka.logstart"
   start_detached kafka "$conf" java -Xms256m -Xmx${OOT_KAFKA_HEAP:-768m} -XX:+UseG1GC \
     -Djava.awt.headless=true -Dkafka.logs.dir="$LOGS" -Dkafka.logs.file="$LOGS/kafka.log" \
     -Dlog4j2.configurationFile="$COMPOSE/kafka/log4j2.properties" \
@@ -134,9 +136,10 @@ start_dynamo() {
 # readiness
 
 kafka_ready() {
-  # The broker is ready for clients once it has registered with its own controller.
+  # Ready for clients once this start of the broker logged that it started, and it accepts connections.
+  local from; from=$(( $(cat "$RUN/kafka.logstart" 2>/dev/null || echo 0) + 1 ))
   (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null \
-    && grep -q "Kafka Server started\|\[KafkaRaftServer nodeId=1\] Kafka Server started" "$LOGS/kafka.log" 2>/dev/null
+    && tail -n "+$from" "$LOGS/kafka.log" 2>/dev/null | grep -q "Kafka Server started"
 }
 clickhouse_ready() { [ "$(curl -fsS --max-time 2 "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/ping" 2>/dev/null)" = "Ok." ]; }
 dynamo_ready() { "$DYNOXIDE_BIN" healthcheck --host 127.0.0.1 --port "$DYNAMO_PORT" --timeout 2 >/dev/null 2>&1; }
@@ -228,13 +231,26 @@ export OOT_CLICKHOUSE_URL=http://127.0.0.1:$CLICKHOUSE_HTTP_PORT
 EOF
 }
 
+# One server alone, for tests of an outage: `stop NAME` / `start NAME` (kafka, clickhouse, dynamo).
+cmd_stop_server() {
+  case "${1:-}" in kafka|clickhouse|dynamo) stop_one "$1" ;; *) die "no server named '${1:-}'" ;; esac
+}
+cmd_start_server() {
+  case "${1:-}" in kafka|clickhouse|dynamo) ;; *) die "no server named '${1:-}'" ;; esac
+  mkdir -p "$RUN" "$LOGS"
+  "start_$1"
+  wait_ready
+}
+
 case "${1:-}" in
   install) cmd_install ;;
+  stop) cmd_stop_server "${2:-}" ;;
+  start) cmd_start_server "${2:-}" ;;
   up) cmd_up ;;
   down) cmd_down ;;
   restart) cmd_down; cmd_up ;;
   status) cmd_status ;;
   env) cmd_env ;;
   check-loopback) cmd_check_loopback ;;
-  *) echo "usage: $0 install|up|down|restart|status|env|check-loopback" >&2; exit 2 ;;
+  *) echo "usage: $0 install|up|down|restart|status|env|check-loopback|stop NAME|start NAME" >&2; exit 2 ;;
 esac

@@ -22,7 +22,13 @@ step "cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test --workspace"
+# The end-to-end tests start the service binaries as real processes; cargo test builds a
+# package's binaries only for that package's own tests.
+cargo build --workspace --bins --locked
 cargo test --workspace --locked --no-fail-fast
+
+step "outages (run alone: they stop servers)"
+cargo test --locked -p oot-e2e --test outages -- --ignored --test-threads=1
 
 step "data survives a stack restart"
 export OOT_PERSISTENCE_MARKER="run$(date +%s)$RANDOM"

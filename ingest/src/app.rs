@@ -1,31 +1,85 @@
-//! Building the ingest service and running it until stopped: `build` makes sure the event topic
-//! exists and binds, `run_until_stopped` serves until the token is cancelled.
+//! Building the ingest service and running it until stopped: `build` checks the settings, makes
+//! sure the event topic exists, creates the producer and binds; `run_until_stopped` serves until
+//! the token is cancelled, lets in-flight requests finish, then flushes the producer.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use oot_platform::health::{health_routes, Readiness};
 use oot_platform::migrate;
 use oot_platform::probes::kafka_probe;
 use oot_platform::shutdown::serve_until_cancelled;
+use oot_platform::telemetry::http_request_span;
 use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
 
+use crate::auth::IngestTokens;
+use crate::callback::Limits;
 use crate::config::IngestConfig;
+use crate::publish::{EventPublisher, PublisherSettings};
+use crate::rate_limit::SlidingWindowLimiter;
+use crate::routes::{routes, IngestState};
 
 pub struct Application {
     listener: tokio::net::TcpListener,
     router: axum::Router,
+    state: Arc<IngestState>,
+}
+
+/// The endpoint's shared state from its settings, without touching the network (the producer
+/// connects lazily), so a test can serve [`routes`] against any broker address.
+pub fn ingest_state(config: &IngestConfig) -> anyhow::Result<IngestState> {
+    config.kafka.validate()?;
+    let tokens = config.tokens.as_ref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "OOT_INGEST_TOKENS is not set; set it to the secret(s) shared with the relay"
+        )
+    })?;
+    anyhow::ensure!(
+        config.rate_window_secs > 0,
+        "OOT_INGEST_RATE_WINDOW_SECS must be at least 1"
+    );
+    anyhow::ensure!(
+        config.delivery_timeout_ms > 0,
+        "OOT_INGEST_DELIVERY_TIMEOUT_MS must be at least 1"
+    );
+    let rate_window = Duration::from_secs(config.rate_window_secs);
+    let publisher = EventPublisher::new(
+        &config.kafka,
+        PublisherSettings {
+            delivery_timeout: Duration::from_millis(config.delivery_timeout_ms),
+            linger: Duration::from_millis(config.linger_ms),
+        },
+    )
+    .context("creating the Kafka producer")?;
+    Ok(IngestState {
+        tokens: IngestTokens::parse(tokens)?,
+        limits: Limits::default(),
+        max_body_bytes: config.max_body_bytes,
+        limiter: SlidingWindowLimiter::new(config.rate_limit, rate_window),
+        rate_limit: config.rate_limit,
+        rate_window,
+        publisher,
+        unavailable_retry_after: Duration::from_secs(config.unavailable_retry_after_secs),
+    })
 }
 
 impl Application {
     pub async fn build(config: IngestConfig) -> anyhow::Result<Self> {
-        config.kafka.validate()?;
+        let state = Arc::new(ingest_state(&config)?);
         migrate::ensure_topic(&config.kafka).await?;
         let readiness = Readiness::new(vec![kafka_probe(&config.kafka)?]);
+        let router = routes(state.clone())
+            .merge(health_routes(readiness))
+            .layer(TraceLayer::new_for_http().make_span_with(http_request_span));
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         Ok(Self {
             listener,
-            router: health_routes(readiness),
+            router,
+            state,
         })
     }
 
@@ -36,6 +90,11 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(address = ?self.listener.local_addr().ok(), "ingest listening");
         serve_until_cancelled(self.listener, self.router, shutdown).await?;
+        // Every request has been answered; anything still queued belongs to none of them, but
+        // flushing keeps the log free of surprises for whoever restarts us.
+        if let Err(error) = self.state.publisher.flush(Duration::from_secs(10)) {
+            tracing::warn!(%error, "producer not flushed at shutdown");
+        }
         Ok(())
     }
 }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 use oot_platform::settings::KafkaSettings;
+use secrecy::SecretString;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -15,6 +16,39 @@ pub struct IngestConfig {
     /// Address the callback endpoint is served on.
     #[arg(long, env = "OOT_INGEST_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+
+    /// The secret(s) shared with the relay, comma separated (several during a rotation).
+    /// From the environment in deployments: flags show up in `ps`.
+    #[arg(long, env = "OOT_INGEST_TOKENS", hide_env_values = true)]
+    pub tokens: Option<SecretString>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "OOT_INGEST_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Callbacks accepted per downstream repo within the sliding window (0: no limit).
+    #[arg(long, env = "OOT_INGEST_RATE_LIMIT", default_value_t = 600)]
+    pub rate_limit: u32,
+
+    /// Length of the rate limit's sliding window, in seconds.
+    #[arg(long, env = "OOT_INGEST_RATE_WINDOW_SECS", default_value_t = 60)]
+    pub rate_window_secs: u64,
+
+    /// Longest wait for the broker's acknowledgement of one event before answering 503, in ms.
+    #[arg(long, env = "OOT_INGEST_DELIVERY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub delivery_timeout_ms: u64,
+
+    /// How long the producer lets a batch fill before sending it, in ms (librdkafka `linger.ms`).
+    #[arg(long, env = "OOT_INGEST_LINGER_MS", default_value_t = 5)]
+    pub linger_ms: u64,
+
+    /// `Retry-After` of a 503 answered while the event log is unavailable, in seconds.
+    #[arg(
+        long,
+        env = "OOT_INGEST_UNAVAILABLE_RETRY_AFTER_SECS",
+        default_value_t = 5
+    )]
+    pub unavailable_retry_after_secs: u64,
 
     #[command(flatten)]
     pub kafka: KafkaSettings,

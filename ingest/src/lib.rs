@@ -1,10 +1,21 @@
 //! The ingest service: `POST /api/oot/results` authenticates and validates relay callbacks and
-//! appends each accepted one to the Kafka event log as an Avro event.
+//! appends each accepted one to the Kafka event log as an Avro event, answering 202 only once
+//! the broker has it.
 //!
 //! - [`callback`]: validating one callback, as pure domain logic.
-//! - [`config`]: the command line and its settings.
-//! - [`app`]: builds the service and runs it until stopped.
+//! - [`auth`]: the shared secrets and their constant-time check.
+//! - [`rate_limit`]: the sliding-window limit per downstream repo.
+//! - [`event`]: a validated callback to its Avro event.
+//! - [`publish`]: the idempotent producer, and the trace context in the message headers.
+//! - [`routes`]: the endpoint, its checks in order, and the OpenAPI description; [`response`]: its answers.
+//! - [`config`], [`app`]: settings, and building and running the service.
 
 pub mod app;
+pub mod auth;
 pub mod callback;
 pub mod config;
+pub mod event;
+pub mod publish;
+pub mod rate_limit;
+pub mod response;
+pub mod routes;

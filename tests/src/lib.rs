@@ -42,6 +42,17 @@ impl TestStores {
     }
 }
 
+/// Sets up telemetry once per test binary, as the services do, so trace context flows; logs
+/// print only when `TEST_LOG` names a filter (e.g. `TEST_LOG=info`).
+pub fn init_telemetry() {
+    static TELEMETRY: std::sync::OnceLock<Option<oot_platform::telemetry::TelemetryGuard>> =
+        std::sync::OnceLock::new();
+    TELEMETRY.get_or_init(|| {
+        let filter = std::env::var("TEST_LOG").unwrap_or_else(|_| "off".to_owned());
+        oot_platform::telemetry::init_telemetry_with_filter("oot-e2e", &filter).ok()
+    });
+}
+
 /// Polls `condition` until it holds or `deadline` passes; tests wait on conditions, never on
 /// fixed sleeps.
 pub async fn eventually<F, Fut>(
@@ -65,8 +76,8 @@ where
     }
 }
 
-/// A service binary of the workspace, built by `cargo test --workspace` next to the test
-/// binaries (`target/<profile>/`).
+/// A service binary of the workspace, built by `cargo build --workspace --bins` next to the
+/// test binaries (`target/<profile>/`).
 pub fn service_binary(name: &str) -> anyhow::Result<PathBuf> {
     let test_exe = std::env::current_exe()?;
     let profile_dir = test_exe
@@ -76,8 +87,182 @@ pub fn service_binary(name: &str) -> anyhow::Result<PathBuf> {
     let binary = profile_dir.join(name);
     anyhow::ensure!(
         binary.is_file(),
-        "{} is not built; run the tests with `cargo test --workspace` (compose/test.sh does)",
+        "{} is not built; run `cargo build --workspace --bins` first (compose/test.sh does)",
         binary.display()
     );
     Ok(binary)
+}
+
+/// The relay's token in the tests; the second one shows a rotation (both valid).
+pub const TEST_TOKENS: [&str; 2] = ["e2e-relay-secret-current", "e2e-relay-secret-next-000"];
+
+/// The spec's sample callbacks (`../shared/spec/fixtures`).
+pub mod fixtures {
+    pub const IN_PROGRESS: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/spec/fixtures/in_progress.json"
+    ));
+    pub const COMPLETED: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/spec/fixtures/completed.json"
+    ));
+    pub const NIGHTLY_COMPLETED: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/spec/fixtures/nightly_completed.json"
+    ));
+
+    /// A fixture as JSON, to change before sending.
+    pub fn json(text: &str) -> serde_json::Value {
+        serde_json::from_str(text).expect("fixtures are JSON")
+    }
+}
+
+/// Ingest settings for a test: port 0, the test tokens, the given stores, and a short delivery
+/// timeout so outage tests answer quickly.
+pub fn ingest_config(stores: &StoreSettings) -> oot_ingest::config::IngestConfig {
+    oot_ingest::config::IngestConfig {
+        listen: "127.0.0.1:0".parse().expect("literal address"),
+        tokens: Some(secrecy::SecretString::from(TEST_TOKENS.join(","))),
+        max_body_bytes: 2 * 1024 * 1024,
+        rate_limit: 0,
+        rate_window_secs: 60,
+        delivery_timeout_ms: 3_000,
+        linger_ms: 5,
+        unavailable_retry_after_secs: 5,
+        kafka: stores.kafka.clone(),
+    }
+}
+
+/// An ingest service running in this process until dropped.
+pub struct TestIngest {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl TestIngest {
+    /// Builds (creating the topic) and serves ingest with `config`.
+    pub async fn spawn(config: oot_ingest::config::IngestConfig) -> anyhow::Result<Self> {
+        init_telemetry();
+        let app = oot_ingest::app::Application::build(config).await?;
+        Ok(Self::serving(app.port(), |shutdown| async move {
+            if let Err(error) = app.run_until_stopped(shutdown).await {
+                eprintln!("ingest stopped with an error: {error:?}");
+            }
+        }))
+    }
+
+    /// Serves only the endpoint's routes over `state`, without building the application (no
+    /// topic creation): for brokers that are not there.
+    pub async fn spawn_routes(state: oot_ingest::routes::IngestState) -> anyhow::Result<Self> {
+        init_telemetry();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let router = oot_ingest::routes::routes(std::sync::Arc::new(state));
+        Ok(Self::serving(port, |shutdown| async move {
+            let _ = oot_platform::shutdown::serve_until_cancelled(listener, router, shutdown).await;
+        }))
+    }
+
+    fn serving<F, Fut>(port: u16, run: F) -> Self
+    where
+        F: FnOnce(tokio_util::sync::CancellationToken) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(run(shutdown.clone()));
+        Self {
+            base_url: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            shutdown,
+        }
+    }
+
+    /// POSTs `body` as JSON with `token` (none when `None`).
+    pub async fn post_with_token(
+        &self,
+        body: impl Into<reqwest::Body>,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}/api/oot/results", self.base_url))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.header("x-hud-internal-bot", token);
+        }
+        request.send().await.expect("ingest answers")
+    }
+
+    /// POSTs a callback with the first test token.
+    pub async fn post_callback(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.post_with_token(body, Some(TEST_TOKENS[0])).await
+    }
+}
+
+impl Drop for TestIngest {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Reads every message of `topic` from the beginning until `expected` have arrived or 30 s pass.
+pub async fn read_topic(
+    kafka: &oot_platform::settings::KafkaSettings,
+    expected: usize,
+) -> anyhow::Result<Vec<rdkafka::message::OwnedMessage>> {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    let consumer: StreamConsumer = kafka
+        .client_config()
+        .set("group.id", unique_name("e2e-reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    consumer.subscribe(&[&kafka.topic])?;
+    let mut messages = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while messages.len() < expected {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(message) => messages.push(message?.detach()),
+            Err(_) => anyhow::bail!(
+                "only {} of {expected} messages arrived on {}",
+                messages.len(),
+                kafka.topic
+            ),
+        }
+    }
+    Ok(messages)
+}
+
+/// How many messages `topic` holds (sum of its partitions' high watermarks; nothing is deleted
+/// from the tests' topics).
+pub fn count_messages(kafka: &oot_platform::settings::KafkaSettings) -> anyhow::Result<i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let client: BaseConsumer = kafka.client_config().create()?;
+    let metadata = client.fetch_metadata(Some(&kafka.topic), Duration::from_secs(10))?;
+    let mut total = 0;
+    for topic in metadata.topics() {
+        for partition in topic.partitions() {
+            let (low, high) =
+                client.fetch_watermarks(&kafka.topic, partition.id(), Duration::from_secs(10))?;
+            total += high - low;
+        }
+    }
+    Ok(total)
+}
+
+/// Stops or starts one server of the local stack (`compose/stack.sh stop|start NAME`), for the
+/// outage tests that `compose/test.sh` runs alone after the others.
+pub async fn stack_server(action: &str, server: &str) -> anyhow::Result<()> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../compose/stack.sh");
+    let status = tokio::process::Command::new("bash")
+        .args([script, action, server])
+        .status()
+        .await?;
+    anyhow::ensure!(
+        status.success(),
+        "compose/stack.sh {action} {server} failed: {status}"
+    );
+    Ok(())
 }
