@@ -103,8 +103,9 @@ start_kafka() {
       >>"$LOGS/kafka.out" 2>&1 || die "formatting Kafka storage failed; see $LOGS/kafka.out"
   fi
   log "starting kafka on 127.0.0.1:$KAFKA_PORT"
-  # Readiness reads only what this start writes to the (appended) broker log.
-  if [ -f "$LOGS/kafka.log" ]; then wc -l < "$LOGS/kafka.log"; else echo 0; fi > "$RUN/kafka.logstart"
+  # Each start gets a fresh log (the previous one is kept as kafka.log.1), so readiness reads
+  # only what this start wrote.
+  if [ -f "$LOGS/kafka.log" ]; then mv -f "$LOGS/kafka.log" "$LOGS/kafka.log.1"; fi
   start_detached kafka "$conf" java -Xms256m -Xmx${OOT_KAFKA_HEAP:-768m} -XX:+UseG1GC \
     -Djava.awt.headless=true -Dkafka.logs.dir="$LOGS" -Dkafka.logs.file="$LOGS/kafka.log" \
     -Dlog4j2.configurationFile="$COMPOSE/kafka/log4j2.properties" \
@@ -137,9 +138,8 @@ start_dynamo() {
 
 kafka_ready() {
   # Ready for clients once this start of the broker logged that it started, and it accepts connections.
-  local from; from=$(( $(cat "$RUN/kafka.logstart" 2>/dev/null || echo 0) + 1 ))
   (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null \
-    && tail -n "+$from" "$LOGS/kafka.log" 2>/dev/null | grep -q "Kafka Server started"
+    && grep -q "Kafka Server started" "$LOGS/kafka.log" 2>/dev/null
 }
 clickhouse_ready() { [ "$(curl -fsS --max-time 2 "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/ping" 2>/dev/null)" = "Ok." ]; }
 dynamo_ready() { "$DYNOXIDE_BIN" healthcheck --host 127.0.0.1 --port "$DYNAMO_PORT" --timeout 2 >/dev/null 2>&1; }

@@ -2,17 +2,21 @@
 //! fingerprint, then the binary datum.
 //!
 //! apache-avro's own single-object reader accepts exactly one writer schema and does no schema
-//! resolution, so the header is handled here: the fingerprint picks the writer schema from a
-//! [`SchemaRegistry`] and the datum is then resolved to the registry's current schema.
+//! resolution, so the header is handled here: the fingerprint picks the writer schema (and the
+//! reader prepared for it) from a [`SchemaRegistry`], and the datum is then resolved to the
+//! registry's current schema.
+//!
+//! Events of the current schema, the hot path of both ingest and projector, are serialized and
+//! deserialized by apache-avro's schema-aware serde implementations, straight between the Rust
+//! type and bytes. The [`Value`]-tree functions remain as the reference they are tested against,
+//! and decoding falls back to them to diagnose whatever the direct path refuses.
 //!
 //! Decoding faces whatever is on the topic, so every failure is a [`DecodeError`], never a panic,
 //! and the variant says which kind of poison it was.
 
 use std::io::Read;
 
-use apache_avro::{
-    reader::datum::GenericDatumReader, types::Value, writer::datum::GenericDatumWriter,
-};
+use apache_avro::{types::Value, writer::datum::GenericDatumWriter};
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{
@@ -119,13 +123,35 @@ pub fn decode_event(bytes: &[u8]) -> Result<CallbackEvent, DecodeError> {
     decode_with(SchemaRegistry::production(), bytes)
 }
 
-/// Encodes `value` with `registry`'s current schema. `T`'s serde shape must match that schema.
+/// Room for a typical event without regrowing the buffer (the sample completed callback is
+/// 2.6 KiB, most of it the relay document).
+const ENCODE_CAPACITY: usize = 4096;
+
+/// Encodes `value` with `registry`'s current schema. `T`'s serde shape must match that schema:
+/// a field the schema lacks is an error, a schema field `T` lacks gets its default.
+///
+/// apache-avro's schema-aware serializer writes `value` straight to bytes, against the names
+/// resolved once in the registry: no [`Value`] tree, no resolution pass, no per-call writer. It
+/// writes the bytes [`encode_value_with`] writes for `apache_avro::to_value(value)` (tested).
 pub fn encode_with<T: Serialize>(
     registry: &SchemaRegistry,
     value: &T,
 ) -> Result<Vec<u8>, EncodeError> {
-    let value = apache_avro::to_value(value).map_err(EncodeError::Serialize)?;
-    encode_value_with(registry, value)
+    let current = registry.current();
+    let mut out = Vec::with_capacity(ENCODE_CAPACITY);
+    out.extend_from_slice(&header(current.fingerprint()));
+    match apache_avro::write_avro_datum_ref(current.schema(), &current.names(), value, &mut out) {
+        Ok(_) => Ok(out),
+        // The serializer cannot say whether the value or the schema is at fault; whether serde
+        // can produce a `Value` at all can, and errors are rare enough to pay for asking.
+        Err(source) => Err(match apache_avro::to_value(value) {
+            Err(unconvertible) => EncodeError::Serialize(unconvertible),
+            Ok(_) => EncodeError::SchemaMismatch {
+                file_name: current.file_name(),
+                source,
+            },
+        }),
+    }
 }
 
 /// Encodes an Avro value with `registry`'s current schema.
@@ -137,22 +163,35 @@ pub fn encode_value_with(registry: &SchemaRegistry, value: Value) -> Result<Vec<
     };
     // Serde yields plain longs for timestamps and positional union indices; resolving rewrites
     // them to the schema's logical types and union branches, and rejects a shape mismatch.
-    let value = value.resolve(current.schema()).map_err(mismatch)?;
+    let value = value
+        .resolve_with_names(current.schema(), &current.names())
+        .map_err(mismatch)?;
     let writer = GenericDatumWriter::builder(current.schema())
         .build()
         .map_err(mismatch)?;
-    let mut out = Vec::with_capacity(HEADER_LEN + 512);
-    out.extend_from_slice(&MARKER);
-    out.extend_from_slice(&current.fingerprint().to_le_bytes());
+    let mut out = Vec::with_capacity(ENCODE_CAPACITY);
+    out.extend_from_slice(&header(current.fingerprint()));
     writer.write_value(&mut out, value).map_err(mismatch)?;
     Ok(out)
 }
 
 /// Decodes a message written with any version in `registry`, resolved to its current schema.
+///
+/// A message of the current version (the common case) is deserialized straight into `T` by
+/// apache-avro's schema-aware deserializer, with no [`Value`] tree in between. Messages of older
+/// versions, and any message that path refuses, go through [`decode_value_with`] and
+/// `apache_avro::from_value`: that path alone decides what is an error and which kind, so the
+/// fast path can only ever turn a success into the same success, sooner.
 pub fn decode_with<T: DeserializeOwned>(
     registry: &SchemaRegistry,
     bytes: &[u8],
 ) -> Result<T, DecodeError> {
+    let writer = writer_schema(registry, bytes)?;
+    if writer.fingerprint() == registry.current().fingerprint() {
+        if let Some(value) = deserialize_exact(writer, bytes) {
+            return Ok(value);
+        }
+    }
     let value = decode_value_with(registry, bytes)?;
     apache_avro::from_value(&value).map_err(DecodeError::Mapping)
 }
@@ -160,18 +199,15 @@ pub fn decode_with<T: DeserializeOwned>(
 /// Like [`decode_with`] but stops at the Avro value (resolved to the current schema).
 pub fn decode_value_with(registry: &SchemaRegistry, bytes: &[u8]) -> Result<Value, DecodeError> {
     let writer = writer_schema(registry, bytes)?;
-    let writer_version = writer.version();
-    // writer_schema() succeeded, so the header is complete and the slice exists.
-    let datum = bytes.get(HEADER_LEN..).unwrap_or_default();
-    let value = decode_datum(writer, datum)?;
+    let value = decode_message(writer, bytes)?;
     let current = registry.current();
     if writer.fingerprint() == current.fingerprint() {
         return Ok(value);
     }
     value
-        .resolve(current.schema())
+        .resolve_with_names(current.schema(), &current.names())
         .map_err(|source| DecodeError::Resolution {
-            writer_version,
+            writer_version: writer.version(),
             source,
         })
 }
@@ -204,16 +240,35 @@ pub fn writer_schema<'r>(
         .ok_or(DecodeError::UnknownFingerprint { fingerprint })
 }
 
-/// Decodes one datum with its writer schema, insisting that it spans `datum` exactly.
-fn decode_datum(writer: &RegisteredSchema, datum: &[u8]) -> Result<Value, DecodeError> {
-    let writer_version = writer.version();
+/// The single-object header of messages written with the schema of `fingerprint`.
+pub(crate) fn header(fingerprint: Fingerprint) -> [u8; HEADER_LEN] {
+    let mut header = [0; HEADER_LEN];
+    let (marker, fp) = header.split_at_mut(MARKER.len());
+    marker.copy_from_slice(&MARKER);
+    fp.copy_from_slice(&fingerprint.to_le_bytes());
+    header
+}
+
+/// Deserializes a whole message of `writer`'s version into `T`, or `None` if anything is amiss
+/// (the caller then finds out what with [`decode_message`]).
+fn deserialize_exact<T: DeserializeOwned>(writer: &RegisteredSchema, bytes: &[u8]) -> Option<T> {
     let mut input = EofTracking {
-        rest: datum,
+        rest: bytes,
         ran_dry: false,
     };
-    let result = GenericDatumReader::builder(writer.schema())
-        .build()
-        .and_then(|reader| reader.read_value(&mut input));
+    let value = writer.reader().read_deser(&mut input).ok()?;
+    (!input.ran_dry && input.rest.is_empty()).then_some(value)
+}
+
+/// Decodes a whole message (its header already matched to `writer`) with its writer schema,
+/// insisting that the datum spans the rest of `bytes` exactly.
+fn decode_message(writer: &RegisteredSchema, bytes: &[u8]) -> Result<Value, DecodeError> {
+    let writer_version = writer.version();
+    let mut input = EofTracking {
+        rest: bytes,
+        ran_dry: false,
+    };
+    let result = writer.reader().read_value(&mut input);
     // Checked before the result: apache-avro turns some end-of-input cases into Null values
     // instead of errors, so success alone does not prove the datum was complete.
     if input.ran_dry {

@@ -8,10 +8,12 @@ use std::{fmt, sync::LazyLock};
 
 use apache_avro::{
     rabin::Rabin,
-    schema::ResolvedSchema,
+    schema::{Names, NamesRef, ResolvedSchema},
     schema_compatibility::{Compatibility, SchemaCompatibility},
-    Schema,
+    GenericSingleObjectReader, Schema,
 };
+
+use crate::codec;
 
 /// One `.avsc` file of the event schema, embedded at compile time.
 #[derive(Debug, Clone, Copy)]
@@ -78,12 +80,24 @@ impl fmt::Display for Fingerprint {
     }
 }
 
-/// A parsed schema version with its fingerprint.
+/// A parsed schema version with its fingerprint, and what the codec needs of it, prepared once.
+///
+/// apache-avro reads and writes against a schema plus a map from type names to the named types
+/// that `Schema::Ref` nodes point to. Left to itself it rebuilds that map (walking the schema and
+/// cloning every name) on every call, a large part of what encoding one event used to cost.
 pub struct RegisteredSchema {
     version: u32,
     file_name: &'static str,
     fingerprint: Fingerprint,
     schema: Schema,
+    /// Every named type of `schema` by full name, as apache-avro would collect them; or none when
+    /// `schema` has no references (a named type mentioned by name after its definition), as in
+    /// every version so far, since apache-avro consults the map only to follow references.
+    /// Owned because apache-avro wants a map of references, which cannot be stored next to the
+    /// schema it borrows from; see [`RegisteredSchema::names`].
+    names: Names,
+    /// Reads this version's messages; it resolves and owns its own copy of the schema.
+    reader: GenericSingleObjectReader,
 }
 
 impl RegisteredSchema {
@@ -105,6 +119,20 @@ impl RegisteredSchema {
     /// The parsed schema.
     pub fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    /// The names apache-avro needs to follow [`Self::schema`]'s references. Costs nothing (no
+    /// allocation) for a schema without references.
+    pub(crate) fn names(&self) -> NamesRef<'_> {
+        self.names
+            .iter()
+            .map(|(name, schema)| (name.clone(), schema))
+            .collect()
+    }
+
+    /// Reads whole single-object messages (header included) of this version.
+    pub(crate) fn reader(&self) -> &GenericSingleObjectReader {
+        &self.reader
     }
 
     /// Parsing Canonical Form, the text the fingerprint is computed over.
@@ -210,17 +238,36 @@ impl SchemaRegistry {
                     fingerprint,
                 });
             }
-            // Name resolution is redone per message by apache-avro; failing here instead means a
-            // schema with dangling references never gets into a registry.
-            ResolvedSchema::new(&schema).map_err(|e| SchemaError::Parse {
+            // Resolving the names here also means a schema with dangling references never gets
+            // into a registry.
+            let unresolvable = |e| SchemaError::Parse {
                 file_name: source.file_name,
                 source: e,
-            })?;
+            };
+            let resolved = ResolvedSchema::new(&schema).map_err(unresolvable)?;
+            let names = if has_refs(&schema) {
+                resolved
+                    .get_names()
+                    .iter()
+                    .map(|(name, named)| (name.clone(), Schema::clone(named)))
+                    .collect()
+            } else {
+                Names::new()
+            };
+            // The reader checks each message's header against this one: the very bytes the
+            // registry looks messages up by, not a second fingerprint computed by apache-avro.
+            let reader = GenericSingleObjectReader::builder()
+                .schema(schema.clone())
+                .header(codec::header(fingerprint).to_vec())
+                .build()
+                .map_err(unresolvable)?;
             versions.push(RegisteredSchema {
                 version: source.version,
                 file_name: source.file_name,
                 fingerprint,
                 schema,
+                names,
+                reader,
             });
         }
         let Some(current) = versions.last() else {
@@ -280,4 +327,90 @@ pub fn fingerprints() -> Vec<(u32, Fingerprint)> {
 /// Fingerprint of the current production schema (the one [`crate::encode_event`] writes).
 pub fn current_fingerprint() -> Fingerprint {
     SchemaRegistry::production().current().fingerprint
+}
+
+/// Whether `schema` contains a `Schema::Ref`.
+fn has_refs(schema: &Schema) -> bool {
+    match schema {
+        Schema::Ref { .. } => true,
+        Schema::Record(record) => record.fields.iter().any(|field| has_refs(&field.schema)),
+        Schema::Union(union) => union.variants().iter().any(has_refs),
+        Schema::Array(array) => has_refs(&array.items),
+        Schema::Map(map) => has_refs(&map.types),
+        // Listed rather than `_`, so that an apache-avro upgrade adding a variant that contains
+        // schemas fails to compile here instead of silently missing references.
+        Schema::Null
+        | Schema::Boolean
+        | Schema::Int
+        | Schema::Long
+        | Schema::Float
+        | Schema::Double
+        | Schema::Bytes
+        | Schema::String
+        | Schema::Enum(_)
+        | Schema::Fixed(_)
+        | Schema::Decimal(_)
+        | Schema::BigDecimal
+        | Schema::Uuid(_)
+        | Schema::Date
+        | Schema::TimeMillis
+        | Schema::TimeMicros
+        | Schema::TimestampMillis
+        | Schema::TimestampMicros
+        | Schema::TimestampNanos
+        | Schema::LocalTimestampMillis
+        | Schema::LocalTimestampMicros
+        | Schema::LocalTimestampNanos
+        | Schema::Duration(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // A test that cannot unwrap its setup has already failed; panicking says where.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn names_of(json: &'static str) -> Vec<String> {
+        let source = SchemaSource {
+            version: 1,
+            file_name: "test.avsc",
+            json,
+        };
+        let registry = SchemaRegistry::new(&[source]).unwrap();
+        let mut names: Vec<String> = registry
+            .current()
+            .names()
+            .keys()
+            .map(|name| name.fullname(None))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A reference needs the map, under the full names apache-avro looks them up by.
+    #[test]
+    fn a_schema_with_references_keeps_its_named_types() {
+        let names = names_of(
+            r#"{"type": "record", "name": "R", "namespace": "n", "fields": [
+                {"name": "a", "type": {"type": "record", "name": "P", "fields": []}},
+                {"name": "b", "type": ["null", {"type": "array", "items": "P"}]}
+            ]}"#,
+        );
+        assert_eq!(names, ["n.P", "n.R"]);
+    }
+
+    /// Without references apache-avro never looks a name up, so the codec's per-call map stays
+    /// empty and free.
+    #[test]
+    fn a_schema_without_references_needs_no_names() {
+        let names = names_of(
+            r#"{"type": "record", "name": "R", "namespace": "n", "fields": [
+                {"name": "a", "type": {"type": "record", "name": "P", "fields": []}},
+                {"name": "b", "type": ["null", {"type": "array", "items": "string"}]}
+            ]}"#,
+        );
+        assert!(names.is_empty(), "{names:?}");
+    }
 }

@@ -6,7 +6,10 @@
 
 mod common;
 
-use oot_avro::{current_fingerprint, decode_event, encode_event, DecodeError};
+use oot_avro::{
+    current_fingerprint, decode_event, decode_value_with, encode_event, CallbackEvent, DecodeError,
+    SchemaRegistry,
+};
 use proptest::prelude::*;
 
 fn header() -> Vec<u8> {
@@ -169,6 +172,19 @@ fn errors_have_readable_messages() {
     assert!(err.to_string().contains("4 bytes"), "{err}");
 }
 
+/// What the `Value`-tree decoder (the reference that `decode_event` short-cuts for current-version
+/// messages) makes of `bytes`, errors as text. Debug-formatted: a mutated double may be NaN.
+fn reference_decode(bytes: &[u8]) -> String {
+    let result = decode_value_with(SchemaRegistry::production(), bytes).and_then(|value| {
+        apache_avro::from_value::<CallbackEvent>(&value).map_err(DecodeError::Mapping)
+    });
+    format!("{:?}", result.map_err(|e| e.to_string()))
+}
+
+fn direct_decode(bytes: &[u8]) -> String {
+    format!("{:?}", decode_event(bytes).map_err(|e| e.to_string()))
+}
+
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
@@ -197,5 +213,25 @@ proptest! {
         let keep = cut.index(bytes.len() + 1);
         bytes.truncate(keep.max(10));
         let _ = decode_event(&bytes);
+    }
+
+    /// Damaged messages get the same verdict (the same event, or the same error) from the direct
+    /// decoder as from the reference: the direct path must not accept what the reference refuses.
+    #[test]
+    fn mutated_messages_decode_like_the_value_path(
+        event in prop_oneof![Just(common::full_event()), Just(common::minimal_event())],
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        cut in any::<prop::sample::Index>(),
+        cut_it in any::<bool>(),
+    ) {
+        let mut bytes = encode_event(&event).unwrap();
+        for (at, byte) in edits {
+            let i = at.index(bytes.len() - 10) + 10;
+            bytes[i] = byte;
+        }
+        if cut_it {
+            bytes.truncate(cut.index(bytes.len() + 1).max(10));
+        }
+        prop_assert_eq!(direct_decode(&bytes), reference_decode(&bytes));
     }
 }

@@ -7,8 +7,8 @@ mod common;
 
 use apache_avro::{schema::RecordSchema, types::Value, Schema};
 use oot_avro::{
-    current_fingerprint, decode_event, encode_event, CallbackEvent, FailedTest, SchemaRegistry,
-    TestCounts, WorkflowRun, SCHEMA_VERSIONS,
+    current_fingerprint, decode_event, decode_value_with, encode_event, encode_value_with,
+    CallbackEvent, FailedTest, SchemaRegistry, TestCounts, WorkflowRun, SCHEMA_VERSIONS,
 };
 use proptest::prelude::*;
 
@@ -243,5 +243,24 @@ proptest! {
     fn arbitrary_events_round_trip(event in event()) {
         let bytes = encode_event(&event).unwrap();
         prop_assert_eq!(decode_event(&bytes).unwrap(), event);
+    }
+
+    /// `encode_event` serializes straight to bytes; the `Value`-tree path it replaced (and that
+    /// wrote the committed fixture) must give the same bytes for every event.
+    #[test]
+    fn direct_encoding_matches_the_value_path(event in event()) {
+        let registry = SchemaRegistry::production();
+        let reference =
+            encode_value_with(registry, apache_avro::to_value(&event).unwrap()).unwrap();
+        prop_assert_eq!(encode_event(&event).unwrap(), reference);
+    }
+
+    /// Likewise `decode_event` deserializes straight from bytes.
+    #[test]
+    fn direct_decoding_matches_the_value_path(event in event()) {
+        let bytes = encode_event(&event).unwrap();
+        let value = decode_value_with(SchemaRegistry::production(), &bytes).unwrap();
+        let reference: CallbackEvent = apache_avro::from_value(&value).unwrap();
+        prop_assert_eq!(decode_event(&bytes).unwrap(), reference);
     }
 }

@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS {database}.{table}
 (
     dynamoKey String,
     version UInt64,
-    event_id String,
+    source_digest String,
     first_seen_at DateTime,
     projected_at DateTime,
     status String,

@@ -1,7 +1,13 @@
 //! Building the projector and running it until stopped (the shape of zero-to-production's
-//! `Application`): `build` binds and connects, so a test can read the real port before `run`.
+//! `Application`): `build` checks the settings, creates what is missing, joins the consumer
+//! group and binds; `run_until_stopped` projects batch after batch until the token is cancelled,
+//! finishing and committing the batch in hand before it returns.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use oot_avro::CallbackEvent;
 use oot_platform::health::{health_routes, Readiness};
 use oot_platform::migrate;
 use oot_platform::probes::{clickhouse_probe, dynamo_probe, kafka_probe};
@@ -9,18 +15,33 @@ use oot_platform::settings::StoreSettings;
 use oot_platform::shutdown::serve_until_cancelled;
 use tokio_util::sync::CancellationToken;
 
+use crate::completed_rows::CompletedJobs;
 use crate::config::ProjectorConfig;
+use crate::dead_letter::{dead_letter_topic, DeadLetters};
+use crate::job_table::JobTable;
+use crate::metrics::ProjectorMetrics;
+use crate::pipeline::{project, with_retries, ProjectError, Stores};
+use crate::source::EventSource;
 
 pub struct Application {
     listener: tokio::net::TcpListener,
     router: axum::Router,
+    source: Arc<EventSource>,
+    dead_letters: DeadLetters,
+    stores: Stores,
+    metrics: ProjectorMetrics,
+    config: ProjectorConfig,
 }
 
-/// Creates whatever of the topic and the two tables is missing, and logs what it found.
+/// Creates whatever of the topics and the two tables is missing, and logs what it found.
 pub async fn migrate_all(stores: &StoreSettings) -> anyhow::Result<()> {
     stores.validate()?;
     let topic = migrate::ensure_topic(&stores.kafka).await?;
     tracing::info!(topic = %stores.kafka.topic, outcome = ?topic, "kafka topic");
+    let mut dead = stores.kafka.clone();
+    dead.topic = dead_letter_topic(&stores.kafka.topic);
+    let outcome = migrate::ensure_topic(&dead).await?;
+    tracing::info!(topic = %dead.topic, ?outcome, "kafka dead-letter topic");
     let dynamo = stores.dynamo.client().await;
     let table = migrate::ensure_job_table(&dynamo, &stores.dynamo).await?;
     tracing::info!(table = %stores.dynamo.table, outcome = ?table, "dynamodb table");
@@ -30,21 +51,57 @@ pub async fn migrate_all(stores: &StoreSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The two stores named in `settings`.
+pub async fn stores_of(settings: &StoreSettings) -> Stores {
+    Stores {
+        jobs: JobTable::new(settings.dynamo.client().await, &settings.dynamo.table),
+        completed: CompletedJobs::new(
+            settings.clickhouse.client(),
+            &settings.clickhouse.database,
+            &settings.clickhouse.table,
+        ),
+    }
+}
+
+fn now_micros() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000)
+        .unwrap_or(i64::MAX)
+}
+
 impl Application {
     pub async fn build(config: ProjectorConfig) -> anyhow::Result<Self> {
         config.stores.validate()?;
+        anyhow::ensure!(
+            config.batch_events > 0,
+            "OOT_PROJECTOR_BATCH_EVENTS must be at least 1"
+        );
         migrate_all(&config.stores).await?;
+        let kafka = &config.stores.kafka;
+        let source = Arc::new(EventSource::subscribe(
+            kafka.client_config(),
+            &kafka.topic,
+            &config.group,
+        )?);
+        let dead_letters = DeadLetters::new(&kafka.client_config(), &kafka.topic)?;
+        let stores = stores_of(&config.stores).await;
+        let metrics = ProjectorMetrics::new();
         let readiness = Readiness::new(vec![
-            kafka_probe(&config.stores.kafka)?,
+            kafka_probe(kafka)?,
             dynamo_probe(config.stores.dynamo.client().await, &config.stores.dynamo),
             clickhouse_probe(config.stores.clickhouse.client(), &config.stores.clickhouse),
         ]);
+        let router = health_routes(readiness).merge(metrics.routes());
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         Ok(Self {
             listener,
-            router: health_routes(readiness),
+            router,
+            source,
+            dead_letters,
+            stores,
+            metrics,
+            config,
         })
     }
 
@@ -52,9 +109,102 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        tracing::info!(address = ?self.listener.local_addr().ok(), "projector serving health endpoints");
-        serve_until_cancelled(self.listener, self.router, shutdown).await?;
-        Ok(())
+    pub fn metrics(&self) -> ProjectorMetrics {
+        self.metrics.clone()
     }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        tracing::info!(address = ?self.listener.local_addr().ok(), group = %self.config.group, "projector running");
+        let server = tokio::spawn(serve_until_cancelled(
+            self.listener,
+            self.router,
+            shutdown.clone(),
+        ));
+        let lag = tokio::spawn(report_lag(
+            self.source.clone(),
+            self.metrics.clone(),
+            shutdown.clone(),
+        ));
+        let projected = project_until_stopped(
+            &self.source,
+            &self.dead_letters,
+            &self.stores,
+            &self.metrics,
+            &self.config,
+            &shutdown,
+        )
+        .await;
+        shutdown.cancel();
+        lag.abort();
+        server.await.context("health server task")??;
+        projected
+    }
+}
+
+async fn report_lag(
+    source: Arc<EventSource>,
+    metrics: ProjectorMetrics,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let source = source.clone();
+        if let Ok(Some(lag)) = tokio::task::spawn_blocking(move || source.lag()).await {
+            metrics.consumer_lag.set(lag);
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+/// The projector's loop: batch, dead letters, both stores, commit.
+async fn project_until_stopped(
+    source: &EventSource,
+    dead_letters: &DeadLetters,
+    stores: &Stores,
+    metrics: &ProjectorMetrics,
+    config: &ProjectorConfig,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    while !shutdown.is_cancelled() {
+        let batch = source
+            .next_batch(config.batch_events, config.batch_wait(), shutdown)
+            .await?;
+        if batch.is_empty() {
+            continue;
+        }
+        for poison in &batch.poison {
+            match with_retries("dead-letter topic", shutdown, || dead_letters.send(poison)).await {
+                Ok(()) => metrics.dead_letters.inc(),
+                Err(ProjectError::Stopped) => return Ok(()),
+                Err(error) => return Err(error.into()),
+            };
+        }
+        let events: Vec<&CallbackEvent> = batch.events.iter().map(|e| &e.event).collect();
+        let projected = match project(stores, &events, now_micros(), shutdown).await {
+            Ok(projected) => projected,
+            // Stopped mid-retry: nothing is committed, the batch will be projected again.
+            Err(ProjectError::Stopped) => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
+        if let Err(error) = source.commit(&batch) {
+            tracing::warn!(%error, "offsets not committed; the batch will be projected again (harmlessly)");
+        }
+        let now = now_micros();
+        for event in &batch.events {
+            let seconds = (now - event.event.received_at).max(0) as f64 / 1e6;
+            metrics.freshness_seconds.observe(seconds);
+        }
+        metrics.events.inc_by(projected.events as u64);
+        metrics.batches.inc();
+        metrics.dynamodb_writes.inc_by(projected.writes as u64);
+        metrics.clickhouse_rows.inc_by(projected.rows as u64);
+        tracing::debug!(
+            ?projected,
+            poison = batch.poison.len(),
+            "batch projected and committed"
+        );
+    }
+    Ok(())
 }

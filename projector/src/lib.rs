@@ -1,9 +1,31 @@
 //! The projector: reads the callback events from Kafka and keeps the two projections of them,
 //! the live job state in DynamoDB and the completed jobs in ClickHouse.
 //!
-//! - [`config`]: the command line (`run`, `migrate`) and its settings.
-//! - [`app`]: builds the service (health endpoints on its own port) and runs it until stopped.
+//! **When an offset is committed.** Only after every effect of its batch is stored: the
+//! undecodable messages are on the dead-letter topic, every job's merged record is written to
+//! DynamoDB, and every completed job's row is inserted into ClickHouse. A crash anywhere before
+//! that leaves the offsets where they were, and the batch is projected again.
+//!
+//! **Why projecting again, or replaying, is safe.** The job record is a semilattice join of the
+//! job's callbacks ([`merge`]): merging a callback already merged changes nothing, so a second
+//! pass writes no DynamoDB item and re-inserts ClickHouse rows identical to those already there
+//! (same job, same version), which `ReplacingMergeTree` collapses. Writes are conditional on the
+//! version read, so two projectors on one partition (a rebalance) cannot regress a record.
+//!
+//! - [`merge`]: the merge rules, pure.
+//! - [`source`]: batches from the consumer group, and the commit; [`dead_letter`]: the poison path.
+//! - [`pipeline`]: one batch into both stores (coalesced per job, concurrent, retried).
+//! - [`job_table`], [`completed_rows`]: the DynamoDB and ClickHouse sinks.
+//! - [`metrics`]: events, lag, freshness for Prometheus; [`replay`]: rebuilding from the log.
+//! - [`config`], [`app`]: settings, and building and running the service.
 
 pub mod app;
+pub mod completed_rows;
 pub mod config;
+pub mod dead_letter;
+pub mod job_table;
 pub mod merge;
+pub mod metrics;
+pub mod pipeline;
+pub mod replay;
+pub mod source;

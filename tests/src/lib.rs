@@ -266,3 +266,117 @@ pub async fn stack_server(action: &str, server: &str) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Projector settings for a test: port 0, its own consumer group, small quick batches.
+pub fn projector_config(stores: &StoreSettings) -> oot_projector::config::ProjectorConfig {
+    oot_projector::config::ProjectorConfig {
+        listen: "127.0.0.1:0".parse().expect("literal address"),
+        group: unique_name("e2e-projector"),
+        batch_events: 500,
+        batch_wait_ms: 50,
+        stores: stores.clone(),
+    }
+}
+
+/// A projector running in this process until stopped or dropped.
+pub struct TestProjector {
+    pub base_url: String,
+    pub metrics: oot_projector::metrics::ProjectorMetrics,
+    shutdown: tokio_util::sync::CancellationToken,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestProjector {
+    pub async fn spawn(config: oot_projector::config::ProjectorConfig) -> anyhow::Result<Self> {
+        init_telemetry();
+        let app = oot_projector::app::Application::build(config).await?;
+        let base_url = format!("http://127.0.0.1:{}", app.port());
+        let metrics = app.metrics();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        Ok(Self {
+            base_url,
+            metrics,
+            shutdown,
+            task: Some(task),
+        })
+    }
+
+    /// Stops it, waiting for the batch in hand to be stored and committed.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        match self.task.take() {
+            Some(task) => task.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestProjector {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The DynamoDB item of `job_key`, if any.
+pub async fn job_item(
+    stores: &StoreSettings,
+    job_key: &str,
+) -> anyhow::Result<
+    Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
+> {
+    let client = stores.dynamo.client().await;
+    let answer = client
+        .get_item()
+        .table_name(&stores.dynamo.table)
+        .key(
+            "dynamoKey",
+            aws_sdk_dynamodb::types::AttributeValue::S(job_key.to_owned()),
+        )
+        .consistent_read(true)
+        .send()
+        .await?;
+    Ok(answer.item().cloned())
+}
+
+/// A string attribute of an item ("" when absent), and a number attribute.
+pub fn attr_s(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    name: &str,
+) -> String {
+    match item.get(name) {
+        Some(aws_sdk_dynamodb::types::AttributeValue::S(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+pub fn attr_n(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    name: &str,
+) -> Option<f64> {
+    match item.get(name) {
+        Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The latest version of every completed row (what the views read: `FINAL`), ordered by key.
+pub async fn completed_rows(
+    stores: &StoreSettings,
+) -> anyhow::Result<Vec<oot_projector::completed_rows::CompletedJobRow>> {
+    let sql = format!(
+        "SELECT {} FROM {} FINAL ORDER BY dynamoKey",
+        oot_projector::completed_rows::ROW_COLUMNS,
+        stores.clickhouse.qualified_table()
+    );
+    Ok(stores.clickhouse.client().query(&sql).fetch_all().await?)
+}
+
+/// How many rows the table physically holds (all versions, before merges).
+pub async fn physical_row_count(stores: &StoreSettings) -> anyhow::Result<u64> {
+    let sql = format!(
+        "SELECT count() FROM {}",
+        stores.clickhouse.qualified_table()
+    );
+    Ok(stores.clickhouse.client().query(&sql).fetch_one().await?)
+}

@@ -21,10 +21,7 @@ async fn get_json(url: &str) -> (u16, Value) {
 #[tokio::test]
 async fn projector_migrates_serves_health_and_stops_on_its_token() {
     let stores = TestStores::unique("svc");
-    let config = oot_projector::config::ProjectorConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        stores: stores.settings.clone(),
-    };
+    let config = oot_e2e::projector_config(&stores.settings);
     let app = oot_projector::app::Application::build(config)
         .await
         .unwrap();

@@ -1,8 +1,11 @@
 //! Path-aware reading of a `serde_json::Value` tree: typed getters that record a [`Problem`]
-//! (with the field's JSON path) instead of stopping, so one pass reports every fault.
+//! (with the field's JSON path) instead of stopping, so one pass reports every fault. Paths are
+//! carried as borrowed [`Path`] chains and rendered only when something is recorded.
 //!
 //! Conventions: a JSON `null` is the same as an absent field (senders write both); a getter
 //! returning `None` has either found the field absent-and-optional or recorded a problem.
+
+use std::fmt;
 
 use serde_json::{Map, Value};
 
@@ -36,8 +39,8 @@ impl Report {
         }
     }
 
-    pub fn problem(&mut self, field: &str, message: impl Into<String>) {
-        self.problems.push(Problem::new(field, message));
+    pub fn problem(&mut self, field: &Path<'_>, message: impl Into<String>) {
+        self.problems.push(Problem::new(field.render(), message));
     }
 
     pub fn truncated(&mut self, note: String) {
@@ -50,7 +53,7 @@ impl Report {
 
     /// Cuts `s` to `max` bytes on a char boundary, noting the cut under `field`.
     /// Returns the kept text and whether it was cut.
-    pub fn cut(&mut self, field: &str, s: &str, max: usize) -> (String, bool) {
+    pub fn cut(&mut self, field: &Path<'_>, s: &str, max: usize) -> (String, bool) {
         let kept = cut_at_char_boundary(s, max);
         let was_cut = kept.len() < s.len();
         if was_cut {
@@ -87,37 +90,87 @@ pub(super) fn describe(v: &Value) -> &'static str {
     }
 }
 
-pub(super) fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
+/// Where a value sits in the document: a chain of borrowed steps back to the root, rendered to
+/// its dotted form (`untrusted.callback_payload.workflow.failed_tests[3].message`) only when a
+/// problem or a cut is recorded. A valid callback visits some forty fields and reports none, so
+/// building each field's path string up front was most of what validation cost beyond parsing.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Path<'p> {
+    /// The document itself; renders as the empty string, so its fields render as bare keys.
+    Root,
+    /// `parent.key`.
+    Key(&'p Path<'p>, &'p str),
+    /// `parent.k1.k2...`: where a nested lookup ([`dig`]) stopped, without a step per key.
+    Keys(&'p Path<'p>, &'p [&'p str]),
+    /// `parent[i]`.
+    Index(&'p Path<'p>, usize),
+}
+
+impl Path<'_> {
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        self.render_into(&mut out);
+        out
+    }
+
+    fn render_into(&self, out: &mut String) {
+        // A key is joined with `.` unless nothing precedes it: the same test on the rendered
+        // prefix as the former eager `join`, so every path reads exactly as before.
+        fn push_key(out: &mut String, key: &str) {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(key);
+        }
+        match *self {
+            Path::Root => {}
+            Path::Key(parent, key) => {
+                parent.render_into(out);
+                push_key(out, key);
+            }
+            Path::Keys(parent, keys) => {
+                parent.render_into(out);
+                for key in keys {
+                    push_key(out, key);
+                }
+            }
+            Path::Index(parent, i) => {
+                parent.render_into(out);
+                out.push('[');
+                out.push_str(&i.to_string());
+                out.push(']');
+            }
+        }
     }
 }
 
-/// A JSON object together with its path from the document root.
-#[derive(Debug, Clone)]
-pub(super) struct Obj<'a> {
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+/// A JSON object together with its path from the document root. `'a` is the document, `'p`
+/// the (shorter-lived) chain of parent paths on the caller's stack.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Obj<'a, 'p> {
     pub map: &'a Map<String, Value>,
-    pub path: String,
+    pub path: Path<'p>,
 }
 
 /// The value of one field, with its path, when present and not null.
-pub(super) struct Field<'a> {
+pub(super) struct Field<'a, 'p> {
     pub value: &'a Value,
-    pub path: String,
+    pub path: Path<'p>,
 }
 
-impl<'a> Obj<'a> {
-    pub fn new(map: &'a Map<String, Value>, path: impl Into<String>) -> Self {
-        Self {
-            map,
-            path: path.into(),
-        }
+impl<'a, 'p> Obj<'a, 'p> {
+    pub fn new(map: &'a Map<String, Value>, path: Path<'p>) -> Self {
+        Self { map, path }
     }
 
-    pub fn path_of(&self, key: &str) -> String {
-        join(&self.path, key)
+    pub fn path_of<'s>(&'s self, key: &'s str) -> Path<'s> {
+        Path::Key(&self.path, key)
     }
 
     /// The field's value, `None` when absent or null.
@@ -130,7 +183,7 @@ impl<'a> Obj<'a> {
     }
 
     /// The field, or a "required" problem when it is missing and `need` says so.
-    pub fn field(&self, r: &mut Report, key: &str, need: Need) -> Option<Field<'a>> {
+    pub fn field<'s>(&'s self, r: &mut Report, key: &'s str, need: Need) -> Option<Field<'a, 's>> {
         if let Some(value) = self.get(key) {
             return Some(Field {
                 value,
@@ -147,17 +200,27 @@ impl<'a> Obj<'a> {
         None
     }
 
-    pub fn object(&self, r: &mut Report, key: &str, need: Need) -> Option<Obj<'a>> {
+    pub fn object<'s>(&'s self, r: &mut Report, key: &'s str, need: Need) -> Option<Obj<'a, 's>> {
         self.field(r, key, need)?.object(r)
     }
 
-    pub fn str(&self, r: &mut Report, key: &str, need: Need) -> Option<(&'a str, String)> {
+    pub fn str<'s>(
+        &'s self,
+        r: &mut Report,
+        key: &'s str,
+        need: Need,
+    ) -> Option<(&'a str, Path<'s>)> {
         let f = self.field(r, key, need)?;
         let s = f.str(r)?;
         Some((s, f.path))
     }
 
-    pub fn array(&self, r: &mut Report, key: &str, need: Need) -> Option<(&'a [Value], String)> {
+    pub fn array<'s>(
+        &'s self,
+        r: &mut Report,
+        key: &'s str,
+        need: Need,
+    ) -> Option<(&'a [Value], Path<'s>)> {
         let f = self.field(r, key, need)?;
         match f.value {
             Value::Array(items) => Some((items.as_slice(), f.path)),
@@ -187,10 +250,10 @@ impl<'a> Obj<'a> {
     }
 }
 
-impl<'a> Field<'a> {
-    pub fn object(&self, r: &mut Report) -> Option<Obj<'a>> {
+impl<'a, 'p> Field<'a, 'p> {
+    pub fn object(&self, r: &mut Report) -> Option<Obj<'a, 'p>> {
         match self.value {
-            Value::Object(map) => Some(Obj::new(map, self.path.clone())),
+            Value::Object(map) => Some(Obj::new(map, self.path)),
             other => {
                 r.problem(
                     &self.path,
@@ -277,24 +340,26 @@ impl<'a> Field<'a> {
 }
 
 /// Where a nested lookup ended.
-pub(super) enum Dig<'a> {
-    Found(Field<'a>),
+pub(super) enum Dig<'a, 'p> {
+    Found(Field<'a, 'p>),
     /// The leaf (or an object on the way to it) is absent or null; the leaf's path.
-    Absent(String),
+    Absent(Path<'p>),
     /// An object on the way was of another type; a problem was recorded.
     Invalid,
 }
 
 /// Follows `keys` from `obj` through nested objects.
-pub(super) fn dig<'a>(r: &mut Report, obj: &Obj<'a>, keys: &[&str]) -> Dig<'a> {
-    let full_path = keys.iter().fold(obj.path.clone(), |acc, k| join(&acc, k));
+pub(super) fn dig<'a, 'p>(
+    r: &mut Report,
+    obj: &'p Obj<'a, '_>,
+    keys: &'p [&'p str],
+) -> Dig<'a, 'p> {
     let mut current = obj.map;
-    let mut path = obj.path.clone();
     for (i, key) in keys.iter().enumerate() {
-        path = join(&path, key);
         let Some(value) = current.get(*key).filter(|v| !v.is_null()) else {
-            return Dig::Absent(full_path);
+            return Dig::Absent(Path::Keys(&obj.path, keys));
         };
+        let path = Path::Keys(&obj.path, &keys[..=i]);
         if i + 1 == keys.len() {
             return Dig::Found(Field { value, path });
         }
@@ -309,5 +374,5 @@ pub(super) fn dig<'a>(r: &mut Report, obj: &Obj<'a>, keys: &[&str]) -> Dig<'a> {
             }
         }
     }
-    Dig::Absent(full_path)
+    Dig::Absent(Path::Keys(&obj.path, keys))
 }

@@ -8,7 +8,7 @@
 use serde_json::{Map, Value};
 
 use super::error::{Problem, ValidationError, ROOT_PATH};
-use super::json::{describe, dig, Dig, Field, Need, Obj, Report};
+use super::json::{describe, dig, Dig, Field, Need, Obj, Path, Report};
 use super::limits::{Limits, MAX_ENVIRONMENT_KEY_BYTES, MAX_TEST_COUNT};
 use super::types::{
     parse_seconds, CommitSha, Conclusion, DeliveryId, EventKind, EventType, HttpsUrl, JobKey,
@@ -43,7 +43,7 @@ pub fn validate_callback(
 
     let mut r = Report::new(limits.max_truncation_notes);
     let mut p = Parts::default();
-    let root = Obj::new(map, "");
+    let root = Obj::new(map, Path::Root);
     read_trusted(&mut r, &root, &mut p);
     read_callback_payload(&mut r, &root, limits, &mut p);
     let truncations = r.finish_truncations();
@@ -160,7 +160,7 @@ struct Parts {
     artifact_url: Option<HttpsUrl>,
 }
 
-fn read_trusted(r: &mut Report, root: &Obj<'_>, p: &mut Parts) {
+fn read_trusted(r: &mut Report, root: &Obj<'_, '_>, p: &mut Parts) {
     let Some(trusted) = root.object(r, "trusted", Need::Required) else {
         return;
     };
@@ -172,19 +172,19 @@ fn read_trusted(r: &mut Report, root: &Obj<'_>, p: &mut Parts) {
     }
 }
 
-fn seconds(r: &mut Report, obj: &Obj<'_>, key: &str) -> Option<f64> {
+fn seconds(r: &mut Report, obj: &Obj<'_, '_>, key: &str) -> Option<f64> {
     let f = obj.field(r, key, Need::Optional)?;
     field_seconds(r, &f)
 }
 
-fn field_seconds(r: &mut Report, f: &Field<'_>) -> Option<f64> {
+fn field_seconds(r: &mut Report, f: &Field<'_, '_>) -> Option<f64> {
     let n = f.number(r)?;
     parse_seconds(n)
         .map_err(|e| r.problem(&f.path, e.message()))
         .ok()
 }
 
-fn read_callback_payload(r: &mut Report, root: &Obj<'_>, limits: &Limits, p: &mut Parts) {
+fn read_callback_payload(r: &mut Report, root: &Obj<'_, '_>, limits: &Limits, p: &mut Parts) {
     let Some(untrusted) = root.object(r, "untrusted", Need::Required) else {
         return;
     };
@@ -192,24 +192,24 @@ fn read_callback_payload(r: &mut Report, root: &Obj<'_>, limits: &Limits, p: &mu
         return;
     };
 
-    p.event_type = if cp.has("event_type") {
-        cp.parsed(r, "event_type", Need::Optional, EventType::parse)
-    } else {
-        Some(EventType::default())
+    p.event_type = match cp.field(r, "event_type", Need::Optional) {
+        Some(f) => f.parsed(r, EventType::parse),
+        None => Some(EventType::default()),
     };
     p.delivery_id = cp.parsed(r, "delivery_id", Need::Required, DeliveryId::parse);
 
     // An absent payload is read as an empty one, so the missing identity fields are named by
     // their full paths rather than by a bare "payload is required".
     let empty = Map::new();
-    let payload = if cp.has("payload") {
-        cp.object(r, "payload", Need::Optional)
-    } else {
-        Some(Obj::new(&empty, cp.path_of("payload")))
+    let payload = match cp.field(r, "payload", Need::Optional) {
+        Some(f) => f.object(r),
+        None => Some(Obj::new(&empty, cp.path_of("payload"))),
     };
     if let Some(payload) = payload {
-        let event = p.event_type.clone();
-        read_upstream_identity(r, &payload, event.as_ref(), p);
+        let event = p.event_type.as_ref();
+        p.upstream_repo = upstream_repo(r, &payload);
+        p.pr_number = upstream_pr_number(r, &payload, event);
+        p.head_sha = upstream_head_sha(r, &payload, event);
     }
 
     if let Some(workflow) = cp.object(r, "workflow", Need::Required) {
@@ -218,19 +218,19 @@ fn read_callback_payload(r: &mut Report, root: &Obj<'_>, limits: &Limits, p: &mu
 }
 
 /// A value looked up through nested objects and converted.
-enum Lookup<T> {
-    Valid(T, String),
-    Absent(String),
+enum Lookup<'p, T> {
+    Valid(T, Path<'p>),
+    Absent(Path<'p>),
     /// Present but refused; the problem is recorded.
     Refused,
 }
 
-fn lookup<'a, T>(
+fn lookup<'a, 'p, T>(
     r: &mut Report,
-    obj: &Obj<'a>,
-    keys: &[&str],
-    convert: impl FnOnce(&mut Report, &Field<'a>) -> Option<T>,
-) -> Lookup<T> {
+    obj: &'p Obj<'a, '_>,
+    keys: &'p [&'p str],
+    convert: impl FnOnce(&mut Report, &Field<'a, 'p>) -> Option<T>,
+) -> Lookup<'p, T> {
     match dig(r, obj, keys) {
         Dig::Found(f) => match convert(r, &f) {
             Some(v) => Lookup::Valid(v, f.path),
@@ -241,29 +241,28 @@ fn lookup<'a, T>(
     }
 }
 
-fn pr_number(r: &mut Report, f: &Field<'_>) -> Option<PrNumber> {
+fn pr_number(r: &mut Report, f: &Field<'_, '_>) -> Option<PrNumber> {
     let n = f.count(r)?;
     PrNumber::new(n)
         .map_err(|e| r.problem(&f.path, e.message()))
         .ok()
 }
 
-fn commit_sha(r: &mut Report, f: &Field<'_>) -> Option<CommitSha> {
+fn commit_sha(r: &mut Report, f: &Field<'_, '_>) -> Option<CommitSha> {
     f.parsed(r, CommitSha::parse)
 }
 
-fn read_upstream_identity(
-    r: &mut Report,
-    payload: &Obj<'_>,
-    event: Option<&EventType>,
-    p: &mut Parts,
-) {
-    // An invalid event_type is already reported; judge the rest as for an unknown kind so its
-    // problems are not drowned in guesses.
-    let kind = event.map_or(EventKind::Other, EventType::kind);
-    let event_name = event.map_or("", EventType::as_str);
+/// An invalid event_type is already reported; the upstream identity is then judged as for an
+/// unknown kind so its problems are not drowned in guesses.
+fn kind_and_name(event: Option<&EventType>) -> (EventKind, &str) {
+    (
+        event.map_or(EventKind::Other, EventType::kind),
+        event.map_or("", EventType::as_str),
+    )
+}
 
-    p.upstream_repo = match lookup(r, payload, &["repository", "full_name"], |r, f| {
+fn upstream_repo(r: &mut Report, payload: &Obj<'_, '_>) -> Option<RepoName> {
+    match lookup(r, payload, &["repository", "full_name"], |r, f| {
         f.parsed(r, RepoName::parse)
     }) {
         Lookup::Valid(repo, _) => Some(repo),
@@ -275,11 +274,18 @@ fn read_upstream_identity(
             None
         }
         Lookup::Refused => None,
-    };
+    }
+}
 
+fn upstream_pr_number(
+    r: &mut Report,
+    payload: &Obj<'_, '_>,
+    event: Option<&EventType>,
+) -> Option<PrNumber> {
+    let (kind, event_name) = kind_and_name(event);
     let nested = lookup(r, payload, &["pull_request", "number"], pr_number);
     let top = lookup(r, payload, &["number"], pr_number);
-    p.pr_number = match (nested, top) {
+    match (nested, top) {
         (Lookup::Valid(a, _), Lookup::Valid(b, path)) if a != b => {
             r.problem(
                 &path,
@@ -302,8 +308,15 @@ fn read_upstream_identity(
             None
         }
         _ => None,
-    };
+    }
+}
 
+fn upstream_head_sha(
+    r: &mut Report,
+    payload: &Obj<'_, '_>,
+    event: Option<&EventType>,
+) -> Option<CommitSha> {
+    let (kind, event_name) = kind_and_name(event);
     let (candidates, required): (&[&[&str]], bool) = match kind {
         EventKind::PullRequest => (&[&["pull_request", "head", "sha"], &["head_sha"]], true),
         EventKind::Push => (&[&["head_sha"], &["after"]], true),
@@ -313,15 +326,12 @@ fn read_upstream_identity(
             false,
         ),
     };
-    let mut first_absent: Option<String> = None;
+    let mut first_absent: Option<Path<'_>> = None;
     for keys in candidates {
         match lookup(r, payload, keys, commit_sha) {
-            Lookup::Valid(sha, _) => {
-                p.head_sha = Some(sha);
-                return;
-            }
+            Lookup::Valid(sha, _) => return Some(sha),
             // The first present candidate decides; later ones are not interpreted.
-            Lookup::Refused => return,
+            Lookup::Refused => return None,
             Lookup::Absent(path) => {
                 first_absent.get_or_insert(path);
             }
@@ -347,14 +357,15 @@ fn read_upstream_identity(
             );
         }
     }
+    None
 }
 
-fn read_workflow(r: &mut Report, wf: &Obj<'_>, limits: &Limits, p: &mut Parts) {
-    p.schema_version = if wf.has("schema_version") {
-        wf.str(r, "schema_version", Need::Optional)
-            .map(|(s, path)| r.cut(&path, s, limits.max_schema_version_bytes).0)
-    } else {
-        Some("1".to_owned())
+fn read_workflow(r: &mut Report, wf: &Obj<'_, '_>, limits: &Limits, p: &mut Parts) {
+    p.schema_version = match wf.field(r, "schema_version", Need::Optional) {
+        Some(f) => f
+            .str(r)
+            .map(|s| r.cut(&f.path, s, limits.max_schema_version_bytes).0),
+        None => Some("1".to_owned()),
     };
     p.status = wf.parsed(r, "status", Need::Required, Status::parse);
     p.name = wf.parsed(r, "name", Need::Required, WorkflowName::parse);
@@ -424,7 +435,7 @@ fn read_workflow(r: &mut Report, wf: &Obj<'_>, limits: &Limits, p: &mut Parts) {
     p.artifact_url = wf.parsed(r, "artifact_url", Need::Optional, HttpsUrl::parse);
 }
 
-fn test_count(r: &mut Report, obj: &Obj<'_>, key: &str, need: Need) -> Option<u64> {
+fn test_count(r: &mut Report, obj: &Obj<'_, '_>, key: &str, need: Need) -> Option<u64> {
     let n = obj.count(r, key, need)?;
     if n > MAX_TEST_COUNT {
         r.problem(
@@ -436,7 +447,7 @@ fn test_count(r: &mut Report, obj: &Obj<'_>, key: &str, need: Need) -> Option<u6
     Some(n)
 }
 
-fn read_test_counts(r: &mut Report, counts: &Obj<'_>) -> Option<TestCounts> {
+fn read_test_counts(r: &mut Report, counts: &Obj<'_, '_>) -> Option<TestCounts> {
     let passed = test_count(r, counts, "passed", Need::Required);
     let failed = test_count(r, counts, "failed", Need::Required);
     let skipped = test_count(r, counts, "skipped", Need::Required);
@@ -453,7 +464,7 @@ fn read_test_counts(r: &mut Report, counts: &Obj<'_>) -> Option<TestCounts> {
 fn read_failed_tests(
     r: &mut Report,
     items: &[Value],
-    path: &str,
+    path: &Path<'_>,
     limits: &Limits,
 ) -> Vec<FailedTest> {
     let keep = limits.max_failed_tests;
@@ -462,7 +473,7 @@ fn read_failed_tests(
     }
     let mut kept = Vec::with_capacity(items.len().min(keep));
     for (i, item) in items.iter().enumerate() {
-        let item_path = format!("{path}[{i}]");
+        let item_path = Path::Index(path, i);
         let Value::Object(map) = item else {
             r.problem(
                 &item_path,
@@ -485,7 +496,7 @@ fn read_failed_tests(
     kept
 }
 
-fn read_failed_test(r: &mut Report, t: &Obj<'_>, limits: &Limits) -> Option<FailedTest> {
+fn read_failed_test(r: &mut Report, t: &Obj<'_, '_>, limits: &Limits) -> Option<FailedTest> {
     let name = match t.str(r, "name", Need::Required) {
         Some((s, path)) if s.trim().is_empty() => {
             r.problem(&path, "must not be empty or blank");
@@ -516,7 +527,7 @@ fn read_failed_test(r: &mut Report, t: &Obj<'_>, limits: &Limits) -> Option<Fail
     })
 }
 
-fn read_environment(r: &mut Report, env: &Obj<'_>, limits: &Limits) -> Value {
+fn read_environment(r: &mut Report, env: &Obj<'_, '_>, limits: &Limits) -> Value {
     let keep = limits.max_environment_entries;
     if env.map.len() > keep {
         r.truncated(format!(

@@ -1,0 +1,173 @@
+//! The ClickHouse sink: one row per completed job and version, appended in one INSERT per batch.
+//!
+//! The row's `version` is the DynamoDB item's version after the write that produced this state,
+//! so the highest version is the latest state, and re-inserting a row (a redelivered batch after
+//! a crash between the two stores) inserts an identical row that `ReplacingMergeTree` collapses.
+
+use clickhouse::Client;
+use serde::{Deserialize, Serialize};
+
+use crate::merge::JobRecord;
+
+/// A row of `oot_workflow_job` (the columns the projector writes; see
+/// `platform/sql/create_oot_workflow_job.sql`).
+#[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize, Deserialize)]
+pub struct CompletedJobRow {
+    #[serde(rename = "dynamoKey")]
+    pub dynamo_key: String,
+    pub version: u64,
+    /// Content digest of the most final callback merged (which callback decided the outcome).
+    pub source_digest: String,
+    /// Seconds since the epoch (ClickHouse `DateTime`).
+    pub first_seen_at: u32,
+    pub projected_at: u32,
+    pub status: String,
+    pub downstream_repo: String,
+    pub downstream_repo_level: String,
+    pub upstream_repo: String,
+    pub pr_number: Option<u64>,
+    pub pytorch_head_sha: String,
+    pub delivery_id: String,
+    pub event_type: String,
+    pub workflow_run_url: String,
+    pub workflow_name: String,
+    pub job_name: String,
+    pub check_run_id: String,
+    pub run_id: String,
+    pub run_attempt: u32,
+    pub conclusion: String,
+    pub queue_time: Option<f64>,
+    pub execution_time: Option<f64>,
+    pub started_at: Option<u32>,
+    pub completed_at: u32,
+    pub total_tests: Option<u64>,
+    pub passed_tests: Option<u64>,
+    pub failed_tests: Option<u64>,
+    pub skipped_tests: Option<u64>,
+    pub failed_tests_json: String,
+    pub artifact_url: String,
+    pub environment: String,
+}
+
+/// The columns of [`CompletedJobRow`], in its field order, for SELECTs that read rows back.
+pub const ROW_COLUMNS: &str = "dynamoKey, version, source_digest, first_seen_at, projected_at, status, downstream_repo, \
+     downstream_repo_level, upstream_repo, pr_number, pytorch_head_sha, delivery_id, event_type, workflow_run_url, \
+     workflow_name, job_name, check_run_id, run_id, run_attempt, conclusion, queue_time, execution_time, started_at, \
+     completed_at, total_tests, passed_tests, failed_tests, skipped_tests, failed_tests_json, artifact_url, environment";
+
+/// Seconds of a µs timestamp, clamped to ClickHouse `DateTime`'s range (validation keeps
+/// timestamps within 1970..2100 already).
+fn seconds(micros: i64) -> u32 {
+    u32::try_from(micros.div_euclid(1_000_000)).unwrap_or(if micros < 0 { 0 } else { u32::MAX })
+}
+
+fn count(value: Option<i64>) -> Option<u64> {
+    value.and_then(|v| u64::try_from(v).ok())
+}
+
+impl CompletedJobRow {
+    /// The row of a completed `record` at `version`, with `failed_tests_json` given by the
+    /// caller (the full list, which the stored record may only hold cut). `None` for a job that
+    /// is still running.
+    pub fn of(
+        record: &JobRecord,
+        version: u64,
+        failed_tests_json: String,
+        projected_at_micros: i64,
+    ) -> Option<Self> {
+        if !record.is_completed() {
+            return None;
+        }
+        let view = record.view();
+        Some(Self {
+            dynamo_key: view.job_key.to_owned(),
+            version,
+            source_digest: record.rank().digest.clone(),
+            first_seen_at: seconds(view.first_seen_at),
+            projected_at: seconds(projected_at_micros),
+            status: view.status.to_owned(),
+            downstream_repo: view.downstream_repo.to_owned(),
+            downstream_repo_level: view.downstream_repo_level.unwrap_or_default().to_owned(),
+            upstream_repo: view.upstream_repo.unwrap_or_default().to_owned(),
+            pr_number: count(view.pr_number),
+            pytorch_head_sha: view.pytorch_head_sha.unwrap_or_default().to_owned(),
+            delivery_id: view.delivery_id.to_owned(),
+            event_type: view.event_type.to_owned(),
+            workflow_run_url: view.workflow_run_url.to_owned(),
+            workflow_name: view.workflow_name.to_owned(),
+            job_name: view.job_name.to_owned(),
+            check_run_id: view.check_run_id.to_owned(),
+            run_id: view.run_id.to_owned(),
+            run_attempt: u32::try_from(view.run_attempt).unwrap_or(u32::MAX),
+            conclusion: view.conclusion.unwrap_or_default().to_owned(),
+            queue_time: view.queue_time,
+            execution_time: view.execution_time,
+            started_at: view.started_at.map(seconds),
+            completed_at: view.completed_at.map_or(0, seconds),
+            total_tests: count(view.total_tests),
+            passed_tests: count(view.passed_tests),
+            failed_tests: count(view.failed_tests),
+            skipped_tests: count(view.skipped_tests),
+            failed_tests_json,
+            artifact_url: view.artifact_url.unwrap_or_default().to_owned(),
+            environment: view.environment.unwrap_or_default().to_owned(),
+        })
+    }
+}
+
+/// The completed-jobs table of one projector.
+#[derive(Clone)]
+pub struct CompletedJobs {
+    client: Client,
+    database: String,
+    table: String,
+}
+
+impl CompletedJobs {
+    pub fn new(client: Client, database: impl Into<String>, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            database: database.into(),
+            table: table.into(),
+        }
+    }
+
+    /// Appends `rows` in one INSERT.
+    pub async fn insert(&self, rows: &[CompletedJobRow]) -> Result<(), clickhouse::error::Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.client.insert::<CompletedJobRow>(&self.table).await?;
+        for row in rows {
+            insert.write(row).await?;
+        }
+        insert.end().await
+    }
+
+    /// The latest `failed_tests_json` of each of `keys` that has a row (for a row rewritten
+    /// from a stored record that only holds its failed tests cut).
+    pub async fn latest_failed_tests(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, clickhouse::error::Error> {
+        if keys.is_empty() {
+            return Ok(Default::default());
+        }
+        #[derive(clickhouse::Row, Deserialize)]
+        struct Latest {
+            key: String,
+            failed_tests_json: String,
+        }
+        // `has(?, x)` rather than `x IN ?`: ClickHouse 18.16 cannot bind an array to IN.
+        let sql = format!(
+            "SELECT dynamoKey AS key, argMax(failed_tests_json, version) AS failed_tests_json \
+             FROM {}.{} WHERE has(?, dynamoKey) GROUP BY dynamoKey",
+            self.database, self.table
+        );
+        let rows: Vec<Latest> = self.client.query(&sql).bind(keys).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.key, r.failed_tests_json))
+            .collect())
+    }
+}

@@ -1,0 +1,121 @@
+//! The projector's metrics, exposed for Prometheus at `/metrics`: events/s (a counter Prometheus
+//! rates), consumer lag, and freshness (event received by ingest → projected and committed).
+
+use std::sync::Arc;
+
+use axum::http::header;
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Every metric of one projector; cheap to clone.
+#[derive(Clone)]
+pub struct ProjectorMetrics {
+    pub events: Counter,
+    pub batches: Counter,
+    pub dead_letters: Counter,
+    pub dynamodb_writes: Counter,
+    pub clickhouse_rows: Counter,
+    pub consumer_lag: Gauge,
+    pub freshness_seconds: Histogram,
+    registry: Arc<Registry>,
+}
+
+impl Default for ProjectorMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProjectorMetrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("oot_projector");
+        let events = Counter::default();
+        let batches = Counter::default();
+        let dead_letters = Counter::default();
+        let dynamodb_writes = Counter::default();
+        let clickhouse_rows = Counter::default();
+        let consumer_lag = Gauge::default();
+        // From 10 ms to ~3 h: normal freshness is sub-second, a store outage makes it hours.
+        let freshness_seconds = Histogram::new([
+            0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+            10800.0,
+        ]);
+        registry.register(
+            "events",
+            "Events projected into both stores",
+            events.clone(),
+        );
+        registry.register(
+            "batches",
+            "Batches projected and committed",
+            batches.clone(),
+        );
+        registry.register(
+            "dead_letters",
+            "Undecodable messages sent to the dead-letter topic",
+            dead_letters.clone(),
+        );
+        registry.register(
+            "dynamodb_writes",
+            "Job items written (jobs whose record changed)",
+            dynamodb_writes.clone(),
+        );
+        registry.register(
+            "clickhouse_rows",
+            "Completed-job rows inserted",
+            clickhouse_rows.clone(),
+        );
+        registry.register(
+            "consumer_lag",
+            "Messages in the assigned partitions not yet consumed",
+            consumer_lag.clone(),
+        );
+        registry.register(
+            "freshness_seconds",
+            "Time from ingest receiving an event to the projector committing it",
+            freshness_seconds.clone(),
+        );
+        Self {
+            events,
+            batches,
+            dead_letters,
+            dynamodb_writes,
+            clickhouse_rows,
+            consumer_lag,
+            freshness_seconds,
+            registry: Arc::new(registry),
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+
+    pub fn routes(&self) -> Router {
+        let metrics = self.clone();
+        Router::new().route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        metrics.render(),
+                    )
+                }
+            }),
+        )
+    }
+}

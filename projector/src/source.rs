@@ -1,0 +1,206 @@
+//! The Kafka source: batches of decoded events with the offsets they came from, and the commit
+//! of those offsets once the batch's effects are stored.
+//!
+//! A batch is closed by size (`max_events`) or by time (`max_wait` after its first message).
+//! Messages that cannot be decoded are not dropped and do not block their partition: they travel
+//! in the batch as [`Poison`] for the dead-letter topic, and their offsets are committed with the
+//! rest once they are there.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use oot_avro::CallbackEvent;
+use opentelemetry::propagation::Extractor;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+
+/// One decoded event and where it came from.
+pub struct SourcedEvent {
+    pub event: CallbackEvent,
+    pub partition: i32,
+    pub offset: i64,
+    /// The span that continues the event's trace (from ingest's W3C headers) until it is projected.
+    pub span: tracing::Span,
+}
+
+/// A message that is not a readable event.
+#[derive(Debug, Clone)]
+pub struct Poison {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    pub reason: String,
+}
+
+/// What one poll produced.
+#[derive(Default)]
+pub struct Batch {
+    pub events: Vec<SourcedEvent>,
+    pub poison: Vec<Poison>,
+    /// Per partition, the offset to commit once the batch is stored (last offset + 1).
+    pub next_offsets: BTreeMap<i32, i64>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.next_offsets.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len() + self.poison.len()
+    }
+}
+
+struct HeaderExtractor<'a>(&'a rdkafka::message::BorrowedHeaders);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|h| h.key == key)
+            .and_then(|h| h.value)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|h| h.key).collect()
+    }
+}
+
+/// A span for `message`'s event, child of the trace ingest started for it.
+fn event_span(message: &BorrowedMessage<'_>, job_key: &str) -> tracing::Span {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let span = tracing::info_span!(
+        "project_event",
+        job_key,
+        partition = message.partition(),
+        offset = message.offset()
+    );
+    if let Some(headers) = message.headers() {
+        let parent = opentelemetry::global::get_text_map_propagator(|p| {
+            p.extract(&HeaderExtractor(headers))
+        });
+        // Fails only when the span is filtered out; then there is no trace to continue.
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
+/// The consumer group's view of the event topic.
+pub struct EventSource {
+    consumer: StreamConsumer,
+    topic: String,
+}
+
+impl EventSource {
+    /// Joins `group_id` on `topic`. Offsets are committed only by [`EventSource::commit`].
+    pub fn subscribe(
+        mut config: rdkafka::ClientConfig,
+        topic: &str,
+        group_id: &str,
+    ) -> anyhow::Result<Self> {
+        let consumer: StreamConsumer = config
+            .set("group.id", group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            // A store outage is waited out with retries; the group should not evict us meanwhile.
+            .set("max.poll.interval.ms", "900000")
+            .create()?;
+        consumer.subscribe(&[topic])?;
+        Ok(Self {
+            consumer,
+            topic: topic.to_owned(),
+        })
+    }
+
+    /// Waits for the next message (or `shutdown`), then collects more until `max_events` or
+    /// `max_wait` after the first.
+    pub async fn next_batch(
+        &self,
+        max_events: usize,
+        max_wait: Duration,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Batch> {
+        let mut batch = Batch::default();
+        let first = tokio::select! {
+            () = shutdown.cancelled() => return Ok(batch),
+            message = self.consumer.recv() => message?,
+        };
+        self.add(&mut batch, &first);
+        drop(first);
+        let deadline = tokio::time::Instant::now() + max_wait;
+        while batch.len() < max_events {
+            match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+                Ok(message) => {
+                    let message = message?;
+                    self.add(&mut batch, &message);
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(batch)
+    }
+
+    fn add(&self, batch: &mut Batch, message: &BorrowedMessage<'_>) {
+        batch
+            .next_offsets
+            .insert(message.partition(), message.offset() + 1);
+        let payload = message.payload().unwrap_or_default();
+        match oot_avro::decode_event(payload) {
+            Ok(event) => {
+                let span = event_span(message, &event.job_key);
+                batch.events.push(SourcedEvent {
+                    event,
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    span,
+                });
+            }
+            Err(error) => batch.poison.push(Poison {
+                partition: message.partition(),
+                offset: message.offset(),
+                key: message.key().map(<[u8]>::to_vec),
+                payload: payload.to_vec(),
+                reason: error.to_string(),
+            }),
+        }
+    }
+
+    /// Commits the batch's offsets, synchronously: when this returns Ok, a restart resumes after
+    /// the batch. A failure (e.g. the partitions were reassigned meanwhile) only means the batch
+    /// will be projected again, which the merge makes harmless.
+    pub fn commit(&self, batch: &Batch) -> anyhow::Result<()> {
+        let mut offsets = TopicPartitionList::new();
+        for (&partition, &next) in &batch.next_offsets {
+            offsets.add_partition_offset(&self.topic, partition, Offset::Offset(next))?;
+        }
+        self.consumer.commit(&offsets, CommitMode::Sync)?;
+        Ok(())
+    }
+
+    /// Messages in the assigned partitions not yet consumed: high watermark minus position.
+    pub fn lag(&self) -> Option<i64> {
+        let assignment = self.consumer.assignment().ok()?;
+        let positions = self.consumer.position().ok()?;
+        let mut lag = 0;
+        for element in assignment.elements() {
+            let (_, high) = self
+                .consumer
+                .fetch_watermarks(element.topic(), element.partition(), Duration::from_secs(2))
+                .ok()?;
+            let position = positions
+                .find_partition(element.topic(), element.partition())
+                .and_then(|p| match p.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                });
+            lag += position.map_or(high, |p| (high - p).max(0));
+        }
+        Some(lag)
+    }
+}

@@ -1,0 +1,428 @@
+//! The projector against the real stack: callbacks go in through ingest, the job state comes out
+//! of DynamoDB and the completed rows out of ClickHouse, whatever the order and repetition.
+#![allow(clippy::unwrap_used)] // a failed step should stop the test where it failed
+
+use std::time::Duration;
+
+use oot_e2e::fixtures::{self, COMPLETED, IN_PROGRESS};
+use oot_e2e::{
+    attr_n, attr_s, completed_rows, eventually, ingest_config, job_item, physical_row_count,
+    projector_config, TestIngest, TestProjector, TestStores,
+};
+use oot_platform::settings::StoreSettings;
+use serde_json::{json, Value};
+
+const JOB_KEY: &str =
+    "intel/torch-xpu-ops/a8f5f167-0c4e-4a47-9f0b-54f5c0b0a9b1/xpu-ci/linux-xpu / test (default, 1, 4)/28374650001";
+
+/// The fixture callback for job `n` of the test (its own delivery id, hence its own job key).
+fn for_job(fixture: &str, n: u32) -> Value {
+    let mut body = fixtures::json(fixture);
+    if n > 0 {
+        body["untrusted"]["callback_payload"]["delivery_id"] = json!(format!("delivery-{n}"));
+    }
+    body
+}
+
+fn key_of(n: u32) -> String {
+    if n == 0 {
+        JOB_KEY.to_owned()
+    } else {
+        format!(
+            "intel/torch-xpu-ops/delivery-{n}/xpu-ci/linux-xpu / test (default, 1, 4)/28374650001"
+        )
+    }
+}
+
+/// The relay sweeper's synthetic result for a job it gave up on.
+fn sweeper_timeout(n: u32) -> Value {
+    let mut body = for_job(COMPLETED, n);
+    let workflow = &mut body["untrusted"]["callback_payload"]["workflow"];
+    workflow["conclusion"] = json!("timed_out");
+    workflow["completed_at"] = json!("2026-04-28T12:15:30Z");
+    workflow.as_object_mut().unwrap().remove("failed_tests");
+    workflow.as_object_mut().unwrap().remove("test_results");
+    body["trusted"]["ci_metrics"]["execution_time"] = Value::Null;
+    body
+}
+
+async fn post_all(ingest: &TestIngest, bodies: &[Value]) {
+    for body in bodies {
+        let response = ingest.post_callback(body.to_string()).await;
+        assert_eq!(
+            response.status().as_u16(),
+            202,
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+}
+
+async fn wait_for_events(projector: &TestProjector, count: u64) {
+    eventually(
+        Duration::from_secs(60),
+        "the projector projects every event",
+        || async { projector.metrics.events.get() >= count },
+    )
+    .await
+    .unwrap();
+}
+
+async fn stack(prefix: &str) -> (TestStores, TestIngest, TestProjector) {
+    let stores = TestStores::unique(prefix);
+    let ingest = TestIngest::spawn(ingest_config(&stores.settings))
+        .await
+        .unwrap();
+    let projector = TestProjector::spawn(projector_config(&stores.settings))
+        .await
+        .unwrap();
+    (stores, ingest, projector)
+}
+
+async fn item(
+    stores: &StoreSettings,
+    key: &str,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    job_item(stores, key)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no item for {key}"))
+}
+
+#[tokio::test]
+async fn both_callbacks_merge_into_one_record_and_one_completed_row() {
+    let (stores, ingest, projector) = stack("proj").await;
+    post_all(&ingest, &[for_job(IN_PROGRESS, 0), for_job(COMPLETED, 0)]).await;
+    wait_for_events(&projector, 2).await;
+    let s = &stores.settings;
+
+    let job = item(s, JOB_KEY).await;
+    assert_eq!(attr_s(&job, "status"), "completed");
+    assert_eq!(attr_s(&job, "conclusion"), "failure");
+    assert_eq!(
+        attr_s(&job, "started_at"),
+        "2026-04-28T10:15:30Z",
+        "in_progress's start survives"
+    );
+    assert_eq!(
+        attr_n(&job, "queue_time"),
+        Some(12.345),
+        "in_progress's queue time survives"
+    );
+    assert_eq!(attr_n(&job, "execution_time"), Some(1782.0));
+    assert_eq!(attr_s(&job, "upstream_pr"), "pytorch/pytorch#179565");
+    assert_eq!(attr_n(&job, "failed_tests"), Some(2.0));
+
+    let rows = completed_rows(s).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(
+        (row.dynamo_key.as_str(), row.conclusion.as_str()),
+        (JOB_KEY, "failure")
+    );
+    assert_eq!(row.started_at, Some(1_777_371_330));
+    assert_eq!(row.queue_time, Some(12.345));
+    let failed: Value = serde_json::from_str(&row.failed_tests_json).unwrap();
+    assert_eq!(failed[0]["name"], "test_matmul_epilogue_bf16");
+    let environment: Value = serde_json::from_str(&row.environment).unwrap();
+    assert_eq!(environment["device"], "Intel Data Center GPU Max 1550");
+}
+
+#[tokio::test]
+async fn out_of_order_and_duplicated_callbacks_give_the_same_record_counted_once() {
+    let (stores, ingest, projector) = stack("proj").await;
+    // Job 1 in order, job 2 reversed, job 3 with every callback delivered three times.
+    let mut bodies = vec![
+        for_job(IN_PROGRESS, 1),
+        for_job(COMPLETED, 1),
+        for_job(COMPLETED, 2),
+        for_job(IN_PROGRESS, 2),
+    ];
+    for _ in 0..3 {
+        bodies.push(for_job(COMPLETED, 3));
+        bodies.push(for_job(IN_PROGRESS, 3));
+    }
+    post_all(&ingest, &bodies).await;
+    wait_for_events(&projector, bodies.len() as u64).await;
+    let s = &stores.settings;
+
+    let reference = item(s, &key_of(1)).await;
+    for n in [2, 3] {
+        let job = item(s, &key_of(n)).await;
+        for attribute in [
+            "status",
+            "conclusion",
+            "started_at",
+            "completed_at",
+            "failed_tests_json",
+            "environment",
+        ] {
+            assert_eq!(
+                attr_s(&job, attribute),
+                attr_s(&reference, attribute),
+                "job {n}: {attribute}"
+            );
+        }
+        assert_eq!(attr_n(&job, "queue_time"), Some(12.345), "job {n}");
+    }
+    let rows = completed_rows(s).await.unwrap();
+    assert_eq!(rows.len(), 3, "one row per job: {rows:?}");
+    let count_once: u64 = s
+        .clickhouse
+        .client()
+        .query(&format!(
+            "SELECT count() FROM {} FINAL",
+            s.clickhouse.qualified_table()
+        ))
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(count_once, 3);
+}
+
+#[tokio::test]
+async fn the_real_result_beats_the_relays_timeout_whichever_arrives_first() {
+    let (stores, ingest, projector) = stack("proj").await;
+    let bodies = [
+        sweeper_timeout(1),
+        for_job(COMPLETED, 1),
+        for_job(COMPLETED, 2),
+        sweeper_timeout(2),
+    ];
+    post_all(&ingest, &bodies).await;
+    wait_for_events(&projector, 4).await;
+    let s = &stores.settings;
+    for n in [1, 2] {
+        let job = item(s, &key_of(n)).await;
+        assert_eq!(attr_s(&job, "conclusion"), "failure", "job {n}");
+        assert_eq!(
+            attr_s(&job, "completed_at"),
+            "2026-04-28T10:45:12Z",
+            "job {n}"
+        );
+    }
+    let rows = completed_rows(s).await.unwrap();
+    assert!(rows.iter().all(|r| r.conclusion == "failure"), "{rows:?}");
+}
+
+#[tokio::test]
+async fn a_running_job_is_in_dynamodb_and_its_pr_index_but_not_in_clickhouse() {
+    let (stores, ingest, projector) = stack("proj").await;
+    post_all(&ingest, &[for_job(IN_PROGRESS, 0)]).await;
+    wait_for_events(&projector, 1).await;
+    let s = &stores.settings;
+    assert_eq!(attr_s(&item(s, JOB_KEY).await, "status"), "in_progress");
+    let by_pr = s
+        .dynamo
+        .client()
+        .await
+        .query()
+        .table_name(&s.dynamo.table)
+        .index_name(oot_platform::migrate::UPSTREAM_PR_INDEX)
+        .key_condition_expression("upstream_pr = :pr")
+        .expression_attribute_values(
+            ":pr",
+            aws_sdk_dynamodb::types::AttributeValue::S("pytorch/pytorch#179565".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_pr.count(), 1);
+    assert!(completed_rows(s).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_undecodable_message_goes_to_the_dead_letter_topic_and_does_not_block_its_partition() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let (stores, ingest, projector) = stack("proj").await;
+    let s = &stores.settings;
+    let producer: FutureProducer = s.kafka.client_config().create().unwrap();
+    // Same key as the job, so the same partition, ahead of the job's callbacks.
+    producer
+        .send(
+            FutureRecord::to(&s.kafka.topic)
+                .key(JOB_KEY)
+                .payload(b"not avro at all"),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+    post_all(&ingest, &[for_job(COMPLETED, 0)]).await;
+    wait_for_events(&projector, 1).await;
+    assert_eq!(projector.metrics.dead_letters.get(), 1);
+    assert_eq!(attr_s(&item(s, JOB_KEY).await, "status"), "completed");
+
+    let mut dead = s.kafka.clone();
+    dead.topic = oot_projector::dead_letter::dead_letter_topic(&s.kafka.topic);
+    let messages = oot_e2e::read_topic(&dead, 1).await.unwrap();
+    use rdkafka::message::Headers;
+    use rdkafka::Message;
+    assert_eq!(messages[0].payload(), Some(&b"not avro at all"[..]));
+    let reason = messages[0]
+        .headers()
+        .unwrap()
+        .iter()
+        .find(|h| h.key == "dead_letter_reason")
+        .and_then(|h| h.value);
+    assert!(
+        reason.is_some_and(|r| !r.is_empty()),
+        "the reason travels with the message"
+    );
+}
+
+#[tokio::test]
+async fn a_projector_that_dies_between_the_stores_and_the_commit_loses_nothing_and_counts_nothing_twice(
+) {
+    let stores = TestStores::unique("crash");
+    let s = &stores.settings;
+    let ingest = TestIngest::spawn(ingest_config(s)).await.unwrap();
+    let config = projector_config(s);
+    oot_projector::app::migrate_all(s).await.unwrap();
+    let bodies: Vec<Value> = (1..=5)
+        .flat_map(|n| [for_job(IN_PROGRESS, n), for_job(COMPLETED, n)])
+        .collect();
+    post_all(&ingest, &bodies).await;
+
+    // The first projector stores a batch in both stores, then dies before committing.
+    {
+        let source = oot_projector::source::EventSource::subscribe(
+            s.kafka.client_config(),
+            &s.kafka.topic,
+            &config.group,
+        )
+        .unwrap();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let mut events = Vec::new();
+        while events.len() < bodies.len() {
+            let batch = source
+                .next_batch(100, Duration::from_millis(200), &stop)
+                .await
+                .unwrap();
+            events.extend(batch.events.into_iter().map(|e| e.event));
+        }
+        let stores_of = oot_projector::app::stores_of(s).await;
+        let refs: Vec<&oot_avro::CallbackEvent> = events.iter().collect();
+        oot_projector::pipeline::project(&stores_of, &refs, 0, &stop)
+            .await
+            .unwrap();
+        // Dropped here without a commit: the crash.
+    }
+    let versions_before: Vec<f64> = futures::future::join_all(
+        (1..=5).map(|n| async move { attr_n(&item(s, &key_of(n)).await, "version").unwrap() }),
+    )
+    .await;
+
+    // Its successor in the same group resumes from the last commit: the whole batch again.
+    let projector = TestProjector::spawn(config).await.unwrap();
+    wait_for_events(&projector, bodies.len() as u64).await;
+    assert_eq!(
+        projector.metrics.dynamodb_writes.get(),
+        0,
+        "re-projecting wrote items again"
+    );
+    for (n, before) in (1..=5).zip(versions_before) {
+        let job = item(s, &key_of(n)).await;
+        assert_eq!(attr_n(&job, "version"), Some(before), "job {n} rewritten");
+        assert_eq!(attr_s(&job, "status"), "completed");
+    }
+    let rows = completed_rows(s).await.unwrap();
+    assert_eq!(rows.len(), 5, "each job counted once by the views' query");
+    assert!(physical_row_count(s).await.unwrap() >= 5);
+}
+
+#[tokio::test]
+async fn replay_rebuilds_tables_equal_to_the_live_ones() {
+    let (stores, ingest, projector) = stack("replay").await;
+    let mut bodies = Vec::new();
+    for n in 1..=6 {
+        bodies.push(for_job(IN_PROGRESS, n));
+        if n % 3 != 0 {
+            bodies.push(for_job(COMPLETED, n));
+        }
+        if n % 2 == 0 {
+            bodies.push(sweeper_timeout(n));
+            bodies.push(for_job(COMPLETED, n));
+        }
+    }
+    post_all(&ingest, &bodies).await;
+    wait_for_events(&projector, bodies.len() as u64).await;
+    projector.stop().await.unwrap();
+    let live = &stores.settings;
+
+    let args = oot_projector::replay::ReplayArgs {
+        into_dynamo_table: oot_e2e::unique_name("e2e-rebuilt"),
+        into_clickhouse_table: oot_e2e::unique_name("e2e_rebuilt"),
+        from_time: None,
+        batch_events: 4,
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let report = oot_projector::replay::replay(live, &args, false, &stop)
+        .await
+        .unwrap();
+    assert_eq!(report.events, bodies.len() as u64);
+    let mut rebuilt = live.clone();
+    rebuilt.dynamo.table = args.into_dynamo_table.clone();
+    rebuilt.clickhouse.table = args.into_clickhouse_table.clone();
+
+    // Same completed rows, but for when they were projected and how many writes it took.
+    let normalize = |rows: Vec<oot_projector::completed_rows::CompletedJobRow>| {
+        rows.into_iter()
+            .map(|mut r| {
+                r.projected_at = 0;
+                r.version = 0;
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        normalize(completed_rows(&rebuilt).await.unwrap()),
+        normalize(completed_rows(live).await.unwrap())
+    );
+
+    // Same job items, attribute for attribute, but the version counter.
+    for n in 1..=6 {
+        let mut live_item = item(live, &key_of(n)).await;
+        let mut rebuilt_item = item(&rebuilt, &key_of(n)).await;
+        live_item.remove("version");
+        rebuilt_item.remove("version");
+        assert_eq!(rebuilt_item, live_item, "job {n}");
+    }
+}
+
+#[tokio::test]
+async fn two_projectors_writing_the_same_jobs_at_once_never_regress_a_record() {
+    // Two groups on one topic both project every event into the same tables: the situation of
+    // a rebalance (or a replay into the live tables), made constant. Conditional writes decide.
+    let stores = TestStores::unique("race");
+    let s = &stores.settings;
+    let ingest = TestIngest::spawn(ingest_config(s)).await.unwrap();
+    let first = TestProjector::spawn(projector_config(s)).await.unwrap();
+    let second = TestProjector::spawn(projector_config(s)).await.unwrap();
+    let mut bodies = Vec::new();
+    for n in 1..=40 {
+        bodies.push(for_job(COMPLETED, n));
+        bodies.push(for_job(IN_PROGRESS, n));
+        bodies.push(sweeper_timeout(n));
+    }
+    post_all(&ingest, &bodies).await;
+    wait_for_events(&first, bodies.len() as u64).await;
+    wait_for_events(&second, bodies.len() as u64).await;
+    for n in 1..=40 {
+        let job = item(s, &key_of(n)).await;
+        assert_eq!(attr_s(&job, "status"), "completed", "job {n}");
+        assert_eq!(attr_s(&job, "conclusion"), "failure", "job {n}");
+        assert_eq!(
+            attr_s(&job, "started_at"),
+            "2026-04-28T10:15:30Z",
+            "job {n}"
+        );
+    }
+    let rows = completed_rows(s).await.unwrap();
+    assert_eq!(rows.len(), 40);
+    assert!(
+        rows.iter()
+            .all(|r| r.conclusion == "failure" && r.started_at.is_some()),
+        "{rows:?}"
+    );
+}
