@@ -125,7 +125,7 @@ pub async fn ensure_job_table(
 const CREATE_JOB_TABLE_SQL: &str = include_str!("../sql/create_oot_workflow_job.sql");
 
 /// ClickHouse releases from 19.6 on have table TTLs; older ones drop expired partitions instead.
-fn supports_table_ttl(server_version: &str) -> bool {
+pub fn supports_table_ttl(server_version: &str) -> bool {
     let mut parts = server_version
         .split('.')
         .map(|p| p.parse::<u32>().unwrap_or(0));

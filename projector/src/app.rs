@@ -125,6 +125,11 @@ impl Application {
             self.metrics.clone(),
             shutdown.clone(),
         ));
+        let retention = tokio::spawn(crate::retention::enforce_retention(
+            self.config.stores.clickhouse.client(),
+            self.config.stores.clickhouse.clone(),
+            shutdown.clone(),
+        ));
         let projected = project_until_stopped(
             &self.source,
             &self.dead_letters,
@@ -136,6 +141,7 @@ impl Application {
         .await;
         shutdown.cancel();
         lag.abort();
+        retention.abort();
         server.await.context("health server task")??;
         projected
     }

@@ -17,6 +17,7 @@
 //! - [`pipeline`]: one batch into both stores (coalesced per job, concurrent, retried).
 //! - [`job_table`], [`completed_rows`]: the DynamoDB and ClickHouse sinks.
 //! - [`metrics`]: events, lag, freshness for Prometheus; [`replay`]: rebuilding from the log.
+//! - [`retention`]: dropping expired partitions where ClickHouse has no table TTLs.
 //! - [`config`], [`app`]: settings, and building and running the service.
 
 pub mod app;
@@ -28,4 +29,5 @@ pub mod merge;
 pub mod metrics;
 pub mod pipeline;
 pub mod replay;
+pub mod retention;
 pub mod source;

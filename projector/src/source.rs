@@ -54,9 +54,9 @@ impl Batch {
     }
 }
 
-struct HeaderExtractor<'a>(&'a rdkafka::message::BorrowedHeaders);
+struct HeaderExtractor<'a, H>(&'a H);
 
-impl Extractor for HeaderExtractor<'_> {
+impl<H: Headers> Extractor for HeaderExtractor<'_, H> {
     fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
@@ -70,16 +70,16 @@ impl Extractor for HeaderExtractor<'_> {
     }
 }
 
-/// A span for `message`'s event, child of the trace ingest started for it.
-fn event_span(message: &BorrowedMessage<'_>, job_key: &str) -> tracing::Span {
+/// A span for an event, child of the trace ingest started for it (W3C `traceparent` header).
+fn event_span<H: Headers>(
+    headers: Option<&H>,
+    job_key: &str,
+    partition: i32,
+    offset: i64,
+) -> tracing::Span {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    let span = tracing::info_span!(
-        "project_event",
-        job_key,
-        partition = message.partition(),
-        offset = message.offset()
-    );
-    if let Some(headers) = message.headers() {
+    let span = tracing::info_span!("project_event", job_key, partition, offset);
+    if let Some(headers) = headers {
         let parent = opentelemetry::global::get_text_map_propagator(|p| {
             p.extract(&HeaderExtractor(headers))
         });
@@ -153,7 +153,12 @@ impl EventSource {
         let payload = message.payload().unwrap_or_default();
         match oot_avro::decode_event(payload) {
             Ok(event) => {
-                let span = event_span(message, &event.job_key);
+                let span = event_span(
+                    message.headers(),
+                    &event.job_key,
+                    message.partition(),
+                    message.offset(),
+                );
                 batch.events.push(SourcedEvent {
                     event,
                     partition: message.partition(),
@@ -202,5 +207,33 @@ impl EventSource {
             lag += position.map_or(high, |p| (high - p).max(0));
         }
         Some(lag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+    use rdkafka::message::{Header, OwnedHeaders};
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    #[test]
+    fn the_event_span_continues_the_trace_from_the_kafka_headers() {
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "traceparent",
+            value: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        });
+        tracing::subscriber::with_default(subscriber, || {
+            let span = event_span(Some(&headers), "job", 0, 7);
+            let trace_id = span.context().span().span_context().trace_id();
+            assert_eq!(trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        });
     }
 }

@@ -426,3 +426,75 @@ async fn two_projectors_writing_the_same_jobs_at_once_never_regress_a_record() {
         "{rows:?}"
     );
 }
+
+#[tokio::test]
+async fn expired_months_are_dropped_and_recent_ones_kept() {
+    let stores = TestStores::unique("retention");
+    let s = &stores.settings;
+    let client = s.clickhouse.client();
+    oot_platform::migrate::ensure_clickhouse(&client, &s.clickhouse)
+        .await
+        .unwrap();
+    #[derive(clickhouse::Row, serde::Serialize)]
+    struct Seen {
+        #[serde(rename = "dynamoKey")]
+        key: String,
+        version: u64,
+        first_seen_at: u32,
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let mut insert = client.insert::<Seen>(&s.clickhouse.table).await.unwrap();
+    insert
+        .write(&Seen {
+            key: "old".into(),
+            version: 1,
+            first_seen_at: 1_580_000_000,
+        })
+        .await
+        .unwrap(); // Jan 2020
+    insert
+        .write(&Seen {
+            key: "new".into(),
+            version: 1,
+            first_seen_at: now.unix_timestamp() as u32,
+        })
+        .await
+        .unwrap();
+    insert.end().await.unwrap();
+
+    let mut settings = s.clickhouse.clone();
+    settings.ttl_days = 365;
+    let dropped = oot_projector::retention::drop_expired_partitions(&client, &settings, now)
+        .await
+        .unwrap();
+    assert_eq!(dropped, vec!["202001".to_owned()]);
+    let keys: Vec<String> = client
+        .query(&format!(
+            "SELECT dynamoKey FROM {} ORDER BY dynamoKey",
+            s.clickhouse.qualified_table()
+        ))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(keys, vec!["new".to_owned()]);
+}
+
+#[tokio::test]
+async fn metrics_expose_events_lag_and_freshness_for_prometheus() {
+    let (_stores, ingest, projector) = stack("metrics").await;
+    post_all(&ingest, &[for_job(IN_PROGRESS, 0), for_job(COMPLETED, 0)]).await;
+    wait_for_events(&projector, 2).await;
+    let text = reqwest::get(format!("{}/metrics", projector.base_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for metric in [
+        "oot_projector_events_total 2",
+        "oot_projector_consumer_lag",
+        "oot_projector_freshness_seconds_count 2",
+    ] {
+        assert!(text.contains(metric), "{metric} missing from:\n{text}");
+    }
+}

@@ -192,6 +192,8 @@ fn read_callback_payload(r: &mut Report, root: &Obj<'_, '_>, limits: &Limits, p:
         return;
     };
 
+    // `field` with `Need::Optional` records nothing and is `None` exactly when `has` would be
+    // false, so the default is chosen with one map lookup instead of two.
     p.event_type = match cp.field(r, "event_type", Need::Optional) {
         Some(f) => f.parsed(r, EventType::parse),
         None => Some(EventType::default()),
@@ -206,6 +208,8 @@ fn read_callback_payload(r: &mut Report, root: &Obj<'_, '_>, limits: &Limits, p:
         None => Some(Obj::new(&empty, cp.path_of("payload"))),
     };
     if let Some(payload) = payload {
+        // Each part is returned rather than written into `p`, so the event type can be
+        // borrowed from `p` instead of cloned.
         let event = p.event_type.as_ref();
         p.upstream_repo = upstream_repo(r, &payload);
         p.pr_number = upstream_pr_number(r, &payload, event);
