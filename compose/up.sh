@@ -23,6 +23,18 @@ export OOT_INGEST_LISTEN="$INGEST_LISTEN" OOT_QUERY_LISTEN="$QUERY_LISTEN" OOT_P
 "$REPO/compose/stack.sh" up
 eval "$("$REPO/compose/stack.sh" env)"
 
+# The relay's shared secret: from the environment in any real deployment. For a local stack
+# without one, a random token is made once and kept (git-ignored) in the stack's folder.
+if [ -z "${OOT_INGEST_TOKENS:-}" ]; then
+  token_file="$STACK/ingest-token"
+  if [ ! -s "$token_file" ]; then
+    (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$token_file")
+  fi
+  OOT_INGEST_TOKENS="$(cat "$token_file")"
+  log "OOT_INGEST_TOKENS not set; using the local token in $token_file"
+fi
+export OOT_INGEST_TOKENS
+
 log "building the services (cargo build --profile $PROFILE)"
 (cd "$REPO" && cargo build --profile "$PROFILE" --bins -p oot-ingest -p oot-projector -p oot-query)
 target_dir="$(cd "$REPO" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
@@ -52,9 +64,10 @@ wait_service oot-query "$QUERY_LISTEN"
 cat <<MSG
 
 oot-hud is up.
-  views (query service)   http://$QUERY_LISTEN/
-  callback endpoint        POST http://$INGEST_LISTEN/api/oot/results
-  projector health         http://$PROJECTOR_LISTEN/readyz
+  query service            http://$QUERY_LISTEN/readyz
+  callback endpoint        POST http://$INGEST_LISTEN/api/oot/results   (header x-hud-internal-bot: \$(cat ${token_file:-\$OOT_INGEST_TOKENS}))
+  its description          http://$INGEST_LISTEN/api/oot/openapi.yaml
+  projector health         http://$PROJECTOR_LISTEN/readyz   metrics http://$PROJECTOR_LISTEN/metrics
   logs                     $LOGS/
   stop everything          compose/down.sh
 MSG

@@ -320,11 +320,11 @@ async fn main() -> anyhow::Result<()> {
     }
     println!();
     for (c, vs_ceiling, vs_raw) in summary {
-        println!(
-            "{c:>4} clients: ingest = {:.0}% of the HTTP ceiling, {:.0}% of the raw producer",
-            vs_ceiling * 100.0,
-            vs_raw * 100.0
-        );
+        let mut line = format!("{c:>4} clients: ingest = {:.0}% of the HTTP ceiling", vs_ceiling * 100.0);
+        if vs_raw.is_finite() && vs_raw > 0.0 {
+            line.push_str(&format!(", {:.0}% of the raw producer", vs_raw * 100.0));
+        }
+        println!("{line}");
     }
     shutdown.cancel();
     Ok(())

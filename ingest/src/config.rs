@@ -39,7 +39,7 @@ pub struct IngestConfig {
     pub delivery_timeout_ms: u64,
 
     /// How long the producer lets a batch fill before sending it, in ms (librdkafka `linger.ms`).
-    #[arg(long, env = "OOT_INGEST_LINGER_MS", default_value_t = 5)]
+    #[arg(long, env = "OOT_INGEST_LINGER_MS", default_value_t = 1)]
     pub linger_ms: u64,
 
     /// `Retry-After` of a 503 answered while the event log is unavailable, in seconds.
