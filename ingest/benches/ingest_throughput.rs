@@ -320,7 +320,10 @@ async fn main() -> anyhow::Result<()> {
     }
     println!();
     for (c, vs_ceiling, vs_raw) in summary {
-        let mut line = format!("{c:>4} clients: ingest = {:.0}% of the HTTP ceiling", vs_ceiling * 100.0);
+        let mut line = format!(
+            "{c:>4} clients: ingest = {:.0}% of the HTTP ceiling",
+            vs_ceiling * 100.0
+        );
         if vs_raw.is_finite() && vs_raw > 0.0 {
             line.push_str(&format!(", {:.0}% of the raw producer", vs_raw * 100.0));
         }

@@ -1,5 +1,8 @@
 //! Building the query service and running it until stopped: `build` binds and prepares the two
-//! tables (idempotently, so the service can start before the projector), `run_until_stopped` serves.
+//! tables (idempotently, so the service can start before the projector) and routes the health
+//! checks and the views' endpoints; `run_until_stopped` serves.
+
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use oot_platform::health::{health_routes, Readiness};
@@ -8,7 +11,11 @@ use oot_platform::probes::{clickhouse_probe, dynamo_probe};
 use oot_platform::shutdown::serve_until_cancelled;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::{self, Stores};
 use crate::config::QueryConfig;
+use crate::stores::completed::CompletedJobs;
+use crate::stores::live::LiveJobs;
+use crate::stores::STORE_TIMEOUT;
 
 pub struct Application {
     listener: tokio::net::TcpListener,
@@ -24,15 +31,20 @@ impl Application {
         migrate::ensure_job_table(&dynamo, &config.dynamo).await?;
         migrate::ensure_clickhouse(&clickhouse, &config.clickhouse).await?;
         let readiness = Readiness::new(vec![
-            dynamo_probe(dynamo, &config.dynamo),
-            clickhouse_probe(clickhouse, &config.clickhouse),
+            dynamo_probe(dynamo.clone(), &config.dynamo),
+            clickhouse_probe(clickhouse.clone(), &config.clickhouse),
         ]);
+        let timeout = STORE_TIMEOUT;
+        let stores = Arc::new(Stores {
+            completed: CompletedJobs::new(clickhouse, config.clickhouse.qualified_table(), timeout),
+            live: LiveJobs::new(dynamo, config.dynamo.table.clone(), timeout),
+        });
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         Ok(Self {
             listener,
-            router: health_routes(readiness),
+            router: health_routes(readiness).merge(api::routes(stores)),
         })
     }
 

@@ -1,8 +1,21 @@
 //! The query service: reads the two projections (running jobs from DynamoDB, completed jobs
 //! from ClickHouse) and serves the views, as JSON and as pages.
 //!
-//! - [`config`]: the command line and its settings.
-//! - [`app`]: builds the service and runs it until stopped.
+//! - [`rules`]: which jobs a view shows: the time window and the latest-attempt rule, for all views.
+//! - [`job`]: one job as the views see it; [`tally`]: pass rates and averages over jobs.
+//! - [`stores`]: the reads of each store (SQL in `query/sql/`, one file per query).
+//! - [`views`]: the summary, per-backend and PR views as data, built by pure functions.
+//! - [`api`]: the JSON endpoints; [`params`]: their parameters; [`error`]: their error answers.
+//! - [`clock`]: times in and out; [`config`], [`app`]: settings, and building and running the service.
 
+pub mod api;
 pub mod app;
+pub mod clock;
 pub mod config;
+pub mod error;
+pub mod job;
+pub mod params;
+pub mod rules;
+pub mod stores;
+pub mod tally;
+pub mod views;

@@ -380,3 +380,85 @@ pub async fn physical_row_count(stores: &StoreSettings) -> anyhow::Result<u64> {
     );
     Ok(stores.clickhouse.client().query(&sql).fetch_one().await?)
 }
+
+/// Query service settings for a test: port 0, the given stores.
+pub fn query_config(stores: &StoreSettings) -> oot_query::config::QueryConfig {
+    oot_query::config::QueryConfig {
+        listen: "127.0.0.1:0".parse().expect("literal address"),
+        dynamo: stores.dynamo.clone(),
+        clickhouse: stores.clickhouse.clone(),
+    }
+}
+
+/// A query service (or only its routes) running in this process until dropped.
+pub struct TestQuery {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl TestQuery {
+    /// Builds (preparing the tables) and serves the query service with `config`.
+    pub async fn spawn(config: oot_query::config::QueryConfig) -> anyhow::Result<Self> {
+        init_telemetry();
+        let app = oot_query::app::Application::build(config).await?;
+        let port = app.port();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(error) = app.run_until_stopped(stop).await {
+                eprintln!("query service stopped with an error: {error:?}");
+            }
+        });
+        Ok(Self::at(port, shutdown))
+    }
+
+    /// Serves only the views' routes over `stores`, without building the application (no
+    /// table preparation, no readiness): for stores that are not there.
+    pub async fn spawn_routes(stores: oot_query::api::Stores) -> anyhow::Result<Self> {
+        init_telemetry();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let router = oot_query::api::routes(std::sync::Arc::new(stores));
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let _ = oot_platform::shutdown::serve_until_cancelled(listener, router, stop).await;
+        });
+        Ok(Self::at(port, shutdown))
+    }
+
+    fn at(port: u16, shutdown: tokio_util::sync::CancellationToken) -> Self {
+        Self {
+            base_url: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            shutdown,
+        }
+    }
+
+    /// GETs `path_and_query` (e.g. `/api/oot/summary?window=7d`): the status, the
+    /// `Retry-After` header if any, and the body as JSON (`Null` when it is not JSON).
+    pub async fn get(&self, path_and_query: &str) -> (u16, Option<String>, serde_json::Value) {
+        let response = self
+            .client
+            .get(format!("{}{path_and_query}", self.base_url))
+            .send()
+            .await
+            .expect("the query service answers");
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.text().await.expect("a readable body");
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        (status, retry_after, body)
+    }
+}
+
+impl Drop for TestQuery {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

@@ -1,0 +1,22 @@
+-- Global summary: every completed job of every downstream repo first seen in the window, latest
+-- version of each (FINAL), with only what the pass rate and the averages need.
+-- Binds: the window's start, in seconds since the epoch.
+-- FINAL is safe with this filter: first_seen_at is set once per job, so every version of a job
+-- agrees on it, whether the server filters before or after collapsing versions.
+SELECT
+    dynamoKey,
+    downstream_repo,
+    downstream_repo_level,
+    workflow_name,
+    job_name,
+    run_id,
+    run_attempt,
+    status,
+    conclusion,
+    queue_time,
+    execution_time,
+    first_seen_at,
+    started_at,
+    completed_at
+FROM {table} FINAL
+WHERE first_seen_at >= toDateTime(?)

@@ -1,0 +1,286 @@
+//! The rules that decide which jobs a view shows, in one place so every view agrees:
+//!
+//! - **Window**: a job is in a window when ingest first received a callback of it
+//!   (`first_seen_at`) at or after `now - window`. That clock is ours (the downstream's
+//!   `started_at`/`completed_at` are self-reported), it is set once per job, so every version of
+//!   a job's row agrees on it, running and completed jobs are windowed alike, and it is the
+//!   ClickHouse table's partition key, so a window reads only the partitions it needs.
+//! - **Latest attempt**: the attempts of one run of one job (same downstream repo, workflow,
+//!   job name and `run_id`; a re-run keeps `run_id` and raises `run_attempt`) are shown as the
+//!   one with the highest `run_attempt`. Where a view has one place for several runs (a cell of
+//!   the PR matrix, a job of the PR view), the newest run wins: GitHub's run ids grow over time,
+//!   so the higher `run_id` is the later push. Ties (which the stores should never produce) go to
+//!   the higher job key, so the choice never depends on the order rows arrive in.
+//! - **Live beside completed**: a job present in both stores is shown as its completed row
+//!   (completed beats in_progress, as in the contract's merge rules); the DynamoDB copy of a
+//!   running job only stands in until its completed row lands.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashSet};
+
+/// The windows the views offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Day,
+    Week,
+    Month,
+}
+
+impl Window {
+    /// Every window, in the order a page offers them.
+    pub const ALL: [Window; 3] = [Window::Day, Window::Week, Window::Month];
+    /// The window of a request that names none.
+    pub const DEFAULT: Window = Window::Week;
+
+    /// `24h`, `7d` or `30d`.
+    pub fn parse(text: &str) -> Option<Window> {
+        Window::ALL.into_iter().find(|w| w.as_str() == text)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Window::Day => "24h",
+            Window::Week => "7d",
+            Window::Month => "30d",
+        }
+    }
+
+    pub fn seconds(self) -> i64 {
+        const DAY: i64 = 24 * 60 * 60;
+        match self {
+            Window::Day => DAY,
+            Window::Week => 7 * DAY,
+            Window::Month => 30 * DAY,
+        }
+    }
+
+    /// The earliest `first_seen_at` (seconds since the epoch) inside the window ending at `now`.
+    pub fn since(self, now: i64) -> i64 {
+        now.saturating_sub(self.seconds())
+    }
+}
+
+/// Whether a job first seen at `first_seen_at` is inside a window starting at `since`.
+pub fn in_window(first_seen_at: i64, since: i64) -> bool {
+    first_seen_at >= since
+}
+
+/// What the latest-attempt rule reads of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptFacts<'a> {
+    pub downstream_repo: &'a str,
+    pub workflow_name: &'a str,
+    pub job_name: &'a str,
+    pub run_id: &'a str,
+    pub run_attempt: u32,
+    pub job_key: &'a str,
+}
+
+/// A job the latest-attempt rule can choose among.
+pub trait Attempt {
+    fn attempt(&self) -> AttemptFacts<'_>;
+}
+
+/// A run id as GitHub numbers them; ids that are not numbers sort before every number.
+fn run_order(run_id: &str) -> (Option<u64>, &str) {
+    (run_id.parse::<u64>().ok(), run_id)
+}
+
+/// Which of two attempts is the more recent: the later run, then the higher attempt, then
+/// (only to be deterministic) the higher job key.
+pub fn recency(a: &AttemptFacts<'_>, b: &AttemptFacts<'_>) -> Ordering {
+    run_order(a.run_id)
+        .cmp(&run_order(b.run_id))
+        .then(a.run_attempt.cmp(&b.run_attempt))
+        .then(a.job_key.cmp(b.job_key))
+}
+
+/// Keeps, for every slot `slot` maps jobs to, the most recent job by [`recency`].
+pub fn latest_by<T, K, F>(jobs: impl IntoIterator<Item = T>, slot: F) -> BTreeMap<K, T>
+where
+    T: Attempt,
+    K: Ord,
+    F: Fn(&T) -> K,
+{
+    let mut latest: BTreeMap<K, T> = BTreeMap::new();
+    for job in jobs {
+        let key = slot(&job);
+        match latest.get(&key) {
+            Some(kept) if recency(&kept.attempt(), &job.attempt()) != Ordering::Less => {}
+            _ => {
+                latest.insert(key, job);
+            }
+        }
+    }
+    latest
+}
+
+/// The latest attempt of every run of every job: what pass rates count, so a job re-run until
+/// it passed counts once, as its last outcome.
+pub fn latest_attempts<T: Attempt>(jobs: impl IntoIterator<Item = T>) -> Vec<T> {
+    latest_by(jobs, |job| {
+        let a = job.attempt();
+        (
+            a.downstream_repo.to_owned(),
+            a.workflow_name.to_owned(),
+            a.job_name.to_owned(),
+            a.run_id.to_owned(),
+        )
+    })
+    .into_values()
+    .collect()
+}
+
+/// The latest attempt of the newest run of each job (downstream repo, workflow, job name) within
+/// one place of a view, such as one upstream PR: what a matrix cell or a PR's job line shows.
+pub fn latest_of_each_job<T: Attempt>(jobs: impl IntoIterator<Item = T>) -> Vec<T> {
+    latest_by(jobs, |job| {
+        let a = job.attempt();
+        (
+            a.downstream_repo.to_owned(),
+            a.workflow_name.to_owned(),
+            a.job_name.to_owned(),
+        )
+    })
+    .into_values()
+    .collect()
+}
+
+/// Completed jobs and running jobs as one list, a job in both shown as completed.
+pub fn with_running<T, F>(completed: Vec<T>, running: Vec<T>, key: F) -> Vec<T>
+where
+    F: Fn(&T) -> &str,
+{
+    let done: HashSet<String> = completed.iter().map(|j| key(j).to_owned()).collect();
+    let mut all = completed;
+    all.extend(running.into_iter().filter(|j| !done.contains(key(j))));
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct J {
+        repo: &'static str,
+        job: &'static str,
+        run: &'static str,
+        attempt: u32,
+        key: String,
+    }
+
+    fn j(repo: &'static str, job: &'static str, run: &'static str, attempt: u32) -> J {
+        J {
+            repo,
+            job,
+            run,
+            attempt,
+            key: format!("{repo}/{job}/{run}/{attempt}"),
+        }
+    }
+
+    impl Attempt for J {
+        fn attempt(&self) -> AttemptFacts<'_> {
+            AttemptFacts {
+                downstream_repo: self.repo,
+                workflow_name: "ci",
+                job_name: self.job,
+                run_id: self.run,
+                run_attempt: self.attempt,
+                job_key: &self.key,
+            }
+        }
+    }
+
+    #[test]
+    fn windows_parse_from_their_names_only() {
+        for w in Window::ALL {
+            assert_eq!(Window::parse(w.as_str()), Some(w));
+        }
+        for bad in ["", "1d", "24H", "7 d", "week", "30d "] {
+            assert_eq!(Window::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_window_holds_what_was_first_seen_since_its_start() {
+        let now = 1_800_000_000;
+        let since = Window::Day.since(now);
+        assert_eq!(since, now - 86_400);
+        assert!(in_window(since, since), "the start is inside");
+        assert!(in_window(now, since));
+        assert!(!in_window(since - 1, since));
+        assert_eq!(Window::Week.since(now), now - 7 * 86_400);
+        assert_eq!(Window::Month.since(now), now - 30 * 86_400);
+    }
+
+    #[test]
+    fn the_highest_attempt_of_a_run_is_kept() {
+        let jobs = vec![j("a/b", "test", "100", 2), j("a/b", "test", "100", 1)];
+        assert_eq!(latest_attempts(jobs), vec![j("a/b", "test", "100", 2)]);
+    }
+
+    #[test]
+    fn attempt_numbers_compare_as_numbers() {
+        let jobs = vec![j("a/b", "t", "100", 10), j("a/b", "t", "100", 9)];
+        assert_eq!(latest_attempts(jobs)[0].attempt, 10);
+    }
+
+    #[test]
+    fn each_run_and_each_job_keeps_its_own_latest_attempt() {
+        let jobs = vec![
+            j("a/b", "test", "100", 1),
+            j("a/b", "test", "101", 1),
+            j("a/b", "build", "100", 1),
+            j("c/d", "test", "100", 1),
+        ];
+        assert_eq!(latest_attempts(jobs).len(), 4);
+    }
+
+    #[test]
+    fn the_newest_run_of_a_job_is_shown_even_when_an_older_run_was_retried_later() {
+        // Push 1 ran as run 100 and was re-run (attempt 2) after push 2 ran as run 101.
+        let jobs = vec![
+            j("a/b", "test", "100", 1),
+            j("a/b", "test", "101", 1),
+            j("a/b", "test", "100", 2),
+        ];
+        assert_eq!(latest_of_each_job(jobs), vec![j("a/b", "test", "101", 1)]);
+    }
+
+    #[test]
+    fn run_ids_compare_as_numbers_and_odd_ids_sort_first() {
+        let jobs = vec![j("a/b", "t", "99", 1), j("a/b", "t", "100", 1)];
+        assert_eq!(latest_of_each_job(jobs)[0].run, "100");
+        let jobs = vec![j("a/b", "t", "1", 1), j("a/b", "t", "not-a-number", 5)];
+        assert_eq!(latest_of_each_job(jobs)[0].run, "1");
+    }
+
+    #[test]
+    fn the_choice_does_not_depend_on_input_order() {
+        let jobs = vec![
+            j("a/b", "t", "100", 1),
+            j("a/b", "t", "100", 3),
+            j("a/b", "t", "100", 2),
+        ];
+        let mut reversed = jobs.clone();
+        reversed.reverse();
+        assert_eq!(latest_attempts(jobs), latest_attempts(reversed));
+        // Two check runs under one attempt (never produced by GitHub): the higher key, always.
+        let mut a = j("a/b", "t", "100", 1);
+        let mut b = a.clone();
+        a.key = "k1".into();
+        b.key = "k2".into();
+        assert_eq!(latest_attempts(vec![a.clone(), b.clone()])[0].key, "k2");
+        assert_eq!(latest_attempts(vec![b, a])[0].key, "k2");
+    }
+
+    #[test]
+    fn a_completed_row_hides_the_running_copy_of_the_same_job() {
+        let completed = vec![("k1", "completed")];
+        let running = vec![("k1", "running"), ("k2", "running")];
+        let all = with_running(completed, running, |j| j.0);
+        assert_eq!(all, vec![("k1", "completed"), ("k2", "running")]);
+    }
+}

@@ -1,0 +1,246 @@
+//! The global summary (`/oot`): one line per downstream repo, worst first.
+//!
+//! Repos come from the whole completed-jobs table (its retention), so a repo with nothing in the
+//! window is still listed: with no pass rate, `stale`, and the days since its last result.
+//! Worst first means: repos without a pass rate (nothing to judge: a backend that stopped
+//! reporting needs a look first), longest silent first; then by pass rate, lowest first, the
+//! one with more verdicts first on a tie; then by name.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::clock::{days_between, rfc3339};
+use crate::job::SummaryJob;
+use crate::rules::{in_window, latest_attempts, Window};
+use crate::stores::completed::RepoLastResult;
+use crate::tally::{Ratio, Tally};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub window: &'static str,
+    /// Start of the window (RFC 3339).
+    pub since: Option<String>,
+    pub generated_at: Option<String>,
+    pub repos: Vec<RepoSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepoSummary {
+    pub downstream_repo: String,
+    /// The relay's allowlist level (`L1`..`L4`) on the repo's latest job.
+    pub level: Option<String>,
+    /// successes / (success + failure + timed_out); `null` with no such job in the window.
+    pub pass_rate: Option<Ratio>,
+    /// Completed jobs counted (latest attempt of each run in the window).
+    pub completed: u64,
+    pub successes: u64,
+    pub failures: u64,
+    pub timed_out: u64,
+    pub cancelled: u64,
+    /// Skipped, neutral, action required, stale.
+    pub other: u64,
+    pub avg_duration_s: Option<f64>,
+    /// Completion of the repo's latest completed job, in or before the window.
+    pub last_run_at: Option<String>,
+    pub days_since_last_result: Option<u64>,
+    /// No completed job in the window.
+    pub stale: bool,
+}
+
+/// Per repo while building: the tally and what is known of its last result.
+#[derive(Default)]
+struct Acc {
+    tally: Tally,
+    level: Option<(i64, String)>,
+    last_completed_at: Option<i64>,
+}
+
+/// The summary of `window` ending at `now`, from the window's completed jobs and every repo's
+/// last result.
+pub fn build(
+    window: Window,
+    now: i64,
+    jobs: Vec<SummaryJob>,
+    last_results: Vec<RepoLastResult>,
+) -> Summary {
+    let since = window.since(now);
+    let mut repos: BTreeMap<String, Acc> = BTreeMap::new();
+    for last in last_results {
+        let acc = repos.entry(last.downstream_repo).or_default();
+        acc.last_completed_at = acc.last_completed_at.max(Some(last.last_completed_at));
+        if let Some(level) = last.level {
+            // The table's latest level is authoritative over the window's (older) jobs.
+            acc.level = Some((i64::MAX, level));
+        }
+    }
+    let in_window_jobs = jobs
+        .into_iter()
+        .filter(|j| in_window(j.first_seen_at, since));
+    for job in latest_attempts(in_window_jobs) {
+        let acc = repos.entry(job.downstream_repo.clone()).or_default();
+        acc.tally.add(job.state, job.duration_s(), job.queue_time);
+        acc.last_completed_at = acc.last_completed_at.max(job.completed_at);
+        if let Some(level) = &job.level {
+            if acc
+                .level
+                .as_ref()
+                .is_none_or(|(at, _)| *at < job.first_seen_at)
+            {
+                acc.level = Some((job.first_seen_at, level.clone()));
+            }
+        }
+    }
+    let mut lines: Vec<RepoSummary> = repos
+        .into_iter()
+        .map(|(downstream_repo, acc)| RepoSummary {
+            downstream_repo,
+            level: acc.level.map(|(_, level)| level),
+            pass_rate: acc.tally.pass_rate(),
+            completed: acc.tally.completed,
+            successes: acc.tally.successes,
+            failures: acc.tally.failures,
+            timed_out: acc.tally.timed_out,
+            cancelled: acc.tally.cancelled,
+            other: acc.tally.other,
+            avg_duration_s: acc.tally.avg_duration_s(),
+            last_run_at: acc.last_completed_at.and_then(rfc3339),
+            days_since_last_result: acc.last_completed_at.map(|at| days_between(at, now)),
+            stale: acc.tally.completed == 0,
+        })
+        .collect();
+    lines.sort_by(worst_first);
+    Summary {
+        window: window.as_str(),
+        since: rfc3339(since),
+        generated_at: rfc3339(now),
+        repos: lines,
+    }
+}
+
+fn worst_first(a: &RepoSummary, b: &RepoSummary) -> Ordering {
+    let by_rate = match (&a.pass_rate, &b.pass_rate) {
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (None, None) => {
+            let silence = |r: &RepoSummary| r.days_since_last_result.unwrap_or(u64::MAX);
+            silence(b).cmp(&silence(a))
+        }
+        (Some(x), Some(y)) => x.cmp_rate(y).then(y.denominator.cmp(&x.denominator)),
+    };
+    by_rate.then_with(|| a.downstream_repo.cmp(&b.downstream_repo))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::JobState;
+
+    const NOW: i64 = 1_800_000_000;
+    const DAY: i64 = 86_400;
+
+    fn job(repo: &str, run: &str, attempt: u32, state: JobState) -> SummaryJob {
+        SummaryJob {
+            job_key: format!("{repo}/{run}/{attempt}"),
+            downstream_repo: repo.to_owned(),
+            level: Some("L1".to_owned()),
+            workflow_name: "ci".to_owned(),
+            job_name: "test".to_owned(),
+            run_id: run.to_owned(),
+            run_attempt: attempt,
+            state,
+            queue_time: None,
+            execution_time: Some(100.0),
+            first_seen_at: NOW - 3600,
+            started_at: None,
+            completed_at: Some(NOW - 3000),
+        }
+    }
+
+    fn last(repo: &str, at: i64) -> RepoLastResult {
+        RepoLastResult {
+            downstream_repo: repo.to_owned(),
+            last_completed_at: at,
+            level: Some("L3".to_owned()),
+        }
+    }
+
+    fn line<'a>(summary: &'a Summary, repo: &str) -> &'a RepoSummary {
+        summary
+            .repos
+            .iter()
+            .find(|r| r.downstream_repo == repo)
+            .unwrap()
+    }
+
+    #[test]
+    fn pass_rate_counts_the_latest_attempt_of_each_run() {
+        let jobs = vec![
+            job("a/a", "1", 1, JobState::Failure),
+            job("a/a", "1", 2, JobState::Success),
+            job("a/a", "2", 1, JobState::Failure),
+            job("a/a", "3", 1, JobState::Cancelled),
+        ];
+        let summary = build(Window::Day, NOW, jobs, vec![]);
+        let a = line(&summary, "a/a");
+        let rate = a.pass_rate.unwrap();
+        assert_eq!((rate.numerator, rate.denominator), (1, 2));
+        assert_eq!((a.completed, a.cancelled, a.failures), (3, 1, 1));
+        assert!(!a.stale);
+        assert_eq!(a.days_since_last_result, Some(0));
+    }
+
+    #[test]
+    fn a_repo_with_nothing_in_the_window_is_stale_and_has_no_rate() {
+        let mut old = job("b/b", "1", 1, JobState::Success);
+        old.first_seen_at = NOW - 3 * DAY;
+        let summary = build(
+            Window::Day,
+            NOW,
+            vec![old],
+            vec![last("b/b", NOW - 3 * DAY)],
+        );
+        let b = line(&summary, "b/b");
+        assert_eq!(b.pass_rate, None);
+        assert!(b.stale);
+        assert_eq!(b.completed, 0);
+        assert_eq!(b.days_since_last_result, Some(3));
+        assert_eq!(b.level.as_deref(), Some("L3"));
+    }
+
+    #[test]
+    fn worst_first_unknown_then_lowest_rate() {
+        let jobs = vec![
+            job("good/one", "1", 1, JobState::Success),
+            job("half/one", "1", 1, JobState::Success),
+            job("half/one", "2", 1, JobState::Failure),
+            job("half/two", "1", 1, JobState::Success),
+            job("half/two", "2", 1, JobState::TimedOut),
+            job("half/two", "3", 1, JobState::Success),
+            job("half/two", "4", 1, JobState::Failure),
+            job("only/cancelled", "1", 1, JobState::Cancelled),
+        ];
+        let lasts = vec![
+            last("silent/long", NOW - 20 * DAY),
+            last("silent/short", NOW - 2 * DAY),
+        ];
+        let summary = build(Window::Day, NOW, jobs, lasts);
+        let order: Vec<&str> = summary
+            .repos
+            .iter()
+            .map(|r| r.downstream_repo.as_str())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "silent/long",
+                "silent/short",
+                "only/cancelled",
+                "half/two",
+                "half/one",
+                "good/one"
+            ]
+        );
+    }
+}
