@@ -73,9 +73,10 @@ cmd_install() {
   mkdir -p "$TOOLS"
   # cmake and the curl headers build librdkafka (rdkafka's cmake-build); Java runs Kafka;
   # curl is how this script asks ClickHouse and dynoxide whether they are up.
-  # iproute2's ss checks that the servers listen on loopback only.
+  # iproute2's ss checks that the servers listen on loopback only; chromium and its driver
+  # run the pages' browser tests.
   apt_install_missing cmake libcurl4-openssl-dev clickhouse-server clickhouse-client curl \
-    openjdk-17-jre-headless maven iproute2
+    openjdk-17-jre-headless maven iproute2 chromium chromium-driver
   install_kafka
   install_dynoxide
 }

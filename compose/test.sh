@@ -27,6 +27,9 @@ step "cargo test --workspace"
 cargo build --workspace --bins --locked
 cargo test --workspace --locked --no-fail-fast
 
+step "pages in headless Chromium (screenshots: <target dir>/screenshots/)"
+cargo test --locked -p oot-e2e --test pages -- --ignored
+
 step "outages (run alone: they stop servers)"
 cargo test --locked -p oot-e2e --test outages -- --ignored --test-threads=1
 

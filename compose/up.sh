@@ -61,13 +61,35 @@ wait_service oot-ingest "$INGEST_LISTEN"
 wait_service oot-projector "$PROJECTOR_LISTEN"
 wait_service oot-query "$QUERY_LISTEN"
 
+# A new user should see populated pages right away: an empty completed-jobs table gets the demo
+# stream (sent through the callback endpoint like the relay's). OOT_DEMO=0 skips it; a table
+# with data in it is never touched, so a restart does not add a second copy.
+demo_note=""
+if [ "${OOT_DEMO:-1}" != 0 ]; then
+  ch_table="${OOT_CLICKHOUSE_DATABASE:-oot_hud}.${OOT_CLICKHOUSE_TABLE:-oot_workflow_job}"
+  ch_rows="$(curl -fsS --max-time 5 -u "${OOT_CLICKHOUSE_USER:-default}:${OOT_CLICKHOUSE_PASSWORD:-}" \
+    "${OOT_CLICKHOUSE_URL:-http://127.0.0.1:8123}/?query=SELECT+count()+FROM+$ch_table" 2>/dev/null || true)"
+  if [ "$ch_rows" = 0 ]; then
+    log "$ch_table is empty: loading demo data (OOT_DEMO=0 skips this)"
+    # A refused demo callback is worth a look but no reason to stop services that are up.
+    if OOT_INGEST_URL="http://$INGEST_LISTEN" "$bin_dir/oot-demo"; then
+      demo_note="  demo data                loaded (oot-demo); the pages fill as the projector catches up"
+    else
+      log "oot-demo reported refused callbacks (see above); the services are up regardless"
+    fi
+  fi
+fi
+
 cat <<MSG
 
-oot-hud is up.
-  query service            http://$QUERY_LISTEN/readyz
+oot-hud is up. Open the views:
+  summary of all backends  http://$QUERY_LISTEN/oot
+  one backend              http://$QUERY_LISTEN/oot/intel/torch-xpu-ops
+  one upstream PR          http://$QUERY_LISTEN/pr/NUMBER   (JSON under /api/oot/...)
   callback endpoint        POST http://$INGEST_LISTEN/api/oot/results   (header x-hud-internal-bot: \$(cat ${token_file:-\$OOT_INGEST_TOKENS}))
   its description          http://$INGEST_LISTEN/api/oot/openapi.yaml
   projector health         http://$PROJECTOR_LISTEN/readyz   metrics http://$PROJECTOR_LISTEN/metrics
   logs                     $LOGS/
   stop everything          compose/down.sh
 MSG
+[ -z "$demo_note" ] || echo "$demo_note"

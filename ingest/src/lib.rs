@@ -9,11 +9,13 @@
 //! - [`publish`]: the idempotent producer, and the trace context in the message headers.
 //! - [`routes`]: the endpoint, its checks in order, and the OpenAPI description; [`response`]: its answers.
 //! - [`config`], [`app`]: settings, and building and running the service.
+//! - [`demo`]: a realistic stream of demo callbacks sent through the endpoint (`oot-demo`).
 
 pub mod app;
 pub mod auth;
 pub mod callback;
 pub mod config;
+pub mod demo;
 pub mod event;
 pub mod publish;
 pub mod rate_limit;

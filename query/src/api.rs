@@ -42,14 +42,7 @@ async fn summary_view(
     State(stores): State<Arc<Stores>>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Summary>, ApiError> {
-    let params = QueryParams::parse(query.as_deref());
-    let window = params::window(&params)?;
-    let now = clock::now();
-    let (jobs, last_results) = tokio::try_join!(
-        stores.completed.summary_jobs(window.since(now)),
-        stores.completed.repo_last_results(),
-    )?;
-    Ok(Json(summary::build(window, now, jobs, last_results)))
+    Ok(Json(load_summary(&stores, query.as_deref()).await?))
 }
 
 async fn backend_view(
@@ -57,9 +50,41 @@ async fn backend_view(
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<BackendView>, ApiError> {
+    Ok(Json(load_backend(&stores, path, query.as_deref()).await?))
+}
+
+async fn pr_view(
+    State(stores): State<Arc<Stores>>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<PrView>, ApiError> {
+    Ok(Json(load_pr(&stores, path, query.as_deref()).await?))
+}
+
+// The loaders below are the whole of each view but its encoding: the JSON endpoints above and
+// the pages ([`crate::pages`]) both call them, so a page can never show other rules than the API.
+
+/// The summary for a request's query string.
+pub async fn load_summary(stores: &Stores, query: Option<&str>) -> Result<Summary, ApiError> {
+    let params = QueryParams::parse(query);
+    let window = params::window(&params)?;
+    let now = clock::now();
+    let (jobs, last_results) = tokio::try_join!(
+        stores.completed.summary_jobs(window.since(now)),
+        stores.completed.repo_last_results(),
+    )?;
+    Ok(summary::build(window, now, jobs, last_results))
+}
+
+/// The per-backend view for a request's `{org}/{repo}` path and query string.
+pub async fn load_backend(
+    stores: &Stores,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Option<&str>,
+) -> Result<BackendView, ApiError> {
     let Path((org, repo)) = path.map_err(|e| ApiError::invalid("repo", e.body_text()))?;
     let repo = params::downstream_repo(&org, &repo)?;
-    let params = QueryParams::parse(query.as_deref());
+    let params = QueryParams::parse(query);
     let window = params::window(&params)?;
     let page = params::page(&params)?;
     let now = clock::now();
@@ -73,17 +98,18 @@ async fn backend_view(
         .failed_tests(&repo, &view.failed_job_keys())
         .await?;
     view.attach_failed_tests(&failed_tests);
-    Ok(Json(view))
+    Ok(view)
 }
 
-async fn pr_view(
-    State(stores): State<Arc<Stores>>,
+/// The PR view for a request's `{number}` path and query string.
+pub async fn load_pr(
+    stores: &Stores,
     path: Result<Path<String>, PathRejection>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<PrView>, ApiError> {
+    query: Option<&str>,
+) -> Result<PrView, ApiError> {
     let Path(number) = path.map_err(|e| ApiError::invalid("number", e.body_text()))?;
     let pr_number = params::pr_number(&number)?;
-    let params = QueryParams::parse(query.as_deref());
+    let params = QueryParams::parse(query);
     let upstream_repo = params::upstream_repo(&params)?;
     let window = params::optional_window(&params)?;
     let now = clock::now();
@@ -92,12 +118,12 @@ async fn pr_view(
         stores.completed.pr_jobs(&upstream_repo, pr_number, since),
         stores.live.running_of_pr(&upstream_repo, pr_number),
     )?;
-    Ok(Json(pr::build(
+    Ok(pr::build(
         &upstream_repo,
         pr_number,
         window,
         now,
         completed,
         running,
-    )))
+    ))
 }

@@ -1,6 +1,6 @@
 //! Building the query service and running it until stopped: `build` binds and prepares the two
 //! tables (idempotently, so the service can start before the projector) and routes the health
-//! checks and the views' endpoints; `run_until_stopped` serves.
+//! checks, the views' JSON endpoints and their pages; `run_until_stopped` serves.
 
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, Stores};
 use crate::config::QueryConfig;
+use crate::pages;
 use crate::stores::completed::CompletedJobs;
 use crate::stores::live::LiveJobs;
 use crate::stores::STORE_TIMEOUT;
@@ -44,7 +45,9 @@ impl Application {
             .with_context(|| format!("binding {}", config.listen))?;
         Ok(Self {
             listener,
-            router: health_routes(readiness).merge(api::routes(stores)),
+            router: health_routes(readiness)
+                .merge(api::routes(stores.clone()))
+                .merge(pages::routes(stores)),
         })
     }
 

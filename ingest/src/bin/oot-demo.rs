@@ -1,0 +1,98 @@
+//! `oot-demo`: sends a realistic stream of relay callbacks (four backends, thirty upstream PRs,
+//! failures with failed tests, re-runs, running jobs, a nightly each) through the ingest
+//! endpoint, so a fresh local stack has pages worth looking at. `compose/up.sh` runs it when the
+//! completed-jobs table is empty.
+//!
+//! One seed always tells the same story; every run sends fresh delivery ids, so running it again
+//! adds a second copy of the story rather than replaying the first.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Parser)]
+#[command(
+    name = "oot-demo",
+    about = "Send demo callbacks through the ingest endpoint"
+)]
+struct Args {
+    /// Base URL of the ingest service.
+    #[arg(long, env = "OOT_INGEST_URL", default_value = "http://127.0.0.1:8080")]
+    ingest_url: String,
+
+    /// The relay's shared secret; the first of a comma-separated list (as ingest takes them).
+    #[arg(long, env = "OOT_INGEST_TOKENS", hide_env_values = true)]
+    token: SecretString,
+
+    /// Seed of the generated story (same seed, same backends, PRs and outcomes).
+    #[arg(long, env = "OOT_DEMO_SEED", default_value_t = 20_260_428)]
+    seed: u64,
+
+    /// Callbacks in flight at once.
+    #[arg(long, default_value_t = oot_ingest::demo::DEFAULT_CONCURRENCY)]
+    concurrency: usize,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let token = args
+        .token
+        .expose_secret()
+        .split(',')
+        .map(str::trim)
+        .find(|t| !t.is_empty())
+        .unwrap_or_default()
+        .to_owned();
+    if token.is_empty() {
+        eprintln!("oot-demo: no token; set --token or OOT_INGEST_TOKENS");
+        return ExitCode::from(2);
+    }
+    let plan = oot_ingest::demo::plan(
+        args.seed,
+        uuid::Uuid::now_v7().as_u128(),
+        time::OffsetDateTime::now_utc(),
+    );
+    let mut report = plan.report;
+    println!(
+        "oot-demo: sending {} callbacks (run {}) to {}",
+        plan.callbacks.len(),
+        report.run_id,
+        args.ingest_url
+    );
+    if let Err(error) = oot_ingest::demo::send(
+        &args.ingest_url,
+        &token,
+        plan.callbacks,
+        args.concurrency,
+        &mut report,
+    )
+    .await
+    {
+        eprintln!("oot-demo: {error:#}");
+        return ExitCode::FAILURE;
+    }
+    let jobs: Vec<String> = report
+        .jobs
+        .iter()
+        .map(|(kind, n)| format!("{kind} {n}"))
+        .collect();
+    println!("  backends   {}", report.backends.join(", "));
+    println!("  jobs       {}", jobs.join(", "));
+    if let Some(pr) = report.pr_with_running_job {
+        println!("  running    e.g. PR {pr}");
+    }
+    if let Some(pr) = report.pr_with_rerun {
+        println!("  re-run     e.g. PR {pr}");
+    }
+    println!("  accepted   {} of {}", report.accepted, report.sent);
+    if report.refused.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    println!("  refused    {}", report.refused_total());
+    for (reason, n) in &report.refused {
+        println!("    {n:>5}  {reason}");
+    }
+    ExitCode::FAILURE
+}

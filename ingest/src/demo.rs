@@ -1,0 +1,754 @@
+//! Demo data: a realistic stream of relay callbacks sent through the real ingest endpoint, so a
+//! fresh local stack shows populated pages (see the `oot-demo` binary and `compose/up.sh`).
+//!
+//! The content (backends, PRs, outcomes, failed tests) comes from a seeded generator, so two runs
+//! with one seed send the same story; the delivery ids, run ids and check run ids are fresh per
+//! run, so a second run adds jobs instead of merging into the first run's.
+//!
+//! Everything goes through `POST /api/oot/results` rather than straight into the stores: the demo
+//! then exercises validation, the event log and the projector exactly as the relay would.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+/// Callbacks in flight at once: enough to be quick, few enough not to look like a flood.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+/// Tries per callback when ingest asks to come back later (429 or 503 with `Retry-After`).
+const MAX_TRIES: u32 = 5;
+/// The longest wait on a `Retry-After` before giving up on that callback.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(65);
+
+/// The upstream repo every demo PR belongs to.
+pub const UPSTREAM_REPO: &str = "pytorch/pytorch";
+
+/// A downstream backend of the demo.
+struct Backend {
+    repo: &'static str,
+    level: &'static str,
+    workflow: &'static str,
+    nightly_workflow: &'static str,
+    legs: &'static [&'static str],
+    environment: fn() -> Value,
+    /// Typical execution time of a leg, in seconds.
+    duration_s: (u64, u64),
+    /// Out of 100 completed jobs: how many fail, time out, are cancelled (the rest pass).
+    failure_pct: u64,
+    timeout_pct: u64,
+    cancel_pct: u64,
+    /// Out of 100 PRs: how many this backend runs on (not every backend runs on every PR).
+    coverage_pct: u64,
+}
+
+const BACKENDS: &[Backend] = &[
+    Backend {
+        repo: "intel/torch-xpu-ops",
+        level: "L2",
+        workflow: "xpu-ci",
+        nightly_workflow: "xpu-nightly",
+        legs: &[
+            "linux-xpu / test (default, 1, 4)",
+            "linux-xpu / test (default, 2, 4)",
+            "linux-xpu / test (default, 3, 4)",
+            "linux-xpu / test (default, 4, 4)",
+            "windows-xpu / test (default, 1, 1)",
+        ],
+        environment: || {
+            json!({"device": "Intel Data Center GPU Max 1550", "driver": "1.3.29735",
+                   "oneapi": "2025.1", "python": "3.12"})
+        },
+        duration_s: (1_500, 3_600),
+        failure_pct: 12,
+        timeout_pct: 2,
+        cancel_pct: 3,
+        coverage_pct: 90,
+    },
+    Backend {
+        repo: "ascend/pytorch",
+        level: "L3",
+        workflow: "npu-ci",
+        nightly_workflow: "npu-nightly",
+        legs: &[
+            "linux-aarch64-npu / test (default, 1, 2)",
+            "linux-aarch64-npu / test (default, 2, 2)",
+            "linux-aarch64-npu / test (distributed, 1, 1)",
+        ],
+        environment: || {
+            json!({"device": "Ascend 910B", "cann": "8.0.RC3", "driver": "24.1.rc3",
+                   "python": "3.11"})
+        },
+        duration_s: (2_400, 5_400),
+        failure_pct: 18,
+        timeout_pct: 4,
+        cancel_pct: 4,
+        coverage_pct: 75,
+    },
+    Backend {
+        repo: "riscv-farm/pytorch-riscv",
+        level: "L4",
+        workflow: "riscv-ci",
+        nightly_workflow: "riscv-nightly",
+        legs: &[
+            "linux-riscv64 / build",
+            "linux-riscv64 / test (smoke, 1, 1)",
+        ],
+        environment: || {
+            json!({"device": "SiFive HiFive Premier P550", "kernel": "6.6.21", "gcc": "14.2",
+                   "python": "3.12"})
+        },
+        duration_s: (5_400, 12_600),
+        failure_pct: 20,
+        timeout_pct: 12,
+        cancel_pct: 5,
+        coverage_pct: 50,
+    },
+    Backend {
+        repo: "cambricon/torch_mlu",
+        level: "L3",
+        workflow: "mlu-ci",
+        nightly_workflow: "mlu-nightly",
+        legs: &[
+            "linux-mlu / test (default, 1, 2)",
+            "linux-mlu / test (default, 2, 2)",
+            "linux-mlu / build",
+        ],
+        environment: || {
+            json!({"device": "MLU370-X8", "cntoolkit": "3.15.2", "driver": "6.2.10",
+                   "python": "3.10"})
+        },
+        duration_s: (1_800, 4_200),
+        failure_pct: 10,
+        timeout_pct: 3,
+        cancel_pct: 6,
+        coverage_pct: 65,
+    },
+];
+
+/// Titles of the demo's upstream PRs (cycled).
+const PR_TITLES: &[(&str, &str)] = &[
+    (
+        "[inductor] fuse pointwise epilogues into matmul templates",
+        "fuse-epilogue",
+    ),
+    (
+        "[dynamo] guard on tensor subclass metadata",
+        "subclass-guards",
+    ),
+    (
+        "Add bf16 support for torch.linalg.svd on XPU",
+        "xpu-svd-bf16",
+    ),
+    (
+        "[c10d] make ProcessGroup shutdown idempotent",
+        "pg-shutdown",
+    ),
+    ("[export] preserve module call signatures", "export-sig"),
+    (
+        "Fix overflow in torch.cumsum for int8 inputs",
+        "cumsum-int8",
+    ),
+    (
+        "[aten] vectorize index_put_ with accumulate=True",
+        "index-put-vec",
+    ),
+    (
+        "[quant] PT2E: fold conv-bn for grouped convolutions",
+        "pt2e-convbn",
+    ),
+    (
+        "Remove deprecated torch.cuda.amp entry points",
+        "rm-cuda-amp",
+    ),
+    (
+        "[inductor] cache autotuning results across processes",
+        "autotune-cache",
+    ),
+    (
+        "[profiler] record device memory events on PrivateUse1",
+        "privateuse1-mem",
+    ),
+    (
+        "[nn] faster nn.functional.scaled_dot_product_attention masks",
+        "sdpa-mask",
+    ),
+];
+
+const FAILED_TESTS: &[(&str, &str, &str)] = &[
+    (
+        "test_matmul_epilogue_bf16",
+        "test.inductor.test_fused_attention.TestFusion",
+        "AssertionError: Tensor-likes are not close! Mismatched elements: 3 / 4096",
+    ),
+    (
+        "test_conv_backward_channels_last",
+        "test.test_nn.TestConvolutionNNDeviceType",
+        "RuntimeError: UR error",
+    ),
+    (
+        "test_sdpa_dropout_fp16",
+        "test.test_transformers.TestSDPA",
+        "AssertionError: Scalars are not close! Expected 0.1 but got 0.1003",
+    ),
+    (
+        "test_allreduce_coalesced",
+        "test.distributed.test_c10d_common.ProcessGroupTest",
+        "RuntimeError: HCCL error: timeout waiting for rank 3",
+    ),
+    (
+        "test_index_put_accumulate_large",
+        "test.test_indexing.TestIndexingDeviceType",
+        "RuntimeError: device-side assertion failed: index out of bounds",
+    ),
+    (
+        "test_cumsum_int8",
+        "test.test_reductions.TestReductionsDeviceType",
+        "AssertionError: Tensor-likes are not equal!",
+    ),
+    (
+        "test_compile_resnet18_inference",
+        "test.inductor.test_torchinductor.GPUTests",
+        "torch._dynamo.exc.BackendCompilerFailed: backend='inductor' raised: NotImplementedError",
+    ),
+    (
+        "test_svd_bf16",
+        "test.test_linalg.TestLinalgDeviceType",
+        "NotImplementedError: aten::_linalg_svd.U is not implemented for bfloat16",
+    ),
+    (
+        "test_autocast_float16_lstm",
+        "test.test_autocast.TestAutocast",
+        "AssertionError: dtype mismatch: torch.float32 != torch.float16",
+    ),
+    (
+        "test_memory_stats_reset",
+        "test.test_device_memory.TestMemory",
+        "AssertionError: 4096 != 0 : peak bytes not reset",
+    ),
+    (
+        "test_fft_rfftn_odd_sizes",
+        "test.test_spectral_ops.TestFFTDeviceType",
+        "RuntimeError: unsupported FFT plan",
+    ),
+    (
+        "test_vmap_batch_norm",
+        "test.functorch.test_vmap.TestVmapOperators",
+        "RuntimeError: Batch norm got a batched tensor as input",
+    ),
+];
+
+/// A small deterministic generator (SplitMix64): reproducible across platforms and versions,
+/// which a library RNG does not promise.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `low..high` (`low` when the range is empty).
+    fn range(&mut self, low: u64, high: u64) -> u64 {
+        if high <= low {
+            return low;
+        }
+        low + self.next() % (high - low)
+    }
+
+    /// True with probability `pct`/100.
+    fn chance(&mut self, pct: u64) -> bool {
+        self.range(0, 100) < pct
+    }
+
+    fn hex(&mut self, digits: usize) -> String {
+        let mut out = String::with_capacity(digits + 16);
+        while out.len() < digits {
+            out.push_str(&format!("{:016x}", self.next()));
+        }
+        out.truncate(digits);
+        out
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        // The tables above are never empty; index 0 of an empty slice is never reached.
+        let index = self.range(0, items.len() as u64) as usize;
+        &items[index.min(items.len().saturating_sub(1))]
+    }
+}
+
+/// What one run of the demo sent and how ingest answered.
+#[derive(Debug, Default, Clone)]
+pub struct DemoReport {
+    /// This run's id (part of every delivery id it sent).
+    pub run_id: String,
+    pub sent: usize,
+    pub accepted: usize,
+    /// Refused callbacks by reason (`"400 invalid: ..."`, or a transport error).
+    pub refused: BTreeMap<String, usize>,
+    /// Jobs by what the demo made of them (`success`, `failure`, `running`, `rerun`, ...).
+    pub jobs: BTreeMap<String, usize>,
+    /// PR numbers the demo used, and of those, one with a job left running and one with a re-run.
+    pub pr_numbers: Vec<u64>,
+    pub pr_with_running_job: Option<u64>,
+    pub pr_with_rerun: Option<u64>,
+    pub backends: Vec<String>,
+}
+
+impl DemoReport {
+    pub fn refused_total(&self) -> usize {
+        self.refused.values().sum()
+    }
+}
+
+/// The callbacks of one run, in the order a relay would plausibly send them.
+pub struct DemoPlan {
+    pub callbacks: Vec<Value>,
+    pub report: DemoReport,
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// One leg's identity and times, shared by its two callbacks.
+struct Leg<'a> {
+    backend: &'a Backend,
+    workflow: &'a str,
+    job_name: &'a str,
+    event_type: &'a str,
+    delivery_id: &'a str,
+    payload: &'a Value,
+    run_id: u64,
+    check_run_id: u64,
+    run_attempt: u32,
+}
+
+impl Leg<'_> {
+    fn callback(&self, workflow: Value, ci_metrics: Value) -> Value {
+        let mut workflow = workflow;
+        let fields = json!({
+            "schema_version": "1",
+            "name": self.workflow,
+            "url": format!("https://github.com/{}/actions/runs/{}", self.backend.repo, self.run_id),
+            "job_name": self.job_name,
+            "check_run_id": self.check_run_id.to_string(),
+            "run_id": self.run_id.to_string(),
+            "run_attempt": self.run_attempt.to_string(),
+        });
+        if let (Some(target), Value::Object(fields)) = (workflow.as_object_mut(), fields) {
+            target.extend(fields);
+        }
+        json!({
+            "trusted": {
+                "verified_repo": self.backend.repo,
+                "downstream_repo_level": self.backend.level,
+                "ci_metrics": ci_metrics,
+            },
+            "untrusted": {
+                "callback_payload": {
+                    "event_type": self.event_type,
+                    "delivery_id": self.delivery_id,
+                    "payload": self.payload,
+                    "workflow": workflow,
+                }
+            }
+        })
+    }
+
+    fn in_progress(&self, started_at: OffsetDateTime, queue_time: f64) -> Value {
+        self.callback(
+            json!({"status": "in_progress", "conclusion": null,
+                   "started_at": rfc3339(started_at), "completed_at": null}),
+            json!({"queue_time": queue_time, "execution_time": null}),
+        )
+    }
+
+    fn completed(
+        &self,
+        rng: &mut Rng,
+        conclusion: &str,
+        started_at: OffsetDateTime,
+        completed_at: OffsetDateTime,
+    ) -> Value {
+        let execution = (completed_at - started_at).whole_seconds() as f64;
+        let mut workflow = json!({
+            "status": "completed",
+            "conclusion": conclusion,
+            "started_at": null,
+            "completed_at": rfc3339(completed_at),
+            "environment": (self.backend.environment)(),
+        });
+        // Jobs that ran their tests report counts; a timed-out or cancelled job has none, and
+        // a build leg runs no tests.
+        let ran_tests =
+            matches!(conclusion, "success" | "failure") && !self.job_name.ends_with("/ build");
+        if ran_tests {
+            let failed = if conclusion == "failure" {
+                rng.range(1, 21)
+            } else {
+                0
+            };
+            let passed = rng.range(3_000, 12_000);
+            let skipped = rng.range(50, 900);
+            workflow["test_results"] = json!({"passed": passed, "failed": failed,
+                "skipped": skipped, "total": passed + failed + skipped});
+            workflow["failed_tests"] = Value::Array(
+                (0..failed)
+                    .map(|i| failed_test(rng, self.backend, i))
+                    .collect(),
+            );
+            workflow["artifact_url"] = json!(format!(
+                "https://github.com/{}/actions/runs/{}/artifacts/{}",
+                self.backend.repo,
+                self.run_id,
+                self.check_run_id + 7
+            ));
+        }
+        self.callback(
+            workflow,
+            json!({"queue_time": null, "execution_time": execution}),
+        )
+    }
+}
+
+fn failed_test(rng: &mut Rng, backend: &Backend, index: u64) -> Value {
+    let (name, classname, message) = *rng.pick(FAILED_TESTS);
+    // Parametrized names keep one callback's failed tests distinct.
+    let name = if index == 0 {
+        name.to_owned()
+    } else {
+        format!("{name}_{index}")
+    };
+    let file = classname
+        .rsplit_once('.')
+        .map_or(classname, |(module, _)| module)
+        .replace('.', "/");
+    let line = rng.range(100, 3_000);
+    json!({
+        "name": name,
+        "classname": classname,
+        "message": message,
+        "stacktrace": format!(
+            "Traceback (most recent call last):\n  File \"{file}.py\", line {line}, in {name}\n    \
+             self.assertEqual(actual, expected)\n  File \"torch/testing/_internal/common_utils.py\", \
+             line 4012, in assertEqual\n    raise error_metas.pop()[0].to_error(msg)\n{message}\n\
+             (device: {})",
+            backend.repo
+        ),
+        "duration_s": rng.range(1, 600) as f64 / 10.0,
+    })
+}
+
+/// The demo's callbacks for `seed`, with run-unique ids from `run_nonce`, timed around `now`.
+pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> DemoPlan {
+    let mut rng = Rng(seed);
+    // Ids of this run: delivery ids mix the run nonce in; run and check run ids grow with the
+    // wall clock (GitHub's do), so a later demo run's jobs are the later runs.
+    let nonce_hi = (run_nonce >> 64) as u64;
+    let nonce_lo = run_nonce as u64;
+    let clock = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+    let mut next_run_id = 10_000_000_000 + (clock % 100_000_000) * 1_000;
+    let mut next_check_run_id = next_run_id * 3;
+    let mut report = DemoReport {
+        run_id: format!("{run_nonce:032x}"),
+        backends: BACKENDS.iter().map(|b| b.repo.to_owned()).collect(),
+        ..DemoReport::default()
+    };
+    let mut callbacks = Vec::new();
+
+    const PRS: u64 = 30;
+    const HOUR: i64 = 3_600;
+    let mut pr_numbers: Vec<u64> = Vec::new();
+    while pr_numbers.len() < PRS as usize {
+        let number = rng.range(160_000, 170_000);
+        if !pr_numbers.contains(&number) {
+            pr_numbers.push(number);
+        }
+    }
+    // Pushes spread over the last three days, oldest first; the newest few still have jobs
+    // running.
+    let mut pushes: Vec<i64> = (0..PRS).map(|_| rng.range(0, 72 * 3_600) as i64).collect();
+    pushes.sort_unstable_by(|a, b| b.cmp(a));
+    for (index, (&number, &ago)) in pr_numbers.iter().zip(&pushes).enumerate() {
+        let (title, branch) = *rng.pick(PR_TITLES);
+        let head_sha = rng.hex(40);
+        let delivery_id =
+            uuid::Uuid::from_u64_pair(rng.next() ^ nonce_hi, rng.next() ^ nonce_lo).to_string();
+        let author = *rng.pick(&[
+            "ezyang", "jansel", "malfet", "albanD", "guangyey", "wconstab",
+        ]);
+        let payload = json!({
+            "action": "synchronize",
+            "number": number,
+            "pull_request": {
+                "number": number,
+                "title": title,
+                "user": {"login": author},
+                "head": {"sha": head_sha, "ref": branch},
+                "base": {"ref": "main"},
+                "labels": [{"name": "ciflow/trunk"}],
+            },
+            "repository": {"full_name": UPSTREAM_REPO},
+        });
+        let pushed_at = now - time::Duration::seconds(ago);
+        let newest = index + 4 >= PRS as usize;
+        for backend in BACKENDS {
+            if !rng.chance(backend.coverage_pct) {
+                continue;
+            }
+            let run_id = next_run_id;
+            next_run_id += 1;
+            for &job_name in backend.legs {
+                let check_run_id = next_check_run_id;
+                next_check_run_id += 1;
+                let leg = Leg {
+                    backend,
+                    workflow: backend.workflow,
+                    job_name,
+                    event_type: "pull_request",
+                    delivery_id: &delivery_id,
+                    payload: &payload,
+                    run_id,
+                    check_run_id,
+                    run_attempt: 1,
+                };
+                let queue = rng.range(5, 900);
+                let started_at = pushed_at + time::Duration::seconds(queue as i64);
+                let duration = rng.range(backend.duration_s.0, backend.duration_s.1) as i64;
+                let mut completed_at = started_at + time::Duration::seconds(duration);
+                callbacks.push(leg.in_progress(started_at, queue as f64));
+                // A job that would finish in the future is still running now.
+                if newest && (completed_at > now || rng.chance(40)) {
+                    count(&mut report, "running");
+                    report.pr_with_running_job.get_or_insert(number);
+                    continue;
+                }
+                if completed_at > now {
+                    completed_at = now - time::Duration::seconds(rng.range(30, 600) as i64);
+                }
+                let completed_at = completed_at.max(started_at + time::Duration::seconds(60));
+                let roll = rng.range(0, 100);
+                let conclusion = if roll < backend.failure_pct {
+                    "failure"
+                } else if roll < backend.failure_pct + backend.timeout_pct {
+                    "timed_out"
+                } else if roll < backend.failure_pct + backend.timeout_pct + backend.cancel_pct {
+                    "cancelled"
+                } else {
+                    "success"
+                };
+                count(&mut report, conclusion);
+                callbacks.push(leg.completed(&mut rng, conclusion, started_at, completed_at));
+                // Someone re-runs about half of the failed jobs: same run, attempt 2, a new
+                // check run; flaky tests mostly pass the second time.
+                let rerun_starts =
+                    completed_at + time::Duration::seconds(rng.range(300, 3_600) as i64);
+                if matches!(conclusion, "failure" | "timed_out")
+                    && rng.chance(50)
+                    && rerun_starts + time::Duration::seconds(duration) < now
+                {
+                    let rerun = Leg {
+                        check_run_id: next_check_run_id,
+                        run_attempt: 2,
+                        ..leg
+                    };
+                    next_check_run_id += 1;
+                    let rerun_ends = rerun_starts + time::Duration::seconds(duration);
+                    let outcome = if rng.chance(75) { "success" } else { "failure" };
+                    count(&mut report, &format!("rerun_{outcome}"));
+                    report.pr_with_rerun.get_or_insert(number);
+                    callbacks.push(rerun.in_progress(rerun_starts, 30.0));
+                    callbacks.push(rerun.completed(&mut rng, outcome, rerun_starts, rerun_ends));
+                }
+            }
+        }
+    }
+    report.pr_numbers = pr_numbers;
+
+    // One nightly per backend, on last night's trunk commit.
+    let nightly_sha = rng.hex(40);
+    for backend in BACKENDS {
+        let delivery_id =
+            uuid::Uuid::from_u64_pair(rng.next() ^ nonce_hi, rng.next() ^ nonce_lo).to_string();
+        let payload = json!({"repository": {"full_name": UPSTREAM_REPO}, "head_sha": nightly_sha});
+        let run_id = next_run_id;
+        next_run_id += 1;
+        let leg = Leg {
+            backend,
+            workflow: backend.nightly_workflow,
+            job_name: "nightly (full)",
+            event_type: "nightly",
+            delivery_id: &delivery_id,
+            payload: &payload,
+            run_id,
+            check_run_id: next_check_run_id,
+            run_attempt: 1,
+        };
+        next_check_run_id += 1;
+        let started_at =
+            now - time::Duration::seconds(rng.range(12 * HOUR as u64, 20 * HOUR as u64) as i64);
+        let completed_at = started_at
+            + time::Duration::seconds(rng.range(3 * HOUR as u64, 6 * HOUR as u64) as i64);
+        let conclusion = if rng.chance(70) { "success" } else { "failure" };
+        count(&mut report, &format!("nightly_{conclusion}"));
+        callbacks.push(leg.in_progress(started_at, 60.0));
+        callbacks.push(leg.completed(&mut rng, conclusion, started_at, completed_at));
+    }
+    DemoPlan { callbacks, report }
+}
+
+fn count(report: &mut DemoReport, what: &str) {
+    *report.jobs.entry(what.to_owned()).or_default() += 1;
+}
+
+/// How ingest answered one callback.
+enum Answer {
+    Accepted,
+    Refused(String),
+}
+
+async fn post_one(client: &reqwest::Client, url: &str, token: &str, body: &Value) -> Answer {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let response = match client
+            .post(url)
+            .header("x-hud-internal-bot", token)
+            .json(body)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(error) => return Answer::Refused(format!("not sent: {error}")),
+        };
+        let status = response.status();
+        if status == reqwest::StatusCode::ACCEPTED {
+            return Answer::Accepted;
+        }
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_secs);
+        // Over the rate limit or the log busy: wait as told, as the relay would.
+        if let Some(wait) = retry_after.filter(|w| *w <= MAX_RETRY_WAIT) {
+            if tries < MAX_TRIES {
+                tokio::time::sleep(wait.max(Duration::from_millis(200))).await;
+                continue;
+            }
+        }
+        let text = response.text().await.unwrap_or_default();
+        let reason = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| {
+                let error = v.get("error")?.as_str()?.to_owned();
+                let message = v.get("message").and_then(Value::as_str).unwrap_or("");
+                Some(format!("{error}: {message}"))
+            })
+            .unwrap_or_else(|| text.chars().take(200).collect());
+        return Answer::Refused(format!("{} {reason}", status.as_u16()));
+    }
+}
+
+/// Sends `callbacks` to `{ingest_url}/api/oot/results`, `concurrency` at a time, and adds the
+/// answers to `report`.
+pub async fn send(
+    ingest_url: &str,
+    token: &str,
+    callbacks: Vec<Value>,
+    concurrency: usize,
+    report: &mut DemoReport,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let url = format!("{}/api/oot/results", ingest_url.trim_end_matches('/'));
+    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let token: Arc<str> = Arc::from(token);
+    let url: Arc<str> = Arc::from(url);
+    let mut tasks = tokio::task::JoinSet::new();
+    report.sent += callbacks.len();
+    for body in callbacks {
+        let permit = limit.clone().acquire_owned().await?;
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        tasks.spawn(async move {
+            let answer = post_one(&client, &url, &token, &body).await;
+            drop(permit);
+            answer
+        });
+    }
+    while let Some(answer) = tasks.join_next().await {
+        match answer {
+            Ok(Answer::Accepted) => report.accepted += 1,
+            Ok(Answer::Refused(reason)) => *report.refused.entry(reason).or_default() += 1,
+            Err(error) => *report.refused.entry(format!("task: {error}")).or_default() += 1,
+        }
+    }
+    Ok(())
+}
+
+/// Builds the demo for `seed` (fresh ids for this run) and sends it to ingest.
+pub async fn send_demo(ingest_url: &str, token: &str, seed: u64) -> anyhow::Result<DemoReport> {
+    let plan = plan(
+        seed,
+        uuid::Uuid::now_v7().as_u128(),
+        OffsetDateTime::now_utc(),
+    );
+    let mut report = plan.report;
+    send(
+        ingest_url,
+        token,
+        plan.callbacks,
+        DEFAULT_CONCURRENCY,
+        &mut report,
+    )
+    .await?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_seed_tells_one_story_with_fresh_ids() {
+        let now = OffsetDateTime::now_utc();
+        let a = plan(7, 1, now);
+        let b = plan(7, 2, now);
+        assert_eq!(a.callbacks.len(), b.callbacks.len());
+        assert_eq!(a.report.jobs, b.report.jobs);
+        let delivery = |v: &Value| v["untrusted"]["callback_payload"]["delivery_id"].clone();
+        assert_ne!(delivery(&a.callbacks[0]), delivery(&b.callbacks[0]));
+    }
+
+    #[test]
+    fn the_demo_has_every_kind_of_job() {
+        let plan = plan(42, 1, OffsetDateTime::now_utc());
+        for kind in ["success", "failure", "running", "nightly_success"] {
+            assert!(
+                plan.report.jobs.contains_key(kind),
+                "no {kind} job: {:?}",
+                plan.report.jobs
+            );
+        }
+        assert!(plan.report.jobs.keys().any(|k| k.starts_with("rerun_")));
+        assert!(plan.report.pr_with_running_job.is_some());
+        assert!(plan.report.pr_with_rerun.is_some());
+        // The relay's default rate limit is 600 callbacks a minute per downstream repo.
+        for backend in BACKENDS {
+            let sent = plan
+                .callbacks
+                .iter()
+                .filter(|c| c["trusted"]["verified_repo"] == backend.repo)
+                .count();
+            assert!(sent < 600, "{}: {sent} callbacks", backend.repo);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The HTML pages of the three views, for people: server-rendered, no JavaScript.
+//!
+//! - `GET /` redirects to `GET /oot`, the global summary;
+//! - `GET /oot/{org}/{repo}?window=..&page=N&per_page=M`, one backend;
+//! - `GET /pr/{number}?upstream_repo=owner/name&window=..`, one upstream PR;
+//! - `GET /static/oot.css`, the one stylesheet.
+//!
+//! Each page is built from the same view model as its JSON endpoint, loaded by the same
+//! function ([`crate::api::load_summary`] etc.), so the two cannot disagree. Templates are
+//! `maud` markup: every interpolated value is HTML-escaped, and no page marks downstream text
+//! as pre-escaped. Links to downstream URLs are `https` only ([`format::external_link`]).
+//!
+//! - [`format`]: one value shown (state, rate, time, link); [`layout`]: the shared frame;
+//! - [`summary`], [`backend`], [`pr`]: the three pages; [`security`]: their response headers.
+
+pub mod backend;
+pub mod format;
+pub mod layout;
+pub mod pr;
+pub mod security;
+pub mod summary;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use maud::Markup;
+
+use crate::api::{self, Stores};
+use crate::clock;
+use crate::error::{ApiError, RETRY_AFTER_SECS};
+
+/// The stylesheet, compiled in so the service is one file to deploy.
+const STYLESHEET: &str = include_str!("../../static/oot.css");
+
+pub fn routes(stores: Arc<Stores>) -> Router {
+    let router = Router::new()
+        .route("/", get(|| async { Redirect::to("/oot") }))
+        .route("/oot", get(summary_page))
+        .route("/oot/{org}/{repo}", get(backend_page))
+        .route("/pr/{number}", get(pr_page))
+        .route("/static/oot.css", get(stylesheet))
+        .with_state(stores);
+    security::secured(router)
+}
+
+/// A page's answer: the page, or an error page with the status the JSON endpoint would give.
+type PageResult = Result<Html<String>, PageError>;
+
+fn html(markup: Markup) -> Html<String> {
+    Html(markup.into_string())
+}
+
+async fn summary_page(State(stores): State<Arc<Stores>>, RawQuery(query): RawQuery) -> PageResult {
+    let view = api::load_summary(&stores, query.as_deref()).await?;
+    Ok(html(summary::render(&view, clock::now())))
+}
+
+async fn backend_page(
+    State(stores): State<Arc<Stores>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> PageResult {
+    let view = api::load_backend(&stores, path, query.as_deref()).await?;
+    Ok(html(backend::render(&view, clock::now())))
+}
+
+async fn pr_page(
+    State(stores): State<Arc<Stores>>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> PageResult {
+    let view = api::load_pr(&stores, path, query.as_deref()).await?;
+    Ok(html(pr::render(&view, clock::now())))
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        STYLESHEET,
+    )
+}
+
+/// An [`ApiError`] answered as a page.
+pub struct PageError(ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(error: ApiError) -> Self {
+        PageError(error)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let now = clock::now();
+        let (heading, message) = match &self.0 {
+            ApiError::InvalidParameter { parameter, message } => (
+                "Bad request".to_owned(),
+                format!("Parameter {parameter}: {message}"),
+            ),
+            ApiError::StoreUnavailable { store, detail } => {
+                // As the JSON answer: the store's own error goes to the log only.
+                tracing::warn!(store, %detail, "a store failed a page's query");
+                (
+                    "Temporarily unavailable".to_owned(),
+                    format!("{store} did not answer; try again in {RETRY_AFTER_SECS} seconds."),
+                )
+            }
+        };
+        let page = layout::error_page(status.as_u16(), &heading, &message, now);
+        let mut response = (status, html(page)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        response
+    }
+}

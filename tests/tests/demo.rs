@@ -1,0 +1,103 @@
+//! The demo data (`oot-demo`, `oot_ingest::demo`) through the whole pipeline: every callback it
+//! sends is accepted, and the pages it is meant to populate show what a new user should see.
+#![allow(clippy::unwrap_used)] // a failed step should stop the test where it failed
+
+use std::time::Duration;
+
+use oot_e2e::{
+    eventually, ingest_config, projector_config, query_config, TestIngest, TestProjector,
+    TestQuery, TestStores, TEST_TOKENS,
+};
+use serde_json::Value;
+
+async fn get_ok(query: &TestQuery, path: &str) -> Value {
+    let (status, _, body) = query.get(path).await;
+    assert_eq!(status, 200, "GET {path}: {body}");
+    body
+}
+
+/// The jobs of every backend in a PR view.
+fn pr_jobs(view: &Value) -> Vec<&Value> {
+    view["backends"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|backend| backend["jobs"].as_array().into_iter().flatten())
+        .collect()
+}
+
+#[tokio::test]
+async fn demo_data_populates_every_view() {
+    let stores = TestStores::unique("demo");
+    let ingest = TestIngest::spawn(ingest_config(&stores.settings))
+        .await
+        .unwrap();
+    let projector = TestProjector::spawn(projector_config(&stores.settings))
+        .await
+        .unwrap();
+
+    let report = oot_ingest::demo::send_demo(&ingest.base_url, TEST_TOKENS[0], 42)
+        .await
+        .unwrap();
+    assert!(report.refused.is_empty(), "refused: {:?}", report.refused);
+    assert_eq!(report.accepted, report.sent);
+    assert!(report.sent > 200, "only {} callbacks", report.sent);
+
+    eventually(
+        Duration::from_secs(90),
+        "the projector projects every demo event",
+        || async { projector.metrics.events.get() >= report.accepted as u64 },
+    )
+    .await
+    .unwrap();
+    let query = TestQuery::spawn(query_config(&stores.settings))
+        .await
+        .unwrap();
+
+    // Every demo backend is on the summary, with a real pass rate (not an empty 100%).
+    let summary = get_ok(&query, "/api/oot/summary?window=24h").await;
+    let repos = summary["repos"].as_array().unwrap();
+    for backend in &report.backends {
+        let row = repos
+            .iter()
+            .find(|r| r["downstream_repo"] == backend.as_str())
+            .unwrap_or_else(|| panic!("{backend} not on the summary: {summary}"));
+        assert!(
+            row["pass_rate"]["denominator"].as_u64().unwrap() > 0,
+            "{row}"
+        );
+        assert!(row["level"].is_string(), "{row}");
+    }
+    assert!(
+        repos.iter().any(|r| r["failures"].as_u64() > Some(0)),
+        "no failures anywhere: {summary}"
+    );
+
+    // A PR with a job left running shows it as running.
+    let running_pr = report.pr_with_running_job.unwrap();
+    let view = get_ok(&query, &format!("/api/oot/pr/{running_pr}")).await;
+    assert!(
+        pr_jobs(&view).iter().any(|job| job["state"] == "running"),
+        "no running job on PR {running_pr}: {view}"
+    );
+
+    // A re-run shows its second attempt.
+    let rerun_pr = report.pr_with_rerun.unwrap();
+    let view = get_ok(&query, &format!("/api/oot/pr/{rerun_pr}")).await;
+    assert!(
+        pr_jobs(&view).iter().any(|job| job["run_attempt"] == 2),
+        "no attempt 2 on PR {rerun_pr}: {view}"
+    );
+
+    // A backend page lists PRs, and its failure drill-down names failed tests.
+    let backend = get_ok(&query, "/api/oot/intel/torch-xpu-ops?window=7d").await;
+    assert!(!backend["rows"].as_array().unwrap().is_empty(), "{backend}");
+    let failures = backend["failures"].as_array().unwrap();
+    assert!(
+        failures.iter().any(|f| f["failed_tests"]
+            .as_array()
+            .is_some_and(|tests| !tests.is_empty())),
+        "no failed tests on the backend page: {backend}"
+    );
+    drop(ingest);
+}

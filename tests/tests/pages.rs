@@ -1,0 +1,700 @@
+//! The query service's HTML pages against the real stack: callbacks go in through ingest and
+//! the projector, the pages come out of the query service, rendered from the same view models as
+//! the JSON endpoints (tests/tests/query.rs checks the rules; this file checks what a person sees
+//! and that downstream text cannot become markup).
+//!
+//! The seeded data, all in upstream `pytorch/pytorch`:
+//!
+//! | backend                | PR 910001                                                 | PR 910002    |
+//! |------------------------|-----------------------------------------------------------|--------------|
+//! | intel/torch-xpu-ops L2 | build ok; `<script>` job failed (2 tests, HTML in them); test running | build ok |
+//! | ascend/pytorch L3      | test ok                                                   | lint running |
+//!
+//! plus `old/backend`, whose only job completed ten days ago (written straight into ClickHouse),
+//! so the 7-day summary shows it with no results.
+#![allow(clippy::unwrap_used)] // a failed step should stop the test where it failed
+
+use std::time::Duration;
+
+use oot_e2e::fixtures::{self, COMPLETED};
+use oot_e2e::{
+    eventually, ingest_config, projector_config, query_config, TestIngest, TestProjector,
+    TestQuery, TestStores,
+};
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+const XPU: &str = "intel/torch-xpu-ops";
+const ASCEND: &str = "ascend/pytorch";
+const OLD: &str = "old/backend";
+const PR1: u64 = 910_001;
+const PR2: u64 = 910_002;
+
+/// A job name and a failed test written to break out of the markup if a page did not escape.
+const EVIL_JOB: &str = "evil <script>alert(1)</script>";
+const EVIL_JOB_ESCAPED: &str = "evil &lt;script&gt;alert(1)&lt;/script&gt;";
+const EVIL_TEST: &str = "test_<b>bold</b>";
+const EVIL_MESSAGE: &str = "AssertionError: <img src=x onerror=alert(2)> \"quoted\" & more";
+const EVIL_MESSAGE_ESCAPED: &str =
+    "AssertionError: &lt;img src=x onerror=alert(2)&gt; &quot;quoted&quot; &amp; more";
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap()
+}
+
+/// One downstream job's callback: `conclusion` `None` is an `in_progress`.
+fn callback(
+    repo: &str,
+    level: &str,
+    pr: u64,
+    job: &str,
+    run: u64,
+    check_run: u64,
+    conclusion: Option<&str>,
+) -> Value {
+    let mut body = fixtures::json(COMPLETED);
+    body["trusted"]["verified_repo"] = json!(repo);
+    body["trusted"]["downstream_repo_level"] = json!(level);
+    let callback = &mut body["untrusted"]["callback_payload"];
+    callback["delivery_id"] = json!(format!("d-{run}"));
+    let payload = &mut callback["payload"];
+    payload["number"] = json!(pr);
+    payload["pull_request"]["number"] = json!(pr);
+    payload["pull_request"]["head"]["sha"] = json!(format!("{pr:0>40}"));
+    let w = &mut callback["workflow"];
+    w["name"] = json!("ci");
+    w["job_name"] = json!(job);
+    w["url"] = json!(format!("https://github.com/{repo}/actions/runs/{run}"));
+    w["artifact_url"] = json!(format!(
+        "https://github.com/{repo}/actions/runs/{run}/artifacts/{check_run}"
+    ));
+    w["run_id"] = json!(run.to_string());
+    w["run_attempt"] = json!("1");
+    w["check_run_id"] = json!(check_run.to_string());
+    let an_hour_ago = rfc3339(OffsetDateTime::now_utc() - Duration::from_secs(3600));
+    match conclusion {
+        None => {
+            body["trusted"]["ci_metrics"] = json!({"queue_time": 12.0, "execution_time": null});
+            let w = body["untrusted"]["callback_payload"]["workflow"]
+                .as_object_mut()
+                .unwrap();
+            w.insert("status".into(), json!("in_progress"));
+            w.insert("conclusion".into(), Value::Null);
+            w.insert("started_at".into(), json!(an_hour_ago));
+            w.insert("completed_at".into(), Value::Null);
+            w.remove("failed_tests");
+            w.remove("test_results");
+        }
+        Some(conclusion) => {
+            body["trusted"]["ci_metrics"] = json!({"queue_time": null, "execution_time": 200.0});
+            let w = body["untrusted"]["callback_payload"]["workflow"]
+                .as_object_mut()
+                .unwrap();
+            w.insert("status".into(), json!("completed"));
+            w.insert("conclusion".into(), json!(conclusion));
+            w.insert("started_at".into(), Value::Null);
+            w.insert("completed_at".into(), json!(an_hour_ago));
+            if conclusion == "failure" {
+                w.insert(
+                    "failed_tests".into(),
+                    json!([
+                        {"name": EVIL_TEST, "classname": "T<i>", "message": EVIL_MESSAGE,
+                         "stacktrace": "</pre><script>alert(3)</script>", "duration_s": 1.5},
+                        {"name": "test_plain", "classname": "T", "message": "boom",
+                         "stacktrace": null, "duration_s": 0.5}
+                    ]),
+                );
+            } else {
+                w.remove("failed_tests");
+                w.insert(
+                    "test_results".into(),
+                    json!({"passed": 10, "failed": 0, "skipped": 0, "total": 10}),
+                );
+            }
+        }
+    }
+    body
+}
+
+fn seed() -> Vec<Vec<Value>> {
+    vec![
+        vec![
+            callback(XPU, "L2", PR1, "linux-xpu / build", 5001, 10, None),
+            callback(
+                XPU,
+                "L2",
+                PR1,
+                "linux-xpu / build",
+                5001,
+                10,
+                Some("success"),
+            ),
+            callback(XPU, "L2", PR1, EVIL_JOB, 5001, 11, Some("failure")),
+            callback(XPU, "L2", PR1, "linux-xpu / test", 5001, 12, None),
+            callback(ASCEND, "L3", PR1, "test", 7001, 70, Some("success")),
+        ],
+        // A later second, so PR 910002 is the newest row.
+        vec![
+            callback(
+                XPU,
+                "L2",
+                PR2,
+                "linux-xpu / build",
+                5002,
+                20,
+                Some("success"),
+            ),
+            callback(ASCEND, "L3", PR2, "lint", 7002, 71, None),
+        ],
+    ]
+}
+
+/// A completed job of `old/backend`, first seen and completed ten days ago.
+fn aged_row() -> oot_projector::completed_rows::CompletedJobRow {
+    let ten_days_ago =
+        u32::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap() - 10 * 86_400;
+    oot_projector::completed_rows::CompletedJobRow {
+        dynamo_key: format!("{OLD}/d-1/ci/test/1"),
+        version: 1,
+        source_digest: "aged".to_owned(),
+        first_seen_at: ten_days_ago,
+        projected_at: ten_days_ago,
+        status: "completed".to_owned(),
+        downstream_repo: OLD.to_owned(),
+        downstream_repo_level: "L1".to_owned(),
+        upstream_repo: "pytorch/pytorch".to_owned(),
+        pr_number: Some(800_000),
+        pytorch_head_sha: "0".repeat(40),
+        delivery_id: "d-1".to_owned(),
+        event_type: "pull_request".to_owned(),
+        workflow_run_url: format!("https://github.com/{OLD}/actions/runs/1"),
+        workflow_name: "ci".to_owned(),
+        job_name: "test".to_owned(),
+        check_run_id: "1".to_owned(),
+        run_id: "1".to_owned(),
+        run_attempt: 1,
+        conclusion: "failure".to_owned(),
+        queue_time: None,
+        execution_time: Some(60.0),
+        started_at: Some(ten_days_ago - 60),
+        completed_at: ten_days_ago,
+        total_tests: None,
+        passed_tests: None,
+        failed_tests: None,
+        skipped_tests: None,
+        failed_tests_json: "[]".to_owned(),
+        artifact_url: String::new(),
+        environment: String::new(),
+    }
+}
+
+struct Seeded {
+    _stores: TestStores,
+    _ingest: TestIngest,
+    _projector: TestProjector,
+    query: TestQuery,
+}
+
+async fn seeded() -> Seeded {
+    let stores = TestStores::unique("pages");
+    let ingest = TestIngest::spawn(ingest_config(&stores.settings))
+        .await
+        .unwrap();
+    let projector = TestProjector::spawn(projector_config(&stores.settings))
+        .await
+        .unwrap();
+    let groups = seed();
+    let total: usize = groups.iter().map(Vec::len).sum();
+    for (i, group) in groups.iter().enumerate() {
+        if i > 0 {
+            // Distinct ingest seconds per group: rows are ordered by first-seen second.
+            tokio::time::sleep(Duration::from_millis(1_100)).await;
+        }
+        for body in group {
+            let response = ingest.post_callback(body.to_string()).await;
+            assert_eq!(
+                response.status().as_u16(),
+                202,
+                "{}",
+                response.text().await.unwrap()
+            );
+        }
+    }
+    eventually(
+        Duration::from_secs(60),
+        "the projector projects every event",
+        || async { projector.metrics.events.get() >= total as u64 },
+    )
+    .await
+    .unwrap();
+    let s = &stores.settings;
+    oot_projector::completed_rows::CompletedJobs::new(
+        s.clickhouse.client(),
+        &s.clickhouse.database,
+        &s.clickhouse.table,
+    )
+    .insert(&[aged_row()])
+    .await
+    .unwrap();
+    let query = TestQuery::spawn(query_config(s)).await.unwrap();
+    Seeded {
+        _stores: stores,
+        _ingest: ingest,
+        _projector: projector,
+        query,
+    }
+}
+
+/// A page as fetched: status, headers, body.
+struct Fetched {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Fetched {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+async fn fetch(query: &TestQuery, path: &str) -> Fetched {
+    let response = query
+        .client
+        .get(format!("{}{path}", query.base_url))
+        .send()
+        .await
+        .unwrap();
+    Fetched {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.text().await.unwrap(),
+    }
+}
+
+/// A page that answered 200 as HTML with the security headers; its body.
+async fn page(query: &TestQuery, path: &str) -> String {
+    let page = fetch(query, path).await;
+    assert_eq!(page.status, 200, "{path}: {}", page.body);
+    assert!(
+        page.header("content-type").starts_with("text/html"),
+        "{path}"
+    );
+    assert_security_headers(&page, path);
+    assert_safe_markup(&page.body, path);
+    page.body
+}
+
+fn assert_security_headers(page: &Fetched, path: &str) {
+    let csp = page.header("content-security-policy");
+    for directive in [
+        "default-src 'none'",
+        "style-src 'self'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{path}: CSP {csp:?}");
+    }
+    assert!(!csp.contains("script-src"), "{path}: no script is allowed");
+    assert_eq!(page.header("x-content-type-options"), "nosniff", "{path}");
+    assert_eq!(page.header("referrer-policy"), "no-referrer", "{path}");
+}
+
+/// No script or injected element in the page, and every link https (with `rel`) or on this site.
+fn assert_safe_markup(body: &str, path: &str) {
+    let lower = body.to_ascii_lowercase();
+    for raw in ["<script", "<img", "<b>", "<i>", "javascript:"] {
+        assert!(!lower.contains(raw), "{path}: raw {raw:?} in the page");
+    }
+    for tag in anchor_tags(body) {
+        let href = attribute(tag, "href").unwrap_or_else(|| panic!("{path}: {tag} has no href"));
+        if href.starts_with("https://") {
+            assert!(
+                tag.contains(r#"rel="noopener noreferrer""#),
+                "{path}: external link without rel: {tag}"
+            );
+        } else {
+            let site_relative = href.starts_with('/') && !href.starts_with("//");
+            assert!(
+                site_relative || href.starts_with('#'),
+                "{path}: link neither https nor on this site: {tag}"
+            );
+        }
+    }
+}
+
+/// Every `<a ...>` opening tag of `body`.
+fn anchor_tags(body: &str) -> Vec<&str> {
+    let mut tags = Vec::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("<a ") {
+        let tag = &rest[start..];
+        let end = tag.find('>').unwrap();
+        tags.push(&tag[..=end]);
+        rest = &tag[end..];
+    }
+    tags
+}
+
+/// The value of `name="..."` in `tag`.
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let marker = format!(" {name}=\"");
+    let start = tag.find(&marker)? + marker.len();
+    let end = tag[start..].find('"')?;
+    Some(&tag[start..start + end])
+}
+
+#[tokio::test]
+async fn summary_page_lists_backends_with_fractions_states_and_freshness() {
+    let seeded = seeded().await;
+    let body = page(&seeded.query, "/oot?window=7d").await;
+    for text in [XPU, ASCEND, OLD] {
+        assert!(body.contains(text), "{text} missing");
+    }
+    // Worst first: the silent backend, then 2/3, then 1/1.
+    let at = |text: &str| body.find(text).unwrap();
+    assert!(at(OLD) < at(XPU) && at(XPU) < at(ASCEND));
+    assert!(body.contains("2/3") && body.contains("66.7%"), "{body}");
+    assert!(body.contains("1/1") && body.contains("100.0%"));
+    assert!(body.contains("no results"), "an empty rate is not 100%");
+    assert!(body.contains("no result for 10 days"));
+    assert!(body.contains("data as of <time datetime=\""));
+    assert!(body.contains(" UTC\">"), "absolute time as the title");
+    assert!(body.contains(r#"href="/oot/intel/torch-xpu-ops?window=7d""#));
+    assert!(body.contains(r#"href="/oot?window=24h""#));
+    assert!(body.contains(r#"aria-current="page">7d</a>"#));
+    assert!(body.contains(r#"<link rel="stylesheet" href="/static/oot.css">"#));
+
+    // 30 days: the old job is in the window, 0/1.
+    let month = page(&seeded.query, "/oot?window=30d").await;
+    assert!(month.contains("0/1"));
+}
+
+#[tokio::test]
+async fn backend_page_shows_header_matrix_drill_down_links_and_pages() {
+    let seeded = seeded().await;
+    let body = page(&seeded.query, &format!("/oot/{XPU}?window=7d")).await;
+    assert!(body.contains("<h1>intel/torch-xpu-ops"));
+    assert!(body.contains("L2"));
+    assert!(body.contains("2/3") && body.contains("66.7%"), "pass rate");
+    assert!(body.contains("0/3"), "timeout rate");
+    assert!(body.contains("✔ success") && body.contains("✘ failure"));
+    assert!(body.contains("● running"));
+    assert!(body.contains(&format!("pytorch/pytorch#{PR1}")));
+    assert!(body.contains(&format!("pytorch/pytorch#{PR2}")));
+    assert!(
+        body.find(&format!("#{PR2}")).unwrap() < body.find(&format!("#{PR1}")).unwrap(),
+        "newest row first"
+    );
+    assert!(body.contains(&format!(
+        r#"<a href="https://github.com/{XPU}/actions/runs/5001" rel="noopener noreferrer">run</a>"#
+    )));
+    assert!(body.contains(&format!(
+        r#"href="https://github.com/{XPU}/actions/runs/5001/artifacts/11" rel="noopener noreferrer""#
+    )));
+    assert!(body.contains(&format!(
+        r#"href="/pr/{PR1}?upstream_repo=pytorch%2Fpytorch&amp;window=7d""#
+    )));
+    // The drill-down, escaped.
+    assert!(body.contains(r#"id="failure-0""#));
+    assert!(body.contains(r##"href="#failure-0""##));
+    assert!(body.contains(EVIL_JOB_ESCAPED));
+    assert!(body.contains("test_&lt;b&gt;bold&lt;/b&gt;"));
+    assert!(body.contains(EVIL_MESSAGE_ESCAPED));
+    assert!(body.contains("&lt;/pre&gt;&lt;script&gt;alert(3)&lt;/script&gt;"));
+    assert!(body.contains("2 failed tests reported"));
+    assert!(body.contains("<time datetime="));
+
+    // Pagination as plain links.
+    let first = page(&seeded.query, &format!("/oot/{XPU}?window=7d&per_page=1")).await;
+    assert!(first.contains("page 1 of 2"));
+    assert!(first.contains(&format!(
+        r#"rel="next" href="/oot/{XPU}?window=7d&amp;page=2&amp;per_page=1""#
+    )));
+    let second = page(
+        &seeded.query,
+        &format!("/oot/{XPU}?window=7d&page=2&per_page=1"),
+    )
+    .await;
+    assert!(second.contains("page 2 of 2"));
+    assert!(second.contains(r#"rel="prev""#));
+
+    let empty = page(&seeded.query, "/oot/nobody/nothing").await;
+    assert!(empty.contains("no results"));
+    assert!(empty.contains("No job of this backend in the window."));
+}
+
+#[tokio::test]
+async fn pr_page_has_headlines_per_backend_and_escaped_jobs() {
+    let seeded = seeded().await;
+    let body = page(&seeded.query, &format!("/pr/{PR1}")).await;
+    assert!(body.contains(&format!("pytorch/pytorch#{PR1}")));
+    assert!(body.contains("2/4 passed, 1 failed, 1 running"), "{body}");
+    assert!(body.contains("1/3 passed, 1 failed, 1 running"));
+    assert!(body.contains("1/1 passed"));
+    assert!(body.contains(r#"href="/oot/ascend/pytorch""#));
+    assert!(body.contains(EVIL_JOB_ESCAPED));
+    assert!(body.contains("● running") && body.contains("✘ failure"));
+    assert!(body.contains(&format!(
+        r#"<a href="https://github.com/pytorch/pytorch/pull/{PR1}" rel="noopener noreferrer">"#
+    )));
+    assert!(body.contains(r#"<form class="upstream" method="get" action="/pr/910001">"#));
+
+    let windowed = page(
+        &seeded.query,
+        &format!("/pr/{PR2}?upstream_repo=pytorch/pytorch&window=24h"),
+    )
+    .await;
+    assert!(windowed.contains("1/2 passed, 1 running"), "{windowed}");
+    assert!(windowed.contains(r#"aria-current="page">24h</a>"#));
+
+    let other = page(
+        &seeded.query,
+        &format!("/pr/{PR1}?upstream_repo=pytorch/vision"),
+    )
+    .await;
+    assert!(other.contains("no jobs"));
+}
+
+#[tokio::test]
+async fn root_redirects_errors_are_pages_and_the_stylesheet_is_served() {
+    let stores = TestStores::unique("pages");
+    let query = TestQuery::spawn(query_config(&stores.settings))
+        .await
+        .unwrap();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let root = no_redirects
+        .get(format!("{}/", query.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(root.status().is_redirection(), "{}", root.status());
+    assert_eq!(root.headers()["location"], "/oot");
+
+    let empty = page(&query, "/oot").await;
+    assert!(empty.contains("No downstream repo has reported a result yet."));
+
+    for (path, status) in [
+        ("/oot?window=%3Cscript%3Ealert(1)%3C/script%3E", 400),
+        ("/oot/-intel/x", 400),
+        ("/oot/intel/%3Cscript%3E", 400),
+        ("/pr/abc", 400),
+        ("/pr/1?upstream_repo=%3Cb%3E/x", 400),
+    ] {
+        let fetched = fetch(&query, path).await;
+        assert_eq!(fetched.status, status, "{path}: {}", fetched.body);
+        assert!(fetched.header("content-type").starts_with("text/html"));
+        assert_security_headers(&fetched, path);
+        assert_safe_markup(&fetched.body, path);
+        assert!(fetched.body.contains("Bad request"), "{path}");
+    }
+    let escaped = fetch(&query, "/oot?window=%3Cscript%3Ealert(1)%3C/script%3E").await;
+    assert!(escaped
+        .body
+        .contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+
+    let css = fetch(&query, "/static/oot.css").await;
+    assert_eq!(css.status, 200);
+    assert!(css.header("content-type").starts_with("text/css"));
+    assert!(css.body.contains("@media"));
+    assert_security_headers(&css, "/static/oot.css");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same pages in a real browser: headless Chromium driven over WebDriver (chromedriver).
+// Ignored by default because it needs Debian's `chromium` and `chromium-driver`
+// (`compose/stack.sh install` installs them); run it with
+// `cargo test -p oot-e2e --test pages -- --ignored`. It fails, never skips, without them.
+
+/// Window sizes the screenshots are taken at: a laptop and a phone.
+const VIEWPORTS: [(&str, u32, u32); 2] = [("desktop", 1280, 800), ("phone", 390, 844)];
+
+/// `target/screenshots/`, beside the test binary's profile directory (the shared target dir).
+fn screenshot_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/pages-<hash>
+    let target = exe.ancestors().nth(3).unwrap().to_path_buf();
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A chromedriver on a free loopback port, killed when dropped.
+struct ChromeDriver {
+    url: String,
+    _process: tokio::process::Child,
+}
+
+impl ChromeDriver {
+    async fn start() -> ChromeDriver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = tokio::process::Command::new("chromedriver")
+            .args([&format!("--port={port}"), "--allowed-ips=127.0.0.1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "chromedriver did not start ({e}); install Debian's chromium and \
+                     chromium-driver (compose/stack.sh install)"
+                )
+            });
+        let url = format!("http://127.0.0.1:{port}");
+        let status = format!("{url}/status");
+        let client = reqwest::Client::new();
+        eventually(Duration::from_secs(20), "chromedriver is ready", || {
+            let request = client.get(&status).send();
+            async move {
+                match request.await {
+                    Ok(response) => response
+                        .json::<Value>()
+                        .await
+                        .is_ok_and(|s| s["value"]["ready"] == true),
+                    Err(_) => false,
+                }
+            }
+        })
+        .await
+        .unwrap();
+        ChromeDriver {
+            url,
+            _process: process,
+        }
+    }
+
+    /// A headless Chromium session with a fresh profile and no traffic of its own.
+    async fn session(&self, profile: &std::path::Path) -> fantoccini::Client {
+        let args = [
+            "--headless".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-quic".to_owned(),
+            "--no-first-run".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--disable-sync".to_owned(),
+            "--hide-scrollbars".to_owned(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({"binary": "/usr/bin/chromium", "args": args}),
+        );
+        fantoccini::ClientBuilder::native()
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .unwrap()
+    }
+}
+
+/// One page in the browser: what its title must be and a text it must show (as text).
+struct BrowserPage {
+    name: &'static str,
+    path: String,
+    title: String,
+    shows: &'static str,
+}
+
+/// Loads each page at each viewport, checks that no script ran and that the page fits the
+/// viewport's width (only the matrix scrolls sideways), and saves a screenshot.
+async fn check_in_browser(
+    client: &fantoccini::Client,
+    base_url: &str,
+    pages: &[BrowserPage],
+) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let dir = screenshot_dir();
+    let mut saved = Vec::new();
+    for (viewport, width, height) in VIEWPORTS {
+        client.set_window_size(width, height).await?;
+        for page in pages {
+            client.goto(&format!("{base_url}{}", page.path)).await?;
+            let what = format!("{} ({viewport})", page.name);
+            anyhow::ensure!(
+                client.get_alert_text().await.is_err(),
+                "{what}: an alert is open: a script ran"
+            );
+            let title = client.title().await?;
+            anyhow::ensure!(title == page.title, "{what}: title {title:?}");
+            let facts = client
+                .execute(
+                    "return {scripts: document.scripts.length, \
+                             text: document.body.innerText, \
+                             overflow: document.documentElement.scrollWidth - window.innerWidth, \
+                             styled: getComputedStyle(document.body).marginTop};",
+                    vec![],
+                )
+                .await?;
+            anyhow::ensure!(facts["scripts"] == 0, "{what}: a script element: {facts}");
+            let text = facts["text"].as_str().unwrap_or("");
+            anyhow::ensure!(
+                text.contains(page.shows),
+                "{what}: {:?} not shown as text",
+                page.shows
+            );
+            anyhow::ensure!(
+                facts["styled"] == "0px",
+                "{what}: the stylesheet did not apply: {facts}"
+            );
+            anyhow::ensure!(
+                facts["overflow"].as_i64().is_some_and(|o| o <= 0),
+                "{what}: the page is wider than the viewport: {facts}"
+            );
+            let png = client.screenshot().await?;
+            let file = dir.join(format!("{}-{viewport}.png", page.name));
+            std::fs::write(&file, png)?;
+            saved.push(file);
+        }
+    }
+    Ok(saved)
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; run with --ignored (compose/test.sh does)"]
+async fn pages_in_headless_chromium_run_no_script_and_fit_a_phone() {
+    let seeded = seeded().await;
+    let driver = ChromeDriver::start().await;
+    let profile = std::env::temp_dir().join(oot_e2e::unique_name("oot-chromium-profile"));
+    let client = driver.session(&profile).await;
+    let pages = [
+        BrowserPage {
+            name: "summary",
+            path: "/oot?window=7d".to_owned(),
+            title: "Summary · OOT HUD".to_owned(),
+            shows: "no results",
+        },
+        BrowserPage {
+            name: "backend",
+            path: format!("/oot/{XPU}?window=7d"),
+            title: format!("{XPU} · OOT HUD"),
+            shows: EVIL_JOB,
+        },
+        BrowserPage {
+            name: "pr",
+            path: format!("/pr/{PR1}"),
+            title: format!("pytorch/pytorch#{PR1} · OOT HUD"),
+            shows: EVIL_JOB,
+        },
+    ];
+    let result = check_in_browser(&client, &seeded.query.base_url, &pages).await;
+    // Close the session (and its Chromium) whatever the outcome, then report it.
+    let _ = client.close().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    let saved = result.unwrap();
+    eprintln!("screenshots: {saved:?}");
+    assert_eq!(saved.len(), pages.len() * VIEWPORTS.len());
+}
