@@ -462,3 +462,101 @@ impl Drop for TestQuery {
         self.shutdown.cancel();
     }
 }
+
+/// A completed job of `repo`, first seen and completed ten days ago, written straight into
+/// ClickHouse: ingest stamps `first_seen_at` with its own clock, so it cannot make an old job.
+pub fn aged_row(repo: &str) -> oot_projector::completed_rows::CompletedJobRow {
+    let now = u32::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(u32::MAX);
+    let ten_days_ago = now - 10 * 86_400;
+    oot_projector::completed_rows::CompletedJobRow {
+        dynamo_key: format!("{repo}/d-1/ci/test/1"),
+        version: 1,
+        source_digest: "aged".to_owned(),
+        first_seen_at: ten_days_ago,
+        projected_at: ten_days_ago,
+        status: "completed".to_owned(),
+        downstream_repo: repo.to_owned(),
+        downstream_repo_level: "L1".to_owned(),
+        upstream_repo: "pytorch/pytorch".to_owned(),
+        pr_number: Some(800_000),
+        pytorch_head_sha: "0".repeat(40),
+        delivery_id: "d-1".to_owned(),
+        event_type: "pull_request".to_owned(),
+        workflow_run_url: format!("https://github.com/{repo}/actions/runs/1"),
+        workflow_name: "ci".to_owned(),
+        job_name: "test".to_owned(),
+        check_run_id: "1".to_owned(),
+        run_id: "1".to_owned(),
+        run_attempt: 1,
+        conclusion: "failure".to_owned(),
+        queue_time: None,
+        execution_time: Some(60.0),
+        started_at: Some(ten_days_ago - 60),
+        completed_at: ten_days_ago,
+        total_tests: None,
+        passed_tests: None,
+        failed_tests: None,
+        skipped_tests: None,
+        failed_tests_json: "[]".to_owned(),
+        artifact_url: String::new(),
+        environment: String::new(),
+    }
+}
+
+/// A stack with seeded data projected, and a query service over it.
+pub struct SeededViews {
+    pub stores: TestStores,
+    pub ingest: TestIngest,
+    pub projector: TestProjector,
+    pub query: TestQuery,
+}
+
+/// Posts each group of callbacks through ingest (groups a second apart, since rows are ordered
+/// by first-seen second), waits until the projector has projected them all, adds `aged` rows
+/// straight into ClickHouse, and starts a query service over the tables.
+pub async fn seed_views(
+    prefix: &str,
+    groups: &[Vec<serde_json::Value>],
+    aged: &[oot_projector::completed_rows::CompletedJobRow],
+) -> anyhow::Result<SeededViews> {
+    let stores = TestStores::unique(prefix);
+    let ingest = TestIngest::spawn(ingest_config(&stores.settings)).await?;
+    let projector = TestProjector::spawn(projector_config(&stores.settings)).await?;
+    let total: usize = groups.iter().map(Vec::len).sum();
+    for (i, group) in groups.iter().enumerate() {
+        if i > 0 {
+            // The only fixed wait: for the clock to move to the next second, not for a result.
+            tokio::time::sleep(Duration::from_millis(1_100)).await;
+        }
+        for body in group {
+            let response = ingest.post_callback(body.to_string()).await;
+            let status = response.status().as_u16();
+            anyhow::ensure!(
+                status == 202,
+                "seed callback answered {status}: {}",
+                response.text().await?
+            );
+        }
+    }
+    eventually(
+        Duration::from_secs(60),
+        "the projector projects every event",
+        || async { projector.metrics.events.get() >= total as u64 },
+    )
+    .await?;
+    let s = &stores.settings;
+    oot_projector::completed_rows::CompletedJobs::new(
+        s.clickhouse.client(),
+        &s.clickhouse.database,
+        &s.clickhouse.table,
+    )
+    .insert(aged)
+    .await?;
+    let query = TestQuery::spawn(query_config(s)).await?;
+    Ok(SeededViews {
+        stores,
+        ingest,
+        projector,
+        query,
+    })
+}

@@ -17,10 +17,7 @@
 use std::time::Duration;
 
 use oot_e2e::fixtures::{self, COMPLETED};
-use oot_e2e::{
-    eventually, ingest_config, projector_config, query_config, TestIngest, TestProjector,
-    TestQuery, TestStores,
-};
+use oot_e2e::{aged_row, eventually, query_config, seed_views, SeededViews, TestQuery, TestStores};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -150,100 +147,10 @@ fn seed() -> Vec<Vec<Value>> {
     ]
 }
 
-/// A completed job of `old/backend`, first seen and completed ten days ago.
-fn aged_row() -> oot_projector::completed_rows::CompletedJobRow {
-    let ten_days_ago =
-        u32::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap() - 10 * 86_400;
-    oot_projector::completed_rows::CompletedJobRow {
-        dynamo_key: format!("{OLD}/d-1/ci/test/1"),
-        version: 1,
-        source_digest: "aged".to_owned(),
-        first_seen_at: ten_days_ago,
-        projected_at: ten_days_ago,
-        status: "completed".to_owned(),
-        downstream_repo: OLD.to_owned(),
-        downstream_repo_level: "L1".to_owned(),
-        upstream_repo: "pytorch/pytorch".to_owned(),
-        pr_number: Some(800_000),
-        pytorch_head_sha: "0".repeat(40),
-        delivery_id: "d-1".to_owned(),
-        event_type: "pull_request".to_owned(),
-        workflow_run_url: format!("https://github.com/{OLD}/actions/runs/1"),
-        workflow_name: "ci".to_owned(),
-        job_name: "test".to_owned(),
-        check_run_id: "1".to_owned(),
-        run_id: "1".to_owned(),
-        run_attempt: 1,
-        conclusion: "failure".to_owned(),
-        queue_time: None,
-        execution_time: Some(60.0),
-        started_at: Some(ten_days_ago - 60),
-        completed_at: ten_days_ago,
-        total_tests: None,
-        passed_tests: None,
-        failed_tests: None,
-        skipped_tests: None,
-        failed_tests_json: "[]".to_owned(),
-        artifact_url: String::new(),
-        environment: String::new(),
-    }
-}
-
-struct Seeded {
-    _stores: TestStores,
-    _ingest: TestIngest,
-    _projector: TestProjector,
-    query: TestQuery,
-}
-
-async fn seeded() -> Seeded {
-    let stores = TestStores::unique("pages");
-    let ingest = TestIngest::spawn(ingest_config(&stores.settings))
+async fn seeded() -> SeededViews {
+    seed_views("pages", &seed(), &[aged_row(OLD)])
         .await
-        .unwrap();
-    let projector = TestProjector::spawn(projector_config(&stores.settings))
-        .await
-        .unwrap();
-    let groups = seed();
-    let total: usize = groups.iter().map(Vec::len).sum();
-    for (i, group) in groups.iter().enumerate() {
-        if i > 0 {
-            // Distinct ingest seconds per group: rows are ordered by first-seen second.
-            tokio::time::sleep(Duration::from_millis(1_100)).await;
-        }
-        for body in group {
-            let response = ingest.post_callback(body.to_string()).await;
-            assert_eq!(
-                response.status().as_u16(),
-                202,
-                "{}",
-                response.text().await.unwrap()
-            );
-        }
-    }
-    eventually(
-        Duration::from_secs(60),
-        "the projector projects every event",
-        || async { projector.metrics.events.get() >= total as u64 },
-    )
-    .await
-    .unwrap();
-    let s = &stores.settings;
-    oot_projector::completed_rows::CompletedJobs::new(
-        s.clickhouse.client(),
-        &s.clickhouse.database,
-        &s.clickhouse.table,
-    )
-    .insert(&[aged_row()])
-    .await
-    .unwrap();
-    let query = TestQuery::spawn(query_config(s)).await.unwrap();
-    Seeded {
-        _stores: stores,
-        _ingest: ingest,
-        _projector: projector,
-        query,
-    }
+        .unwrap()
 }
 
 /// A page as fetched: status, headers, body.
