@@ -42,17 +42,18 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// SplitMix64: the data is the same on every run and machine.
-struct Rng(u64);
+/// ChaCha8 from a seed: the data is the same on every run and machine.
+struct Rng(rand_chacha::ChaCha8Rng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    fn seeded(seed: u64) -> Self {
+        Self(rand_core::SeedableRng::seed_from_u64(seed))
     }
+
+    fn next(&mut self) -> u64 {
+        rand_core::RngCore::next_u64(&mut self.0)
+    }
+
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
@@ -237,7 +238,7 @@ async fn load_clickhouse(
         async move {
             let first = chunk * INSERT_ROWS;
             let last = (first + INSERT_ROWS).min(rows);
-            let mut rng = Rng(chunk as u64 + 1);
+            let mut rng = Rng::seeded(chunk as u64 + 1);
             let mut insert = client
                 .insert::<CompletedJobRow>(&table)
                 .await
@@ -256,7 +257,7 @@ async fn load_clickhouse(
 }
 
 async fn load_dynamo(client: &aws_sdk_dynamodb::Client, table: &str, items: usize, now: u32) {
-    let mut rng = Rng(0xD1A0);
+    let mut rng = Rng::seeded(0xD1A0);
     let all: Vec<_> = (0..items as u64)
         .map(|i| running_item(i, now, &mut rng))
         .collect();
