@@ -11,6 +11,13 @@ cd "$REPO"
 step() { printf '\n==> %s\n' "$*" >&2; }
 started=$SECONDS
 
+step "the repository stands alone (nothing reads or links ../shared)"
+if outside="$(git grep -n -E '\.\./(\.\./)*shared' -- . ':!*.lock' ':!compose/test.sh')"; then
+  printf '%s\n' "$outside" >&2
+  echo "these lines reach outside the repository; a clone alone would break" >&2
+  exit 1
+fi
+
 step "stack"
 compose/stack.sh up
 eval "$(compose/stack.sh env)"
@@ -26,18 +33,20 @@ step "cargo test --workspace"
 # package's binaries only for that package's own tests.
 cargo build --workspace --bins --locked
 cargo test --workspace --locked --no-fail-fast
+# The end-to-end tests are one binary (tests/tests/e2e/main.rs); the #[ignore]d ones that disturb
+# the stack run below by module (`pages::`, `outages::`) or exact name (`persistence::...`).
 
 step "pages in headless Chromium (screenshots: <target dir>/screenshots/)"
-cargo test --locked -p oot-e2e --test pages -- --ignored
+cargo test --locked -p oot-e2e --test e2e -- --ignored pages::
 
 step "outages (run alone: they stop servers)"
-cargo test --locked -p oot-e2e --test outages -- --ignored --test-threads=1
+cargo test --locked -p oot-e2e --test e2e -- --ignored --test-threads=1 outages::
 
 step "data survives a stack restart"
 export OOT_PERSISTENCE_MARKER="run$(date +%s)$RANDOM"
-cargo test --locked -p oot-e2e --test persistence -- --ignored --exact write_markers
+cargo test --locked -p oot-e2e --test e2e -- --ignored --exact persistence::write_markers
 compose/stack.sh restart
-cargo test --locked -p oot-e2e --test persistence -- --ignored --exact markers_survive_restart
+cargo test --locked -p oot-e2e --test e2e -- --ignored --exact persistence::markers_survive_restart
 
 step "servers listen on loopback only"
 compose/stack.sh check-loopback

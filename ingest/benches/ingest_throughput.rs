@@ -20,38 +20,32 @@ use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use clap::Parser;
+use oot_demo::callback::sample;
 use oot_ingest::config::IngestConfig;
 use oot_platform::settings::KafkaSettings;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const TOKEN: &str = "benchmark-relay-secret-0001";
-const COMPLETED: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/spec/fixtures/completed.json"
-));
-
 #[derive(Parser)]
 struct KafkaFromEnv {
     #[command(flatten)]
     kafka: KafkaSettings,
 }
 
-/// Distinct callbacks (each its own job, so keys spread over partitions), like a busy relay's.
+/// Distinct callbacks (each its own job, so keys spread over partitions), like a busy relay's:
+/// the contract's sample completed callback with a delivery id and check run of its own.
 fn callbacks(count: usize) -> Vec<Arc<Vec<u8>>> {
-    let template: Value = serde_json::from_str(COMPLETED).expect("fixture is JSON");
+    let template = sample::completed();
     (0..count)
         .map(|i| {
-            let mut body = template.clone();
-            body["untrusted"]["callback_payload"]["delivery_id"] =
-                Value::from(format!("bench-{i:08}"));
-            body["untrusted"]["callback_payload"]["workflow"]["check_run_id"] =
-                Value::from(format!("{}", 1_000_000 + i));
-            Arc::new(body.to_string().into_bytes())
+            let mut callback = template.clone();
+            callback.job.delivery_id = format!("bench-{i:08}");
+            callback.job.check_run_id = 1_000_000 + i as u64;
+            Arc::new(callback.to_json().to_string().into_bytes())
         })
         .collect()
 }

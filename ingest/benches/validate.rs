@@ -27,21 +27,21 @@ const FIXTURES: [(&str, &str); 3] = [
         "completed",
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/spec/fixtures/completed.json"
+            "/../tests/fixtures/completed.json"
         )),
     ),
     (
         "in_progress",
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/spec/fixtures/in_progress.json"
+            "/../tests/fixtures/in_progress.json"
         )),
     ),
     (
         "nightly_completed",
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/spec/fixtures/nightly_completed.json"
+            "/../tests/fixtures/nightly_completed.json"
         )),
     ),
 ];

@@ -16,6 +16,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::IngestTokens;
 use crate::callback::Limits;
+use crate::clock::Clock;
 use crate::config::IngestConfig;
 use crate::publish::{EventPublisher, PublisherSettings};
 use crate::rate_limit::SlidingWindowLimiter;
@@ -27,9 +28,10 @@ pub struct Application {
     state: Arc<IngestState>,
 }
 
-/// The endpoint's shared state from its settings, without touching the network (the producer
-/// connects lazily), so a test can serve [`routes`] against any broker address.
-pub fn ingest_state(config: &IngestConfig) -> anyhow::Result<IngestState> {
+/// The endpoint's shared state from its settings and `clock` (the system clock outside tests),
+/// without touching the network (the producer connects lazily), so a test can serve [`routes`]
+/// against any broker address.
+pub fn ingest_state(config: &IngestConfig, clock: Clock) -> anyhow::Result<IngestState> {
     config.kafka.validate()?;
     let tokens = config.tokens.as_ref().ok_or_else(|| {
         anyhow::anyhow!(
@@ -62,12 +64,20 @@ pub fn ingest_state(config: &IngestConfig) -> anyhow::Result<IngestState> {
         rate_window,
         publisher,
         unavailable_retry_after: Duration::from_secs(config.unavailable_retry_after_secs),
+        clock,
     })
 }
 
 impl Application {
+    /// The service as it runs: events stamped by the system clock.
     pub async fn build(config: IngestConfig) -> anyhow::Result<Self> {
-        let state = Arc::new(ingest_state(&config)?);
+        Self::build_with_clock(config, Clock::system()).await
+    }
+
+    /// The service with events stamped by `clock` (a test's, to see callbacks in distinct
+    /// seconds without waiting).
+    pub async fn build_with_clock(config: IngestConfig, clock: Clock) -> anyhow::Result<Self> {
+        let state = Arc::new(ingest_state(&config, clock)?);
         migrate::ensure_topic(&config.kafka).await?;
         let readiness = Readiness::new(vec![kafka_probe(&config.kafka)?]);
         let router = routes(state.clone())

@@ -8,7 +8,8 @@
 use oot_avro::{CallbackEvent, FailedTest, TestCounts, WorkflowRun};
 use time::OffsetDateTime;
 
-use crate::callback::{Timestamp, ValidatedCallback};
+use crate::callback::ValidatedCallback;
+use oot_contract::Timestamp;
 
 fn micros(at: OffsetDateTime) -> i64 {
     // Validation keeps timestamps within 1970..2100, far inside i64 microseconds.
@@ -93,11 +94,11 @@ mod tests {
 
     const COMPLETED: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/spec/fixtures/completed.json"
+        "/../tests/fixtures/completed.json"
     ));
     const IN_PROGRESS: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/spec/fixtures/in_progress.json"
+        "/../tests/fixtures/in_progress.json"
     ));
 
     fn event_of(body: &str) -> CallbackEvent {

@@ -8,14 +8,14 @@
 //! - [`event`]: a validated callback to its Avro event.
 //! - [`publish`]: the idempotent producer, and the trace context in the message headers.
 //! - [`routes`]: the endpoint, its checks in order, and the OpenAPI description; [`response`]: its answers.
-//! - [`config`], [`app`]: settings, and building and running the service.
-//! - [`demo`]: a realistic stream of demo callbacks sent through the endpoint (`oot-demo`).
+//! - [`config`], [`app`]: settings, and building and running the service; [`clock`]: the time
+//!   it stamps on events (the system clock, or one a test moves).
 
 pub mod app;
 pub mod auth;
 pub mod callback;
+pub mod clock;
 pub mod config;
-pub mod demo;
 pub mod event;
 pub mod publish;
 pub mod rate_limit;

@@ -13,10 +13,10 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
 use axum::Router;
-use time::OffsetDateTime;
 
 use crate::auth::{IngestTokens, TOKEN_HEADER};
 use crate::callback::{validate_callback, Limits};
+use crate::clock::Clock;
 use crate::event::build_event;
 use crate::publish::{EventPublisher, PublishError};
 use crate::rate_limit::{retry_after_seconds, Decision, SlidingWindowLimiter};
@@ -36,6 +36,8 @@ pub struct IngestState {
     pub publisher: EventPublisher,
     /// `Retry-After` of a 503: about how long a broker outage is worth waiting out.
     pub unavailable_retry_after: Duration,
+    /// What `received_at` is read from: the system clock outside tests.
+    pub clock: Clock,
 }
 
 pub fn routes(state: Arc<IngestState>) -> Router {
@@ -119,7 +121,7 @@ async fn accept_result(
     if !is_json(headers) {
         return Err(Refusal::UnsupportedMediaType);
     }
-    let received_at = OffsetDateTime::now_utc();
+    let received_at = state.clock.now();
     let body = read_body_within(headers, body, state.max_body_bytes).await?;
     let callback = validate_callback(&body, &state.limits).map_err(Refusal::Invalid)?;
 

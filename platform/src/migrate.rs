@@ -17,6 +17,8 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 
+use oot_contract::dynamo::{attr, DOWNSTREAM_REPO_INDEX, UPSTREAM_PR_INDEX};
+
 use crate::settings::{ClickHouseSettings, DynamoSettings, KafkaSettings};
 
 /// What an `ensure_*` call found.
@@ -25,12 +27,6 @@ pub enum Outcome {
     Created,
     AlreadyThere,
 }
-
-/// Secondary index of the job table: every job of one upstream PR (`upstream_pr` is
-/// `"{upstream_repo}#{pr_number}"`), for the PR view's running jobs.
-pub const UPSTREAM_PR_INDEX: &str = "upstream_pr-index";
-/// Secondary index of the job table: every job of one downstream repo, for the backend view.
-pub const DOWNSTREAM_REPO_INDEX: &str = "downstream_repo-index";
 
 /// The Avro event topic. Retention is unlimited: the log is the source of truth that replays
 /// rebuild the projections from.
@@ -85,7 +81,7 @@ pub async fn ensure_job_table(
         Ok(GlobalSecondaryIndex::builder()
             .index_name(index_name)
             .key_schema(key(hash, KeyType::Hash)?)
-            .key_schema(key("dynamoKey", KeyType::Range)?)
+            .key_schema(key(attr::DYNAMO_KEY, KeyType::Range)?)
             .projection(
                 Projection::builder()
                     .projection_type(ProjectionType::All)
@@ -98,12 +94,12 @@ pub async fn ensure_job_table(
         .create_table()
         .table_name(&dynamo.table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(string_attribute("dynamoKey")?)
-        .attribute_definitions(string_attribute("upstream_pr")?)
-        .attribute_definitions(string_attribute("downstream_repo")?)
-        .key_schema(key("dynamoKey", KeyType::Hash)?)
-        .global_secondary_indexes(index(UPSTREAM_PR_INDEX, "upstream_pr")?)
-        .global_secondary_indexes(index(DOWNSTREAM_REPO_INDEX, "downstream_repo")?);
+        .attribute_definitions(string_attribute(attr::DYNAMO_KEY)?)
+        .attribute_definitions(string_attribute(attr::UPSTREAM_PR)?)
+        .attribute_definitions(string_attribute(attr::DOWNSTREAM_REPO)?)
+        .key_schema(key(attr::DYNAMO_KEY, KeyType::Hash)?)
+        .global_secondary_indexes(index(UPSTREAM_PR_INDEX, attr::UPSTREAM_PR)?)
+        .global_secondary_indexes(index(DOWNSTREAM_REPO_INDEX, attr::DOWNSTREAM_REPO)?);
     match request.send().await {
         Ok(_) => Ok(Outcome::Created),
         Err(error)
@@ -223,5 +219,19 @@ mod tests {
             assert!(!ddl.contains('{'), "placeholder left in {ddl}");
         }
         assert!(completed_jobs_ddl(&settings, "25.3.1.1").contains("toIntervalDay(30)"));
+    }
+
+    #[test]
+    fn ddl_declares_the_contract_columns_in_order() {
+        let body = CREATE_JOB_TABLE_SQL
+            .split_once("{table}\n(")
+            .and_then(|(_, rest)| rest.split_once("\n)"))
+            .map(|(columns, _)| columns)
+            .expect("a column list in parentheses");
+        let declared: Vec<&str> = body
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .collect();
+        assert_eq!(declared, oot_contract::clickhouse::COLUMNS);
     }
 }

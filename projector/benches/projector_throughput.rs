@@ -206,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
     let clickhouse = raw.clickhouse.client();
     let started = Instant::now();
     for event in &events[..raw_sample] {
-        let record = JobRecord::from_event(event);
+        let record = JobRecord::from_event(event)?;
         let version = table
             .save(&record, None)
             .await

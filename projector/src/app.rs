@@ -15,13 +15,14 @@ use oot_platform::settings::StoreSettings;
 use oot_platform::shutdown::serve_until_cancelled;
 use tokio_util::sync::CancellationToken;
 
-use crate::completed_rows::CompletedJobs;
 use crate::config::ProjectorConfig;
-use crate::dead_letter::{dead_letter_topic, DeadLetters};
-use crate::job_table::JobTable;
+use crate::dead_letter::{dead_letter_topic, DeadLetterReason, DeadLetters};
 use crate::metrics::ProjectorMetrics;
-use crate::pipeline::{project, with_retries, ProjectError, Stores};
-use crate::source::EventSource;
+// Re-exported where callers have always found it; it lives beside `Stores`.
+pub use crate::pipeline::stores_of;
+use crate::pipeline::{now_micros, project, ProjectError, Stores};
+use crate::retry::{with_retries, Failed};
+use crate::source::{EventSource, Poison};
 
 pub struct Application {
     listener: tokio::net::TcpListener,
@@ -49,23 +50,6 @@ pub async fn migrate_all(stores: &StoreSettings) -> anyhow::Result<()> {
     let completed = migrate::ensure_clickhouse(&clickhouse, &stores.clickhouse).await?;
     tracing::info!(table = %stores.clickhouse.qualified_table(), outcome = ?completed, "clickhouse table");
     Ok(())
-}
-
-/// The two stores named in `settings`.
-pub async fn stores_of(settings: &StoreSettings) -> Stores {
-    Stores {
-        jobs: JobTable::new(settings.dynamo.client().await, &settings.dynamo.table),
-        completed: CompletedJobs::new(
-            settings.clickhouse.client(),
-            &settings.clickhouse.database,
-            &settings.clickhouse.table,
-        ),
-    }
-}
-
-fn now_micros() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000)
-        .unwrap_or(i64::MAX)
 }
 
 impl Application {
@@ -164,7 +148,28 @@ async fn report_lag(
     }
 }
 
-/// The projector's loop: batch, dead letters, both stores, commit.
+/// Sends `poison` to the dead-letter topic, waiting out an unreachable broker, and counts it.
+/// `Ok(false)`: stopped before it was sent.
+async fn dead_letter(
+    dead_letters: &DeadLetters,
+    metrics: &ProjectorMetrics,
+    poison: &Poison,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<bool> {
+    match with_retries("dead-letter topic", shutdown, || dead_letters.send(poison)).await {
+        Ok(()) => {
+            metrics.dead_letters.inc();
+            if poison.reason.key_mismatch().is_some() {
+                metrics.job_key_mismatches.inc();
+            }
+            Ok(true)
+        }
+        Err(Failed::Stopped) => Ok(false),
+        Err(Failed::Permanent(error)) => Err(error),
+    }
+}
+
+/// The projector's loop: batch, dead letters, both stores, refused events, commit.
 async fn project_until_stopped(
     source: &EventSource,
     dead_letters: &DeadLetters,
@@ -181,11 +186,9 @@ async fn project_until_stopped(
             continue;
         }
         for poison in &batch.poison {
-            match with_retries("dead-letter topic", shutdown, || dead_letters.send(poison)).await {
-                Ok(()) => metrics.dead_letters.inc(),
-                Err(ProjectError::Stopped) => return Ok(()),
-                Err(error) => return Err(error.into()),
-            };
+            if !dead_letter(dead_letters, metrics, poison, shutdown).await? {
+                return Ok(());
+            }
         }
         let events: Vec<&CallbackEvent> = batch.events.iter().map(|e| &e.event).collect();
         let projected = match project(stores, &events, now_micros(), shutdown).await {
@@ -194,6 +197,15 @@ async fn project_until_stopped(
             Err(ProjectError::Stopped) => return Ok(()),
             Err(error) => return Err(error.into()),
         };
+        for rejected in &projected.rejected {
+            let Some(sourced) = batch.events.get(rejected.index) else {
+                anyhow::bail!("rejected event {} is not in the batch", rejected.index);
+            };
+            let poison = sourced.poison(DeadLetterReason::Refused(rejected.reason.clone()));
+            if !dead_letter(dead_letters, metrics, &poison, shutdown).await? {
+                return Ok(());
+            }
+        }
         if let Err(error) = source.commit(&batch) {
             tracing::warn!(%error, "offsets not committed; the batch will be projected again (harmlessly)");
         }
@@ -208,7 +220,7 @@ async fn project_until_stopped(
         metrics.clickhouse_rows.inc_by(projected.rows as u64);
         tracing::debug!(
             ?projected,
-            poison = batch.poison.len(),
+            poison = batch.poison.len() + projected.rejected.len(),
             "batch projected and committed"
         );
     }

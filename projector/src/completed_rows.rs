@@ -4,13 +4,16 @@
 //! so the highest version is the latest state, and re-inserting a row (a redelivered batch after
 //! a crash between the two stores) inserts an identical row that `ReplacingMergeTree` collapses.
 
+use std::fmt;
+
 use clickhouse::Client;
+use oot_contract::clickhouse::{COLUMNS, DYNAMO_KEY, FAILED_TESTS_JSON, VERSION};
 use serde::{Deserialize, Serialize};
 
 use crate::merge::JobRecord;
 
-/// A row of `oot_workflow_job` (the columns the projector writes; see
-/// `platform/sql/create_oot_workflow_job.sql`).
+/// A row of `oot_workflow_job`: every column of [`COLUMNS`], in its order (a test holds them
+/// equal, so the serde names are the contract's).
 #[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize, Deserialize)]
 pub struct CompletedJobRow {
     #[serde(rename = "dynamoKey")]
@@ -49,11 +52,19 @@ pub struct CompletedJobRow {
     pub environment: String,
 }
 
-/// The columns of [`CompletedJobRow`], in its field order, for SELECTs that read rows back.
-pub const ROW_COLUMNS: &str = "dynamoKey, version, source_digest, first_seen_at, projected_at, status, downstream_repo, \
-     downstream_repo_level, upstream_repo, pr_number, pytorch_head_sha, delivery_id, event_type, workflow_run_url, \
-     workflow_name, job_name, check_run_id, run_id, run_attempt, conclusion, queue_time, execution_time, started_at, \
-     completed_at, total_tests, passed_tests, failed_tests, skipped_tests, failed_tests_json, artifact_url, environment";
+/// The select list of a [`CompletedJobRow`]: the contract's [`COLUMNS`], comma-separated, for
+/// SELECTs that read rows back (`format!("SELECT {ROW_COLUMNS} ...")`).
+pub const ROW_COLUMNS: RowColumns = RowColumns;
+
+/// See [`ROW_COLUMNS`].
+#[derive(Debug, Clone, Copy)]
+pub struct RowColumns;
+
+impl fmt::Display for RowColumns {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&COLUMNS.join(", "))
+    }
+}
 
 /// Seconds of a µs timestamp, clamped to ClickHouse `DateTime`'s range (validation keeps
 /// timestamps within 1970..2100 already).
@@ -80,16 +91,22 @@ impl CompletedJobRow {
         }
         let view = record.view();
         Some(Self {
-            dynamo_key: view.job_key.to_owned(),
+            dynamo_key: view.job_key.to_string(),
             version,
             source_digest: record.rank().digest.clone(),
             first_seen_at: seconds(view.first_seen_at),
             projected_at: seconds(projected_at_micros),
-            status: view.status.to_owned(),
-            downstream_repo: view.downstream_repo.to_owned(),
-            downstream_repo_level: view.downstream_repo_level.unwrap_or_default().to_owned(),
-            upstream_repo: view.upstream_repo.unwrap_or_default().to_owned(),
-            pr_number: count(view.pr_number),
+            status: view.status.as_str().to_owned(),
+            downstream_repo: view.downstream_repo.to_string(),
+            downstream_repo_level: view
+                .downstream_repo_level
+                .map(|l| l.as_str().to_owned())
+                .unwrap_or_default(),
+            upstream_repo: view
+                .upstream_repo
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            pr_number: view.pr_number.map(|n| u64::from(n.get())),
             pytorch_head_sha: view.pytorch_head_sha.unwrap_or_default().to_owned(),
             delivery_id: view.delivery_id.to_owned(),
             event_type: view.event_type.to_owned(),
@@ -99,7 +116,10 @@ impl CompletedJobRow {
             check_run_id: view.check_run_id.to_owned(),
             run_id: view.run_id.to_owned(),
             run_attempt: u32::try_from(view.run_attempt).unwrap_or(u32::MAX),
-            conclusion: view.conclusion.unwrap_or_default().to_owned(),
+            conclusion: view
+                .conclusion
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default(),
             queue_time: view.queue_time,
             execution_time: view.execution_time,
             started_at: view.started_at.map(seconds),
@@ -160,8 +180,8 @@ impl CompletedJobs {
         }
         // `has(?, x)` rather than `x IN ?`: ClickHouse 18.16 cannot bind an array to IN.
         let sql = format!(
-            "SELECT dynamoKey AS key, argMax(failed_tests_json, version) AS failed_tests_json \
-             FROM {}.{} WHERE has(?, dynamoKey) GROUP BY dynamoKey",
+            "SELECT {DYNAMO_KEY} AS key, argMax({FAILED_TESTS_JSON}, {VERSION}) AS failed_tests_json \
+             FROM {}.{} WHERE has(?, {DYNAMO_KEY}) GROUP BY {DYNAMO_KEY}",
             self.database, self.table
         );
         let rows: Vec<Latest> = self.client.query(&sql).bind(keys).fetch_all().await?;
@@ -169,5 +189,24 @@ impl CompletedJobs {
             .into_iter()
             .map(|r| (r.key, r.failed_tests_json))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_row_is_the_contracts_columns_in_order() {
+        assert_eq!(<CompletedJobRow as clickhouse::Row>::COLUMN_NAMES, COLUMNS);
+        assert_eq!(
+            ROW_COLUMNS.to_string(),
+            "dynamoKey, version, source_digest, first_seen_at, projected_at, status, \
+             downstream_repo, downstream_repo_level, upstream_repo, pr_number, pytorch_head_sha, \
+             delivery_id, event_type, workflow_run_url, workflow_name, job_name, check_run_id, \
+             run_id, run_attempt, conclusion, queue_time, execution_time, started_at, \
+             completed_at, total_tests, passed_tests, failed_tests, skipped_tests, \
+             failed_tests_json, artifact_url, environment"
+        );
     }
 }

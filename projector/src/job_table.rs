@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use futures::StreamExt as _;
+use oot_contract::dynamo::attr;
+use oot_contract::{JobKey, UpstreamPr};
 
 use crate::merge::{JobRecord, DYNAMODB_FAILED_TESTS_BUDGET};
 
@@ -66,14 +68,23 @@ impl JobTable {
     }
 
     /// Reads the stored state of `keys`, 100 keys per request, with strongly consistent reads
-    /// (the conditional write that follows must see the latest version).
-    pub async fn load(&self, keys: &[&str]) -> Result<HashMap<String, StoredJob>, JobTableError> {
+    /// (the conditional write that follows must see the latest version). Found by the item's
+    /// key, not the key inside its merge state: should the two ever differ, the merge that
+    /// follows reports it instead of the write overwriting the item.
+    pub async fn load(
+        &self,
+        keys: &[&JobKey],
+    ) -> Result<HashMap<JobKey, StoredJob>, JobTableError> {
         let mut found = HashMap::new();
+        let projection = [attr::DYNAMO_KEY, attr::VERSION, attr::MERGE_STATE].join(", ");
         for chunk in keys.chunks(BATCH_GET_LIMIT) {
             let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
                 .iter()
                 .map(|key| {
-                    HashMap::from([("dynamoKey".to_owned(), AttributeValue::S((*key).to_owned()))])
+                    HashMap::from([(
+                        attr::DYNAMO_KEY.to_owned(),
+                        AttributeValue::S(key.as_str().to_owned()),
+                    )])
                 })
                 .collect();
             // DynamoDB may answer part of a batch and hand the rest back as unprocessed.
@@ -81,7 +92,7 @@ impl JobTable {
                 let request = KeysAndAttributes::builder()
                     .set_keys(Some(std::mem::take(&mut pending)))
                     .consistent_read(true)
-                    .projection_expression("dynamoKey, version, merge_state")
+                    .projection_expression(&projection)
                     .build()
                     .map_err(|e| JobTableError::Unavailable(e.to_string()))?;
                 let answer = self
@@ -97,8 +108,8 @@ impl JobTable {
                     .into_iter()
                     .flatten()
                 {
-                    let stored = stored_job(item)?;
-                    found.insert(stored.record.job_key().to_owned(), stored);
+                    let (key, stored) = stored_job(item)?;
+                    found.insert(key, stored);
                 }
                 if let Some(rest) = answer.unprocessed_keys().and_then(|u| u.get(&self.table)) {
                     pending = rest.keys().to_vec();
@@ -122,7 +133,7 @@ impl JobTable {
         for (index, (record, expected)) in writes.iter().enumerate() {
             let version = expected.map_or(1, |v| v + 1);
             let item = job_item(record, version).map_err(|reason| JobTableError::Corrupt {
-                key: record.job_key().to_owned(),
+                key: record.job_key().to_string(),
                 reason,
             })?;
             let bytes: usize = item.iter().map(|(k, v)| k.len() + attribute_size(v)).sum();
@@ -135,9 +146,9 @@ impl JobTable {
             chunk_bytes += bytes;
             let put = Put::builder().table_name(&self.table).set_item(Some(item));
             let put = match expected {
-                None => put.condition_expression("attribute_not_exists(dynamoKey)"),
+                None => put.condition_expression(if_new()),
                 Some(v) => put
-                    .condition_expression("version = :expected")
+                    .condition_expression(if_version())
                     .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
             };
             let put = put
@@ -199,7 +210,7 @@ impl JobTable {
     ) -> Result<u64, JobTableError> {
         let version = expected.map_or(1, |v| v + 1);
         let item = job_item(record, version).map_err(|reason| JobTableError::Corrupt {
-            key: record.job_key().to_owned(),
+            key: record.job_key().to_string(),
             reason,
         })?;
         let mut request = self
@@ -208,9 +219,9 @@ impl JobTable {
             .table_name(&self.table)
             .set_item(Some(item));
         request = match expected {
-            None => request.condition_expression("attribute_not_exists(dynamoKey)"),
+            None => request.condition_expression(if_new()),
             Some(v) => request
-                .condition_expression("version = :expected")
+                .condition_expression(if_version())
                 .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
         };
         match request.send().await {
@@ -220,11 +231,21 @@ impl JobTable {
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Err(JobTableError::Conflict(record.job_key().to_owned()))
+                Err(JobTableError::Conflict(record.job_key().to_string()))
             }
             Err(error) => Err(unavailable(error)),
         }
     }
+}
+
+/// The write condition for a job not stored yet.
+fn if_new() -> String {
+    format!("attribute_not_exists({})", attr::DYNAMO_KEY)
+}
+
+/// The write condition for a job stored at version `:expected`.
+fn if_version() -> String {
+    format!("{} = :expected", attr::VERSION)
 }
 
 /// About how many bytes an attribute value takes in a request.
@@ -235,31 +256,35 @@ fn attribute_size(value: &AttributeValue) -> usize {
     }
 }
 
-fn stored_job(item: &HashMap<String, AttributeValue>) -> Result<StoredJob, JobTableError> {
-    let key = match item.get("dynamoKey") {
+fn stored_job(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<(JobKey, StoredJob), JobTableError> {
+    let text = match item.get(attr::DYNAMO_KEY) {
         Some(AttributeValue::S(key)) => key.clone(),
         _ => {
-            return Err(JobTableError::Unavailable(
-                "item without dynamoKey".to_owned(),
-            ))
+            return Err(JobTableError::Unavailable(format!(
+                "item without {}",
+                attr::DYNAMO_KEY
+            )))
         }
     };
     let corrupt = |reason: String| JobTableError::Corrupt {
-        key: key.clone(),
+        key: text.clone(),
         reason,
     };
-    let version = match item.get("version") {
+    let key = JobKey::parse(&text).map_err(|e| corrupt(format!("{}: {e}", attr::DYNAMO_KEY)))?;
+    let version = match item.get(attr::VERSION) {
         Some(AttributeValue::N(n)) => n
             .parse::<u64>()
-            .map_err(|e| corrupt(format!("version: {e}")))?,
-        _ => return Err(corrupt("no version".to_owned())),
+            .map_err(|e| corrupt(format!("{}: {e}", attr::VERSION)))?,
+        _ => return Err(corrupt(format!("no {}", attr::VERSION))),
     };
-    let record = match item.get("merge_state") {
+    let record = match item.get(attr::MERGE_STATE) {
         Some(AttributeValue::S(json)) => serde_json::from_str::<JobRecord>(json)
-            .map_err(|e| corrupt(format!("merge_state: {e}")))?,
-        _ => return Err(corrupt("no merge_state".to_owned())),
+            .map_err(|e| corrupt(format!("{}: {e}", attr::MERGE_STATE)))?,
+        _ => return Err(corrupt(format!("no {}", attr::MERGE_STATE))),
     };
-    Ok(StoredJob { record, version })
+    Ok((key, StoredJob { record, version }))
 }
 
 fn rfc3339(micros: i64) -> Option<String> {
@@ -287,76 +312,79 @@ pub fn job_item(
     let s = |v: &str| AttributeValue::S(v.to_owned());
     let n = |v: String| AttributeValue::N(v);
 
-    put("dynamoKey", s(view.job_key));
-    put("version", n(version.to_string()));
+    put(attr::DYNAMO_KEY, s(view.job_key.as_str()));
+    put(attr::VERSION, n(version.to_string()));
     put(
-        "merge_state",
+        attr::MERGE_STATE,
         s(&serde_json::to_string(&bounded).map_err(|e| e.to_string())?),
     );
-    put("status", s(view.status));
-    put("downstream_repo", s(view.downstream_repo));
-    put("delivery_id", s(view.delivery_id));
-    put("event_type", s(view.event_type));
-    put("workflow_run_url", s(view.workflow_run_url));
-    put("workflow_name", s(view.workflow_name));
-    put("job_name", s(view.job_name));
-    put("check_run_id", s(view.check_run_id));
-    put("run_id", s(view.run_id));
-    put("run_attempt", n(view.run_attempt.to_string()));
-    put("failed_tests_json", s(&bounded.failed_tests_json()));
+    put(attr::STATUS, s(view.status.as_str()));
+    put(attr::DOWNSTREAM_REPO, s(view.downstream_repo.as_str()));
+    put(attr::DELIVERY_ID, s(view.delivery_id));
+    put(attr::EVENT_TYPE, s(view.event_type));
+    put(attr::WORKFLOW_RUN_URL, s(view.workflow_run_url));
+    put(attr::WORKFLOW_NAME, s(view.workflow_name));
+    put(attr::JOB_NAME, s(view.job_name));
+    put(attr::CHECK_RUN_ID, s(view.check_run_id));
+    put(attr::RUN_ID, s(view.run_id));
+    put(attr::RUN_ATTEMPT, n(view.run_attempt.to_string()));
+    put(attr::FAILED_TESTS_JSON, s(&bounded.failed_tests_json()));
     if let Some(at) = rfc3339(view.first_seen_at) {
-        put("first_seen_at", s(&at));
+        put(attr::FIRST_SEEN_AT, s(&at));
     }
     if let Some(v) = view.downstream_repo_level {
-        put("downstream_repo_level", s(v));
+        put(attr::DOWNSTREAM_REPO_LEVEL, s(v.as_str()));
     }
-    if let Some(v) = view.upstream_repo {
-        put("upstream_repo", s(v));
+    if let Some(repo) = view.upstream_repo {
+        put(attr::UPSTREAM_REPO, s(repo.as_str()));
         if let Some(pr) = view.pr_number {
             // The key of the PR index: running jobs of one upstream PR.
-            put("upstream_pr", s(&format!("{v}#{pr}")));
+            put(
+                attr::UPSTREAM_PR,
+                s(&UpstreamPr::new(repo.clone(), pr).key()),
+            );
         }
     }
     if let Some(v) = view.pr_number {
-        put("pr_number", n(v.to_string()));
+        put(attr::PR_NUMBER, n(v.to_string()));
     }
     if let Some(v) = view.pytorch_head_sha {
-        put("pytorch_head_sha", s(v));
+        put(attr::PYTORCH_HEAD_SHA, s(v));
     }
     if let Some(v) = view.conclusion {
-        put("conclusion", s(v));
+        put(attr::CONCLUSION, s(v.as_str()));
     }
     for (name, value) in [
-        ("queue_time", view.queue_time),
-        ("execution_time", view.execution_time),
+        (attr::QUEUE_TIME, view.queue_time),
+        (attr::EXECUTION_TIME, view.execution_time),
     ] {
         if let Some(v) = value.filter(|v| v.is_finite()) {
             put(name, n(v.to_string()));
         }
     }
     for (name, value) in [
-        ("started_at", view.started_at),
-        ("completed_at", view.completed_at),
+        (attr::STARTED_AT, view.started_at),
+        (attr::COMPLETED_AT, view.completed_at),
     ] {
         if let Some(at) = value.and_then(rfc3339) {
             put(name, s(&at));
         }
     }
     for (name, value) in [
-        ("total_tests", view.total_tests),
-        ("passed_tests", view.passed_tests),
-        ("failed_tests", view.failed_tests),
-        ("skipped_tests", view.skipped_tests),
+        (attr::TOTAL_TESTS, view.total_tests),
+        (attr::PASSED_TESTS, view.passed_tests),
+        (attr::FAILED_TESTS, view.failed_tests),
+        (attr::SKIPPED_TESTS, view.skipped_tests),
     ] {
         if let Some(v) = value {
             put(name, n(v.to_string()));
         }
     }
     if let Some(v) = view.artifact_url {
-        put("artifact_url", s(v));
+        put(attr::ARTIFACT_URL, s(v));
     }
     if let Some(v) = view.environment {
-        put("environment", s(v));
+        put(attr::ENVIRONMENT, s(v));
     }
     Ok(item)
 }

@@ -2,7 +2,8 @@
 //! the live job state in DynamoDB and the completed jobs in ClickHouse.
 //!
 //! **When an offset is committed.** Only after every effect of its batch is stored: the
-//! undecodable messages are on the dead-letter topic, every job's merged record is written to
+//! messages that cannot be projected (undecodable, not the contract's words, or keyed to another
+//! job) are on the dead-letter topic, every job's merged record is written to
 //! DynamoDB, and every completed job's row is inserted into ClickHouse. A crash anywhere before
 //! that leaves the offsets where they were, and the batch is projected again.
 //!
@@ -14,7 +15,8 @@
 //!
 //! - [`merge`]: the merge rules, pure.
 //! - [`source`]: batches from the consumer group, and the commit; [`dead_letter`]: the poison path.
-//! - [`pipeline`]: one batch into both stores (coalesced per job, concurrent, retried).
+//! - [`pipeline`]: one batch into both stores (coalesced per job, concurrent); [`retry`]:
+//!   waiting out store outages.
 //! - [`job_table`], [`completed_rows`]: the DynamoDB and ClickHouse sinks.
 //! - [`metrics`]: events, lag, freshness for Prometheus; [`replay`]: rebuilding from the log.
 //! - [`retention`]: dropping expired partitions where ClickHouse has no table TTLs.
@@ -30,4 +32,5 @@ pub mod metrics;
 pub mod pipeline;
 pub mod replay;
 pub mod retention;
+pub mod retry;
 pub mod source;

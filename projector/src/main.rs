@@ -26,14 +26,15 @@ async fn main() -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let report = replay(&cli.config.stores, &args, true, &cancel_on_stop_signal()).await?;
             println!(
-                "replayed {} events into {} and {} in {:.1}s: {} jobs written, {} completed rows, {} undecodable",
+                "replayed {} events into {} and {} in {:.1}s: {} jobs written, {} completed rows, {} undecodable, {} refused",
                 report.events,
                 args.into_dynamo_table,
                 args.into_clickhouse_table,
                 started.elapsed().as_secs_f64(),
                 report.jobs_written,
                 report.rows,
-                report.undecodable
+                report.undecodable,
+                report.refused
             );
             Ok(())
         }

@@ -18,6 +18,7 @@ pub struct ProjectorMetrics {
     pub events: Counter,
     pub batches: Counter,
     pub dead_letters: Counter,
+    pub job_key_mismatches: Counter,
     pub dynamodb_writes: Counter,
     pub clickhouse_rows: Counter,
     pub consumer_lag: Gauge,
@@ -37,6 +38,7 @@ impl ProjectorMetrics {
         let events = Counter::default();
         let batches = Counter::default();
         let dead_letters = Counter::default();
+        let job_key_mismatches = Counter::default();
         let dynamodb_writes = Counter::default();
         let clickhouse_rows = Counter::default();
         let consumer_lag = Gauge::default();
@@ -57,8 +59,13 @@ impl ProjectorMetrics {
         );
         registry.register(
             "dead_letters",
-            "Undecodable messages sent to the dead-letter topic",
+            "Messages sent to the dead-letter topic (undecodable, invalid, or keyed to another job)",
             dead_letters.clone(),
+        );
+        registry.register(
+            "job_key_mismatches",
+            "Events dead-lettered because their job key disagrees with their Kafka key or stored record",
+            job_key_mismatches.clone(),
         );
         registry.register(
             "dynamodb_writes",
@@ -84,6 +91,7 @@ impl ProjectorMetrics {
             events,
             batches,
             dead_letters,
+            job_key_mismatches,
             dynamodb_writes,
             clickhouse_rows,
             consumer_lag,

@@ -19,8 +19,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::stores_of;
-use crate::pipeline::project;
+use crate::pipeline::{now_micros, project, stores_of};
+use crate::source::check_key;
 
 #[derive(Debug, Clone, Args)]
 pub struct ReplayArgs {
@@ -46,6 +46,9 @@ pub struct ReplayArgs {
 pub struct ReplayReport {
     pub events: u64,
     pub undecodable: u64,
+    /// Decoded, but refused: keyed to another job, or not the contract's words. The live
+    /// projector dead-lettered them; the replay skips them too.
+    pub refused: u64,
     pub jobs_written: u64,
     pub rows: u64,
 }
@@ -184,7 +187,10 @@ pub async fn replay(
                     *next = message.offset() + 1;
                     progress.inc(1);
                     match oot_avro::decode_event(message.payload().unwrap_or_default()) {
-                        Ok(event) => batch.push(event),
+                        Ok(event) => match check_key(message.key(), &event.job_key) {
+                            Ok(()) => batch.push(event),
+                            Err(_) => report.refused += 1,
+                        },
                         Err(_) => report.undecodable += 1,
                     }
                 }
@@ -198,10 +204,11 @@ pub async fn replay(
             || remaining.is_empty();
         if flush && !batch.is_empty() {
             let events: Vec<&CallbackEvent> = batch.iter().collect();
-            let projected = project(&stores, &events, started_micros(), shutdown)
+            let projected = project(&stores, &events, now_micros(), shutdown)
                 .await
                 .map_err(|e| anyhow::anyhow!("projecting: {e}"))?;
             report.events += projected.events as u64;
+            report.refused += projected.rejected.len() as u64;
             report.jobs_written += projected.writes as u64;
             report.rows += projected.rows as u64;
             batch.clear();
@@ -209,9 +216,4 @@ pub async fn replay(
     }
     progress.finish_and_clear();
     Ok(report)
-}
-
-fn started_micros() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000)
-        .unwrap_or(i64::MAX)
 }

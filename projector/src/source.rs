@@ -2,9 +2,9 @@
 //! of those offsets once the batch's effects are stored.
 //!
 //! A batch is closed by size (`max_events`) or by time (`max_wait` after its first message).
-//! Messages that cannot be decoded are not dropped and do not block their partition: they travel
-//! in the batch as [`Poison`] for the dead-letter topic, and their offsets are committed with the
-//! rest once they are there.
+//! Messages that cannot be decoded, or whose Kafka key is not their event's `job_key`, are not
+//! dropped and do not block their partition: they travel in the batch as [`Poison`] for the
+//! dead-letter topic, and their offsets are committed with the rest once they are there.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,23 +16,58 @@ use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
+use crate::dead_letter::DeadLetterReason;
+use crate::merge::JobKeyMismatch;
+
 /// One decoded event and where it came from.
 pub struct SourcedEvent {
     pub event: CallbackEvent,
     pub partition: i32,
     pub offset: i64,
+    /// The message as read, for the dead-letter topic should the merge refuse the event.
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
     /// The span that continues the event's trace (from ingest's W3C headers) until it is projected.
     pub span: tracing::Span,
 }
 
-/// A message that is not a readable event.
+/// A message that cannot be projected.
 #[derive(Debug, Clone)]
 pub struct Poison {
     pub partition: i32,
     pub offset: i64,
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
-    pub reason: String,
+    pub reason: DeadLetterReason,
+}
+
+impl SourcedEvent {
+    /// This event's message, for the dead-letter topic.
+    pub fn poison(&self, reason: DeadLetterReason) -> Poison {
+        Poison {
+            partition: self.partition,
+            offset: self.offset,
+            key: self.key.clone(),
+            payload: self.payload.clone(),
+            reason,
+        }
+    }
+}
+
+/// Checks that a message's Kafka key is its event's `job_key`. Ingest keys every event by its
+/// job so that a job's callbacks share a partition; a message keyed otherwise was not written by
+/// ingest's rules, and projecting it would hide that.
+pub fn check_key(kafka_key: Option<&[u8]>, job_key: &str) -> Result<(), JobKeyMismatch> {
+    if kafka_key == Some(job_key.as_bytes()) {
+        return Ok(());
+    }
+    Err(JobKeyMismatch {
+        left: kafka_key.map_or_else(
+            || "<no key>".to_owned(),
+            |k| String::from_utf8_lossy(k).into_owned(),
+        ),
+        right: job_key.to_owned(),
+    })
 }
 
 /// What one poll produced.
@@ -151,8 +186,28 @@ impl EventSource {
             .next_offsets
             .insert(message.partition(), message.offset() + 1);
         let payload = message.payload().unwrap_or_default();
+        let poison = |reason| Poison {
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            payload: payload.to_vec(),
+            reason,
+        };
         match oot_avro::decode_event(payload) {
             Ok(event) => {
+                if let Err(mismatch) = check_key(message.key(), &event.job_key) {
+                    tracing::error!(
+                        kafka_key = %mismatch.left,
+                        job_key = %mismatch.right,
+                        partition = message.partition(),
+                        offset = message.offset(),
+                        "the Kafka key is not the event's job_key"
+                    );
+                    batch
+                        .poison
+                        .push(poison(DeadLetterReason::KafkaKeyMismatch(mismatch)));
+                    return;
+                }
                 let span = event_span(
                     message.headers(),
                     &event.job_key,
@@ -163,16 +218,14 @@ impl EventSource {
                     event,
                     partition: message.partition(),
                     offset: message.offset(),
+                    key: message.key().map(<[u8]>::to_vec),
+                    payload: payload.to_vec(),
                     span,
                 });
             }
-            Err(error) => batch.poison.push(Poison {
-                partition: message.partition(),
-                offset: message.offset(),
-                key: message.key().map(<[u8]>::to_vec),
-                payload: payload.to_vec(),
-                reason: error.to_string(),
-            }),
+            Err(error) => batch
+                .poison
+                .push(poison(DeadLetterReason::Undecodable(error.to_string()))),
         }
     }
 
@@ -235,5 +288,21 @@ mod tests {
             let trace_id = span.context().span().span_context().trace_id();
             assert_eq!(trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
         });
+    }
+
+    #[test]
+    fn a_kafka_key_other_than_the_job_key_is_a_mismatch_with_both_keys() {
+        let key = "intel/torch-xpu-ops/d-1/xpu-ci/job/42";
+        assert_eq!(check_key(Some(key.as_bytes()), key), Ok(()));
+        let other = check_key(Some(b"intel/torch-xpu-ops/d-2/xpu-ci/job/43"), key)
+            .expect_err("different keys");
+        assert_eq!(other.left, "intel/torch-xpu-ops/d-2/xpu-ci/job/43");
+        assert_eq!(other.right, key);
+        let reason = DeadLetterReason::KafkaKeyMismatch(other);
+        assert_eq!(reason.kind(), "job_key_mismatch");
+        assert!(reason.to_string().contains("d-2"), "{reason}");
+        assert!(reason.to_string().contains("d-1"), "{reason}");
+        let none = check_key(None, key).expect_err("no key");
+        assert_eq!(none.left, "<no key>");
     }
 }

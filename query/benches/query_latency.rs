@@ -222,7 +222,8 @@ fn running_item(i: u64, now: u32, rng: &mut Rng) -> HashMap<String, AttributeVal
         truncations: Vec::new(),
         relay_document: String::new(),
     };
-    oot_projector::job_table::job_item(&JobRecord::from_event(&event), 1).expect("an item")
+    let record = JobRecord::from_event(&event).expect("a valid event");
+    oot_projector::job_table::job_item(&record, 1).expect("an item")
 }
 
 async fn load_clickhouse(

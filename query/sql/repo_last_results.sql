@@ -4,11 +4,15 @@
 -- Without FINAL: a later version of a job can only move completed_at by the relay sweeper's
 -- delay (hours), which a staleness counted in days does not see, and reading every version
 -- costs far less than collapsing the whole table.
--- Aliases differ from the column names: ClickHouse 18.16 resolves a column name to a
+-- The subquery names the aggregates, the outer select reads them by those names (the row's
+-- fields). Aliases differ from the column names: ClickHouse 18.16 resolves a column name to a
 -- same-named alias inside other aggregates.
-SELECT
-    downstream_repo,
-    max(completed_at) AS last_completed_at,
-    argMax(downstream_repo_level, first_seen_at) AS latest_level
-FROM {table}
-GROUP BY downstream_repo
+SELECT ?fields
+FROM (
+    SELECT
+        downstream_repo,
+        max(completed_at) AS last_completed_at,
+        argMax(downstream_repo_level, first_seen_at) AS latest_level
+    FROM {table}
+    GROUP BY downstream_repo
+)

@@ -3,20 +3,6 @@
 -- Binds: the window's start, in seconds since the epoch.
 -- FINAL is safe with this filter: first_seen_at is set once per job, so every version of a job
 -- agrees on it, whether the server filters before or after collapsing versions.
-SELECT
-    dynamoKey,
-    downstream_repo,
-    downstream_repo_level,
-    workflow_name,
-    job_name,
-    run_id,
-    run_attempt,
-    status,
-    conclusion,
-    queue_time,
-    execution_time,
-    first_seen_at,
-    started_at,
-    completed_at
+SELECT ?fields
 FROM {table} FINAL
 WHERE first_seen_at >= toDateTime(?)

@@ -4,22 +4,23 @@
 //! - `GET /api/oot/{org}/{repo}?window=..&page=N&per_page=M`
 //! - `GET /api/oot/pr/{number}?upstream_repo=owner/name&window=..`
 //!
-//! Each handler checks its parameters (400 naming the one that is wrong), reads both stores at
-//! once (503 naming a store that fails), and hands the rows to its view's builder. A GitHub org
-//! named `pr` has no per-backend endpoint: `/api/oot/pr/...` is the PR view, as in the contract.
+//! Each handler takes its parameters parsed at the edge ([`crate::extract`]: a 400 naming the one
+//! that is wrong), reads both stores at once (a 503 naming a store that fails), and hands the
+//! rows to its view's builder. A GitHub org named `pr` has no per-backend endpoint:
+//! `/api/oot/pr/...` is the PR view, as in the contract.
 
 use std::sync::Arc;
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::clock;
 use crate::error::ApiError;
-use crate::params::{self, QueryParams};
+use crate::params::{BackendParams, PrParams, SummaryParams};
 use crate::stores::completed::CompletedJobs;
 use crate::stores::live::LiveJobs;
+use crate::stores::StoreError;
 use crate::views::backend::{self, BackendView};
 use crate::views::pr::{self, PrView};
 use crate::views::summary::{self, Summary};
@@ -40,34 +41,32 @@ pub fn routes(stores: Arc<Stores>) -> Router {
 
 async fn summary_view(
     State(stores): State<Arc<Stores>>,
-    RawQuery(query): RawQuery,
+    params: SummaryParams,
 ) -> Result<Json<Summary>, ApiError> {
-    Ok(Json(load_summary(&stores, query.as_deref()).await?))
+    Ok(Json(load_summary(&stores, params).await?))
 }
 
 async fn backend_view(
     State(stores): State<Arc<Stores>>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    RawQuery(query): RawQuery,
+    params: BackendParams,
 ) -> Result<Json<BackendView>, ApiError> {
-    Ok(Json(load_backend(&stores, path, query.as_deref()).await?))
+    Ok(Json(load_backend(&stores, params).await?))
 }
 
 async fn pr_view(
     State(stores): State<Arc<Stores>>,
-    path: Result<Path<String>, PathRejection>,
-    RawQuery(query): RawQuery,
+    params: PrParams,
 ) -> Result<Json<PrView>, ApiError> {
-    Ok(Json(load_pr(&stores, path, query.as_deref()).await?))
+    Ok(Json(load_pr(&stores, params).await?))
 }
 
 // The loaders below are the whole of each view but its encoding: the JSON endpoints above and
 // the pages ([`crate::pages`]) both call them, so a page can never show other rules than the API.
+// They fail only when a store does: their parameters are already valid.
 
-/// The summary for a request's query string.
-pub async fn load_summary(stores: &Stores, query: Option<&str>) -> Result<Summary, ApiError> {
-    let params = QueryParams::parse(query);
-    let window = params::window(&params)?;
+/// The summary of the window asked for, ending now.
+pub async fn load_summary(stores: &Stores, params: SummaryParams) -> Result<Summary, StoreError> {
+    let window = params.window;
     let now = clock::now();
     let (jobs, last_results) = tokio::try_join!(
         stores.completed.summary_jobs(window.since(now)),
@@ -76,23 +75,18 @@ pub async fn load_summary(stores: &Stores, query: Option<&str>) -> Result<Summar
     Ok(summary::build(window, now, jobs, last_results))
 }
 
-/// The per-backend view for a request's `{org}/{repo}` path and query string.
+/// One backend's view: a page of its matrix over the window, with the page's failed tests.
 pub async fn load_backend(
     stores: &Stores,
-    path: Result<Path<(String, String)>, PathRejection>,
-    query: Option<&str>,
-) -> Result<BackendView, ApiError> {
-    let Path((org, repo)) = path.map_err(|e| ApiError::invalid("repo", e.body_text()))?;
-    let repo = params::downstream_repo(&org, &repo)?;
-    let params = QueryParams::parse(query);
-    let window = params::window(&params)?;
-    let page = params::page(&params)?;
+    params: BackendParams,
+) -> Result<BackendView, StoreError> {
+    let BackendParams { repo, window, page } = params;
     let now = clock::now();
     let (completed, running) = tokio::try_join!(
         stores.completed.repo_jobs(&repo, window.since(now)),
         stores.live.running_of_repo(&repo),
     )?;
-    let mut view = backend::build(&repo, window, now, completed, running, page);
+    let mut view = backend::build(repo.as_str(), window, now, completed, running, page);
     let failed_tests = stores
         .completed
         .failed_tests(&repo, &view.failed_job_keys())
@@ -101,29 +95,14 @@ pub async fn load_backend(
     Ok(view)
 }
 
-/// The PR view for a request's `{number}` path and query string.
-pub async fn load_pr(
-    stores: &Stores,
-    path: Result<Path<String>, PathRejection>,
-    query: Option<&str>,
-) -> Result<PrView, ApiError> {
-    let Path(number) = path.map_err(|e| ApiError::invalid("number", e.body_text()))?;
-    let pr_number = params::pr_number(&number)?;
-    let params = QueryParams::parse(query);
-    let upstream_repo = params::upstream_repo(&params)?;
-    let window = params::optional_window(&params)?;
+/// One upstream PR's view, over the window if one is asked for.
+pub async fn load_pr(stores: &Stores, params: PrParams) -> Result<PrView, StoreError> {
+    let PrParams { pr, window } = params;
     let now = clock::now();
     let since = window.map_or(0, |w| w.since(now));
     let (completed, running) = tokio::try_join!(
-        stores.completed.pr_jobs(&upstream_repo, pr_number, since),
-        stores.live.running_of_pr(&upstream_repo, pr_number),
+        stores.completed.pr_jobs(&pr, since),
+        stores.live.running_of_pr(&pr),
     )?;
-    Ok(pr::build(
-        &upstream_repo,
-        pr_number,
-        window,
-        now,
-        completed,
-        running,
-    ))
+    Ok(pr::build(&pr, window, now, completed, running))
 }

@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::stores::StoreError;
+
 /// How long a caller should wait before asking again after a 503.
 pub const RETRY_AFTER_SECS: u64 = 5;
 
@@ -36,6 +38,15 @@ impl ApiError {
         match self {
             ApiError::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
             ApiError::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::StoreUnavailable {
+            store: error.store,
+            detail: error.detail,
         }
     }
 }
@@ -71,5 +82,26 @@ impl IntoResponse for ApiError {
                 response
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_error_is_a_503_naming_the_store() {
+        let error = ApiError::from(StoreError {
+            store: "dynamodb",
+            detail: "connection refused".to_owned(),
+        });
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(matches!(
+            error,
+            ApiError::StoreUnavailable {
+                store: "dynamodb",
+                ..
+            }
+        ));
     }
 }

@@ -1,6 +1,7 @@
 //! One job as the views see it, whichever store it came from: a running job from DynamoDB or a
 //! completed one from ClickHouse. Times are seconds since the epoch (UTC).
 
+use oot_contract::{Conclusion, PrNumber, Status};
 use serde::Serialize;
 
 use crate::rules::{Attempt, AttemptFacts};
@@ -18,27 +19,28 @@ pub enum JobState {
     Neutral,
     ActionRequired,
     Stale,
-    /// A completed job whose conclusion this service does not know (ingest accepts only the
-    /// GitHub conclusions, so only older or foreign rows).
+    /// A completed job stored without a conclusion (ingest requires one, so only older or
+    /// foreign rows; a stored conclusion that does not parse is not shown at all, see
+    /// [`crate::stores`]).
     Unknown,
 }
 
 impl JobState {
-    /// The state of a job from its stored `status` and `conclusion`.
-    pub fn of(status: &str, conclusion: &str) -> JobState {
-        if status == "in_progress" {
+    /// The state of a job from its status and, once completed, its conclusion.
+    pub fn of(status: Status, conclusion: Option<Conclusion>) -> JobState {
+        if status == Status::InProgress {
             return JobState::Running;
         }
         match conclusion {
-            "success" => JobState::Success,
-            "failure" => JobState::Failure,
-            "timed_out" => JobState::TimedOut,
-            "cancelled" => JobState::Cancelled,
-            "skipped" => JobState::Skipped,
-            "neutral" => JobState::Neutral,
-            "action_required" => JobState::ActionRequired,
-            "stale" => JobState::Stale,
-            _ => JobState::Unknown,
+            Some(Conclusion::Success) => JobState::Success,
+            Some(Conclusion::Failure) => JobState::Failure,
+            Some(Conclusion::TimedOut) => JobState::TimedOut,
+            Some(Conclusion::Cancelled) => JobState::Cancelled,
+            Some(Conclusion::Skipped) => JobState::Skipped,
+            Some(Conclusion::Neutral) => JobState::Neutral,
+            Some(Conclusion::ActionRequired) => JobState::ActionRequired,
+            Some(Conclusion::Stale) => JobState::Stale,
+            None => JobState::Unknown,
         }
     }
 
@@ -84,7 +86,7 @@ pub struct Job {
     pub downstream_repo: String,
     pub level: Option<String>,
     pub upstream_repo: Option<String>,
-    pub pr_number: Option<u64>,
+    pub pr_number: Option<PrNumber>,
     pub head_sha: Option<String>,
     pub delivery_id: String,
     pub event_type: String,
@@ -95,8 +97,8 @@ pub struct Job {
     pub run_id: String,
     pub run_attempt: u32,
     pub state: JobState,
-    /// The conclusion as stored (`None` while running).
-    pub conclusion: Option<String>,
+    /// `None` while running.
+    pub conclusion: Option<Conclusion>,
     pub queue_time: Option<f64>,
     pub execution_time: Option<f64>,
     pub first_seen_at: i64,
@@ -173,14 +175,34 @@ mod tests {
 
     #[test]
     fn states_follow_status_then_conclusion() {
-        assert_eq!(JobState::of("in_progress", ""), JobState::Running);
-        assert_eq!(JobState::of("completed", "success"), JobState::Success);
-        assert_eq!(JobState::of("completed", "timed_out"), JobState::TimedOut);
+        assert_eq!(JobState::of(Status::InProgress, None), JobState::Running);
         assert_eq!(
-            JobState::of("completed", "action_required"),
+            JobState::of(Status::InProgress, Some(Conclusion::Failure)),
+            JobState::Running
+        );
+        assert_eq!(
+            JobState::of(Status::Completed, Some(Conclusion::Success)),
+            JobState::Success
+        );
+        assert_eq!(
+            JobState::of(Status::Completed, Some(Conclusion::TimedOut)),
+            JobState::TimedOut
+        );
+        assert_eq!(
+            JobState::of(Status::Completed, Some(Conclusion::ActionRequired)),
             JobState::ActionRequired
         );
-        assert_eq!(JobState::of("completed", "exploded"), JobState::Unknown);
+        assert_eq!(JobState::of(Status::Completed, None), JobState::Unknown);
+    }
+
+    /// The JSON shows a job's state in the contract's spelling of its conclusion.
+    #[test]
+    fn every_conclusion_is_its_own_state_spelled_alike() {
+        for conclusion in Conclusion::ALL {
+            let state = JobState::of(Status::Completed, Some(*conclusion));
+            let json = serde_json::to_value(state).unwrap();
+            assert_eq!(json, conclusion.as_str());
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! - [`stores`]: the reads of each store (SQL in `query/sql/`, one file per query).
 //! - [`views`]: the summary, per-backend and PR views as data, built by pure functions.
 //! - [`pages`]: the views as HTML pages (no JavaScript), with their CSP and stylesheet.
-//! - [`api`]: the JSON endpoints; [`params`]: their parameters; [`error`]: their error answers.
+//! - [`api`]: the JSON endpoints; [`params`]: their parameters, taken from a request by
+//!   [`extract`]; [`error`]: their error answers.
 //! - [`clock`]: times in and out; [`config`], [`app`]: settings, and building and running the service.
 
 pub mod api;
@@ -14,6 +15,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod job;
 pub mod pages;
 pub mod params;

@@ -1,8 +1,12 @@
-//! Reading a view's path and query parameters, each refused with a 400 that names it.
+//! Reading a view's path and query parameters into what its loader takes ([`SummaryParams`],
+//! [`BackendParams`], [`PrParams`]), each parameter refused with a 400 that names it. Repo
+//! names and PR numbers are the contract's own types, so they follow the rules ingest applies.
 //!
 //! Query strings are parsed here rather than by axum's `Query` extractor, whose rejections are
 //! plain text and do not say which parameter was wrong. Unknown parameters are ignored (cache
 //! busters, newer clients); a parameter given twice is refused rather than guessed at.
+
+use oot_contract::{PrNumber, RepoName, UpstreamPr};
 
 use crate::error::ApiError;
 use crate::rules::Window;
@@ -97,73 +101,90 @@ pub fn page(params: &QueryParams) -> Result<PageRequest, ApiError> {
     })
 }
 
-/// Why `owner/name` is not a GitHub repository name (GitHub's rules, as ingest checks them:
-/// the owner 1-39 ASCII letters, digits or single inner hyphens; the name 1-100 of
-/// `[A-Za-z0-9._-]`, not `.` or `..`).
-fn repo_problem(owner: &str, name: &str) -> Option<&'static str> {
-    if owner.is_empty() || owner.len() > 39 {
-        return Some("the owner must be 1 to 39 characters");
-    }
-    if !owner
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        || owner.starts_with('-')
-        || owner.ends_with('-')
-        || owner.contains("--")
-    {
-        return Some("the owner may hold ASCII letters, digits and single inner hyphens only");
-    }
-    if name.is_empty() || name.len() > 100 {
-        return Some("the repository name must be 1 to 100 characters");
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        || name == "."
-        || name == ".."
-    {
-        return Some("the repository name may hold ASCII letters, digits, `.`, `_` and `-` only");
-    }
-    None
-}
-
 /// The `{org}/{repo}` of a path, as `owner/name`.
-pub fn downstream_repo(org: &str, repo: &str) -> Result<String, ApiError> {
-    match repo_problem(org, repo) {
-        None => Ok(format!("{org}/{repo}")),
-        Some(problem) => Err(ApiError::invalid(
+pub fn downstream_repo(org: &str, repo: &str) -> Result<RepoName, ApiError> {
+    RepoName::parse(&format!("{org}/{repo}")).map_err(|problem| {
+        ApiError::invalid(
             "repo",
             format!("{org:?}/{repo:?} is not a GitHub repository: {problem}"),
-        )),
-    }
+        )
+    })
 }
 
 /// `upstream_repo`, [`DEFAULT_UPSTREAM_REPO`] when absent.
-pub fn upstream_repo(params: &QueryParams) -> Result<String, ApiError> {
-    let Some(text) = params.get("upstream_repo")? else {
-        return Ok(DEFAULT_UPSTREAM_REPO.to_owned());
-    };
-    let problem = match text.split_once('/') {
-        None => Some("expected owner/name"),
-        Some((owner, name)) => repo_problem(owner, name),
-    };
-    match problem {
-        None => Ok(text.to_owned()),
-        Some(problem) => Err(ApiError::invalid(
+pub fn upstream_repo(params: &QueryParams) -> Result<RepoName, ApiError> {
+    let text = params
+        .get("upstream_repo")?
+        .unwrap_or(DEFAULT_UPSTREAM_REPO);
+    RepoName::parse(text).map_err(|problem| {
+        ApiError::invalid(
             "upstream_repo",
             format!("{text:?} is not a GitHub repository: {problem}"),
-        )),
+        )
+    })
+}
+
+/// The `{number}` of a PR path.
+pub fn pr_number(text: &str) -> Result<PrNumber, ApiError> {
+    // The contract's messages read as the rest of a sentence: "must be a positive integer, ..."
+    text.parse::<PrNumber>()
+        .map_err(|problem| ApiError::invalid("number", format!("a PR number {problem}")))
+}
+
+/// What the summary is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SummaryParams {
+    pub window: Window,
+}
+
+impl SummaryParams {
+    pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
+        let params = QueryParams::parse(query);
+        Ok(Self {
+            window: window(&params)?,
+        })
     }
 }
 
-/// The `{number}` of a PR path: a positive integer.
-pub fn pr_number(text: &str) -> Result<u64, ApiError> {
-    match text.parse::<u64>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(ApiError::invalid(
-            "number",
-            format!("a PR number is a positive integer, got {text:?}"),
-        )),
+/// What the per-backend view is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendParams {
+    pub repo: RepoName,
+    pub window: Window,
+    pub page: PageRequest,
+}
+
+impl BackendParams {
+    /// From the path's `{org}` and `{repo}` and the query string, checked in that order.
+    pub fn parse(org: &str, repo: &str, query: Option<&str>) -> Result<Self, ApiError> {
+        let repo = downstream_repo(org, repo)?;
+        let params = QueryParams::parse(query);
+        Ok(Self {
+            repo,
+            window: window(&params)?,
+            page: page(&params)?,
+        })
+    }
+}
+
+/// What the PR view is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrParams {
+    pub pr: UpstreamPr,
+    /// `None`: every job of the PR still retained.
+    pub window: Option<Window>,
+}
+
+impl PrParams {
+    /// From the path's `{number}` and the query string, checked in that order.
+    pub fn parse(number: &str, query: Option<&str>) -> Result<Self, ApiError> {
+        let number = pr_number(number)?;
+        let params = QueryParams::parse(query);
+        let repo = upstream_repo(&params)?;
+        Ok(Self {
+            pr: UpstreamPr::new(repo, number),
+            window: optional_window(&params)?,
+        })
     }
 }
 
@@ -231,10 +252,13 @@ mod tests {
     #[test]
     fn repos_follow_githubs_rules() {
         assert_eq!(
-            downstream_repo("intel", "torch-xpu-ops").unwrap(),
+            downstream_repo("intel", "torch-xpu-ops").unwrap().as_str(),
             "intel/torch-xpu-ops"
         );
-        assert_eq!(downstream_repo("a-b", "x.y_z").unwrap(), "a-b/x.y_z");
+        assert_eq!(
+            downstream_repo("a-b", "x.y_z").unwrap().as_str(),
+            "a-b/x.y_z"
+        );
         for (org, repo) in [
             ("", "x"),
             ("-intel", "x"),
@@ -242,6 +266,7 @@ mod tests {
             ("intel", ".."),
             ("intel", "a b"),
             ("intel", "<script>"),
+            ("intel/x", "y"),
             (&"o".repeat(40), "x"),
         ] {
             assert_eq!(
@@ -254,11 +279,13 @@ mod tests {
     #[test]
     fn upstream_repo_defaults_to_pytorch() {
         assert_eq!(
-            upstream_repo(&QueryParams::parse(None)).unwrap(),
+            upstream_repo(&QueryParams::parse(None)).unwrap().as_str(),
             "pytorch/pytorch"
         );
         assert_eq!(
-            upstream_repo(&QueryParams::parse(Some("upstream_repo=pytorch%2Faudio"))).unwrap(),
+            upstream_repo(&QueryParams::parse(Some("upstream_repo=pytorch%2Faudio")))
+                .unwrap()
+                .as_str(),
             "pytorch/audio"
         );
         for bad in ["pytorch", "a/b/c", "/x"] {
@@ -270,9 +297,42 @@ mod tests {
 
     #[test]
     fn pr_numbers_are_positive_integers() {
-        assert_eq!(pr_number("179565").unwrap(), 179_565);
-        for bad in ["0", "-3", "12a", ""] {
+        assert_eq!(pr_number("179565").unwrap().get(), 179_565);
+        for bad in ["0", "-3", "12a", "", "+1", "2147483648"] {
             assert_eq!(parameter_of(pr_number(bad).unwrap_err()), "number");
         }
+        let error = pr_number("12a").unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "number: a PR number must be a positive integer, got \"12a\""
+        );
+    }
+
+    #[test]
+    fn each_view_parses_its_path_then_its_query() {
+        assert_eq!(
+            SummaryParams::parse(Some("window=30d")).unwrap().window,
+            Window::Month
+        );
+        let backend =
+            BackendParams::parse("intel", "torch-xpu-ops", Some("page=2&window=24h")).unwrap();
+        assert_eq!(backend.repo.as_str(), "intel/torch-xpu-ops");
+        assert_eq!((backend.window, backend.page.page), (Window::Day, 2));
+        // Both wrong: the path is named, as it was checked first.
+        let error = BackendParams::parse("-x", "y", Some("window=1y")).unwrap_err();
+        assert_eq!(parameter_of(error), "repo");
+
+        let pr = PrParams::parse("179565", None).unwrap();
+        assert_eq!(pr.pr.key(), "pytorch/pytorch#179565");
+        assert_eq!(pr.window, None);
+        let pr = PrParams::parse("7", Some("upstream_repo=pytorch/audio&window=7d")).unwrap();
+        assert_eq!(pr.pr.key(), "pytorch/audio#7");
+        assert_eq!(pr.window, Some(Window::Week));
+        let error = PrParams::parse("0", Some("upstream_repo=x")).unwrap_err();
+        assert_eq!(parameter_of(error), "number");
+        let error = PrParams::parse("1", Some("upstream_repo=x&window=2d")).unwrap_err();
+        assert_eq!(parameter_of(error), "upstream_repo");
+        let error = PrParams::parse("1", Some("window=2d")).unwrap_err();
+        assert_eq!(parameter_of(error), "window");
     }
 }

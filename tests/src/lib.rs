@@ -96,24 +96,50 @@ pub fn service_binary(name: &str) -> anyhow::Result<PathBuf> {
 /// The relay's token in the tests; the second one shows a rotation (both valid).
 pub const TEST_TOKENS: [&str; 2] = ["e2e-relay-secret-current", "e2e-relay-secret-next-000"];
 
-/// The spec's sample callbacks (`../shared/spec/fixtures`).
+/// The contract's sample callbacks (`tests/fixtures`, see `docs/contract.md`).
 pub mod fixtures {
     pub const IN_PROGRESS: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/spec/fixtures/in_progress.json"
+        "/fixtures/in_progress.json"
     ));
     pub const COMPLETED: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/spec/fixtures/completed.json"
+        "/fixtures/completed.json"
     ));
     pub const NIGHTLY_COMPLETED: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/spec/fixtures/nightly_completed.json"
+        "/fixtures/nightly_completed.json"
     ));
 
     /// A fixture as JSON, to change before sending.
     pub fn json(text: &str) -> serde_json::Value {
         serde_json::from_str(text).expect("fixtures are JSON")
+    }
+}
+
+/// Callbacks built by the one callback builder ([`oot_demo::callback`]), and what the tests
+/// build theirs from.
+pub mod callbacks {
+    use oot_contract::RepoName;
+    pub use oot_demo::callback::{sample, Callback, FailedTest, Job, PullRequest, Trigger};
+
+    /// `name` as a repo (a test's literal: panics if it is not a valid one).
+    pub fn repo(name: &str) -> RepoName {
+        RepoName::parse(name).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// The sample callbacks' upstream PR renumbered `pr`, with head commit `{pr:0>40}`.
+    pub fn upstream_pr(pr: u64) -> Trigger {
+        Trigger::PullRequest(PullRequest {
+            number: pr,
+            head_sha: format!("{pr:0>40}"),
+            ..sample::pull_request()
+        })
+    }
+
+    /// `seconds` before now.
+    pub fn ago(seconds: i64) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc() - time::Duration::seconds(seconds)
     }
 }
 
@@ -141,10 +167,18 @@ pub struct TestIngest {
 }
 
 impl TestIngest {
-    /// Builds (creating the topic) and serves ingest with `config`.
+    /// Builds (creating the topic) and serves ingest with `config`, on the system clock.
     pub async fn spawn(config: oot_ingest::config::IngestConfig) -> anyhow::Result<Self> {
+        Self::spawn_with_clock(config, oot_ingest::clock::Clock::system()).await
+    }
+
+    /// [`TestIngest::spawn`], with events stamped by `clock`.
+    pub async fn spawn_with_clock(
+        config: oot_ingest::config::IngestConfig,
+        clock: oot_ingest::clock::Clock,
+    ) -> anyhow::Result<Self> {
         init_telemetry();
-        let app = oot_ingest::app::Application::build(config).await?;
+        let app = oot_ingest::app::Application::build_with_clock(config, clock).await?;
         Ok(Self::serving(app.port(), |shutdown| async move {
             if let Err(error) = app.run_until_stopped(shutdown).await {
                 eprintln!("ingest stopped with an error: {error:?}");
@@ -511,22 +545,54 @@ pub struct SeededViews {
     pub query: TestQuery,
 }
 
-/// Posts each group of callbacks through ingest (groups a second apart, since rows are ordered
-/// by first-seen second), waits until the projector has projected them all, adds `aged` rows
-/// straight into ClickHouse, and starts a query service over the tables.
+/// A clock for ingest that reads the system clock plus an offset the test moves.
+#[derive(Clone, Default)]
+pub struct TestClock {
+    offset_seconds: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl TestClock {
+    /// The system clock moved by `seconds`.
+    pub fn offset_by(seconds: i64) -> Self {
+        let clock = Self::default();
+        clock.advance(seconds);
+        clock
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.offset_seconds
+            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The clock ingest reads.
+    pub fn clock(&self) -> oot_ingest::clock::Clock {
+        let offset = self.offset_seconds.clone();
+        oot_ingest::clock::Clock::from_fn(move || {
+            let seconds = offset.load(std::sync::atomic::Ordering::SeqCst);
+            time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds)
+        })
+    }
+}
+
+/// Posts each group of callbacks through ingest, each group seen by ingest a second after the
+/// one before (rows are ordered by first-seen second; ingest's clock is moved, never waited
+/// on, and starts as many seconds behind as there are groups, so no job is seen in the future),
+/// waits until the projector has projected them all, adds `aged` rows straight into ClickHouse,
+/// and starts a query service over the tables.
 pub async fn seed_views(
     prefix: &str,
     groups: &[Vec<serde_json::Value>],
     aged: &[oot_projector::completed_rows::CompletedJobRow],
 ) -> anyhow::Result<SeededViews> {
     let stores = TestStores::unique(prefix);
-    let ingest = TestIngest::spawn(ingest_config(&stores.settings)).await?;
+    let clock = TestClock::offset_by(-i64::try_from(groups.len())?);
+    let ingest =
+        TestIngest::spawn_with_clock(ingest_config(&stores.settings), clock.clock()).await?;
     let projector = TestProjector::spawn(projector_config(&stores.settings)).await?;
     let total: usize = groups.iter().map(Vec::len).sum();
     for (i, group) in groups.iter().enumerate() {
         if i > 0 {
-            // The only fixed wait: for the clock to move to the next second, not for a result.
-            tokio::time::sleep(Duration::from_millis(1_100)).await;
+            clock.advance(1);
         }
         for body in group {
             let response = ingest.post_callback(body.to_string()).await;

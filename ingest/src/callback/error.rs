@@ -23,22 +23,6 @@ impl Problem {
     }
 }
 
-/// Why a single value was refused by a domain type's `parse`. The validator attaches the field
-/// path; the type itself does not know where its input came from.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidValue(String);
-
-impl InvalidValue {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
-    }
-
-    pub fn message(&self) -> &str {
-        &self.0
-    }
-}
-
 /// A refused callback. Every variant is a client error (HTTP 400); nothing of it may be stored.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ValidationError {

@@ -9,8 +9,9 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::error::{InvalidValue, Problem};
+use super::error::Problem;
 use super::limits::cut_at_char_boundary;
+use oot_contract::InvalidValue;
 
 /// Whether a missing field is a problem, and if so why (for the message).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,10 +3,8 @@
 //! Two kinds of bound live here:
 //! - *cuts* ([`Limits`]): free text that only informs (failed-test messages, environment values)
 //!   is shortened on a UTF-8 boundary and the cut is reported, never refused;
-//! - *hard caps* (the `MAX_*` constants): values that identify something (the parts of the job
-//!   key, URLs rendered as links, counts) are refused when over the cap, because a shortened
-//!   identifier names a different thing: two matrix legs whose job names share their first 512
-//!   bytes would silently merge into one job record, and a cut URL is a broken link.
+//! - *hard caps*: values that identify something are refused when over their cap
+//!   ([`oot_contract::limits`], and [`MAX_ENVIRONMENT_KEY_BYTES`] here).
 
 /// Cuts applied to free text. `Limits::default()` is the contract's values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,30 +48,8 @@ impl Default for Limits {
     }
 }
 
-/// Largest test count accepted (contract: more than 10^8 is absurd).
-pub const MAX_TEST_COUNT: u64 = 100_000_000;
-/// `workflow.name` is part of the job key: refused, not cut, when longer.
-pub const MAX_WORKFLOW_NAME_BYTES: usize = 256;
-/// `workflow.job_name` is part of the job key: refused, not cut, when longer. Matrix job names
-/// such as `linux-xpu / test (default, 1, 4, linux.idc.xpu)` stay far below.
-pub const MAX_JOB_NAME_BYTES: usize = 512;
-/// `delivery_id` is part of the job key (GitHub's are 36-byte UUIDs).
-pub const MAX_DELIVERY_ID_BYTES: usize = 128;
-/// `event_type` names an event kind, e.g. `pull_request`, `workflow_dispatch`.
-pub const MAX_EVENT_TYPE_BYTES: usize = 64;
-/// `check_run_id` and `run_id`: decimal digits of a u64.
-pub const MAX_ID_DIGITS: usize = 20;
-/// `url` and `artifact_url` are rendered as links; a cut link would point elsewhere.
-pub const MAX_URL_BYTES: usize = 2_048;
 /// Keys of `environment`; refused when longer since a cut key could collide with another.
 pub const MAX_ENVIRONMENT_KEY_BYTES: usize = 128;
-
-// With the caps above a job key is at most 140 + 128 + 256 + 512 + 20 + 4 separators bytes,
-// comfortably inside DynamoDB's 2,048-byte partition-key limit.
-const _: () = assert!(
-    140 + MAX_DELIVERY_ID_BYTES + MAX_WORKFLOW_NAME_BYTES + MAX_JOB_NAME_BYTES + MAX_ID_DIGITS + 4
-        <= 2_048
-);
 
 /// The longest prefix of `s` that is at most `max_bytes` long and ends on a char boundary.
 pub fn cut_at_char_boundary(s: &str, max_bytes: usize) -> &str {

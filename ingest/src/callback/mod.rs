@@ -2,9 +2,9 @@
 //! I/O, no HTTP, no Kafka.
 //!
 //! This module owns:
-//! - the domain types a callback is made of, each valid by construction ([`types`]);
-//! - [`validate_callback`], which applies every rule of CONTRACT section 2 that can be decided
-//!   from the body alone and reports all problems at once;
+//! - which of the contract's types ([`oot_contract`]) each field is parsed into;
+//! - [`validate_callback`], which applies every rule of `docs/contract.md` (sections 4–6) that
+//!   can be decided from the body alone and reports all problems at once;
 //! - the bounds on what is kept, and how free text is cut ([`limits`]);
 //! - the refusal type and its JSON rendering for the 400 answer ([`error`]);
 //! - the validated result the event is built from ([`ValidatedCallback`]).
@@ -14,8 +14,8 @@
 //!
 //! # Decisions where the contract is silent
 //!
-//! Each is what an operator reading a dashboard would expect; the domain types in [`types`]
-//! document their own rules (repo names, ids, URLs, timestamps).
+//! Each is what an operator reading a dashboard would expect; the contract's types in
+//! [`oot_contract`] document their own rules (repo names, ids, URLs, timestamps).
 //!
 //! - `null` and absent are the same for every field.
 //! - Upstream identity, which the contract keeps out of the optional `payload` parts:
@@ -55,16 +55,12 @@
 pub mod error;
 mod json;
 pub mod limits;
-pub mod types;
 mod validate;
 mod validated;
 
-pub use error::{InvalidValue, Problem, ValidationError};
+pub use error::{Problem, ValidationError};
 pub use limits::Limits;
-pub use types::{
-    CommitSha, Conclusion, DeliveryId, EventKind, EventType, HttpsUrl, JobKey, JobName, NumericId,
-    PrNumber, RepoLevel, RepoName, RunAttempt, Status, TestCounts, Timestamp, WorkflowName,
-};
+pub use oot_contract::InvalidValue;
 pub use validate::validate_callback;
 pub use validated::{FailedTest, ValidatedCallback, Workflow};
 

@@ -9,6 +9,7 @@ use super::tests::{
     fixture, pointer, problems_of, validate, with, without, COMPLETED, IN_PROGRESS, NIGHTLY,
 };
 use super::*;
+use oot_contract::*;
 
 const CP: &str = "untrusted.callback_payload";
 const WF: &str = "untrusted.callback_payload.workflow";

@@ -4,18 +4,19 @@
 use serde_json::{json, Value};
 
 use super::*;
+use oot_contract::*;
 
 pub(super) const IN_PROGRESS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/spec/fixtures/in_progress.json"
+    "/../tests/fixtures/in_progress.json"
 ));
 pub(super) const COMPLETED: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/spec/fixtures/completed.json"
+    "/../tests/fixtures/completed.json"
 ));
 pub(super) const NIGHTLY: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/spec/fixtures/nightly_completed.json"
+    "/../tests/fixtures/nightly_completed.json"
 ));
 
 const WF: &str = "untrusted.callback_payload.workflow";

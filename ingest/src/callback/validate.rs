@@ -1,6 +1,6 @@
 //! `validate_callback`: turns a request body into a [`ValidatedCallback`] or the complete list
-//! of what is wrong with it. Applies every rule of CONTRACT section 2 that can be decided from
-//! the body alone (the token, body size and rate limit belong to the HTTP layer).
+//! of what is wrong with it. Applies every rule of `docs/contract.md` (sections 4–6) that can be
+//! decided from the body alone (the token, body size and rate limit belong to the HTTP layer).
 //!
 //! The decisions taken where the contract is silent are listed in the docs of the `callback`
 //! module (`mod.rs`).
@@ -9,18 +9,19 @@ use serde_json::{Map, Value};
 
 use super::error::{Problem, ValidationError, ROOT_PATH};
 use super::json::{describe, dig, Dig, Field, Need, Obj, Path, Report};
-use super::limits::{Limits, MAX_ENVIRONMENT_KEY_BYTES, MAX_TEST_COUNT};
-use super::types::{
+use super::limits::{Limits, MAX_ENVIRONMENT_KEY_BYTES};
+use super::validated::{FailedTest, ValidatedCallback, Workflow};
+use oot_contract::limits::MAX_TEST_COUNT;
+use oot_contract::{
     parse_seconds, CommitSha, Conclusion, DeliveryId, EventKind, EventType, HttpsUrl, JobKey,
     JobName, NumericId, PrNumber, RepoLevel, RepoName, RunAttempt, Status, TestCounts, Timestamp,
     WorkflowName,
 };
-use super::validated::{FailedTest, ValidatedCallback, Workflow};
 
 const IN_PROGRESS: &str = "status is \"in_progress\"";
 const COMPLETED: &str = "status is \"completed\"";
 
-/// Validates one relay callback body (`{trusted, untrusted}`) against CONTRACT section 2.
+/// Validates one relay callback body (`{trusted, untrusted}`) against `docs/contract.md` (sections 4–6).
 ///
 /// Unknown fields anywhere are accepted and left uninterpreted (they stay in
 /// [`ValidatedCallback::original`]). Over-long free text is cut, not refused, and listed in

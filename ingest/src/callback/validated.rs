@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::types::{
+use oot_contract::{
     CommitSha, Conclusion, DeliveryId, EventType, HttpsUrl, JobKey, JobName, NumericId, PrNumber,
     RepoLevel, RepoName, RunAttempt, Status, TestCounts, Timestamp, WorkflowName,
 };

@@ -12,6 +12,10 @@
 //! bump [`DIGEST_DOMAIN`] if it is ever done.
 
 use oot_avro::event::{FailedTest, TestCounts};
+use oot_contract::{
+    Conclusion, DeliveryId, EventType, JobName, NumericId, PrNumber, RepoLevel, RepoName, Status,
+    WorkflowName,
+};
 use sha2::{Digest, Sha256};
 
 use super::failed::FailedTests;
@@ -91,6 +95,36 @@ impl<T: Canon> Canon for [T] {
 impl<T: Canon> Canon for Vec<T> {
     fn canon(&self, out: &mut Vec<u8>) {
         self.as_slice().canon(out);
+    }
+}
+
+/// The contract's words encode as the string they were parsed from, exactly as the `String`s
+/// stored before they were typed: the tie-break order between stored values must not change.
+macro_rules! canon_as_str {
+    ($($t:ty),+) => {$(
+        impl Canon for $t {
+            fn canon(&self, out: &mut Vec<u8>) {
+                self.as_str().canon(out);
+            }
+        }
+    )+};
+}
+canon_as_str!(
+    Status,
+    Conclusion,
+    RepoName,
+    RepoLevel,
+    DeliveryId,
+    EventType,
+    WorkflowName,
+    JobName,
+    NumericId
+);
+
+/// As the `i64` it was before it was typed.
+impl Canon for PrNumber {
+    fn canon(&self, out: &mut Vec<u8>) {
+        i64::from(self.get()).canon(out);
     }
 }
 

@@ -59,8 +59,10 @@ mod record;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use failed::{failed_tests_json, FailedTests, DYNAMODB_FAILED_TESTS_BUDGET};
 pub use rank::{Rank, Sourced, Stage};
-pub use record::{merge_callbacks, merge_event, JobKeyMismatch, JobRecord, JobView, Merged};
+pub use record::{
+    merge_callbacks, merge_event, InvalidEvent, JobKeyMismatch, JobRecord, JobView, Merged, Refused,
+};

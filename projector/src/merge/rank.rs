@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use oot_avro::event::CallbackEvent;
+use oot_contract::{Conclusion, Status};
 use serde::{Deserialize, Serialize};
 
 use super::canon::Canon;
@@ -23,13 +23,13 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// The stage of a callback from its `status` and `conclusion`. Ingest only lets
-    /// `in_progress` and `completed` through; any other status is read as the least final.
-    pub fn of(status: &str, conclusion: Option<&str>) -> Stage {
+    /// The stage of a callback from its `status` and `conclusion`. A `completed` callback
+    /// without a conclusion is read as a timeout: it says the job ended, not how.
+    pub fn of(status: Status, conclusion: Option<Conclusion>) -> Stage {
         match (status, conclusion) {
-            ("completed", Some(c)) if c != "timed_out" => Stage::Concluded,
-            ("completed", _) => Stage::TimedOut,
-            _ => Stage::InProgress,
+            (Status::InProgress, _) => Stage::InProgress,
+            (Status::Completed, None | Some(Conclusion::TimedOut)) => Stage::TimedOut,
+            (Status::Completed, Some(_)) => Stage::Concluded,
         }
     }
 }
@@ -55,13 +55,17 @@ pub struct Rank {
 }
 
 impl Rank {
-    /// The rank of `event`, whose projected content has the given `digest`.
-    pub(crate) fn of(event: &CallbackEvent, digest: String) -> Rank {
-        let workflow = &event.workflow;
-        let stage = Stage::of(&workflow.status, workflow.conclusion.as_deref());
+    /// The rank of a callback of `stage`, with the job's `started_at` and `completed_at`, whose
+    /// projected content has the given `digest`.
+    pub(crate) fn of(
+        stage: Stage,
+        started_at: Option<i64>,
+        completed_at: Option<i64>,
+        digest: String,
+    ) -> Rank {
         let reported_at = match stage {
-            Stage::InProgress => workflow.started_at,
-            Stage::TimedOut | Stage::Concluded => workflow.completed_at,
+            Stage::InProgress => started_at,
+            Stage::TimedOut | Stage::Concluded => completed_at,
         };
         Rank {
             stage,

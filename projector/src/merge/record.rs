@@ -1,6 +1,10 @@
 //! [`JobRecord`]: the merged state of one job, and its merge.
 
 use oot_avro::event::{CallbackEvent, FailedTest, TestCounts};
+use oot_contract::{
+    Conclusion, DeliveryId, EventType, InvalidValue, JobKey, JobName, NumericId, PrNumber,
+    RepoLevel, RepoName, Status, WorkflowName,
+};
 use serde::{Deserialize, Serialize};
 
 use super::canon::digest;
@@ -17,6 +21,26 @@ pub struct JobKeyMismatch {
     pub right: String,
 }
 
+/// An event whose strings are not words of the contract. Ingest lets none through, so this is
+/// a bug or a foreign producer; either way it is final for that one event, which must leave the
+/// batch (to the dead-letter topic) rather than stall it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event field `{field}` {reason}")]
+pub struct InvalidEvent {
+    /// The Avro field, e.g. `workflow.status`.
+    pub field: &'static str,
+    pub reason: InvalidValue,
+}
+
+/// Why an event cannot be merged into a stored record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error(transparent)]
+    Invalid(#[from] InvalidEvent),
+    #[error(transparent)]
+    KeyMismatch(#[from] JobKeyMismatch),
+}
+
 /// The merged state of one job: every field with the rank of the callback it came from.
 ///
 /// Build one with [`JobRecord::from_event`], combine with [`JobRecord::merge`] (or
@@ -26,25 +50,29 @@ pub struct JobKeyMismatch {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
     /// `dynamoKey`: identity, not merged.
-    job_key: String,
+    job_key: JobKey,
     /// Earliest `received_at` (µs) of the merged callbacks.
     first_seen_at: i64,
 
-    status: Sourced<String>,
-    downstream_repo: Sourced<String>,
-    downstream_repo_level: Option<Sourced<String>>,
-    upstream_repo: Option<Sourced<String>>,
-    pr_number: Option<Sourced<i64>>,
+    // Typed where the contract has a type whose serde form is the string (or number) stored
+    // before, so merge states written by earlier versions read back unchanged. Kept as sent:
+    // the head SHA and URL (their contract types normalize case, and the stored bytes must not
+    // change) and `run_attempt` (stored as a number, the contract's type is a string).
+    status: Sourced<Status>,
+    downstream_repo: Sourced<RepoName>,
+    downstream_repo_level: Option<Sourced<RepoLevel>>,
+    upstream_repo: Option<Sourced<RepoName>>,
+    pr_number: Option<Sourced<PrNumber>>,
     pytorch_head_sha: Option<Sourced<String>>,
-    delivery_id: Sourced<String>,
-    event_type: Sourced<String>,
+    delivery_id: Sourced<DeliveryId>,
+    event_type: Sourced<EventType>,
     workflow_run_url: Sourced<String>,
-    workflow_name: Sourced<String>,
-    job_name: Sourced<String>,
-    check_run_id: Sourced<String>,
-    run_id: Sourced<String>,
+    workflow_name: Sourced<WorkflowName>,
+    job_name: Sourced<JobName>,
+    check_run_id: Sourced<NumericId>,
+    run_id: Sourced<NumericId>,
     run_attempt: Sourced<i64>,
-    conclusion: Option<Sourced<String>>,
+    conclusion: Option<Sourced<Conclusion>>,
     queue_time: Option<Sourced<f64>>,
     execution_time: Option<Sourced<f64>>,
     started_at: Option<Sourced<i64>>,
@@ -59,15 +87,15 @@ pub struct JobRecord {
 /// The values of a [`JobRecord`], without provenance, as the projections write them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct JobView<'a> {
-    pub job_key: &'a str,
+    pub job_key: &'a JobKey,
     /// µs since the Unix epoch.
     pub first_seen_at: i64,
     /// `completed` as soon as any completed callback was merged, else `in_progress`.
-    pub status: &'a str,
-    pub downstream_repo: &'a str,
-    pub downstream_repo_level: Option<&'a str>,
-    pub upstream_repo: Option<&'a str>,
-    pub pr_number: Option<i64>,
+    pub status: Status,
+    pub downstream_repo: &'a RepoName,
+    pub downstream_repo_level: Option<RepoLevel>,
+    pub upstream_repo: Option<&'a RepoName>,
+    pub pr_number: Option<PrNumber>,
     pub pytorch_head_sha: Option<&'a str>,
     pub delivery_id: &'a str,
     pub event_type: &'a str,
@@ -77,7 +105,7 @@ pub struct JobView<'a> {
     pub check_run_id: &'a str,
     pub run_id: &'a str,
     pub run_attempt: i64,
-    pub conclusion: Option<&'a str>,
+    pub conclusion: Option<Conclusion>,
     /// Seconds.
     pub queue_time: Option<f64>,
     /// Seconds.
@@ -115,11 +143,8 @@ pub struct Merged {
 /// Folds one event into the stored record of its job (`None` if there is none yet). This is
 /// the projector's read-merge-write step; since [`JobRecord::merge`] is a semilattice join the
 /// stored record ends up the same whatever the order and repetition of deliveries.
-pub fn merge_event(
-    stored: Option<&JobRecord>,
-    event: &CallbackEvent,
-) -> Result<Merged, JobKeyMismatch> {
-    let incoming = JobRecord::from_event(event);
+pub fn merge_event(stored: Option<&JobRecord>, event: &CallbackEvent) -> Result<Merged, Refused> {
+    let incoming = JobRecord::from_event(event)?;
     match stored {
         None => Ok(Merged {
             record: incoming,
@@ -149,6 +174,24 @@ fn sourced_opt<T>(value: Option<T>, rank: &Rank) -> Option<Sourced<T>> {
     value.map(|value| sourced(value, rank))
 }
 
+fn parsed<T>(field: &'static str, value: Result<T, InvalidValue>) -> Result<T, InvalidEvent> {
+    value.map_err(|reason| InvalidEvent { field, reason })
+}
+
+fn parsed_opt<T>(
+    field: &'static str,
+    value: Option<&str>,
+    parse: fn(&str) -> Result<T, InvalidValue>,
+) -> Result<Option<T>, InvalidEvent> {
+    value.map(|v| parsed(field, parse(v))).transpose()
+}
+
+fn pr_number(n: i64) -> Result<PrNumber, InvalidValue> {
+    u64::try_from(n)
+        .map_err(|_| InvalidValue::new(format!("must be a positive integer, got {n}")))
+        .and_then(PrNumber::new)
+}
+
 /// An empty list is read as "not reported", like a null, so it never clears a list.
 fn non_empty<T>(list: Vec<T>) -> Option<Vec<T>> {
     (!list.is_empty()).then_some(list)
@@ -156,15 +199,47 @@ fn non_empty<T>(list: Vec<T>) -> Option<Vec<T>> {
 
 impl JobRecord {
     /// The record of a job about which only `event` is known. Every field the callback carries
-    /// gets the callback's [`Rank`]; empty lists count as absent.
-    pub fn from_event(event: &CallbackEvent) -> JobRecord {
+    /// gets the callback's [`Rank`]; empty lists count as absent. This is where the event's
+    /// strings become the contract's words, once; an event with one that does not parse is
+    /// refused whole.
+    pub fn from_event(event: &CallbackEvent) -> Result<JobRecord, InvalidEvent> {
         let w = &event.workflow;
+        let job_key = parsed("job_key", JobKey::parse(&event.job_key))?;
+        let status = parsed("workflow.status", Status::parse(&w.status))?;
+        let conclusion = parsed_opt(
+            "workflow.conclusion",
+            w.conclusion.as_deref(),
+            Conclusion::parse,
+        )?;
+        let downstream_repo = parsed("verified_repo", RepoName::parse(&event.verified_repo))?;
+        let downstream_repo_level = parsed_opt(
+            "downstream_repo_level",
+            event.downstream_repo_level.as_deref(),
+            RepoLevel::parse,
+        )?;
+        let upstream_repo = parsed_opt(
+            "upstream_repo",
+            event.upstream_repo.as_deref(),
+            RepoName::parse,
+        )?;
+        let pr_number = event
+            .pr_number
+            .map(|n| parsed("pr_number", pr_number(n)))
+            .transpose()?;
+        let delivery_id = parsed("delivery_id", DeliveryId::parse(&event.delivery_id))?;
+        let event_type = parsed("event_type", EventType::parse(&event.event_type))?;
+        let workflow_name = parsed("workflow.name", WorkflowName::parse(&w.name))?;
+        let job_name = parsed("workflow.job_name", JobName::parse(&w.job_name))?;
+        let check_run_id = parsed("workflow.check_run_id", NumericId::parse(&w.check_run_id))?;
+        let run_id = parsed("workflow.run_id", NumericId::parse(&w.run_id))?;
+
         let failed_tests = non_empty(w.failed_tests.clone()).map(FailedTests::new);
         let truncations = non_empty(event.truncations.clone());
 
         // Everything that reaches the record, and nothing else (not event_id, received_at,
         // schema_version, the relay document): duplicates must digest alike. Each part is
-        // length-prefixed or fixed-size, so the sequence is unambiguous.
+        // length-prefixed or fixed-size, so the sequence is unambiguous. Digested as sent (the
+        // parsed words spell the same), so ranks stored by earlier versions stay valid.
         let content = digest(&[
             &w.status,
             &w.conclusion,
@@ -191,27 +266,28 @@ impl JobRecord {
             &w.environment_json,
             &truncations,
         ]);
-        let rank = Rank::of(event, content);
+        let stage = Stage::of(status, conclusion);
+        let rank = Rank::of(stage, w.started_at, w.completed_at, content);
         let r = &rank;
 
-        JobRecord {
-            job_key: event.job_key.clone(),
+        Ok(JobRecord {
+            job_key,
             first_seen_at: event.received_at,
-            status: sourced(w.status.clone(), r),
-            downstream_repo: sourced(event.verified_repo.clone(), r),
-            downstream_repo_level: sourced_opt(event.downstream_repo_level.clone(), r),
-            upstream_repo: sourced_opt(event.upstream_repo.clone(), r),
-            pr_number: sourced_opt(event.pr_number, r),
+            status: sourced(status, r),
+            downstream_repo: sourced(downstream_repo, r),
+            downstream_repo_level: sourced_opt(downstream_repo_level, r),
+            upstream_repo: sourced_opt(upstream_repo, r),
+            pr_number: sourced_opt(pr_number, r),
             pytorch_head_sha: sourced_opt(event.head_sha.clone(), r),
-            delivery_id: sourced(event.delivery_id.clone(), r),
-            event_type: sourced(event.event_type.clone(), r),
+            delivery_id: sourced(delivery_id, r),
+            event_type: sourced(event_type, r),
             workflow_run_url: sourced(w.url.clone(), r),
-            workflow_name: sourced(w.name.clone(), r),
-            job_name: sourced(w.job_name.clone(), r),
-            check_run_id: sourced(w.check_run_id.clone(), r),
-            run_id: sourced(w.run_id.clone(), r),
+            workflow_name: sourced(workflow_name, r),
+            job_name: sourced(job_name, r),
+            check_run_id: sourced(check_run_id, r),
+            run_id: sourced(run_id, r),
             run_attempt: sourced(w.run_attempt, r),
-            conclusion: sourced_opt(w.conclusion.clone(), r),
+            conclusion: sourced_opt(conclusion, r),
             queue_time: sourced_opt(event.queue_time, r),
             execution_time: sourced_opt(event.execution_time, r),
             started_at: sourced_opt(w.started_at, r),
@@ -221,7 +297,7 @@ impl JobRecord {
             artifact_url: sourced_opt(w.artifact_url.clone(), r),
             environment: sourced_opt(w.environment_json.clone(), r),
             truncations: sourced_opt(truncations, r),
-        }
+        })
     }
 
     /// The merged record of two records of one job: per field, the value of the higher-ranked
@@ -234,8 +310,8 @@ impl JobRecord {
     pub fn merge(&self, other: &JobRecord) -> Result<JobRecord, JobKeyMismatch> {
         if self.job_key != other.job_key {
             return Err(JobKeyMismatch {
-                left: self.job_key.clone(),
-                right: other.job_key.clone(),
+                left: self.job_key.to_string(),
+                right: other.job_key.to_string(),
             });
         }
         let (a, b) = (self, other);
@@ -283,7 +359,7 @@ impl JobRecord {
     }
 
     /// `dynamoKey`.
-    pub fn job_key(&self) -> &str {
+    pub fn job_key(&self) -> &JobKey {
         &self.job_key
     }
 
@@ -308,6 +384,9 @@ impl JobRecord {
         fn text<T: AsRef<str>>(field: &Option<Sourced<T>>) -> Option<&str> {
             field.as_ref().map(|s| s.value.as_ref())
         }
+        fn value<T>(field: &Option<Sourced<T>>) -> Option<&T> {
+            field.as_ref().map(|s| &s.value)
+        }
         fn copied<T: Copy>(field: &Option<Sourced<T>>) -> Option<T> {
             field.as_ref().map(|s| s.value)
         }
@@ -316,21 +395,21 @@ impl JobRecord {
         JobView {
             job_key: &self.job_key,
             first_seen_at: self.first_seen_at,
-            status: &self.status.value,
+            status: self.status.value,
             downstream_repo: &self.downstream_repo.value,
-            downstream_repo_level: text(&self.downstream_repo_level),
-            upstream_repo: text(&self.upstream_repo),
+            downstream_repo_level: copied(&self.downstream_repo_level),
+            upstream_repo: value(&self.upstream_repo),
             pr_number: copied(&self.pr_number),
             pytorch_head_sha: text(&self.pytorch_head_sha),
-            delivery_id: &self.delivery_id.value,
-            event_type: &self.event_type.value,
+            delivery_id: self.delivery_id.value.as_str(),
+            event_type: self.event_type.value.as_str(),
             workflow_run_url: &self.workflow_run_url.value,
-            workflow_name: &self.workflow_name.value,
-            job_name: &self.job_name.value,
-            check_run_id: &self.check_run_id.value,
-            run_id: &self.run_id.value,
+            workflow_name: self.workflow_name.value.as_str(),
+            job_name: self.job_name.value.as_str(),
+            check_run_id: self.check_run_id.value.as_str(),
+            run_id: self.run_id.value.as_str(),
             run_attempt: self.run_attempt.value,
-            conclusion: text(&self.conclusion),
+            conclusion: copied(&self.conclusion),
             queue_time: copied(&self.queue_time),
             execution_time: copied(&self.execution_time),
             started_at: copied(&self.started_at),

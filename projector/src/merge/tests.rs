@@ -1,15 +1,16 @@
 //! Unit tests of the merge rules, one scenario each.
 
 use oot_avro::event::{CallbackEvent, FailedTest, TestCounts, WorkflowRun};
+use oot_contract::{Conclusion, PrNumber, RepoLevel, Status};
 
 use super::*;
 
-pub(super) const JOB_KEY: &str =
+pub(crate) const JOB_KEY: &str =
     "intel/torch-xpu-ops/d-1/xpu-ci/linux-xpu / test (default, 1, 4)/42";
 const T0: i64 = 1_777_370_130_000_000; // 2026-04-28T10:15:30Z
 
 /// An `in_progress` callback as ingest would write it.
-pub(super) fn in_progress() -> CallbackEvent {
+pub(crate) fn in_progress() -> CallbackEvent {
     CallbackEvent {
         event_id: "ev-in-progress".into(),
         received_at: T0 + 1_000_000,
@@ -47,7 +48,7 @@ pub(super) fn in_progress() -> CallbackEvent {
 
 /// A `completed` callback with `conclusion`, ending `minutes` after the start. Like the
 /// relay's, it carries no `started_at` nor `queue_time`.
-pub(super) fn completed(conclusion: &str, minutes: i64) -> CallbackEvent {
+pub(crate) fn completed(conclusion: &str, minutes: i64) -> CallbackEvent {
     let mut e = in_progress();
     e.event_id = format!("ev-{conclusion}-{minutes}");
     e.received_at = T0 + minutes * 60_000_000 + 2_000_000;
@@ -75,13 +76,13 @@ pub(super) fn completed(conclusion: &str, minutes: i64) -> CallbackEvent {
 }
 
 /// The relay sweeper's synthetic timeout: completed, `timed_out`, nothing else known.
-pub(super) fn sweeper_timeout(minutes: i64) -> CallbackEvent {
+pub(crate) fn sweeper_timeout(minutes: i64) -> CallbackEvent {
     let mut e = completed("timed_out", minutes);
     e.execution_time = None;
     e
 }
 
-pub(super) fn failed_test(name: &str, message: &str) -> FailedTest {
+pub(crate) fn failed_test(name: &str, message: &str) -> FailedTest {
     FailedTest {
         name: name.into(),
         classname: "test_ops.TestXPU".into(),
@@ -94,7 +95,7 @@ pub(super) fn failed_test(name: &str, message: &str) -> FailedTest {
 }
 
 /// Another delivery of the same callback: same content, new id, received later.
-pub(super) fn redelivery(e: &CallbackEvent, n: i64) -> CallbackEvent {
+pub(crate) fn redelivery(e: &CallbackEvent, n: i64) -> CallbackEvent {
     let mut copy = e.clone();
     copy.event_id = format!("{}-redelivery-{n}", e.event_id);
     copy.received_at += n * 1_000_000;
@@ -102,7 +103,7 @@ pub(super) fn redelivery(e: &CallbackEvent, n: i64) -> CallbackEvent {
 }
 
 /// Folds the events into a record one delivery at a time, as the projector does.
-pub(super) fn fold(events: &[CallbackEvent]) -> JobRecord {
+pub(crate) fn fold(events: &[CallbackEvent]) -> JobRecord {
     let mut stored: Option<JobRecord> = None;
     for e in events {
         stored = Some(merge_event(stored.as_ref(), e).expect("same job").record);
@@ -112,15 +113,15 @@ pub(super) fn fold(events: &[CallbackEvent]) -> JobRecord {
 
 #[test]
 fn in_progress_alone_is_running() {
-    let r = JobRecord::from_event(&in_progress());
+    let r = JobRecord::from_event(&in_progress()).expect("valid");
     let v = r.view();
-    assert_eq!(v.status, "in_progress");
+    assert_eq!(v.status, Status::InProgress);
     assert!(!r.is_completed());
     assert_eq!(v.conclusion, None);
     assert_eq!(v.started_at, Some(T0));
     assert_eq!(v.queue_time, Some(12.3));
-    assert_eq!(v.job_key, JOB_KEY);
-    assert_eq!(v.downstream_repo, "intel/torch-xpu-ops");
+    assert_eq!(v.job_key.as_str(), JOB_KEY);
+    assert_eq!(v.downstream_repo.as_str(), "intel/torch-xpu-ops");
     assert_eq!(v.pytorch_head_sha, Some("0123abcd"));
     assert_eq!(v.first_seen_at, T0 + 1_000_000);
     assert!(v.failed_test_list.is_empty());
@@ -131,8 +132,8 @@ fn in_progress_alone_is_running() {
 fn in_progress_then_completed_keeps_both_halves() {
     let r = fold(&[in_progress(), completed("failure", 30)]);
     let v = r.view();
-    assert_eq!(v.status, "completed");
-    assert_eq!(v.conclusion, Some("failure"));
+    assert_eq!(v.status, Status::Completed);
+    assert_eq!(v.conclusion, Some(Conclusion::Failure));
     // From in_progress, which the completed callback does not repeat.
     assert_eq!(v.started_at, Some(T0));
     assert_eq!(v.queue_time, Some(12.3));
@@ -152,8 +153,8 @@ fn late_in_progress_never_reopens_a_finished_job() {
     let forward = fold(&[in_progress(), completed("success", 30)]);
     let backward = fold(&[completed("success", 30), in_progress()]);
     assert_eq!(forward, backward);
-    assert_eq!(backward.view().status, "completed");
-    assert_eq!(backward.view().conclusion, Some("success"));
+    assert_eq!(backward.view().status, Status::Completed);
+    assert_eq!(backward.view().conclusion, Some(Conclusion::Success));
     // Both sides' fields survive the other's nulls.
     assert_eq!(backward.view().started_at, Some(T0));
     assert_eq!(backward.view().execution_time, Some(1800.0));
@@ -200,7 +201,7 @@ fn real_failure_after_the_sweepers_timeout_wins() {
     // after it.
     let r = fold(&[in_progress(), sweeper_timeout(60), completed("failure", 45)]);
     let v = r.view();
-    assert_eq!(v.conclusion, Some("failure"));
+    assert_eq!(v.conclusion, Some(Conclusion::Failure));
     assert_eq!(v.completed_at, Some(T0 + 45 * 60_000_000));
     assert_eq!(v.execution_time, Some(2700.0));
     assert_eq!(v.failed_test_list.len(), 2);
@@ -213,14 +214,14 @@ fn sweepers_timeout_after_the_real_failure_does_not_mask_it() {
     let backward = fold(&[completed("failure", 45), sweeper_timeout(60), in_progress()]);
     assert_eq!(forward, backward);
     let late = merge_event(Some(&backward), &sweeper_timeout(90)).expect("same job");
-    assert_eq!(late.record.view().conclusion, Some("failure"));
+    assert_eq!(late.record.view().conclusion, Some(Conclusion::Failure));
 }
 
 #[test]
 fn a_timeout_counts_more_than_in_progress() {
     let r = fold(&[sweeper_timeout(60), in_progress()]);
-    assert_eq!(r.view().status, "completed");
-    assert_eq!(r.view().conclusion, Some("timed_out"));
+    assert_eq!(r.view().status, Status::Completed);
+    assert_eq!(r.view().conclusion, Some(Conclusion::TimedOut));
     assert_eq!(r.view().started_at, Some(T0));
 }
 
@@ -238,7 +239,7 @@ fn between_two_real_completions_the_later_one_wins() {
     for order in [[early.clone(), late.clone()], [late.clone(), early.clone()]] {
         let v_record = fold(&order);
         let v = v_record.view();
-        assert_eq!(v.conclusion, Some("success"));
+        assert_eq!(v.conclusion, Some(Conclusion::Success));
         assert_eq!(v.completed_at, Some(T0 + 40 * 60_000_000));
         assert_eq!(v.execution_time, Some(2400.0));
         assert_eq!(v.failed_tests, Some(0));
@@ -266,8 +267,8 @@ fn equal_rank_different_content_is_decided_by_content_not_order() {
     // Whole callbacks win, not a mix: conclusion and execution_time come from the same one.
     let v = ab.view();
     match v.conclusion {
-        Some("failure") => assert_eq!(v.execution_time, Some(1800.0)),
-        Some("cancelled") => assert_eq!(v.execution_time, Some(1.0)),
+        Some(Conclusion::Failure) => assert_eq!(v.execution_time, Some(1800.0)),
+        Some(Conclusion::Cancelled) => assert_eq!(v.execution_time, Some(1.0)),
         other => panic!("unexpected conclusion {other:?}"),
     }
 }
@@ -284,11 +285,11 @@ fn fields_are_never_cleared_by_a_callback_that_lacks_them() {
     done.truncations = vec![];
     let r = fold(&[ip, done]);
     let v = r.view();
-    assert_eq!(v.status, "completed");
-    assert_eq!(v.upstream_repo, Some("pytorch/pytorch"));
-    assert_eq!(v.pr_number, Some(4242));
+    assert_eq!(v.status, Status::Completed);
+    assert_eq!(v.upstream_repo.map(|r| r.as_str()), Some("pytorch/pytorch"));
+    assert_eq!(v.pr_number, PrNumber::new(4242).ok());
     assert_eq!(v.pytorch_head_sha, Some("0123abcd"));
-    assert_eq!(v.downstream_repo_level, Some("L2"));
+    assert_eq!(v.downstream_repo_level, Some(RepoLevel::L2));
     assert_eq!(v.artifact_url, Some("https://example.com/early"));
     assert_eq!(v.queue_time, Some(12.3));
     assert_eq!(v.started_at, Some(T0));
@@ -304,10 +305,10 @@ fn higher_ranked_value_replaces_a_lower_ranked_one() {
 
 #[test]
 fn different_jobs_are_refused() {
-    let a = JobRecord::from_event(&in_progress());
+    let a = JobRecord::from_event(&in_progress()).expect("valid");
     let mut other = completed("success", 30);
     other.job_key = "intel/torch-xpu-ops/d-2/xpu-ci/other/43".into();
-    let b = JobRecord::from_event(&other);
+    let b = JobRecord::from_event(&other).expect("valid");
     let err = a.merge(&b).expect_err("different keys");
     assert_eq!(err.left, JOB_KEY);
     assert_eq!(err.right, other.job_key);
@@ -317,29 +318,89 @@ fn different_jobs_are_refused() {
 
 #[test]
 fn stage_follows_status_and_conclusion() {
-    assert_eq!(Stage::of("in_progress", None), Stage::InProgress);
-    assert_eq!(Stage::of("queued", None), Stage::InProgress);
-    assert_eq!(Stage::of("completed", Some("timed_out")), Stage::TimedOut);
-    assert_eq!(Stage::of("completed", None), Stage::TimedOut);
-    for c in [
-        "success",
-        "failure",
-        "cancelled",
-        "skipped",
-        "neutral",
-        "action_required",
-        "stale",
-    ] {
-        assert_eq!(Stage::of("completed", Some(c)), Stage::Concluded, "{c}");
+    assert_eq!(Stage::of(Status::InProgress, None), Stage::InProgress);
+    // A status outside the contract never reaches the merge: the event is refused.
+    assert!(Status::parse("queued").is_err());
+    assert_eq!(
+        Stage::of(Status::Completed, Some(Conclusion::TimedOut)),
+        Stage::TimedOut
+    );
+    assert_eq!(Stage::of(Status::Completed, None), Stage::TimedOut);
+    for &c in Conclusion::ALL {
+        if c != Conclusion::TimedOut {
+            assert_eq!(
+                Stage::of(Status::Completed, Some(c)),
+                Stage::Concluded,
+                "{c}"
+            );
+        }
     }
     assert!(Stage::InProgress < Stage::TimedOut && Stage::TimedOut < Stage::Concluded);
 }
 
 #[test]
+fn an_event_whose_strings_are_not_the_contracts_is_refused_with_the_field() {
+    let mut queued = in_progress();
+    queued.workflow.status = "queued".into();
+    let err = JobRecord::from_event(&queued).expect_err("unknown status");
+    assert_eq!(err.field, "workflow.status");
+    assert!(err.to_string().contains("\"queued\""), "{err}");
+
+    type Spoil = fn(&mut CallbackEvent);
+    let cases: [(&str, Spoil); 6] = [
+        ("workflow.conclusion", |e| {
+            e.workflow.conclusion = Some("SUCCESS".into())
+        }),
+        ("verified_repo", |e| e.verified_repo = "not a repo".into()),
+        ("downstream_repo_level", |e| {
+            e.downstream_repo_level = Some("L9".into())
+        }),
+        ("job_key", |e| e.job_key = "too/short".into()),
+        ("pr_number", |e| e.pr_number = Some(-1)),
+        ("workflow.check_run_id", |e| {
+            e.workflow.check_run_id = "042".into()
+        }),
+    ];
+    for (field, spoil) in cases {
+        let mut e = completed("success", 30);
+        spoil(&mut e);
+        let err = JobRecord::from_event(&e).expect_err(field);
+        assert_eq!(err.field, field);
+        // The whole event is refused, so merging it into a stored record changes nothing.
+        let stored = fold(&[in_progress()]);
+        assert_eq!(
+            merge_event(Some(&stored), &e),
+            Err(Refused::Invalid(err.clone()))
+        );
+    }
+}
+
+/// A merge state written by the version that stored every field as a string
+/// (`merge_state_v1.json`: `fold(in_progress, completed failure 30).bounded(20_000)`).
+const MERGE_STATE_V1: &str = include_str!("merge_state_v1.json");
+
+#[test]
+fn merge_state_written_before_the_fields_were_typed_still_reads() {
+    let stored: JobRecord = serde_json::from_str(MERGE_STATE_V1).expect("reads the old form");
+    let now = fold(&[in_progress(), completed("failure", 30)]).bounded(20_000);
+    // Equal, ranks and digests included: the typed record digests and orders as before.
+    assert_eq!(stored, now);
+    assert_eq!(stored.view().status, Status::Completed);
+    assert_eq!(stored.view().conclusion, Some(Conclusion::Failure));
+    // And writes back byte for byte.
+    assert_eq!(
+        serde_json::to_string(&stored).expect("serialize"),
+        MERGE_STATE_V1.trim_end()
+    );
+    let again = merge_event(Some(&stored), &completed("failure", 30)).expect("same job");
+    assert!(!again.changed);
+}
+
+#[test]
 fn rank_ignores_event_id_and_received_at() {
     let e = completed("failure", 30);
-    let a = JobRecord::from_event(&e);
-    let b = JobRecord::from_event(&redelivery(&e, 9));
+    let a = JobRecord::from_event(&e).expect("valid");
+    let b = JobRecord::from_event(&redelivery(&e, 9)).expect("valid");
     assert_eq!(a.rank(), b.rank());
     assert_eq!(a.rank().digest.len(), 64);
 }

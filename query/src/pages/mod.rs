@@ -22,8 +22,7 @@ pub mod summary;
 
 use std::sync::Arc;
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -33,6 +32,8 @@ use maud::Markup;
 use crate::api::{self, Stores};
 use crate::clock;
 use crate::error::{ApiError, RETRY_AFTER_SECS};
+use crate::params::{BackendParams, PrParams, SummaryParams};
+use crate::stores::StoreError;
 
 /// The stylesheet, compiled in so the service is one file to deploy.
 const STYLESHEET: &str = include_str!("../../static/oot.css");
@@ -55,26 +56,30 @@ fn html(markup: Markup) -> Html<String> {
     Html(markup.into_string())
 }
 
-async fn summary_page(State(stores): State<Arc<Stores>>, RawQuery(query): RawQuery) -> PageResult {
-    let view = api::load_summary(&stores, query.as_deref()).await?;
+// Parameters are extracted as `Result`s so that a bad one is answered with an error page, not
+// with the JSON rejection of the extractor (see [`crate::extract`]).
+
+async fn summary_page(
+    State(stores): State<Arc<Stores>>,
+    params: Result<SummaryParams, ApiError>,
+) -> PageResult {
+    let view = api::load_summary(&stores, params?).await?;
     Ok(html(summary::render(&view, clock::now())))
 }
 
 async fn backend_page(
     State(stores): State<Arc<Stores>>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    RawQuery(query): RawQuery,
+    params: Result<BackendParams, ApiError>,
 ) -> PageResult {
-    let view = api::load_backend(&stores, path, query.as_deref()).await?;
+    let view = api::load_backend(&stores, params?).await?;
     Ok(html(backend::render(&view, clock::now())))
 }
 
 async fn pr_page(
     State(stores): State<Arc<Stores>>,
-    path: Result<Path<String>, PathRejection>,
-    RawQuery(query): RawQuery,
+    params: Result<PrParams, ApiError>,
 ) -> PageResult {
-    let view = api::load_pr(&stores, path, query.as_deref()).await?;
+    let view = api::load_pr(&stores, params?).await?;
     Ok(html(pr::render(&view, clock::now())))
 }
 
@@ -94,6 +99,12 @@ pub struct PageError(ApiError);
 impl From<ApiError> for PageError {
     fn from(error: ApiError) -> Self {
         PageError(error)
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(error: StoreError) -> Self {
+        PageError(error.into())
     }
 }
 

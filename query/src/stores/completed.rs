@@ -1,14 +1,21 @@
 //! Reading completed jobs from ClickHouse, one SQL file per query (`query/sql/`), values bound
 //! client-side (`?`), the table's name spliced in (identifiers cannot be bound; the settings
 //! allow plain identifiers only).
+//!
+//! Each query's columns are named once, by the fields of its row struct: the SQL selects
+//! `?fields`, which the client replaces with those names (quoted, in field order) whether or
+//! not it validates rows, so what is selected and what is read cannot drift apart. The one
+//! query that reads aggregates names them in a subquery, by the same names as the fields.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use oot_contract::clickhouse as col;
+use oot_contract::{Conclusion, PrNumber, RepoName, Status, UpstreamPr};
 use serde::Deserialize;
 
-use crate::error::ApiError;
 use crate::job::{Job, JobState, SummaryJob, TestCounts};
+use crate::stores::{read, readable, Skipped, StoreError, Unreadable};
 
 const STORE: &str = "clickhouse";
 
@@ -44,8 +51,25 @@ fn date_time(seconds: i64) -> u32 {
     u32::try_from(seconds.max(0)).unwrap_or(u32::MAX)
 }
 
-// Rows are read positionally (RowBinary, the client's validation off for 18.16): each struct's
-// fields follow its SQL file's SELECT list, and the names match it too.
+fn status(text: &str) -> Result<Status, Unreadable> {
+    read(col::STATUS, Status::parse(text))
+}
+
+/// The column holds `""` for a job without a conclusion.
+fn conclusion(text: &str) -> Result<Option<Conclusion>, Unreadable> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    read(col::CONCLUSION, Conclusion::parse(text)).map(Some)
+}
+
+fn pr_number(n: Option<u64>) -> Result<Option<PrNumber>, Unreadable> {
+    n.map(|n| read(col::PR_NUMBER, PrNumber::new(n)))
+        .transpose()
+}
+
+// Field names are column names (a test checks them against the contract); the client selects
+// them in this order and reads the answer positionally (RowBinary, validation off for 18.16).
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct JobRow {
     #[serde(rename = "dynamoKey")]
@@ -77,15 +101,29 @@ struct JobRow {
     artifact_url: String,
 }
 
-impl From<JobRow> for Job {
-    fn from(row: JobRow) -> Job {
-        let state = JobState::of(&row.status, &row.conclusion);
-        Job {
+/// A job's state and its conclusion, from its columns.
+fn outcome(
+    status_text: &str,
+    conclusion_text: &str,
+) -> Result<(JobState, Option<Conclusion>), Unreadable> {
+    let conclusion = conclusion(conclusion_text)?;
+    Ok((JobState::of(status(status_text)?, conclusion), conclusion))
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = Skipped;
+
+    fn try_from(row: JobRow) -> Result<Job, Skipped> {
+        let parsed = outcome(&row.status, &row.conclusion)
+            .and_then(|outcome| Ok((outcome, pr_number(row.pr_number)?)));
+        let ((state, conclusion), pr_number) = parsed.map_err(|why| why.of(&row.dynamo_key))?;
+        Ok(Job {
+            state,
+            pr_number,
             job_key: row.dynamo_key,
             downstream_repo: row.downstream_repo,
             level: non_empty(row.downstream_repo_level),
             upstream_repo: non_empty(row.upstream_repo),
-            pr_number: row.pr_number,
             head_sha: non_empty(row.pytorch_head_sha),
             delivery_id: row.delivery_id,
             event_type: row.event_type,
@@ -95,8 +133,7 @@ impl From<JobRow> for Job {
             check_run_id: row.check_run_id,
             run_id: row.run_id,
             run_attempt: row.run_attempt,
-            state,
-            conclusion: non_empty(row.conclusion),
+            conclusion,
             queue_time: row.queue_time,
             execution_time: row.execution_time,
             first_seen_at: i64::from(row.first_seen_at),
@@ -109,7 +146,7 @@ impl From<JobRow> for Job {
                 skipped: row.skipped_tests,
             },
             artifact_url: non_empty(row.artifact_url),
-        }
+        })
     }
 }
 
@@ -132,10 +169,14 @@ struct SummaryRow {
     completed_at: u32,
 }
 
-impl From<SummaryRow> for SummaryJob {
-    fn from(row: SummaryRow) -> SummaryJob {
-        SummaryJob {
-            state: JobState::of(&row.status, &row.conclusion),
+impl TryFrom<SummaryRow> for SummaryJob {
+    type Error = Skipped;
+
+    fn try_from(row: SummaryRow) -> Result<SummaryJob, Skipped> {
+        let (state, _) =
+            outcome(&row.status, &row.conclusion).map_err(|why| why.of(&row.dynamo_key))?;
+        Ok(SummaryJob {
+            state,
             job_key: row.dynamo_key,
             downstream_repo: row.downstream_repo,
             level: non_empty(row.downstream_repo_level),
@@ -148,10 +189,11 @@ impl From<SummaryRow> for SummaryJob {
             first_seen_at: i64::from(row.first_seen_at),
             started_at: row.started_at.map(i64::from),
             completed_at: Some(i64::from(row.completed_at)),
-        }
+        })
     }
 }
 
+/// Aggregates, named in `repo_last_results.sql`'s subquery.
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct LastResultRow {
     downstream_repo: String,
@@ -163,7 +205,6 @@ struct LastResultRow {
 struct FailedTestsRow {
     #[serde(rename = "dynamoKey")]
     dynamo_key: String,
-    #[serde(rename = "latest_failed_tests_json")]
     failed_tests_json: String,
 }
 
@@ -180,32 +221,37 @@ impl CompletedJobs {
         self.client.query(&template.replace("{table}", &self.table))
     }
 
-    async fn fetch<R>(&self, query: clickhouse::query::Query) -> Result<Vec<R>, ApiError>
+    async fn fetch<R>(&self, query: clickhouse::query::Query) -> Result<Vec<R>, StoreError>
     where
         R: clickhouse::RowOwned + clickhouse::RowRead,
     {
         match tokio::time::timeout(self.timeout, query.fetch_all::<R>()).await {
             Ok(Ok(rows)) => Ok(rows),
-            Ok(Err(error)) => Err(ApiError::StoreUnavailable {
+            Ok(Err(error)) => Err(StoreError {
                 store: STORE,
                 detail: error.to_string(),
             }),
-            Err(_) => Err(ApiError::StoreUnavailable {
+            Err(_) => Err(StoreError {
                 store: STORE,
                 detail: format!("no answer within {:?}", self.timeout),
             }),
         }
     }
 
+    async fn jobs(&self, query: clickhouse::query::Query) -> Result<Vec<Job>, StoreError> {
+        let rows: Vec<JobRow> = self.fetch(query).await?;
+        Ok(readable(STORE, rows.into_iter().map(TryInto::try_into)))
+    }
+
     /// Every repo's completed jobs first seen since `since`.
-    pub async fn summary_jobs(&self, since: i64) -> Result<Vec<SummaryJob>, ApiError> {
+    pub async fn summary_jobs(&self, since: i64) -> Result<Vec<SummaryJob>, StoreError> {
         let query = self.query(SUMMARY_JOBS_SQL).bind(date_time(since));
         let rows: Vec<SummaryRow> = self.fetch(query).await?;
-        Ok(rows.into_iter().map(SummaryJob::from).collect())
+        Ok(readable(STORE, rows.into_iter().map(TryInto::try_into)))
     }
 
     /// Every repo with a completed job, and its last result.
-    pub async fn repo_last_results(&self) -> Result<Vec<RepoLastResult>, ApiError> {
+    pub async fn repo_last_results(&self) -> Result<Vec<RepoLastResult>, StoreError> {
         let rows: Vec<LastResultRow> = self.fetch(self.query(REPO_LAST_RESULTS_SQL)).await?;
         Ok(rows
             .into_iter()
@@ -218,38 +264,34 @@ impl CompletedJobs {
     }
 
     /// The completed jobs of `repo` first seen since `since`.
-    pub async fn repo_jobs(&self, repo: &str, since: i64) -> Result<Vec<Job>, ApiError> {
-        let query = self.query(REPO_JOBS_SQL).bind(repo).bind(date_time(since));
-        let rows: Vec<JobRow> = self.fetch(query).await?;
-        Ok(rows.into_iter().map(Job::from).collect())
+    pub async fn repo_jobs(&self, repo: &RepoName, since: i64) -> Result<Vec<Job>, StoreError> {
+        let query = self
+            .query(REPO_JOBS_SQL)
+            .bind(repo.as_str())
+            .bind(date_time(since));
+        self.jobs(query).await
     }
 
-    /// The completed jobs of upstream PR `upstream_repo#pr_number` first seen since `since`.
-    pub async fn pr_jobs(
-        &self,
-        upstream_repo: &str,
-        pr_number: u64,
-        since: i64,
-    ) -> Result<Vec<Job>, ApiError> {
+    /// The completed jobs of upstream PR `pr` first seen since `since`.
+    pub async fn pr_jobs(&self, pr: &UpstreamPr, since: i64) -> Result<Vec<Job>, StoreError> {
         let query = self
             .query(PR_JOBS_SQL)
-            .bind(upstream_repo)
-            .bind(pr_number)
+            .bind(pr.repo.as_str())
+            .bind(pr.number.get())
             .bind(date_time(since));
-        let rows: Vec<JobRow> = self.fetch(query).await?;
-        Ok(rows.into_iter().map(Job::from).collect())
+        self.jobs(query).await
     }
 
     /// The `failed_tests_json` of each of `keys` (jobs of `repo`) that has a row.
     pub async fn failed_tests(
         &self,
-        repo: &str,
+        repo: &RepoName,
         keys: &[String],
-    ) -> Result<HashMap<String, String>, ApiError> {
+    ) -> Result<HashMap<String, String>, StoreError> {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let query = self.query(FAILED_TESTS_SQL).bind(repo).bind(keys);
+        let query = self.query(FAILED_TESTS_SQL).bind(repo.as_str()).bind(keys);
         let rows: Vec<FailedTestsRow> = self.fetch(query).await?;
         Ok(rows
             .into_iter()
@@ -260,6 +302,9 @@ impl CompletedJobs {
 
 #[cfg(test)]
 mod tests {
+    use clickhouse::Row;
+    use oot_contract::clickhouse::is_column;
+
     use super::*;
 
     /// `?` outside a value is a placeholder to the client, so a stray one in a comment would
@@ -273,9 +318,36 @@ mod tests {
             (PR_JOBS_SQL, 3),
             (FAILED_TESTS_SQL, 2),
         ] {
-            assert_eq!(sql.matches('?').count(), binds, "{sql}");
+            let fields = sql.matches("?fields").count();
+            assert_eq!(fields, 1, "{sql}");
+            assert_eq!(sql.matches('?').count() - fields, binds, "{sql}");
             assert!(sql.contains("FROM {table}"), "{sql}");
         }
+    }
+
+    /// What each query reads is its row struct's fields: every one a column of the table, but
+    /// for the aggregates that `repo_last_results.sql` names itself.
+    #[test]
+    fn every_row_reads_columns_of_the_contract() {
+        for names in [
+            JobRow::COLUMN_NAMES,
+            SummaryRow::COLUMN_NAMES,
+            FailedTestsRow::COLUMN_NAMES,
+        ] {
+            for name in names {
+                assert!(is_column(name), "{name} is not a column of the table");
+            }
+        }
+        for name in LastResultRow::COLUMN_NAMES {
+            assert!(
+                is_column(name)
+                    || [",", "\n"]
+                        .iter()
+                        .any(|end| REPO_LAST_RESULTS_SQL.contains(&format!(" AS {name}{end}"))),
+                "{name} is neither a column nor an aggregate of repo_last_results.sql"
+            );
+        }
+        assert_eq!(JobRow::COLUMN_NAMES[0], col::DYNAMO_KEY);
     }
 
     #[test]
@@ -283,5 +355,69 @@ mod tests {
         assert_eq!(date_time(-5), 0);
         assert_eq!(date_time(1_777_371_330), 1_777_371_330);
         assert_eq!(date_time(i64::MAX), u32::MAX);
+    }
+
+    fn row() -> JobRow {
+        JobRow {
+            dynamo_key: "a/b/d/ci/test/1".to_owned(),
+            downstream_repo: "a/b".to_owned(),
+            downstream_repo_level: String::new(),
+            upstream_repo: "pytorch/pytorch".to_owned(),
+            pr_number: Some(179_565),
+            pytorch_head_sha: String::new(),
+            delivery_id: "d".to_owned(),
+            event_type: "pull_request".to_owned(),
+            workflow_run_url: "https://example.com/run".to_owned(),
+            workflow_name: "ci".to_owned(),
+            job_name: "test".to_owned(),
+            check_run_id: "1".to_owned(),
+            run_id: "100".to_owned(),
+            run_attempt: 1,
+            status: "completed".to_owned(),
+            conclusion: "timed_out".to_owned(),
+            queue_time: None,
+            execution_time: None,
+            first_seen_at: 1_000,
+            started_at: None,
+            completed_at: 2_000,
+            total_tests: None,
+            passed_tests: None,
+            failed_tests: None,
+            skipped_tests: None,
+            artifact_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_row_reads_back_through_the_contract() {
+        let job = Job::try_from(row()).unwrap();
+        assert_eq!(job.state, JobState::TimedOut);
+        assert_eq!(job.conclusion, Some(Conclusion::TimedOut));
+        assert_eq!(job.pr_number.map(|n| n.get()), Some(179_565));
+        assert_eq!((job.level, job.head_sha), (None, None));
+        let mut no_conclusion = row();
+        no_conclusion.conclusion = String::new();
+        assert_eq!(
+            Job::try_from(no_conclusion).unwrap().state,
+            JobState::Unknown
+        );
+    }
+
+    #[test]
+    fn a_row_outside_the_contract_names_its_column() {
+        for (change, column) in [
+            (
+                (|r: &mut JobRow| r.conclusion = "exploded".to_owned()) as fn(&mut JobRow),
+                "conclusion",
+            ),
+            (|r: &mut JobRow| r.status = "queued".to_owned(), "status"),
+            (|r: &mut JobRow| r.pr_number = Some(0), "pr_number"),
+        ] {
+            let mut bad = row();
+            change(&mut bad);
+            let skipped = Job::try_from(bad).unwrap_err();
+            assert_eq!(skipped.key, "a/b/d/ci/test/1");
+            assert_eq!(skipped.why.name, column);
+        }
     }
 }

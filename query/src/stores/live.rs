@@ -1,5 +1,5 @@
 //! Reading running jobs from DynamoDB, the live job state, through the job table's secondary
-//! indexes: `downstream_repo-index` for a backend, `upstream_pr-index` for an upstream PR.
+//! indexes: [`DOWNSTREAM_REPO_INDEX`] for a backend, [`UPSTREAM_PR_INDEX`] for an upstream PR.
 //!
 //! Both indexes hold every job of their key, running or not (range key `dynamoKey`, no time),
 //! so a query reads them all and the filter keeps `in_progress` ones; the projection keeps the
@@ -10,34 +10,40 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use oot_platform::migrate::{DOWNSTREAM_REPO_INDEX, UPSTREAM_PR_INDEX};
+use oot_contract::dynamo::attr::{
+    CHECK_RUN_ID, DELIVERY_ID, DOWNSTREAM_REPO, DOWNSTREAM_REPO_LEVEL, DYNAMO_KEY, EVENT_TYPE,
+    FIRST_SEEN_AT, JOB_NAME, PR_NUMBER, PYTORCH_HEAD_SHA, QUEUE_TIME, RUN_ATTEMPT, RUN_ID,
+    STARTED_AT, STATUS, UPSTREAM_PR, UPSTREAM_REPO, WORKFLOW_NAME, WORKFLOW_RUN_URL,
+};
+use oot_contract::dynamo::{DOWNSTREAM_REPO_INDEX, UPSTREAM_PR_INDEX};
+use oot_contract::{PrNumber, RepoName, Status, UpstreamPr};
 
 use crate::clock::parse_rfc3339;
-use crate::error::ApiError;
 use crate::job::{Job, JobState, TestCounts};
+use crate::stores::{read, readable, StoreError, Unreadable};
 
 const STORE: &str = "dynamodb";
 
-/// The attributes a running job is shown with (see `projector/src/job_table.rs`).
+/// The attributes a running job is shown with.
 const ATTRIBUTES: [&str; 18] = [
-    "dynamoKey",
-    "status",
-    "downstream_repo",
-    "downstream_repo_level",
-    "upstream_repo",
-    "pr_number",
-    "pytorch_head_sha",
-    "delivery_id",
-    "event_type",
-    "workflow_run_url",
-    "workflow_name",
-    "job_name",
-    "check_run_id",
-    "run_id",
-    "run_attempt",
-    "queue_time",
-    "started_at",
-    "first_seen_at",
+    DYNAMO_KEY,
+    STATUS,
+    DOWNSTREAM_REPO,
+    DOWNSTREAM_REPO_LEVEL,
+    UPSTREAM_REPO,
+    PR_NUMBER,
+    PYTORCH_HEAD_SHA,
+    DELIVERY_ID,
+    EVENT_TYPE,
+    WORKFLOW_RUN_URL,
+    WORKFLOW_NAME,
+    JOB_NAME,
+    CHECK_RUN_ID,
+    RUN_ID,
+    RUN_ATTEMPT,
+    QUEUE_TIME,
+    STARTED_AT,
+    FIRST_SEEN_AT,
 ];
 
 type Item = HashMap<String, AttributeValue>;
@@ -60,32 +66,28 @@ impl LiveJobs {
     }
 
     /// The running jobs of downstream repo `repo`.
-    pub async fn running_of_repo(&self, repo: &str) -> Result<Vec<Job>, ApiError> {
-        self.running(DOWNSTREAM_REPO_INDEX, "downstream_repo", repo.to_owned())
+    pub async fn running_of_repo(&self, repo: &RepoName) -> Result<Vec<Job>, StoreError> {
+        self.running(DOWNSTREAM_REPO_INDEX, DOWNSTREAM_REPO, repo.to_string())
             .await
     }
 
-    /// The running jobs of upstream PR `upstream_repo#pr_number`.
-    pub async fn running_of_pr(
-        &self,
-        upstream_repo: &str,
-        pr_number: u64,
-    ) -> Result<Vec<Job>, ApiError> {
-        self.running(
-            UPSTREAM_PR_INDEX,
-            "upstream_pr",
-            format!("{upstream_repo}#{pr_number}"),
-        )
-        .await
+    /// The running jobs of upstream PR `pr`.
+    pub async fn running_of_pr(&self, pr: &UpstreamPr) -> Result<Vec<Job>, StoreError> {
+        self.running(UPSTREAM_PR_INDEX, UPSTREAM_PR, pr.key()).await
     }
 
-    async fn running(&self, index: &str, hash: &str, value: String) -> Result<Vec<Job>, ApiError> {
+    async fn running(
+        &self,
+        index: &str,
+        hash: &str,
+        value: String,
+    ) -> Result<Vec<Job>, StoreError> {
         match tokio::time::timeout(self.timeout, self.query_all(index, hash, value)).await {
-            Ok(answer) => answer.map_err(|detail| ApiError::StoreUnavailable {
+            Ok(answer) => answer.map_err(|detail| StoreError {
                 store: STORE,
                 detail,
             }),
-            Err(_) => Err(ApiError::StoreUnavailable {
+            Err(_) => Err(StoreError {
                 store: STORE,
                 detail: format!("no answer within {:?}", self.timeout),
             }),
@@ -109,9 +111,12 @@ impl LiveJobs {
                 .filter_expression("#status = :running")
                 .projection_expression(projection.join(", "))
                 .expression_attribute_names("#hash", hash)
-                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#status", STATUS)
                 .expression_attribute_values(":hash", AttributeValue::S(value.clone()))
-                .expression_attribute_values(":running", AttributeValue::S("in_progress".into()))
+                .expression_attribute_values(
+                    ":running",
+                    AttributeValue::S(Status::InProgress.as_str().to_owned()),
+                )
                 .set_exclusive_start_key(start.take());
             for (i, name) in ATTRIBUTES.iter().enumerate() {
                 request = request.expression_attribute_names(format!("#a{i}"), *name);
@@ -123,15 +128,13 @@ impl LiveJobs {
                     aws_sdk_dynamodb::error::DisplayErrorContext(e)
                 )
             })?;
-            for item in answer.items() {
-                match running_job(item) {
-                    Some(job) => jobs.push(job),
-                    None => tracing::warn!(
-                        key = ?item.get("dynamoKey"),
-                        "a running job's item lacks an attribute the views need; not shown"
-                    ),
-                }
-            }
+            jobs.extend(readable(
+                STORE,
+                answer.items().iter().map(|item| {
+                    running_job(item)
+                        .map_err(|why| why.of(text(item, DYNAMO_KEY).as_deref().unwrap_or("?")))
+                }),
+            ));
             match answer.last_evaluated_key() {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
                 _ => return Ok(jobs),
@@ -147,6 +150,10 @@ fn text(item: &Item, name: &str) -> Option<String> {
     }
 }
 
+fn required_text(item: &Item, name: &'static str) -> Result<String, Unreadable> {
+    text(item, name).ok_or(Unreadable::missing(name))
+}
+
 fn number<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
     match item.get(name) {
         Some(AttributeValue::N(value)) => value.parse().ok(),
@@ -154,32 +161,37 @@ fn number<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
     }
 }
 
-/// The job of a running item; `None` when an attribute every job has is missing.
-fn running_job(item: &Item) -> Option<Job> {
-    let started_at = text(item, "started_at").and_then(|t| parse_rfc3339(&t));
-    Some(Job {
-        job_key: text(item, "dynamoKey")?,
-        downstream_repo: text(item, "downstream_repo")?,
-        level: text(item, "downstream_repo_level"),
-        upstream_repo: text(item, "upstream_repo"),
-        pr_number: number(item, "pr_number"),
-        head_sha: text(item, "pytorch_head_sha"),
-        delivery_id: text(item, "delivery_id")?,
-        event_type: text(item, "event_type")?,
-        workflow_run_url: text(item, "workflow_run_url")?,
-        workflow_name: text(item, "workflow_name")?,
-        job_name: text(item, "job_name")?,
-        check_run_id: text(item, "check_run_id")?,
-        run_id: text(item, "run_id")?,
-        run_attempt: number(item, "run_attempt")?,
-        state: JobState::of(&text(item, "status")?, ""),
+/// The job of a running item, or the attribute that is missing or outside the contract.
+fn running_job(item: &Item) -> Result<Job, Unreadable> {
+    let status = read(STATUS, Status::parse(&required_text(item, STATUS)?))?;
+    let pr_number = number::<u64>(item, PR_NUMBER)
+        .map(|n| read(PR_NUMBER, PrNumber::new(n)))
+        .transpose()?;
+    let started_at = text(item, STARTED_AT).and_then(|t| parse_rfc3339(&t));
+    Ok(Job {
+        job_key: required_text(item, DYNAMO_KEY)?,
+        downstream_repo: required_text(item, DOWNSTREAM_REPO)?,
+        level: text(item, DOWNSTREAM_REPO_LEVEL),
+        upstream_repo: text(item, UPSTREAM_REPO),
+        pr_number,
+        head_sha: text(item, PYTORCH_HEAD_SHA),
+        delivery_id: required_text(item, DELIVERY_ID)?,
+        event_type: required_text(item, EVENT_TYPE)?,
+        workflow_run_url: required_text(item, WORKFLOW_RUN_URL)?,
+        workflow_name: required_text(item, WORKFLOW_NAME)?,
+        job_name: required_text(item, JOB_NAME)?,
+        check_run_id: required_text(item, CHECK_RUN_ID)?,
+        run_id: required_text(item, RUN_ID)?,
+        run_attempt: number(item, RUN_ATTEMPT).ok_or(Unreadable::missing(RUN_ATTEMPT))?,
+        state: JobState::of(status, None),
         conclusion: None,
-        queue_time: number(item, "queue_time"),
+        queue_time: number(item, QUEUE_TIME),
         execution_time: None,
         // The projector writes first_seen_at on every item; the start stands in for older ones.
-        first_seen_at: text(item, "first_seen_at")
+        first_seen_at: text(item, FIRST_SEEN_AT)
             .and_then(|t| parse_rfc3339(&t))
-            .or(started_at)?,
+            .or(started_at)
+            .ok_or(Unreadable::missing(FIRST_SEEN_AT))?,
         started_at,
         completed_at: None,
         tests: TestCounts::default(),
@@ -195,22 +207,22 @@ mod tests {
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let n = |v: &str| AttributeValue::N(v.to_owned());
         HashMap::from([
-            ("dynamoKey".to_owned(), s("a/b/d/ci/test/1")),
-            ("status".to_owned(), s("in_progress")),
-            ("downstream_repo".to_owned(), s("a/b")),
-            ("upstream_repo".to_owned(), s("pytorch/pytorch")),
-            ("pr_number".to_owned(), n("179565")),
-            ("delivery_id".to_owned(), s("d")),
-            ("event_type".to_owned(), s("pull_request")),
-            ("workflow_run_url".to_owned(), s("https://example.com/run")),
-            ("workflow_name".to_owned(), s("ci")),
-            ("job_name".to_owned(), s("test")),
-            ("check_run_id".to_owned(), s("1")),
-            ("run_id".to_owned(), s("100")),
-            ("run_attempt".to_owned(), n("2")),
-            ("queue_time".to_owned(), n("12.5")),
-            ("started_at".to_owned(), s("2026-04-28T10:15:30Z")),
-            ("first_seen_at".to_owned(), s("2026-04-28T10:15:31.250Z")),
+            (DYNAMO_KEY.to_owned(), s("a/b/d/ci/test/1")),
+            (STATUS.to_owned(), s("in_progress")),
+            (DOWNSTREAM_REPO.to_owned(), s("a/b")),
+            (UPSTREAM_REPO.to_owned(), s("pytorch/pytorch")),
+            (PR_NUMBER.to_owned(), n("179565")),
+            (DELIVERY_ID.to_owned(), s("d")),
+            (EVENT_TYPE.to_owned(), s("pull_request")),
+            (WORKFLOW_RUN_URL.to_owned(), s("https://example.com/run")),
+            (WORKFLOW_NAME.to_owned(), s("ci")),
+            (JOB_NAME.to_owned(), s("test")),
+            (CHECK_RUN_ID.to_owned(), s("1")),
+            (RUN_ID.to_owned(), s("100")),
+            (RUN_ATTEMPT.to_owned(), n("2")),
+            (QUEUE_TIME.to_owned(), n("12.5")),
+            (STARTED_AT.to_owned(), s("2026-04-28T10:15:30Z")),
+            (FIRST_SEEN_AT.to_owned(), s("2026-04-28T10:15:31.250Z")),
         ])
     }
 
@@ -218,7 +230,7 @@ mod tests {
     fn a_running_item_becomes_a_running_job() {
         let job = running_job(&item()).unwrap();
         assert_eq!(job.state, JobState::Running);
-        assert_eq!(job.pr_number, Some(179_565));
+        assert_eq!(job.pr_number.map(|n| n.get()), Some(179_565));
         assert_eq!(job.run_attempt, 2);
         assert_eq!(job.queue_time, Some(12.5));
         assert_eq!(job.started_at, Some(1_777_371_330));
@@ -229,10 +241,25 @@ mod tests {
     #[test]
     fn an_item_without_its_identity_is_skipped() {
         let mut broken = item();
-        broken.remove("run_attempt");
-        assert_eq!(running_job(&broken), None);
+        broken.remove(RUN_ATTEMPT);
+        assert_eq!(running_job(&broken).ok(), None);
         let mut old = item();
-        old.remove("first_seen_at");
+        old.remove(FIRST_SEEN_AT);
         assert_eq!(running_job(&old).unwrap().first_seen_at, 1_777_371_330);
+    }
+
+    #[test]
+    fn an_item_outside_the_contract_names_its_attribute() {
+        for (name, value) in [
+            (STATUS, AttributeValue::S("queued".to_owned())),
+            (PR_NUMBER, AttributeValue::N("0".to_owned())),
+        ] {
+            let mut bad = item();
+            bad.insert(name.to_owned(), value);
+            assert_eq!(running_job(&bad).unwrap_err().name, name);
+        }
+        let mut no_key = item();
+        no_key.remove(DYNAMO_KEY);
+        assert_eq!(running_job(&no_key), Err(Unreadable::missing(DYNAMO_KEY)));
     }
 }

@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use oot_contract::PrNumber;
 use serde::Serialize;
 
 use crate::clock::rfc3339;
@@ -69,7 +70,7 @@ pub struct Target {
     /// `pytorch/pytorch#179565`, or `nightly pytorch/pytorch@b1c2d3e`.
     pub label: String,
     pub upstream_repo: Option<String>,
-    pub pr_number: Option<u64>,
+    pub pr_number: Option<PrNumber>,
     /// The upstream commit of the row's most recent job.
     pub head_sha: Option<String>,
     /// The upstream delivery of a row without a PR.
@@ -115,7 +116,7 @@ pub struct Failure {
 enum RowKey {
     Pr {
         upstream_repo: String,
-        pr_number: u64,
+        pr_number: PrNumber,
     },
     Delivery {
         event_type: String,
@@ -346,7 +347,7 @@ impl BackendView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::views::cell::tests::job;
+    use crate::views::cell::tests::{job, pr as pr_number};
 
     const NOW: i64 = 2_000_000;
 
@@ -359,9 +360,9 @@ mod tests {
         j
     }
 
-    fn pr_job(key: &str, pr: u64, job_name: &str, run: &str, attempt: u32, state: JobState) -> Job {
+    fn pr_job(key: &str, pr: u32, job_name: &str, run: &str, attempt: u32, state: JobState) -> Job {
         let mut j = job("a/b", key);
-        j.pr_number = Some(pr);
+        j.pr_number = Some(pr_number(pr));
         j.job_name = job_name.to_owned();
         j.run_id = run.to_owned();
         j.run_attempt = attempt;

@@ -1,6 +1,7 @@
 //! One job as the per-backend matrix and the PR view show it: its state, times, test counts and
 //! links. Shared so both views (and the pages rendered from them) show a job alike.
 
+use oot_contract::Conclusion;
 use serde::Serialize;
 
 use crate::clock::rfc3339;
@@ -34,7 +35,7 @@ pub struct JobCell {
     pub workflow_name: String,
     pub job_name: String,
     pub state: JobState,
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
     pub event_type: String,
     pub run_id: String,
     pub run_attempt: u32,
@@ -56,7 +57,7 @@ impl JobCell {
             workflow_name: job.workflow_name.clone(),
             job_name: job.job_name.clone(),
             state: job.state,
-            conclusion: job.conclusion.clone(),
+            conclusion: job.conclusion,
             event_type: job.event_type.clone(),
             run_id: job.run_id.clone(),
             run_attempt: job.run_attempt,
@@ -74,7 +75,13 @@ impl JobCell {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use oot_contract::PrNumber;
+
     use super::*;
+
+    pub(crate) fn pr(number: u32) -> PrNumber {
+        PrNumber::new(u64::from(number)).unwrap()
+    }
 
     /// A completed job for the views' tests; change what the test is about.
     pub(crate) fn job(repo: &str, key: &str) -> Job {
@@ -83,7 +90,7 @@ pub(crate) mod tests {
             downstream_repo: repo.to_owned(),
             level: Some("L2".to_owned()),
             upstream_repo: Some("pytorch/pytorch".to_owned()),
-            pr_number: Some(1),
+            pr_number: Some(pr(1)),
             head_sha: Some("abcdef0123456789".to_owned()),
             delivery_id: "d1".to_owned(),
             event_type: "pull_request".to_owned(),
@@ -94,7 +101,7 @@ pub(crate) mod tests {
             run_id: "100".to_owned(),
             run_attempt: 1,
             state: JobState::Success,
-            conclusion: Some("success".to_owned()),
+            conclusion: Some(Conclusion::Success),
             queue_time: Some(5.0),
             execution_time: Some(60.0),
             first_seen_at: 1_000,
@@ -124,5 +131,17 @@ pub(crate) mod tests {
         let cell = JobCell::of(&job("a/b", "k"));
         assert_eq!(cell.started_at.as_deref(), Some("1970-01-01T00:16:40Z"));
         assert_eq!(cell.duration_s, Some(60.0));
+    }
+
+    /// The public JSON spells a conclusion as the contract (and the stores) do.
+    #[test]
+    fn conclusions_keep_their_json_spelling() {
+        let mut j = job("a/b", "k");
+        j.conclusion = Some(Conclusion::TimedOut);
+        let json = serde_json::to_value(JobCell::of(&j)).unwrap();
+        assert_eq!(json["conclusion"], "timed_out");
+        j.conclusion = None;
+        let json = serde_json::to_value(JobCell::of(&j)).unwrap();
+        assert!(json["conclusion"].is_null());
     }
 }

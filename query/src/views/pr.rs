@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use oot_contract::{PrNumber, UpstreamPr};
+
 use crate::clock::rfc3339;
 use crate::job::{Job, JobState};
 use crate::rules::{in_window, latest_of_each_job, with_running, Window};
@@ -14,7 +16,7 @@ use crate::views::cell::JobCell;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PrView {
     pub upstream_repo: String,
-    pub pr_number: u64,
+    pub pr_number: PrNumber,
     /// The window asked for; `null`: every job of the PR still retained.
     pub window: Option<&'static str>,
     pub generated_at: Option<String>,
@@ -98,10 +100,9 @@ pub fn headline(counts: &StateCounts) -> String {
     parts.join(", ")
 }
 
-/// The view of `upstream_repo#pr_number` at `now`, over `window` if one is given.
+/// The view of `pr` at `now`, over `window` if one is given.
 pub fn build(
-    upstream_repo: &str,
-    pr_number: u64,
+    pr: &UpstreamPr,
     window: Option<Window>,
     now: i64,
     completed: Vec<Job>,
@@ -109,8 +110,8 @@ pub fn build(
 ) -> PrView {
     let since = window.map_or(i64::MIN, |w| w.since(now));
     let keep = |j: &Job| {
-        j.upstream_repo.as_deref() == Some(upstream_repo)
-            && j.pr_number == Some(pr_number)
+        j.upstream_repo.as_deref() == Some(pr.repo.as_str())
+            && j.pr_number == Some(pr.number)
             && in_window(j.first_seen_at, since)
     };
     let completed: Vec<Job> = completed.into_iter().filter(keep).collect();
@@ -165,8 +166,8 @@ pub fn build(
         .collect();
 
     PrView {
-        upstream_repo: upstream_repo.to_owned(),
-        pr_number,
+        upstream_repo: pr.repo.to_string(),
+        pr_number: pr.number,
         window: window.map(Window::as_str),
         generated_at: rfc3339(now),
         headline: headline(&counts),
@@ -178,7 +179,7 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::views::cell::tests::job;
+    use crate::views::cell::tests::{job, pr};
 
     fn counts(states: &[JobState]) -> StateCounts {
         let mut c = StateCounts::default();
@@ -205,6 +206,11 @@ mod tests {
         assert_eq!(headline(&StateCounts::default()), "no jobs");
     }
 
+    fn pytorch(number: u32) -> UpstreamPr {
+        let repo = oot_contract::RepoName::parse("pytorch/pytorch").unwrap();
+        UpstreamPr::new(repo, pr(number))
+    }
+
     fn pr_job(repo: &str, key: &str, job_name: &str, attempt: u32, state: JobState) -> Job {
         let mut j = job(repo, key);
         j.job_name = job_name.to_owned();
@@ -222,9 +228,9 @@ mod tests {
             pr_job("a/a", "k4", "build", 1, JobState::Success),
         ];
         let mut other_pr = pr_job("a/a", "k5", "lint", 1, JobState::Failure);
-        other_pr.pr_number = Some(2);
+        other_pr.pr_number = Some(pr(2));
         let running = vec![pr_job("a/a", "k6", "lint", 1, JobState::Running), other_pr];
-        let view = build("pytorch/pytorch", 1, None, 10_000, completed, running);
+        let view = build(&pytorch(1), None, 10_000, completed, running);
         assert_eq!(view.headline, "3/4 passed, 1 running");
         let names: Vec<&str> = view
             .backends
@@ -236,6 +242,11 @@ mod tests {
         assert_eq!(view.backends[1].jobs[0].run_attempt, 2);
         assert_eq!(view.backends[1].headline, "1/1 passed");
         assert_eq!(view.backends[0].level.as_deref(), Some("L2"));
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(
+            (&json["upstream_repo"], &json["pr_number"]),
+            (&serde_json::json!("pytorch/pytorch"), &serde_json::json!(1))
+        );
     }
 
     #[test]
@@ -243,15 +254,14 @@ mod tests {
         let mut old = pr_job("a/a", "k1", "test", 1, JobState::Failure);
         old.first_seen_at = 0;
         let view = build(
-            "pytorch/pytorch",
-            1,
+            &pytorch(1),
             Some(Window::Day),
             200_000,
             vec![old.clone()],
             vec![],
         );
         assert_eq!(view.headline, "no jobs");
-        let all = build("pytorch/pytorch", 1, None, 200_000, vec![old], vec![]);
+        let all = build(&pytorch(1), None, 200_000, vec![old], vec![]);
         assert_eq!(all.headline, "0/1 passed, 1 failed");
     }
 }

@@ -129,7 +129,7 @@ async fn dynamodb_table_is_created_once_and_stores_items() {
     let by_pr = client
         .query()
         .table_name(&dynamo.table)
-        .index_name(migrate::UPSTREAM_PR_INDEX)
+        .index_name(oot_contract::dynamo::UPSTREAM_PR_INDEX)
         .key_condition_expression("upstream_pr = :pr")
         .expression_attribute_values(":pr", AttributeValue::S("pytorch/pytorch#179565".into()))
         .send()

@@ -4,24 +4,26 @@
 
 use std::time::Duration;
 
-use oot_e2e::fixtures::{self, COMPLETED, IN_PROGRESS};
+use oot_contract::Conclusion;
+use oot_e2e::callbacks::{sample, Callback};
 use oot_e2e::{
     attr_n, attr_s, completed_rows, eventually, ingest_config, job_item, physical_row_count,
     projector_config, TestIngest, TestProjector, TestStores,
 };
 use oot_platform::settings::StoreSettings;
-use serde_json::{json, Value};
+use serde_json::Value;
+use time::macros::datetime;
 
 const JOB_KEY: &str =
     "intel/torch-xpu-ops/a8f5f167-0c4e-4a47-9f0b-54f5c0b0a9b1/xpu-ci/linux-xpu / test (default, 1, 4)/28374650001";
 
-/// The fixture callback for job `n` of the test (its own delivery id, hence its own job key).
-fn for_job(fixture: &str, n: u32) -> Value {
-    let mut body = fixtures::json(fixture);
+/// The sample callback for job `n` of the test (its own delivery id, hence its own job key).
+fn for_job(sample: fn() -> Callback, n: u32) -> Value {
+    let mut callback = sample();
     if n > 0 {
-        body["untrusted"]["callback_payload"]["delivery_id"] = json!(format!("delivery-{n}"));
+        callback.job.delivery_id = format!("delivery-{n}");
     }
-    body
+    callback.to_json()
 }
 
 fn key_of(n: u32) -> String {
@@ -36,14 +38,17 @@ fn key_of(n: u32) -> String {
 
 /// The relay sweeper's synthetic result for a job it gave up on.
 fn sweeper_timeout(n: u32) -> Value {
-    let mut body = for_job(COMPLETED, n);
-    let workflow = &mut body["untrusted"]["callback_payload"]["workflow"];
-    workflow["conclusion"] = json!("timed_out");
-    workflow["completed_at"] = json!("2026-04-28T12:15:30Z");
-    workflow.as_object_mut().unwrap().remove("failed_tests");
-    workflow.as_object_mut().unwrap().remove("test_results");
-    body["trusted"]["ci_metrics"]["execution_time"] = Value::Null;
-    body
+    for_job(
+        || Callback {
+            conclusion: Some(Conclusion::TimedOut),
+            completed_at: Some(datetime!(2026-04-28 12:15:30 UTC)),
+            execution_time: None,
+            test_results: None,
+            failed_tests: None,
+            ..sample::completed()
+        },
+        n,
+    )
 }
 
 async fn post_all(ingest: &TestIngest, bodies: &[Value]) {
@@ -92,7 +97,14 @@ async fn item(
 #[tokio::test]
 async fn both_callbacks_merge_into_one_record_and_one_completed_row() {
     let (stores, ingest, projector) = stack("proj").await;
-    post_all(&ingest, &[for_job(IN_PROGRESS, 0), for_job(COMPLETED, 0)]).await;
+    post_all(
+        &ingest,
+        &[
+            for_job(sample::in_progress, 0),
+            for_job(sample::completed, 0),
+        ],
+    )
+    .await;
     wait_for_events(&projector, 2).await;
     let s = &stores.settings;
 
@@ -133,14 +145,14 @@ async fn out_of_order_and_duplicated_callbacks_give_the_same_record_counted_once
     let (stores, ingest, projector) = stack("proj").await;
     // Job 1 in order, job 2 reversed, job 3 with every callback delivered three times.
     let mut bodies = vec![
-        for_job(IN_PROGRESS, 1),
-        for_job(COMPLETED, 1),
-        for_job(COMPLETED, 2),
-        for_job(IN_PROGRESS, 2),
+        for_job(sample::in_progress, 1),
+        for_job(sample::completed, 1),
+        for_job(sample::completed, 2),
+        for_job(sample::in_progress, 2),
     ];
     for _ in 0..3 {
-        bodies.push(for_job(COMPLETED, 3));
-        bodies.push(for_job(IN_PROGRESS, 3));
+        bodies.push(for_job(sample::completed, 3));
+        bodies.push(for_job(sample::in_progress, 3));
     }
     post_all(&ingest, &bodies).await;
     wait_for_events(&projector, bodies.len() as u64).await;
@@ -185,8 +197,8 @@ async fn the_real_result_beats_the_relays_timeout_whichever_arrives_first() {
     let (stores, ingest, projector) = stack("proj").await;
     let bodies = [
         sweeper_timeout(1),
-        for_job(COMPLETED, 1),
-        for_job(COMPLETED, 2),
+        for_job(sample::completed, 1),
+        for_job(sample::completed, 2),
         sweeper_timeout(2),
     ];
     post_all(&ingest, &bodies).await;
@@ -208,7 +220,7 @@ async fn the_real_result_beats_the_relays_timeout_whichever_arrives_first() {
 #[tokio::test]
 async fn a_running_job_is_in_dynamodb_and_its_pr_index_but_not_in_clickhouse() {
     let (stores, ingest, projector) = stack("proj").await;
-    post_all(&ingest, &[for_job(IN_PROGRESS, 0)]).await;
+    post_all(&ingest, &[for_job(sample::in_progress, 0)]).await;
     wait_for_events(&projector, 1).await;
     let s = &stores.settings;
     assert_eq!(attr_s(&item(s, JOB_KEY).await, "status"), "in_progress");
@@ -218,7 +230,7 @@ async fn a_running_job_is_in_dynamodb_and_its_pr_index_but_not_in_clickhouse() {
         .await
         .query()
         .table_name(&s.dynamo.table)
-        .index_name(oot_platform::migrate::UPSTREAM_PR_INDEX)
+        .index_name(oot_contract::dynamo::UPSTREAM_PR_INDEX)
         .key_condition_expression("upstream_pr = :pr")
         .expression_attribute_values(
             ":pr",
@@ -248,7 +260,7 @@ async fn an_undecodable_message_goes_to_the_dead_letter_topic_and_does_not_block
         .await
         .map_err(|(e, _)| e)
         .unwrap();
-    post_all(&ingest, &[for_job(COMPLETED, 0)]).await;
+    post_all(&ingest, &[for_job(sample::completed, 0)]).await;
     wait_for_events(&projector, 1).await;
     assert_eq!(projector.metrics.dead_letters.get(), 1);
     assert_eq!(attr_s(&item(s, JOB_KEY).await, "status"), "completed");
@@ -280,7 +292,12 @@ async fn a_projector_that_dies_between_the_stores_and_the_commit_loses_nothing_a
     let config = projector_config(s);
     oot_projector::app::migrate_all(s).await.unwrap();
     let bodies: Vec<Value> = (1..=5)
-        .flat_map(|n| [for_job(IN_PROGRESS, n), for_job(COMPLETED, n)])
+        .flat_map(|n| {
+            [
+                for_job(sample::in_progress, n),
+                for_job(sample::completed, n),
+            ]
+        })
         .collect();
     post_all(&ingest, &bodies).await;
 
@@ -336,13 +353,13 @@ async fn replay_rebuilds_tables_equal_to_the_live_ones() {
     let (stores, ingest, projector) = stack("replay").await;
     let mut bodies = Vec::new();
     for n in 1..=6 {
-        bodies.push(for_job(IN_PROGRESS, n));
+        bodies.push(for_job(sample::in_progress, n));
         if n % 3 != 0 {
-            bodies.push(for_job(COMPLETED, n));
+            bodies.push(for_job(sample::completed, n));
         }
         if n % 2 == 0 {
             bodies.push(sweeper_timeout(n));
-            bodies.push(for_job(COMPLETED, n));
+            bodies.push(for_job(sample::completed, n));
         }
     }
     post_all(&ingest, &bodies).await;
@@ -401,8 +418,8 @@ async fn two_projectors_writing_the_same_jobs_at_once_never_regress_a_record() {
     let second = TestProjector::spawn(projector_config(s)).await.unwrap();
     let mut bodies = Vec::new();
     for n in 1..=40 {
-        bodies.push(for_job(COMPLETED, n));
-        bodies.push(for_job(IN_PROGRESS, n));
+        bodies.push(for_job(sample::completed, n));
+        bodies.push(for_job(sample::in_progress, n));
         bodies.push(sweeper_timeout(n));
     }
     post_all(&ingest, &bodies).await;
@@ -482,7 +499,14 @@ async fn expired_months_are_dropped_and_recent_ones_kept() {
 #[tokio::test]
 async fn metrics_expose_events_lag_and_freshness_for_prometheus() {
     let (_stores, ingest, projector) = stack("metrics").await;
-    post_all(&ingest, &[for_job(IN_PROGRESS, 0), for_job(COMPLETED, 0)]).await;
+    post_all(
+        &ingest,
+        &[
+            for_job(sample::in_progress, 0),
+            for_job(sample::completed, 0),
+        ],
+    )
+    .await;
     wait_for_events(&projector, 2).await;
     let text = reqwest::get(format!("{}/metrics", projector.base_url))
         .await

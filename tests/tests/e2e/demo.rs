@@ -1,4 +1,4 @@
-//! The demo data (`oot-demo`, `oot_ingest::demo`) through the whole pipeline: every callback it
+//! The demo data (`oot-demo`) through the whole pipeline: every callback it
 //! sends is accepted, and the pages it is meant to populate show what a new user should see.
 #![allow(clippy::unwrap_used)] // a failed step should stop the test where it failed
 
@@ -36,7 +36,7 @@ async fn demo_data_populates_every_view() {
         .await
         .unwrap();
 
-    let report = oot_ingest::demo::send_demo(&ingest.base_url, TEST_TOKENS[0], 42)
+    let report = oot_demo::send_demo(&ingest.base_url, TEST_TOKENS[0], 42)
         .await
         .unwrap();
     assert!(report.refused.is_empty(), "refused: {:?}", report.refused);

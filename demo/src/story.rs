@@ -1,5 +1,6 @@
 //! Demo data: a realistic stream of relay callbacks sent through the real ingest endpoint, so a
-//! fresh local stack shows populated pages (see the `oot-demo` binary and `compose/up.sh`).
+//! fresh local stack shows populated pages (see the `oot-demo` binary and `compose/up.sh`). Each
+//! callback is built by [`crate::callback`].
 //!
 //! The content (backends, PRs, outcomes, failed tests) comes from a seeded generator, so two runs
 //! with one seed send the same story; the delivery ids, run ids and check run ids are fresh per
@@ -12,8 +13,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oot_contract::{Conclusion, InvalidValue, RepoLevel, RepoName, TestCounts};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
+
+use crate::callback::{FailedTest, Job, PullRequest, Trigger};
 
 /// Callbacks in flight at once: enough to be quick, few enough not to look like a flood.
 pub const DEFAULT_CONCURRENCY: usize = 16;
@@ -28,7 +32,7 @@ pub const UPSTREAM_REPO: &str = "pytorch/pytorch";
 /// A downstream backend of the demo.
 struct Backend {
     repo: &'static str,
-    level: &'static str,
+    level: RepoLevel,
     workflow: &'static str,
     nightly_workflow: &'static str,
     legs: &'static [&'static str],
@@ -46,7 +50,7 @@ struct Backend {
 const BACKENDS: &[Backend] = &[
     Backend {
         repo: "intel/torch-xpu-ops",
-        level: "L2",
+        level: RepoLevel::L2,
         workflow: "xpu-ci",
         nightly_workflow: "xpu-nightly",
         legs: &[
@@ -68,7 +72,7 @@ const BACKENDS: &[Backend] = &[
     },
     Backend {
         repo: "ascend/pytorch",
-        level: "L3",
+        level: RepoLevel::L3,
         workflow: "npu-ci",
         nightly_workflow: "npu-nightly",
         legs: &[
@@ -88,7 +92,7 @@ const BACKENDS: &[Backend] = &[
     },
     Backend {
         repo: "riscv-farm/pytorch-riscv",
-        level: "L4",
+        level: RepoLevel::L4,
         workflow: "riscv-ci",
         nightly_workflow: "riscv-nightly",
         legs: &[
@@ -107,7 +111,7 @@ const BACKENDS: &[Backend] = &[
     },
     Backend {
         repo: "cambricon/torch_mlu",
-        level: "L3",
+        level: RepoLevel::L3,
         workflow: "mlu-ci",
         nightly_workflow: "mlu-nightly",
         legs: &[
@@ -311,113 +315,57 @@ pub struct DemoPlan {
     pub report: DemoReport,
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
-}
-
-/// One leg's identity and times, shared by its two callbacks.
+/// One leg of a backend's run: its job, and the backend it belongs to.
 struct Leg<'a> {
     backend: &'a Backend,
-    workflow: &'a str,
-    job_name: &'a str,
-    event_type: &'a str,
-    delivery_id: &'a str,
-    payload: &'a Value,
-    run_id: u64,
-    check_run_id: u64,
-    run_attempt: u32,
+    job: Job,
 }
 
 impl Leg<'_> {
-    fn callback(&self, workflow: Value, ci_metrics: Value) -> Value {
-        let mut workflow = workflow;
-        let fields = json!({
-            "schema_version": "1",
-            "name": self.workflow,
-            "url": format!("https://github.com/{}/actions/runs/{}", self.backend.repo, self.run_id),
-            "job_name": self.job_name,
-            "check_run_id": self.check_run_id.to_string(),
-            "run_id": self.run_id.to_string(),
-            "run_attempt": self.run_attempt.to_string(),
-        });
-        if let (Some(target), Value::Object(fields)) = (workflow.as_object_mut(), fields) {
-            target.extend(fields);
-        }
-        json!({
-            "trusted": {
-                "verified_repo": self.backend.repo,
-                "downstream_repo_level": self.backend.level,
-                "ci_metrics": ci_metrics,
-            },
-            "untrusted": {
-                "callback_payload": {
-                    "event_type": self.event_type,
-                    "delivery_id": self.delivery_id,
-                    "payload": self.payload,
-                    "workflow": workflow,
-                }
-            }
-        })
-    }
-
     fn in_progress(&self, started_at: OffsetDateTime, queue_time: f64) -> Value {
-        self.callback(
-            json!({"status": "in_progress", "conclusion": null,
-                   "started_at": rfc3339(started_at), "completed_at": null}),
-            json!({"queue_time": queue_time, "execution_time": null}),
-        )
+        self.job.in_progress(started_at, queue_time).to_json()
     }
 
     fn completed(
         &self,
         rng: &mut Rng,
-        conclusion: &str,
+        conclusion: Conclusion,
         started_at: OffsetDateTime,
         completed_at: OffsetDateTime,
     ) -> Value {
         let execution = (completed_at - started_at).whole_seconds() as f64;
-        let mut workflow = json!({
-            "status": "completed",
-            "conclusion": conclusion,
-            "started_at": null,
-            "completed_at": rfc3339(completed_at),
-            "environment": (self.backend.environment)(),
-        });
+        let mut callback = self
+            .job
+            .completed(conclusion, completed_at, Some(execution))
+            .with_environment((self.backend.environment)());
         // Jobs that ran their tests report counts; a timed-out or cancelled job has none, and
         // a build leg runs no tests.
-        let ran_tests =
-            matches!(conclusion, "success" | "failure") && !self.job_name.ends_with("/ build");
+        let ran_tests = matches!(conclusion, Conclusion::Success | Conclusion::Failure)
+            && !self.job.job_name.ends_with("/ build");
         if ran_tests {
-            let failed = if conclusion == "failure" {
+            let failed = if conclusion == Conclusion::Failure {
                 rng.range(1, 21)
             } else {
                 0
             };
             let passed = rng.range(3_000, 12_000);
             let skipped = rng.range(50, 900);
-            workflow["test_results"] = json!({"passed": passed, "failed": failed,
-                "skipped": skipped, "total": passed + failed + skipped});
-            workflow["failed_tests"] = Value::Array(
-                (0..failed)
-                    .map(|i| failed_test(rng, self.backend, i))
-                    .collect(),
-            );
-            workflow["artifact_url"] = json!(format!(
-                "https://github.com/{}/actions/runs/{}/artifacts/{}",
-                self.backend.repo,
-                self.run_id,
-                self.check_run_id + 7
-            ));
+            let failed_tests = (0..failed)
+                .map(|i| failed_test(rng, self.backend, i))
+                .collect();
+            // Within the contract's caps by construction; counts left out rather than a panic.
+            if let Ok(counts) =
+                TestCounts::new(passed, failed, skipped, Some(passed + failed + skipped))
+            {
+                callback = callback.with_tests(counts, failed_tests);
+            }
+            callback = callback.with_artifact_url(self.job.artifact_url(self.job.check_run_id + 7));
         }
-        self.callback(
-            workflow,
-            json!({"queue_time": null, "execution_time": execution}),
-        )
+        callback.to_json()
     }
 }
 
-fn failed_test(rng: &mut Rng, backend: &Backend, index: u64) -> Value {
+fn failed_test(rng: &mut Rng, backend: &Backend, index: u64) -> FailedTest {
     let (name, classname, message) = *rng.pick(FAILED_TESTS);
     // Parametrized names keep one callback's failed tests distinct.
     let name = if index == 0 {
@@ -430,24 +378,30 @@ fn failed_test(rng: &mut Rng, backend: &Backend, index: u64) -> Value {
         .map_or(classname, |(module, _)| module)
         .replace('.', "/");
     let line = rng.range(100, 3_000);
-    json!({
-        "name": name,
-        "classname": classname,
-        "message": message,
-        "stacktrace": format!(
-            "Traceback (most recent call last):\n  File \"{file}.py\", line {line}, in {name}\n    \
-             self.assertEqual(actual, expected)\n  File \"torch/testing/_internal/common_utils.py\", \
-             line 4012, in assertEqual\n    raise error_metas.pop()[0].to_error(msg)\n{message}\n\
-             (device: {})",
-            backend.repo
-        ),
-        "duration_s": rng.range(1, 600) as f64 / 10.0,
-    })
+    let stacktrace = format!(
+        "Traceback (most recent call last):\n  File \"{file}.py\", line {line}, in {name}\n    \
+         self.assertEqual(actual, expected)\n  File \"torch/testing/_internal/common_utils.py\", \
+         line 4012, in assertEqual\n    raise error_metas.pop()[0].to_error(msg)\n{message}\n\
+         (device: {})",
+        backend.repo
+    );
+    FailedTest {
+        name,
+        classname: classname.to_owned(),
+        message: message.to_owned(),
+        stacktrace: Some(stacktrace),
+        duration_s: Some(rng.range(1, 600) as f64 / 10.0),
+    }
 }
 
 /// The demo's callbacks for `seed`, with run-unique ids from `run_nonce`, timed around `now`.
-pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> DemoPlan {
+pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> Result<DemoPlan, InvalidValue> {
     let mut rng = Rng::seeded(seed);
+    let upstream = RepoName::parse(UPSTREAM_REPO)?;
+    let backends = BACKENDS
+        .iter()
+        .map(|backend| Ok((backend, RepoName::parse(backend.repo)?)))
+        .collect::<Result<Vec<_>, InvalidValue>>()?;
     // Ids of this run: delivery ids mix the run nonce in; run and check run ids grow with the
     // wall clock (GitHub's do), so a later demo run's jobs are the later runs.
     let nonce_hi = (run_nonce >> 64) as u64;
@@ -483,22 +437,17 @@ pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> DemoPlan {
         let author = *rng.pick(&[
             "ezyang", "jansel", "malfet", "albanD", "guangyey", "wconstab",
         ]);
-        let payload = json!({
-            "action": "synchronize",
-            "number": number,
-            "pull_request": {
-                "number": number,
-                "title": title,
-                "user": {"login": author},
-                "head": {"sha": head_sha, "ref": branch},
-                "base": {"ref": "main"},
-                "labels": [{"name": "ciflow/trunk"}],
-            },
-            "repository": {"full_name": UPSTREAM_REPO},
+        let trigger = Trigger::PullRequest(PullRequest {
+            upstream: upstream.clone(),
+            number,
+            title: title.to_owned(),
+            author: author.to_owned(),
+            head_sha,
+            branch: branch.to_owned(),
         });
         let pushed_at = now - time::Duration::seconds(ago);
         let newest = index + 4 >= PRS as usize;
-        for backend in BACKENDS {
+        for (backend, repo) in &backends {
             if !rng.chance(backend.coverage_pct) {
                 continue;
             }
@@ -509,14 +458,17 @@ pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> DemoPlan {
                 next_check_run_id += 1;
                 let leg = Leg {
                     backend,
-                    workflow: backend.workflow,
-                    job_name,
-                    event_type: "pull_request",
-                    delivery_id: &delivery_id,
-                    payload: &payload,
-                    run_id,
-                    check_run_id,
-                    run_attempt: 1,
+                    job: Job {
+                        repo: repo.clone(),
+                        level: backend.level,
+                        trigger: trigger.clone(),
+                        delivery_id: delivery_id.clone(),
+                        workflow: backend.workflow.to_owned(),
+                        job_name: job_name.to_owned(),
+                        run_id,
+                        run_attempt: 1,
+                        check_run_id,
+                    },
                 };
                 let queue = rng.range(5, 900);
                 let started_at = pushed_at + time::Duration::seconds(queue as i64);
@@ -535,32 +487,39 @@ pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> DemoPlan {
                 let completed_at = completed_at.max(started_at + time::Duration::seconds(60));
                 let roll = rng.range(0, 100);
                 let conclusion = if roll < backend.failure_pct {
-                    "failure"
+                    Conclusion::Failure
                 } else if roll < backend.failure_pct + backend.timeout_pct {
-                    "timed_out"
+                    Conclusion::TimedOut
                 } else if roll < backend.failure_pct + backend.timeout_pct + backend.cancel_pct {
-                    "cancelled"
+                    Conclusion::Cancelled
                 } else {
-                    "success"
+                    Conclusion::Success
                 };
-                count(&mut report, conclusion);
+                count(&mut report, conclusion.as_str());
                 callbacks.push(leg.completed(&mut rng, conclusion, started_at, completed_at));
                 // Someone re-runs about half of the failed jobs: same run, attempt 2, a new
                 // check run; flaky tests mostly pass the second time.
                 let rerun_starts =
                     completed_at + time::Duration::seconds(rng.range(300, 3_600) as i64);
-                if matches!(conclusion, "failure" | "timed_out")
+                if matches!(conclusion, Conclusion::Failure | Conclusion::TimedOut)
                     && rng.chance(50)
                     && rerun_starts + time::Duration::seconds(duration) < now
                 {
                     let rerun = Leg {
-                        check_run_id: next_check_run_id,
-                        run_attempt: 2,
-                        ..leg
+                        backend,
+                        job: Job {
+                            check_run_id: next_check_run_id,
+                            run_attempt: 2,
+                            ..leg.job
+                        },
                     };
                     next_check_run_id += 1;
                     let rerun_ends = rerun_starts + time::Duration::seconds(duration);
-                    let outcome = if rng.chance(75) { "success" } else { "failure" };
+                    let outcome = if rng.chance(75) {
+                        Conclusion::Success
+                    } else {
+                        Conclusion::Failure
+                    };
                     count(&mut report, &format!("rerun_{outcome}"));
                     report.pr_with_rerun.get_or_insert(number);
                     callbacks.push(rerun.in_progress(rerun_starts, 30.0));
@@ -573,34 +532,43 @@ pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> DemoPlan {
 
     // One nightly per backend, on last night's trunk commit.
     let nightly_sha = rng.hex(40);
-    for backend in BACKENDS {
+    for (backend, repo) in &backends {
         let delivery_id =
             uuid::Uuid::from_u64_pair(rng.next() ^ nonce_hi, rng.next() ^ nonce_lo).to_string();
-        let payload = json!({"repository": {"full_name": UPSTREAM_REPO}, "head_sha": nightly_sha});
         let run_id = next_run_id;
         next_run_id += 1;
         let leg = Leg {
             backend,
-            workflow: backend.nightly_workflow,
-            job_name: "nightly (full)",
-            event_type: "nightly",
-            delivery_id: &delivery_id,
-            payload: &payload,
-            run_id,
-            check_run_id: next_check_run_id,
-            run_attempt: 1,
+            job: Job {
+                repo: repo.clone(),
+                level: backend.level,
+                trigger: Trigger::Nightly {
+                    upstream: upstream.clone(),
+                    head_sha: nightly_sha.clone(),
+                },
+                delivery_id,
+                workflow: backend.nightly_workflow.to_owned(),
+                job_name: "nightly (full)".to_owned(),
+                run_id,
+                run_attempt: 1,
+                check_run_id: next_check_run_id,
+            },
         };
         next_check_run_id += 1;
         let started_at =
             now - time::Duration::seconds(rng.range(12 * HOUR as u64, 20 * HOUR as u64) as i64);
         let completed_at = started_at
             + time::Duration::seconds(rng.range(3 * HOUR as u64, 6 * HOUR as u64) as i64);
-        let conclusion = if rng.chance(70) { "success" } else { "failure" };
+        let conclusion = if rng.chance(70) {
+            Conclusion::Success
+        } else {
+            Conclusion::Failure
+        };
         count(&mut report, &format!("nightly_{conclusion}"));
         callbacks.push(leg.in_progress(started_at, 60.0));
         callbacks.push(leg.completed(&mut rng, conclusion, started_at, completed_at));
     }
-    DemoPlan { callbacks, report }
+    Ok(DemoPlan { callbacks, report })
 }
 
 fn count(report: &mut DemoReport, what: &str) {
@@ -700,7 +668,7 @@ pub async fn send_demo(ingest_url: &str, token: &str, seed: u64) -> anyhow::Resu
         seed,
         uuid::Uuid::now_v7().as_u128(),
         OffsetDateTime::now_utc(),
-    );
+    )?;
     let mut report = plan.report;
     send(
         ingest_url,
@@ -720,8 +688,8 @@ mod tests {
     #[test]
     fn one_seed_tells_one_story_with_fresh_ids() {
         let now = OffsetDateTime::now_utc();
-        let a = plan(7, 1, now);
-        let b = plan(7, 2, now);
+        let a = plan(7, 1, now).unwrap();
+        let b = plan(7, 2, now).unwrap();
         assert_eq!(a.callbacks.len(), b.callbacks.len());
         assert_eq!(a.report.jobs, b.report.jobs);
         let delivery = |v: &Value| v["untrusted"]["callback_payload"]["delivery_id"].clone();
@@ -730,7 +698,7 @@ mod tests {
 
     #[test]
     fn the_demo_has_every_kind_of_job() {
-        let plan = plan(42, 1, OffsetDateTime::now_utc());
+        let plan = plan(42, 1, OffsetDateTime::now_utc()).unwrap();
         for kind in ["success", "failure", "running", "nightly_success"] {
             assert!(
                 plan.report.jobs.contains_key(kind),

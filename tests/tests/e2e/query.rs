@@ -15,11 +15,10 @@
 
 use std::time::Duration;
 
-use oot_e2e::fixtures::{self, COMPLETED, NIGHTLY_COMPLETED};
+use oot_contract::{Conclusion, RepoLevel};
+use oot_e2e::callbacks::{ago, repo, sample, upstream_pr, Callback, Job};
 use oot_e2e::{aged_row, query_config, seed_views, SeededViews, TestQuery, TestStores};
 use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 const XPU: &str = "intel/torch-xpu-ops";
 const ASCEND: &str = "ascend/pytorch";
@@ -34,7 +33,7 @@ const PR3: u64 = 900_003;
 #[derive(Clone, Copy)]
 struct Spec {
     repo: &'static str,
-    level: &'static str,
+    level: RepoLevel,
     /// `None`: a nightly.
     pr: Option<u64>,
     workflow: &'static str,
@@ -44,101 +43,64 @@ struct Spec {
     check_run: u64,
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap()
-}
-
 impl Spec {
-    fn key(&self) -> String {
-        format!(
-            "{}/d-{}/{}/{}/{}",
-            self.repo, self.run, self.workflow, self.job, self.check_run
-        )
+    fn job(&self) -> Job {
+        Job {
+            repo: repo(self.repo),
+            level: self.level,
+            trigger: match self.pr {
+                Some(pr) => upstream_pr(pr),
+                None => sample::nightly_job().trigger,
+            },
+            // A re-run keeps the run and so the upstream delivery that triggered it.
+            delivery_id: format!("d-{}", self.run),
+            workflow: self.workflow.to_owned(),
+            job_name: self.job.to_owned(),
+            run_id: self.run,
+            run_attempt: self.attempt,
+            check_run_id: self.check_run,
+        }
     }
 
-    fn body(&self) -> Value {
-        let mut body = match self.pr {
-            Some(pr) => {
-                let mut body = fixtures::json(COMPLETED);
-                let payload = &mut body["untrusted"]["callback_payload"]["payload"];
-                payload["number"] = json!(pr);
-                payload["pull_request"]["number"] = json!(pr);
-                payload["pull_request"]["head"]["sha"] = json!(format!("{pr:0>40}"));
-                body
-            }
-            None => fixtures::json(NIGHTLY_COMPLETED),
-        };
-        body["trusted"]["verified_repo"] = json!(self.repo);
-        body["trusted"]["downstream_repo_level"] = json!(self.level);
-        let callback = &mut body["untrusted"]["callback_payload"];
-        // A re-run keeps the run and so the upstream delivery that triggered it.
-        callback["delivery_id"] = json!(format!("d-{}", self.run));
-        let workflow = &mut callback["workflow"];
-        workflow["name"] = json!(self.workflow);
-        workflow["job_name"] = json!(self.job);
-        workflow["url"] = json!(format!(
-            "https://github.com/{}/actions/runs/{}",
-            self.repo, self.run
-        ));
-        workflow["artifact_url"] = json!(format!(
-            "https://github.com/{}/actions/runs/{}/artifacts/{}",
-            self.repo, self.run, self.check_run
-        ));
-        workflow["run_id"] = json!(self.run.to_string());
-        workflow["run_attempt"] = json!(self.attempt.to_string());
-        workflow["check_run_id"] = json!(self.check_run.to_string());
-        body
+    fn key(&self) -> String {
+        self.job().key().unwrap().to_string()
+    }
+
+    /// The sample's environment and an artifact of this check run, on either callback.
+    fn reported(&self, callback: Callback) -> Value {
+        callback
+            .with_environment(sample::environment())
+            .with_artifact_url(self.job().artifact_url(self.check_run))
+            .to_json()
     }
 
     fn in_progress(&self, queue_time: f64) -> Value {
-        let mut body = self.body();
-        body["trusted"]["ci_metrics"] = json!({"queue_time": queue_time, "execution_time": null});
-        let workflow = &mut body["untrusted"]["callback_payload"]["workflow"];
-        workflow["status"] = json!("in_progress");
-        workflow["conclusion"] = Value::Null;
-        workflow["started_at"] = json!(rfc3339(
-            OffsetDateTime::now_utc() - Duration::from_secs(7200)
-        ));
-        workflow["completed_at"] = Value::Null;
-        let workflow = workflow.as_object_mut().unwrap();
-        workflow.remove("failed_tests");
-        workflow.remove("test_results");
-        body
+        self.reported(self.job().in_progress(ago(7200), queue_time))
     }
 
-    fn completed(&self, conclusion: &str, execution_time: f64) -> Value {
-        let mut body = self.body();
-        body["trusted"]["ci_metrics"] =
-            json!({"queue_time": null, "execution_time": execution_time});
-        let workflow = &mut body["untrusted"]["callback_payload"]["workflow"];
-        workflow["status"] = json!("completed");
-        workflow["conclusion"] = json!(conclusion);
-        workflow["started_at"] = Value::Null;
-        workflow["completed_at"] = json!(rfc3339(
-            OffsetDateTime::now_utc() - Duration::from_secs(3600)
-        ));
-        match conclusion {
-            // The fixture's two failed tests and counts.
-            "failure" => {}
-            "success" => {
-                workflow["test_results"] =
-                    json!({"passed": 10, "failed": 0, "skipped": 0, "total": 10});
-                workflow.as_object_mut().unwrap().remove("failed_tests");
-            }
-            _ => {
-                let workflow = workflow.as_object_mut().unwrap();
-                workflow.remove("failed_tests");
-                workflow.remove("test_results");
-            }
-        }
-        body
+    fn completed(&self, conclusion: Conclusion, execution_time: f64) -> Value {
+        let callback = self
+            .job()
+            .completed(conclusion, ago(3600), Some(execution_time));
+        self.reported(match conclusion {
+            // The sample's two failed tests and counts.
+            Conclusion::Failure => callback.with_tests(
+                sample::completed().test_results.unwrap(),
+                sample::failed_tests(),
+            ),
+            Conclusion::Success => Callback {
+                test_results: Some(sample::all_passed(10)),
+                ..callback
+            },
+            _ => callback,
+        })
     }
 }
 
 fn xpu(pr: Option<u64>, job: &'static str, run: u64, attempt: u32, check_run: u64) -> Spec {
     Spec {
         repo: XPU,
-        level: "L2",
+        level: RepoLevel::L2,
         pr,
         workflow: if pr.is_some() {
             "xpu-ci"
@@ -155,7 +117,7 @@ fn xpu(pr: Option<u64>, job: &'static str, run: u64, attempt: u32, check_run: u6
 fn ascend(pr: u64, job: &'static str, run: u64, check_run: u64) -> Spec {
     Spec {
         repo: ASCEND,
-        level: "L3",
+        level: RepoLevel::L3,
         pr: Some(pr),
         workflow: "npu-ci",
         job,
@@ -168,7 +130,7 @@ fn ascend(pr: u64, job: &'static str, run: u64, check_run: u64) -> Spec {
 fn riscv(pr: u64, run: u64, check_run: u64) -> Spec {
     Spec {
         repo: RISCV,
-        level: "L4",
+        level: RepoLevel::L4,
         pr: Some(pr),
         workflow: "rv-ci",
         job: "test",
@@ -192,26 +154,27 @@ fn seed_groups() -> Vec<Vec<Value>> {
     vec![
         vec![
             xpu(pr1, "linux-xpu / build", 5001, 1, 10).in_progress(10.0),
-            xpu(pr1, "linux-xpu / build", 5001, 1, 10).completed("success", 100.0),
-            xpu(pr1, test1, 5001, 1, XPU_TEST1_ATTEMPT1).completed("failure", 50.0),
-            xpu(pr1, test1, 5001, 2, XPU_TEST1_ATTEMPT2).completed("success", 200.0),
+            xpu(pr1, "linux-xpu / build", 5001, 1, 10).completed(Conclusion::Success, 100.0),
+            xpu(pr1, test1, 5001, 1, XPU_TEST1_ATTEMPT1).completed(Conclusion::Failure, 50.0),
+            xpu(pr1, test1, 5001, 2, XPU_TEST1_ATTEMPT2).completed(Conclusion::Success, 200.0),
             xpu(pr1, test2, 5001, 1, 13).in_progress(20.0),
-            xpu(pr1, test2, 5001, 1, 13).completed("failure", 300.0),
-            ascend(PR1, "test", 7001, 70).completed("success", 1000.0),
+            xpu(pr1, test2, 5001, 1, 13).completed(Conclusion::Failure, 300.0),
+            ascend(PR1, "test", 7001, 70).completed(Conclusion::Success, 1000.0),
             ascend(PR1, "lint", 7001, 71).in_progress(5.0),
-            riscv(PR1, 8001, 80).completed("timed_out", 0.0),
+            riscv(PR1, 8001, 80).completed(Conclusion::TimedOut, 0.0),
         ],
         vec![
-            xpu(pr2, "linux-xpu / build", 5002, 1, 20).completed("success", 100.0),
+            xpu(pr2, "linux-xpu / build", 5002, 1, 20).completed(Conclusion::Success, 100.0),
             xpu(pr2, test1, 5002, 1, 21).in_progress(30.0),
-            ascend(PR2, "test", 7002, 72).completed("cancelled", 10.0),
+            ascend(PR2, "test", 7002, 72).completed(Conclusion::Cancelled, 10.0),
         ],
-        vec![xpu(None, "linux-xpu / nightly (full)", 5999, 1, 99).completed("success", 400.0)],
+        vec![xpu(None, "linux-xpu / nightly (full)", 5999, 1, 99)
+            .completed(Conclusion::Success, 400.0)],
         vec![
-            xpu(Some(PR3), "linux-xpu / build", 5003, 1, 30).completed("success", 100.0),
-            ascend(PR3, "test", 7003, 73).completed("success", 1000.0),
+            xpu(Some(PR3), "linux-xpu / build", 5003, 1, 30).completed(Conclusion::Success, 100.0),
+            ascend(PR3, "test", 7003, 73).completed(Conclusion::Success, 1000.0),
             ascend(PR3, "lint", 7003, 74).in_progress(5.0),
-            riscv(PR3, 8003, 81).completed("success", 2000.0),
+            riscv(PR3, 8003, 81).completed(Conclusion::Success, 2000.0),
         ],
     ]
 }

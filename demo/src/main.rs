@@ -30,7 +30,7 @@ struct Args {
     seed: u64,
 
     /// Callbacks in flight at once.
-    #[arg(long, default_value_t = oot_ingest::demo::DEFAULT_CONCURRENCY)]
+    #[arg(long, default_value_t = oot_demo::DEFAULT_CONCURRENCY)]
     concurrency: usize,
 }
 
@@ -49,11 +49,18 @@ async fn main() -> ExitCode {
         eprintln!("oot-demo: no token; set --token or OOT_INGEST_TOKENS");
         return ExitCode::from(2);
     }
-    let plan = oot_ingest::demo::plan(
+    let plan = oot_demo::plan(
         args.seed,
         uuid::Uuid::now_v7().as_u128(),
         time::OffsetDateTime::now_utc(),
     );
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(error) => {
+            eprintln!("oot-demo: the demo's own values are invalid: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut report = plan.report;
     println!(
         "oot-demo: sending {} callbacks (run {}) to {}",
@@ -61,7 +68,7 @@ async fn main() -> ExitCode {
         report.run_id,
         args.ingest_url
     );
-    if let Err(error) = oot_ingest::demo::send(
+    if let Err(error) = oot_demo::send(
         &args.ingest_url,
         &token,
         plan.callbacks,

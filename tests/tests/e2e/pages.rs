@@ -1,6 +1,6 @@
 //! The query service's HTML pages against the real stack: callbacks go in through ingest and
 //! the projector, the pages come out of the query service, rendered from the same view models as
-//! the JSON endpoints (tests/tests/query.rs checks the rules; this file checks what a person sees
+//! the JSON endpoints (tests/tests/e2e/query.rs checks the rules; this file checks what a person sees
 //! and that downstream text cannot become markup).
 //!
 //! The seeded data, all in upstream `pytorch/pytorch`:
@@ -16,11 +16,10 @@
 
 use std::time::Duration;
 
-use oot_e2e::fixtures::{self, COMPLETED};
+use oot_contract::{Conclusion, RepoLevel};
+use oot_e2e::callbacks::{self, ago, sample, upstream_pr, Callback, FailedTest, Job};
 use oot_e2e::{aged_row, eventually, query_config, seed_views, SeededViews, TestQuery, TestStores};
 use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 const XPU: &str = "intel/torch-xpu-ops";
 const ASCEND: &str = "ascend/pytorch";
@@ -36,113 +35,109 @@ const EVIL_MESSAGE: &str = "AssertionError: <img src=x onerror=alert(2)> \"quote
 const EVIL_MESSAGE_ESCAPED: &str =
     "AssertionError: &lt;img src=x onerror=alert(2)&gt; &quot;quoted&quot; &amp; more";
 
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap()
-}
-
 /// One downstream job's callback: `conclusion` `None` is an `in_progress`.
 fn callback(
     repo: &str,
-    level: &str,
+    level: RepoLevel,
     pr: u64,
     job: &str,
     run: u64,
     check_run: u64,
-    conclusion: Option<&str>,
+    conclusion: Option<Conclusion>,
 ) -> Value {
-    let mut body = fixtures::json(COMPLETED);
-    body["trusted"]["verified_repo"] = json!(repo);
-    body["trusted"]["downstream_repo_level"] = json!(level);
-    let callback = &mut body["untrusted"]["callback_payload"];
-    callback["delivery_id"] = json!(format!("d-{run}"));
-    let payload = &mut callback["payload"];
-    payload["number"] = json!(pr);
-    payload["pull_request"]["number"] = json!(pr);
-    payload["pull_request"]["head"]["sha"] = json!(format!("{pr:0>40}"));
-    let w = &mut callback["workflow"];
-    w["name"] = json!("ci");
-    w["job_name"] = json!(job);
-    w["url"] = json!(format!("https://github.com/{repo}/actions/runs/{run}"));
-    w["artifact_url"] = json!(format!(
-        "https://github.com/{repo}/actions/runs/{run}/artifacts/{check_run}"
-    ));
-    w["run_id"] = json!(run.to_string());
-    w["run_attempt"] = json!("1");
-    w["check_run_id"] = json!(check_run.to_string());
-    let an_hour_ago = rfc3339(OffsetDateTime::now_utc() - Duration::from_secs(3600));
-    match conclusion {
-        None => {
-            body["trusted"]["ci_metrics"] = json!({"queue_time": 12.0, "execution_time": null});
-            let w = body["untrusted"]["callback_payload"]["workflow"]
-                .as_object_mut()
-                .unwrap();
-            w.insert("status".into(), json!("in_progress"));
-            w.insert("conclusion".into(), Value::Null);
-            w.insert("started_at".into(), json!(an_hour_ago));
-            w.insert("completed_at".into(), Value::Null);
-            w.remove("failed_tests");
-            w.remove("test_results");
-        }
+    let job = Job {
+        repo: callbacks::repo(repo),
+        level,
+        trigger: upstream_pr(pr),
+        delivery_id: format!("d-{run}"),
+        workflow: "ci".to_owned(),
+        job_name: job.to_owned(),
+        run_id: run,
+        run_attempt: 1,
+        check_run_id: check_run,
+    };
+    let callback = match conclusion {
+        None => job.in_progress(ago(3600), 12.0),
         Some(conclusion) => {
-            body["trusted"]["ci_metrics"] = json!({"queue_time": null, "execution_time": 200.0});
-            let w = body["untrusted"]["callback_payload"]["workflow"]
-                .as_object_mut()
-                .unwrap();
-            w.insert("status".into(), json!("completed"));
-            w.insert("conclusion".into(), json!(conclusion));
-            w.insert("started_at".into(), Value::Null);
-            w.insert("completed_at".into(), json!(an_hour_ago));
-            if conclusion == "failure" {
-                w.insert(
-                    "failed_tests".into(),
-                    json!([
-                        {"name": EVIL_TEST, "classname": "T<i>", "message": EVIL_MESSAGE,
-                         "stacktrace": "</pre><script>alert(3)</script>", "duration_s": 1.5},
-                        {"name": "test_plain", "classname": "T", "message": "boom",
-                         "stacktrace": null, "duration_s": 0.5}
-                    ]),
-                );
+            let callback = job.completed(conclusion, ago(3600), Some(200.0));
+            if conclusion == Conclusion::Failure {
+                // The sample's counts, with failed tests written to break out of the markup.
+                let failed = vec![
+                    FailedTest {
+                        name: EVIL_TEST.to_owned(),
+                        classname: "T<i>".to_owned(),
+                        message: EVIL_MESSAGE.to_owned(),
+                        stacktrace: Some("</pre><script>alert(3)</script>".to_owned()),
+                        duration_s: Some(1.5),
+                    },
+                    FailedTest {
+                        name: "test_plain".to_owned(),
+                        classname: "T".to_owned(),
+                        message: "boom".to_owned(),
+                        stacktrace: None,
+                        duration_s: Some(0.5),
+                    },
+                ];
+                callback.with_tests(sample::completed().test_results.unwrap(), failed)
             } else {
-                w.remove("failed_tests");
-                w.insert(
-                    "test_results".into(),
-                    json!({"passed": 10, "failed": 0, "skipped": 0, "total": 10}),
-                );
+                Callback {
+                    test_results: Some(sample::all_passed(10)),
+                    ..callback
+                }
             }
         }
-    }
-    body
+    };
+    callback
+        .with_environment(sample::environment())
+        .with_artifact_url(job.artifact_url(check_run))
+        .to_json()
 }
 
 fn seed() -> Vec<Vec<Value>> {
     vec![
         vec![
-            callback(XPU, "L2", PR1, "linux-xpu / build", 5001, 10, None),
+            callback(XPU, RepoLevel::L2, PR1, "linux-xpu / build", 5001, 10, None),
             callback(
                 XPU,
-                "L2",
+                RepoLevel::L2,
                 PR1,
                 "linux-xpu / build",
                 5001,
                 10,
-                Some("success"),
+                Some(Conclusion::Success),
             ),
-            callback(XPU, "L2", PR1, EVIL_JOB, 5001, 11, Some("failure")),
-            callback(XPU, "L2", PR1, "linux-xpu / test", 5001, 12, None),
-            callback(ASCEND, "L3", PR1, "test", 7001, 70, Some("success")),
+            callback(
+                XPU,
+                RepoLevel::L2,
+                PR1,
+                EVIL_JOB,
+                5001,
+                11,
+                Some(Conclusion::Failure),
+            ),
+            callback(XPU, RepoLevel::L2, PR1, "linux-xpu / test", 5001, 12, None),
+            callback(
+                ASCEND,
+                RepoLevel::L3,
+                PR1,
+                "test",
+                7001,
+                70,
+                Some(Conclusion::Success),
+            ),
         ],
         // A later second, so PR 910002 is the newest row.
         vec![
             callback(
                 XPU,
-                "L2",
+                RepoLevel::L2,
                 PR2,
                 "linux-xpu / build",
                 5002,
                 20,
-                Some("success"),
+                Some(Conclusion::Success),
             ),
-            callback(ASCEND, "L3", PR2, "lint", 7002, 71, None),
+            callback(ASCEND, RepoLevel::L3, PR2, "lint", 7002, 71, None),
         ],
     ]
 }
@@ -419,7 +414,7 @@ async fn root_redirects_errors_are_pages_and_the_stylesheet_is_served() {
 // The same pages in a real browser: headless Chromium driven over WebDriver (chromedriver).
 // Ignored by default because it needs Debian's `chromium` and `chromium-driver`
 // (`compose/stack.sh install` installs them); run it with
-// `cargo test -p oot-e2e --test pages -- --ignored`. It fails, never skips, without them.
+// `cargo test -p oot-e2e --test e2e -- --ignored pages::`. It fails, never skips, without them.
 
 /// Window sizes the screenshots are taken at: a laptop and a phone.
 const VIEWPORTS: [(&str, u32, u32); 2] = [("desktop", 1280, 800), ("phone", 390, 844)];
@@ -427,7 +422,7 @@ const VIEWPORTS: [(&str, u32, u32); 2] = [("desktop", 1280, 800), ("phone", 390,
 /// `target/screenshots/`, beside the test binary's profile directory (the shared target dir).
 fn screenshot_dir() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/pages-<hash>
+    // target/<profile>/deps/e2e-<hash>
     let target = exe.ancestors().nth(3).unwrap().to_path_buf();
     let dir = target.join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use oot_e2e::callbacks::{repo, sample, FailedTest};
 use oot_e2e::fixtures::{self, COMPLETED, IN_PROGRESS, NIGHTLY_COMPLETED};
 use oot_e2e::{count_messages, ingest_config, read_topic, TestIngest, TestStores, TEST_TOKENS};
 use rdkafka::message::Headers;
@@ -257,11 +258,16 @@ async fn cuts_are_reported_and_the_event_keeps_what_was_kept() {
     let ingest = TestIngest::spawn(ingest_config(&stores.settings))
         .await
         .unwrap();
-    let mut body = fixtures::json(COMPLETED);
-    let failed: Vec<Value> = (0..1500)
-        .map(|i| json!({"name": format!("test_{i}"), "classname": "t.C", "message": "é".repeat(600), "stacktrace": "x"}))
-        .collect();
-    body["untrusted"]["callback_payload"]["workflow"]["failed_tests"] = Value::Array(failed);
+    let mut callback = sample::completed();
+    let failed = (0..1500).map(|i| FailedTest {
+        name: format!("test_{i}"),
+        classname: "t.C".to_owned(),
+        message: "é".repeat(600),
+        stacktrace: Some("x".to_owned()),
+        duration_s: None,
+    });
+    callback.failed_tests = Some(failed.collect());
+    let body = callback.to_json();
 
     let (status, answer) = json_of(ingest.post_callback(body.to_string()).await).await;
     assert_eq!(status, 202, "{answer}");
@@ -315,8 +321,9 @@ async fn a_repo_over_its_rate_gets_429_with_retry_after_and_others_are_unaffecte
     let (_, answer) = json_of(response).await;
     assert_eq!(answer["verified_repo"], "intel/torch-xpu-ops");
 
-    let mut other = fixtures::json(IN_PROGRESS);
-    other["trusted"]["verified_repo"] = json!("ascend/pytorch");
+    let mut other = sample::in_progress();
+    other.job.repo = repo("ascend/pytorch");
+    let other = other.to_json();
     assert_eq!(
         ingest
             .post_callback(other.to_string())
@@ -339,7 +346,7 @@ async fn without_a_broker_the_answer_is_503_with_retry_after_and_never_2xx() {
     stores.settings.kafka.brokers = "127.0.0.1:9".into();
     let mut config = ingest_config(&stores.settings);
     config.delivery_timeout_ms = 1_000;
-    let state = oot_ingest::app::ingest_state(&config).unwrap();
+    let state = oot_ingest::app::ingest_state(&config, oot_ingest::clock::Clock::system()).unwrap();
     let ingest = TestIngest::spawn_routes(state).await.unwrap();
 
     let answers =

@@ -85,11 +85,9 @@ async fn clickhouse_outage_mid_stream_delays_projection_and_loses_nothing() {
     let ingest = TestIngest::spawn(ingest_config(s)).await.unwrap();
     let projector = TestProjector::spawn(projector_config(s)).await.unwrap();
     let job = |n: u32| {
-        let mut body: serde_json::Value =
-            serde_json::from_str(oot_e2e::fixtures::COMPLETED).unwrap();
-        body["untrusted"]["callback_payload"]["delivery_id"] =
-            serde_json::json!(format!("outage-{n}"));
-        body.to_string()
+        let mut callback = oot_e2e::callbacks::sample::completed();
+        callback.job.delivery_id = format!("outage-{n}");
+        callback.to_json().to_string()
     };
     for n in 0..5 {
         assert_eq!(ingest.post_callback(job(n)).await.status().as_u16(), 202);

@@ -95,3 +95,31 @@ fn every_dockerfile_it_builds_exists() {
         "expected dynoxide and the services to be built, found {builds} builds"
     );
 }
+
+#[test]
+fn runs_the_same_kafka_and_dynoxide_as_the_native_stack() {
+    let document = compose_file();
+    let compose_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compose");
+    let pom = std::fs::read_to_string(compose_dir.join("kafka/pom.xml")).unwrap();
+    let native_kafka = pom
+        .split_once("<kafka.version>")
+        .and_then(|(_, rest)| rest.split_once("</kafka.version>"))
+        .map(|(version, _)| version)
+        .unwrap();
+    assert_eq!(
+        document["services"]["kafka"]["image"].as_str().unwrap(),
+        format!("apache/kafka:{native_kafka}")
+    );
+    let stack = std::fs::read_to_string(compose_dir.join("stack.sh")).unwrap();
+    let dockerfile =
+        std::fs::read_to_string(compose_dir.join("docker/dynoxide.Dockerfile")).unwrap();
+    let native_dynoxide = stack
+        .split_once("DYNOXIDE_VERSION=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(version, _)| version)
+        .unwrap();
+    assert!(
+        dockerfile.contains(&format!("dynoxide-rs@{native_dynoxide}")),
+        "the dynoxide image is not built from {native_dynoxide}"
+    );
+}

@@ -1,0 +1,84 @@
+//! The completed-jobs table in ClickHouse (`oot_workflow_job`): its columns, by name. The DDL
+//! (`platform/sql/create_oot_workflow_job.sql`), the projector's row and the query service's
+//! reads all use these names; a test in each checks its side against [`COLUMNS`].
+//!
+//! The names are HUD's, and where a column holds what a DynamoDB attribute holds it has the
+//! attribute's name.
+
+use crate::dynamo::attr;
+
+/// The job key.
+pub const DYNAMO_KEY: &str = attr::DYNAMO_KEY;
+/// The DynamoDB item's version after the write that produced the row; `ReplacingMergeTree`
+/// keeps the highest.
+pub const VERSION: &str = attr::VERSION;
+/// Content digest of the callback that decided the outcome.
+pub const SOURCE_DIGEST: &str = "source_digest";
+pub const FIRST_SEEN_AT: &str = attr::FIRST_SEEN_AT;
+pub const PROJECTED_AT: &str = "projected_at";
+pub const STATUS: &str = attr::STATUS;
+pub const DOWNSTREAM_REPO: &str = attr::DOWNSTREAM_REPO;
+pub const DOWNSTREAM_REPO_LEVEL: &str = attr::DOWNSTREAM_REPO_LEVEL;
+pub const UPSTREAM_REPO: &str = attr::UPSTREAM_REPO;
+pub const PR_NUMBER: &str = attr::PR_NUMBER;
+pub const PYTORCH_HEAD_SHA: &str = attr::PYTORCH_HEAD_SHA;
+pub const DELIVERY_ID: &str = attr::DELIVERY_ID;
+pub const EVENT_TYPE: &str = attr::EVENT_TYPE;
+pub const WORKFLOW_RUN_URL: &str = attr::WORKFLOW_RUN_URL;
+pub const WORKFLOW_NAME: &str = attr::WORKFLOW_NAME;
+pub const JOB_NAME: &str = attr::JOB_NAME;
+pub const CHECK_RUN_ID: &str = attr::CHECK_RUN_ID;
+pub const RUN_ID: &str = attr::RUN_ID;
+pub const RUN_ATTEMPT: &str = attr::RUN_ATTEMPT;
+pub const CONCLUSION: &str = attr::CONCLUSION;
+pub const QUEUE_TIME: &str = attr::QUEUE_TIME;
+pub const EXECUTION_TIME: &str = attr::EXECUTION_TIME;
+pub const STARTED_AT: &str = attr::STARTED_AT;
+pub const COMPLETED_AT: &str = attr::COMPLETED_AT;
+pub const TOTAL_TESTS: &str = attr::TOTAL_TESTS;
+pub const PASSED_TESTS: &str = attr::PASSED_TESTS;
+pub const FAILED_TESTS: &str = attr::FAILED_TESTS;
+pub const SKIPPED_TESTS: &str = attr::SKIPPED_TESTS;
+pub const FAILED_TESTS_JSON: &str = attr::FAILED_TESTS_JSON;
+pub const ARTIFACT_URL: &str = attr::ARTIFACT_URL;
+pub const ENVIRONMENT: &str = attr::ENVIRONMENT;
+
+/// Every column of the table, in the DDL's order.
+pub const COLUMNS: [&str; 31] = [
+    DYNAMO_KEY,
+    VERSION,
+    SOURCE_DIGEST,
+    FIRST_SEEN_AT,
+    PROJECTED_AT,
+    STATUS,
+    DOWNSTREAM_REPO,
+    DOWNSTREAM_REPO_LEVEL,
+    UPSTREAM_REPO,
+    PR_NUMBER,
+    PYTORCH_HEAD_SHA,
+    DELIVERY_ID,
+    EVENT_TYPE,
+    WORKFLOW_RUN_URL,
+    WORKFLOW_NAME,
+    JOB_NAME,
+    CHECK_RUN_ID,
+    RUN_ID,
+    RUN_ATTEMPT,
+    CONCLUSION,
+    QUEUE_TIME,
+    EXECUTION_TIME,
+    STARTED_AT,
+    COMPLETED_AT,
+    TOTAL_TESTS,
+    PASSED_TESTS,
+    FAILED_TESTS,
+    SKIPPED_TESTS,
+    FAILED_TESTS_JSON,
+    ARTIFACT_URL,
+    ENVIRONMENT,
+];
+
+/// Whether `name` is a column of the table (for tests of each reader and writer).
+pub fn is_column(name: &str) -> bool {
+    COLUMNS.contains(&name)
+}

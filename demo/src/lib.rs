@@ -1,0 +1,12 @@
+//! `oot-demo`: relay callbacks built from the contract's values, and a realistic stream of them
+//! sent through the ingest endpoint.
+//!
+//! - [`callback`]: the one builder of callback documents, used by the demo, the end-to-end tests
+//!   and the ingest benchmark; its [`callback::sample`]s are the contract's sample callbacks.
+//! - [`story`]: the demo stream (four backends, thirty upstream PRs, failures, re-runs, running
+//!   jobs, a nightly each) and sending it, as the `oot-demo` binary and `compose/up.sh` do.
+
+pub mod callback;
+pub mod story;
+
+pub use story::{plan, send, send_demo, DemoPlan, DemoReport, DEFAULT_CONCURRENCY};

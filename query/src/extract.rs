@@ -1,0 +1,106 @@
+//! The HTTP edge of the views: each view's parameters taken from a request's path and query
+//! string, as an axum extractor whose rejection is the 400 naming the parameter. The JSON
+//! endpoints and the pages both extract through here; the loaders behind them only ever see
+//! parsed parameters.
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+
+use crate::error::ApiError;
+use crate::params::{BackendParams, PrParams, SummaryParams};
+
+fn query(parts: &Parts) -> Option<&str> {
+    parts.uri.query()
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SummaryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        SummaryParams::parse(query(parts))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BackendParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // A path axum cannot decode (e.g. not UTF-8) is a bad repo, like any other bad repo.
+        let Path((org, repo)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::invalid("repo", e.body_text()))?;
+        BackendParams::parse(&org, &repo, query(parts))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PrParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(number) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::invalid("number", e.body_text()))?;
+        PrParams::parse(&number, query(parts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn status_of(uri: &str) -> (StatusCode, String) {
+        let router = Router::new()
+            .route(
+                "/s",
+                get(|p: SummaryParams| async move { p.window.as_str() }),
+            )
+            .route(
+                "/b/{org}/{repo}",
+                get(|p: BackendParams| async move { p.repo.to_string() }),
+            )
+            .route("/p/{number}", get(|p: PrParams| async move { p.pr.key() }));
+        let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.into_response();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn parameters_are_parsed_at_the_edge() {
+        assert_eq!(
+            status_of("/s?window=24h").await,
+            (StatusCode::OK, "24h".into())
+        );
+        assert_eq!(
+            status_of("/b/intel/torch-xpu-ops").await,
+            (StatusCode::OK, "intel/torch-xpu-ops".into())
+        );
+        assert_eq!(
+            status_of("/p/5?upstream_repo=pytorch/audio").await,
+            (StatusCode::OK, "pytorch/audio#5".into())
+        );
+        for (uri, parameter) in [
+            ("/s?window=1y", "window"),
+            ("/b/intel%2Fx/y", "repo"),
+            ("/b/intel/%FF", "repo"),
+            ("/p/abc", "number"),
+        ] {
+            let (status, body) = status_of(uri).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+            assert!(
+                body.contains(&format!("\"parameter\":\"{parameter}\"")),
+                "{uri}: {body}"
+            );
+        }
+    }
+}

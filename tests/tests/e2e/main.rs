@@ -1,0 +1,19 @@
+//! The end-to-end tests, one binary (one link, one copy of the workspace in the target dir) with
+//! a module per area. They run against the local stack (`compose/stack.sh up`); see
+//! `tests/src/lib.rs` for the helpers.
+//!
+//! The tests that disturb the stack are `#[ignore]`d and run by name from `compose/test.sh`:
+//! `pages::` (headless Chromium), `outages::` (stop servers; one at a time) and
+//! `persistence::` (around a stack restart), e.g.
+//! `cargo test -p oot-e2e --test e2e -- --ignored outages:: --test-threads=1`.
+
+mod compose_file;
+mod demo;
+mod ingest;
+mod outages;
+mod pages;
+mod persistence;
+mod projector;
+mod query;
+mod services;
+mod stack_smoke;
