@@ -42,6 +42,14 @@ cargo test --locked -p oot-e2e --test e2e -- --ignored pages::
 step "outages (run alone: they stop servers)"
 cargo test --locked -p oot-e2e --test e2e -- --ignored --test-threads=1 outages::
 
+step "fault drills (run alone: they kill the projector, restart Kafka, stop DynamoDB)"
+# The service binaries as processes (built above); figures printed: recovery after each kill -9,
+# lag while a store is away, ingest's peak memory under 32 concurrent 2 MiB bodies.
+cargo test --locked -p oot-e2e --test e2e -- --ignored --test-threads=1 --nocapture drills::
+# The projector killed with -9 and restarted, with and without static group membership:
+# restart-to-progress figures.
+cargo test --locked -p oot-e2e --test e2e -- --ignored --test-threads=1 --nocapture projector_restart::
+
 step "data survives a stack restart"
 export OOT_PERSISTENCE_MARKER="run$(date +%s)$RANDOM"
 cargo test --locked -p oot-e2e --test e2e -- --ignored --exact persistence::write_markers

@@ -56,3 +56,86 @@ pub const UPSTREAM_PR_INDEX: &str = "upstream_pr-index";
 /// Every job of one downstream repo: partition key [`attr::DOWNSTREAM_REPO`], sort key
 /// [`attr::DYNAMO_KEY`]. The backend view's running jobs.
 pub const DOWNSTREAM_REPO_INDEX: &str = "downstream_repo-index";
+
+/// Whether DynamoDB accepts `text` as the value of a number (`N`) attribute: a decimal with an
+/// optional sign, fraction and exponent, at most 38 significant digits, and zero or a magnitude
+/// from 1e-130 to below 1e126. (Its errors: "Attempting to store more than 38 significant
+/// digits", "Number overflow", "Number underflow".) The writers keep their numbers inside this
+/// (durations are rounded to the microsecond, counts are integers); tests check it.
+pub fn is_number(text: &str) -> bool {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => match unsigned[at + 1..].parse::<i64>() {
+            Ok(e) => (&unsigned[..at], e),
+            Err(_) => return false,
+        },
+        None => (unsigned, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() && frac.is_empty() || !all_digits(int) || !all_digits(frac) {
+        return false;
+    }
+    let digits: String = int.chars().chain(frac.chars()).collect();
+    let Some(first) = digits.find(|c| c != '0') else {
+        return true; // zero, however written
+    };
+    let last = digits.rfind(|c| c != '0').unwrap_or(first);
+    if last - first + 1 > 38 {
+        return false;
+    }
+    // The value is 0.d1d2... x 10^magnitude, with d1 the first non-zero digit.
+    let Ok(int_len) = i64::try_from(int.len()) else {
+        return false;
+    };
+    let Ok(first) = i64::try_from(first) else {
+        return false;
+    };
+    let magnitude = int_len - first + exponent;
+    // 1e-130 is 0.1 x 10^-129; anything below 1e126 is at most 0.99.. x 10^126.
+    (-129..=126).contains(&magnitude)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_number;
+
+    #[test]
+    fn dynamodb_numbers() {
+        for ok in [
+            "0",
+            "-0",
+            "0.0",
+            "12.345",
+            "1e-6",
+            "0.000001",
+            "315576000",
+            "1E125",
+            "9.9e125",
+            "1e-130",
+            "-1e-130",
+            "12345678901234567890123456789012345678",
+            "1234567890123456789012345678901234567800000",
+        ] {
+            assert!(is_number(ok), "{ok} should be a DynamoDB number");
+        }
+        for bad in [
+            "",
+            "-",
+            ".",
+            "1e200",
+            "1e126",
+            "1e-131",
+            "abc",
+            "1.2.3",
+            "1e",
+            "NaN",
+            "inf",
+            "123456789012345678901234567890123456789",
+        ] {
+            assert!(!is_number(bad), "{bad} should not be a DynamoDB number");
+        }
+        let tiny = format!("0.{}1", "0".repeat(199));
+        assert!(!is_number(&tiny), "1e-200 written out");
+    }
+}

@@ -2,8 +2,8 @@
 //! [`NumericId`]), its [`RunAttempt`], and the key itself, [`JobKey`].
 
 use crate::limits::{
-    MAX_DELIVERY_ID_BYTES, MAX_ID_DIGITS, MAX_JOB_KEY_BYTES, MAX_JOB_NAME_BYTES,
-    MAX_WORKFLOW_NAME_BYTES,
+    MAX_DELIVERY_ID_BYTES, MAX_ID_DIGITS, MAX_INDEXED_JOB_KEY_BYTES, MAX_JOB_KEY_BYTES,
+    MAX_JOB_NAME_BYTES, MAX_WORKFLOW_NAME_BYTES,
 };
 use crate::text::{invalid, string_type};
 use crate::{InvalidValue, RepoName};
@@ -193,6 +193,23 @@ impl JobKey {
         Self(parts.join("/"))
     }
 
+    /// Refuses a key longer than [`MAX_INDEXED_JOB_KEY_BYTES`]: every part can be within its
+    /// own cap while the whole is over what DynamoDB allows for the indexes' sort key, and a
+    /// write of it would fail in the projector for ever. Ingest calls this for every callback;
+    /// the key is refused, never cut (a cut key names another job).
+    pub fn check_indexable(&self) -> Result<(), InvalidValue> {
+        if self.0.len() > MAX_INDEXED_JOB_KEY_BYTES {
+            return invalid(format!(
+                "makes the job key (verified_repo/delivery_id/workflow.name/workflow.job_name/\
+                 check_run_id) {} bytes; at most {MAX_INDEXED_JOB_KEY_BYTES} are allowed \
+                 because the key is the sort key of the DynamoDB indexes; it is refused \
+                 rather than cut: shorten this part",
+                self.0.len()
+            ));
+        }
+        Ok(())
+    }
+
     /// A key read back from a store or the event log: well-formed (not blank, at most
     /// [`MAX_JOB_KEY_BYTES`], five `/`-separated parts at least, no control characters), which
     /// is all that can be checked without the parts it was built from.
@@ -299,6 +316,34 @@ mod tests {
             assert!(JobKey::parse(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(JobKey::parse(&format!("a/b/c/d/e/{}", "x".repeat(MAX_JOB_KEY_BYTES))).is_err());
+    }
+
+    #[test]
+    fn keys_over_the_index_limit_are_refused() {
+        let key = |job_name_bytes: usize, workflow_bytes: usize| {
+            JobKey::new(
+                &RepoName::parse(&format!("{}/{}", "o".repeat(39), "n".repeat(100))).expect("repo"),
+                &DeliveryId::parse(&"d".repeat(MAX_DELIVERY_ID_BYTES)).expect("delivery"),
+                &WorkflowName::parse(&"w".repeat(workflow_bytes)).expect("workflow"),
+                &JobName::parse(&"j".repeat(job_name_bytes)).expect("job"),
+                &NumericId::parse("18446744073709551615").expect("id"),
+            )
+        };
+        // 140 + 128 + 256 + 20 + 4 separators = 548 bytes besides the job name.
+        let at_limit = key(MAX_INDEXED_JOB_KEY_BYTES - 548, MAX_WORKFLOW_NAME_BYTES);
+        assert_eq!(at_limit.as_str().len(), MAX_INDEXED_JOB_KEY_BYTES);
+        assert!(at_limit.check_indexable().is_ok());
+        let over = key(MAX_JOB_NAME_BYTES, MAX_WORKFLOW_NAME_BYTES);
+        assert!(over.as_str().len() > MAX_INDEXED_JOB_KEY_BYTES);
+        let message = over
+            .check_indexable()
+            .expect_err("over the limit")
+            .message()
+            .to_owned();
+        assert!(
+            message.contains("1024") && message.contains("sort key"),
+            "{message}"
+        );
     }
 
     proptest! {

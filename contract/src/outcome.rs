@@ -1,7 +1,7 @@
 //! What a job reports about itself: its [`Status`] (which of the two callbacks), its
 //! [`Conclusion`], its [`TestCounts`], and durations in seconds.
 
-use crate::limits::MAX_TEST_COUNT;
+use crate::limits::{MAX_SECONDS, MAX_TEST_COUNT};
 use crate::text::{invalid, string_enum};
 use crate::InvalidValue;
 
@@ -78,7 +78,14 @@ impl TestCounts {
     }
 }
 
-/// A duration in seconds (`queue_time`, `execution_time`, `duration_s`): finite and >= 0.
+/// A duration in seconds (`queue_time`, `execution_time`, `duration_s`): finite, >= 0 and at
+/// most [`MAX_SECONDS`], rounded to the microsecond.
+///
+/// The rounding is what makes every accepted duration storable: DynamoDB numbers hold at most
+/// 38 significant digits between 1e-130 and 1e126, and an f64 such as `1e-200` (or
+/// `0.1 + 0.2`'s 17 digits written without an exponent) is outside that. A multiple of 1e-6
+/// below ten years has at most 15 significant digits and is 0 or at least 1e-6. No reporter
+/// measures a job more finely than that.
 pub fn parse_seconds(v: f64) -> Result<f64, InvalidValue> {
     if !v.is_finite() {
         return invalid("must be a finite number of seconds");
@@ -86,13 +93,19 @@ pub fn parse_seconds(v: f64) -> Result<f64, InvalidValue> {
     if v < 0.0 {
         return invalid(format!("must not be negative, got {v}"));
     }
-    // -0.0 passes `< 0.0`; store it as 0 so it never renders as "-0".
-    Ok(v.abs())
+    if v > MAX_SECONDS {
+        return invalid(format!(
+            "must be at most {MAX_SECONDS} seconds (ten years), got {v}"
+        ));
+    }
+    // `abs`: -0.0 passes `< 0.0` (and rounds to -0.0); store it as 0 so it never renders "-0".
+    Ok(((v * 1e6).round() / 1e6).abs())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn enums_round_trip_and_refuse_other_spellings() {
@@ -120,5 +133,42 @@ mod tests {
         assert!(parse_seconds(-1.0).is_err());
         assert!(parse_seconds(f64::NAN).is_err());
         assert!(parse_seconds(f64::INFINITY).is_err());
+    }
+
+    #[test]
+    fn seconds_are_bounded_and_rounded_to_the_microsecond() {
+        assert!(parse_seconds(1e200).is_err(), "the poison pill of issue 9");
+        assert!(parse_seconds(MAX_SECONDS).is_ok());
+        assert!(parse_seconds(MAX_SECONDS * (1.0 + 1e-9)).is_err());
+        assert_eq!(parse_seconds(1e-200), Ok(0.0));
+        assert_eq!(parse_seconds(4e-7), Ok(0.0));
+        assert_eq!(parse_seconds(6e-7), Ok(1e-6));
+        assert_eq!(parse_seconds(12.345), Ok(12.345));
+        assert_eq!(parse_seconds(0.1 + 0.2), Ok(0.3));
+    }
+
+    proptest! {
+        /// Whatever f64 is sent, an accepted duration is in range, within half a microsecond of
+        /// what was sent, and its text (as the projector writes it) is a DynamoDB number.
+        #[test]
+        fn every_accepted_duration_is_a_dynamodb_number(
+            v in prop_oneof![
+                any::<f64>(),
+                0.0..1e-3,
+                0.0..MAX_SECONDS,
+                (-400.0f64..200.0).prop_map(|e| 10f64.powf(e)),
+            ],
+        ) {
+            match parse_seconds(v) {
+                Ok(s) => {
+                    prop_assert!((0.0..=MAX_SECONDS).contains(&s));
+                    prop_assert!((s - v).abs() <= 5e-7 + v * 1e-15);
+                    prop_assert!(crate::dynamo::is_number(&s.to_string()), "{} -> {}", v, s);
+                    let json = serde_json::to_string(&s).expect("finite");
+                    prop_assert!(crate::dynamo::is_number(&json), "{} -> {}", v, json);
+                }
+                Err(_) => prop_assert!(!(0.0..=MAX_SECONDS).contains(&v) || v.is_nan()),
+            }
+        }
     }
 }

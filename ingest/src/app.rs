@@ -15,9 +15,11 @@ use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::IngestTokens;
+use crate::body_budget::BodyBudget;
 use crate::callback::Limits;
 use crate::clock::Clock;
 use crate::config::IngestConfig;
+use crate::metrics::IngestMetrics;
 use crate::publish::{EventPublisher, PublisherSettings};
 use crate::rate_limit::SlidingWindowLimiter;
 use crate::routes::{routes, IngestState};
@@ -43,6 +45,10 @@ pub fn ingest_state(config: &IngestConfig, clock: Clock) -> anyhow::Result<Inges
         "OOT_INGEST_RATE_WINDOW_SECS must be at least 1"
     );
     anyhow::ensure!(
+        config.max_body_bytes_in_flight > 0,
+        "OOT_INGEST_MAX_BODY_BYTES_IN_FLIGHT must be at least 1"
+    );
+    anyhow::ensure!(
         config.delivery_timeout_ms > 0,
         "OOT_INGEST_DELIVERY_TIMEOUT_MS must be at least 1"
     );
@@ -55,16 +61,19 @@ pub fn ingest_state(config: &IngestConfig, clock: Clock) -> anyhow::Result<Inges
         },
     )
     .context("creating the Kafka producer")?;
+    let metrics = IngestMetrics::new(publisher.queue());
     Ok(IngestState {
         tokens: IngestTokens::parse(tokens)?,
         limits: Limits::default(),
         max_body_bytes: config.max_body_bytes,
+        body_budget: BodyBudget::new(config.max_body_bytes_in_flight),
         limiter: SlidingWindowLimiter::new(config.rate_limit, rate_window),
         rate_limit: config.rate_limit,
         rate_window,
         publisher,
         unavailable_retry_after: Duration::from_secs(config.unavailable_retry_after_secs),
         clock,
+        metrics,
     })
 }
 
@@ -82,6 +91,12 @@ impl Application {
         let readiness = Readiness::new(vec![kafka_probe(&config.kafka)?]);
         let router = routes(state.clone())
             .merge(health_routes(readiness))
+            .merge(state.metrics.routes());
+        // After every route, so each request is recorded under its matched route.
+        let router = state
+            .metrics
+            .http
+            .instrument(router)
             .layer(TraceLayer::new_for_http().make_span_with(http_request_span));
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

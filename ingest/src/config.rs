@@ -26,6 +26,16 @@ pub struct IngestConfig {
     #[arg(long, env = "OOT_INGEST_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Bytes of request bodies read, parsed and validated at once; requests beyond wait their
+    /// turn. A parsed body takes many times its size in memory, so this bounds ingest's memory
+    /// under a burst of big bodies (at least one body always goes through).
+    #[arg(
+        long,
+        env = "OOT_INGEST_MAX_BODY_BYTES_IN_FLIGHT",
+        default_value_t = 32 * 1024 * 1024
+    )]
+    pub max_body_bytes_in_flight: usize,
+
     /// Callbacks accepted per downstream repo within the sliding window (0: no limit).
     #[arg(long, env = "OOT_INGEST_RATE_LIMIT", default_value_t = 600)]
     pub rate_limit: u32,

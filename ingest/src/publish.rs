@@ -46,11 +46,42 @@ pub struct PublisherSettings {
     pub linger: Duration,
 }
 
+/// The producer in use. Replaced as a whole if librdkafka reports a fatal error (an idempotent
+/// producer can reach one, e.g. after an unrecoverable sequence gap), since a fatal producer
+/// never recovers; shared with [`ProducerQueue`], which must read the replacement too.
+type ProducerSlot = Arc<RwLock<Arc<FutureProducer>>>;
+
+fn current(slot: &ProducerSlot) -> Arc<FutureProducer> {
+    slot.read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+}
+
+/// Reads how many messages wait in the producer's local queue (not yet acknowledged by the
+/// broker): a queue that grows means the broker is slow or gone before requests start to fail.
+#[derive(Clone)]
+pub struct ProducerQueue(ProducerSlot);
+
+impl std::fmt::Debug for ProducerQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ProducerQueue").field(&self.len()).finish()
+    }
+}
+
+impl ProducerQueue {
+    /// Messages queued or in flight to the broker now (librdkafka's `rd_kafka_outq_len`).
+    pub fn len(&self) -> i32 {
+        current(&self.0).in_flight_count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Publishes Avro events keyed by job, with the W3C trace context in the headers.
 pub struct EventPublisher {
-    // Replaced as a whole if librdkafka reports a fatal error (an idempotent producer can reach
-    // one, e.g. after an unrecoverable sequence gap), since a fatal producer never recovers.
-    producer: RwLock<Arc<FutureProducer>>,
+    producer: ProducerSlot,
     kafka: KafkaSettings,
     settings: PublisherSettings,
 }
@@ -107,17 +138,19 @@ impl EventPublisher {
     pub fn new(kafka: &KafkaSettings, settings: PublisherSettings) -> Result<Self, KafkaError> {
         let producer = create_producer(kafka, &settings)?;
         Ok(Self {
-            producer: RwLock::new(Arc::new(producer)),
+            producer: Arc::new(RwLock::new(Arc::new(producer))),
             kafka: kafka.clone(),
             settings,
         })
     }
 
     fn current_producer(&self) -> Arc<FutureProducer> {
-        self.producer
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        current(&self.producer)
+    }
+
+    /// The producer's local queue, for the metrics.
+    pub fn queue(&self) -> ProducerQueue {
+        ProducerQueue(self.producer.clone())
     }
 
     /// Encodes `event`, appends it to the topic under its job key, and waits for the broker.

@@ -76,6 +76,26 @@ impl SlidingWindowLimiter {
             retry_after: (oldest + window).saturating_duration_since(now),
         }
     }
+
+    /// Gives back the slot a request of `key` took at `admitted_at` (what it passed to
+    /// [`Self::check`]), for a request that was admitted but not accepted: a 503 while the log is
+    /// down is no callback logged, and the relay's retries must not use up the repo's budget.
+    pub fn release(&self, key: &str, admitted_at: Instant) {
+        if self.limit == 0 {
+            return;
+        }
+        let mut admitted = self
+            .admitted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(times) = admitted.get_mut(key) {
+            // The latest equal instant: the queue is in arrival order, and this request's slot
+            // is the most recent one with its time.
+            if let Some(at) = times.iter().rposition(|t| *t == admitted_at) {
+                times.remove(at);
+            }
+        }
+    }
 }
 
 /// `Retry-After` is whole seconds; round up so a client that obeys it is admitted.
@@ -145,6 +165,24 @@ mod tests {
             .filter(|_| limiter.check("r/r", after_edge) == Decision::Admit)
             .count();
         assert_eq!((admitted, more), (10, 0));
+    }
+
+    #[test]
+    fn a_released_slot_is_free_again() {
+        let limiter = SlidingWindowLimiter::new(2, MINUTE);
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(limiter.check("r/r", t0), Decision::Admit);
+        assert_eq!(limiter.check("r/r", t1), Decision::Admit);
+        assert!(matches!(limiter.check("r/r", t1), Decision::Reject { .. }));
+        // The request admitted at t1 could not be logged (503): its slot comes back.
+        limiter.release("r/r", t1);
+        assert_eq!(limiter.check("r/r", t1), Decision::Admit);
+        assert!(matches!(limiter.check("r/r", t1), Decision::Reject { .. }));
+        // Releasing what was never admitted changes nothing.
+        limiter.release("other/repo", t1);
+        limiter.release("r/r", t0 + Duration::from_secs(30));
+        assert!(matches!(limiter.check("r/r", t1), Decision::Reject { .. }));
     }
 
     #[test]

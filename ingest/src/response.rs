@@ -51,6 +51,33 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Every [`Refusal::reason`], for the metrics to show each from the start.
+    pub const REASONS: [&'static str; 8] = [
+        "unauthorized",
+        "unsupported_media_type",
+        "too_large",
+        "unreadable_body",
+        "invalid",
+        "rate_limited",
+        "log_unavailable",
+        "internal",
+    ];
+
+    /// The refusal's kind, from a fixed set (a metric label: never the message, which holds
+    /// the sender's text).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Unauthorized { .. } => "unauthorized",
+            Refusal::UnsupportedMediaType => "unsupported_media_type",
+            Refusal::TooLarge { .. } => "too_large",
+            Refusal::UnreadableBody(_) => "unreadable_body",
+            Refusal::Invalid(_) => "invalid",
+            Refusal::RateLimited { .. } => "rate_limited",
+            Refusal::LogUnavailable { .. } => "log_unavailable",
+            Refusal::Internal => "internal",
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Refusal::Unauthorized { .. } => StatusCode::UNAUTHORIZED,

@@ -15,9 +15,11 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::auth::{IngestTokens, TOKEN_HEADER};
-use crate::callback::{validate_callback, Limits};
+use crate::body_budget::BodyBudget;
+use crate::callback::{validate_callback_at, Limits};
 use crate::clock::Clock;
 use crate::event::build_event;
+use crate::metrics::IngestMetrics;
 use crate::publish::{EventPublisher, PublishError};
 use crate::rate_limit::{retry_after_seconds, Decision, SlidingWindowLimiter};
 use crate::response::{Accepted, Refusal};
@@ -30,6 +32,8 @@ pub struct IngestState {
     pub tokens: IngestTokens,
     pub limits: Limits,
     pub max_body_bytes: usize,
+    /// The bytes of bodies read, parsed and validated at once.
+    pub body_budget: BodyBudget,
     pub limiter: SlidingWindowLimiter,
     pub rate_limit: u32,
     pub rate_window: Duration,
@@ -38,6 +42,8 @@ pub struct IngestState {
     pub unavailable_retry_after: Duration,
     /// What `received_at` is read from: the system clock outside tests.
     pub clock: Clock,
+    /// Refusals by reason, the producer's queue and the HTTP metrics, served at `/metrics`.
+    pub metrics: IngestMetrics,
 }
 
 pub fn routes(state: Arc<IngestState>) -> Router {
@@ -97,6 +103,7 @@ async fn post_result(
     match &outcome {
         Ok(_) => span.record("status", 202),
         Err(refusal) => {
+            state.metrics.refused(refusal);
             tracing::info!(reason = %refusal, "callback refused");
             span.record("status", refusal.status().as_u16())
         }
@@ -122,15 +129,31 @@ async fn accept_result(
         return Err(Refusal::UnsupportedMediaType);
     }
     let received_at = state.clock.now();
+    // Held from before the body is read until the event is built (the parsed tree is the big
+    // part); weighed by the declared length, else by the most a body may be.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let body_permit = state
+        .body_budget
+        .acquire(
+            declared
+                .unwrap_or(state.max_body_bytes)
+                .min(state.max_body_bytes),
+        )
+        .await;
     let body = read_body_within(headers, body, state.max_body_bytes).await?;
-    let callback = validate_callback(&body, &state.limits).map_err(Refusal::Invalid)?;
+    let callback =
+        validate_callback_at(&body, &state.limits, received_at).map_err(Refusal::Invalid)?;
 
     let span = tracing::Span::current();
     span.record("job_key", callback.job_key().as_str());
     span.record("verified_repo", callback.verified_repo().as_str());
 
     let repo = callback.verified_repo().as_str();
-    if let Decision::Reject { retry_after } = state.limiter.check(repo, Instant::now()) {
+    let admitted_at = Instant::now();
+    if let Decision::Reject { retry_after } = state.limiter.check(repo, admitted_at) {
         return Err(Refusal::RateLimited {
             repo: repo.to_owned(),
             limit: state.rate_limit,
@@ -142,7 +165,17 @@ async fn accept_result(
     let event_id = uuid::Uuid::now_v7();
     span.record("event_id", tracing::field::display(event_id));
     let event = build_event(&callback, event_id, received_at, &body);
-    match state.publisher.publish(&event).await {
+    // The event holds what the log needs; the tree and the body go before the broker's wait.
+    drop(callback);
+    drop(body);
+    drop(body_permit);
+    let outcome = state.publisher.publish(&event).await;
+    if outcome.is_err() {
+        // Nothing was logged: the slot goes back, so a relay retrying through a broker outage
+        // is not rate-limited once the broker is back.
+        state.limiter.release(&event.verified_repo, admitted_at);
+    }
+    match outcome {
         Ok(_) => Ok(Accepted {
             event_id: event.event_id,
             job_key: event.job_key,

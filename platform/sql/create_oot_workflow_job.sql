@@ -5,8 +5,10 @@
 -- different partitions and are never collapsed: hence `first_seen_at` (when the job's first
 -- callback was received, set once), not `completed_at`, which a later completed callback may move.
 -- Runs on ClickHouse 18.16 and current releases: no DateTime64, no LowCardinality.
--- The placeholder on the last line becomes `TTL completed_at + toIntervalDay(N)` on servers that have table TTLs (19.6+)
--- and empty on older ones (18.16), where retention drops whole expired monthly partitions.
+-- The placeholder on the last line becomes `TTL first_seen_at + toIntervalDay(N)` on servers that have table TTLs
+-- (19.6+): keyed on our own clock, never on the downstream's `completed_at` (1971 would delete the row at once,
+-- 2099 never). It is empty on older ones (18.16), where retention drops whole expired monthly partitions; a table
+-- created there gets its TTL from migrate (ALTER TABLE ... MODIFY TTL) once the server is upgraded.
 CREATE TABLE IF NOT EXISTS {database}.{table}
 (
     dynamoKey String,

@@ -4,10 +4,12 @@
 //!   them are called (flags and `OOT_*` variables, loopback defaults), and the clients built from that.
 //! - [`migrate`]: schema as code: the topic, the job table and the completed-jobs table, idempotently.
 //! - [`health`]: `/healthz` and `/readyz`; [`probes`]: the readiness probe of each store.
+//! - [`http_metrics`]: requests by route and status, latency and in-flight, and `/metrics`.
 //! - [`telemetry`]: logs and OpenTelemetry spans, set up once per process.
 //! - [`shutdown`]: SIGTERM/SIGINT to a cancellation token, and serving HTTP until it fires.
 
 pub mod health;
+pub mod http_metrics;
 pub mod migrate;
 pub mod probes;
 pub mod settings;

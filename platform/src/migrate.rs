@@ -130,10 +130,18 @@ pub fn supports_table_ttl(server_version: &str) -> bool {
     (major, minor) >= (19, 6)
 }
 
+/// The table TTL: keyed on `first_seen_at`, when *we* first received the job (our clock, set
+/// once), never on `completed_at`, which the downstream reports: a `completed_at` of 1971 would
+/// delete the row at once and one of 2099 would keep it forever. It is also the partition key,
+/// so rows expire in the order their partitions do on servers without TTLs.
+pub fn ttl_expression(clickhouse: &ClickHouseSettings) -> String {
+    format!("first_seen_at + toIntervalDay({})", clickhouse.ttl_days)
+}
+
 /// The `CREATE TABLE` statement for the completed-jobs table on a server of `server_version`.
 pub fn completed_jobs_ddl(clickhouse: &ClickHouseSettings, server_version: &str) -> String {
     let ttl_clause = if supports_table_ttl(server_version) {
-        format!("TTL completed_at + toIntervalDay({})", clickhouse.ttl_days)
+        format!("TTL {}", ttl_expression(clickhouse))
     } else {
         String::new()
     };
@@ -143,7 +151,37 @@ pub fn completed_jobs_ddl(clickhouse: &ClickHouseSettings, server_version: &str)
         .replace("{ttl_clause}", &ttl_clause)
 }
 
-/// The database and the completed-jobs table.
+/// The `ALTER TABLE ... MODIFY TTL` that gives an existing table the project's TTL, given the
+/// server's version and the table's `create_table_query` (from `system.tables`), or `None` when
+/// there is nothing to do: the server has no table TTLs (18.16: retention drops partitions), or
+/// the table already has this TTL. A table created on 18.16 (no TTL), one keyed on the old
+/// `completed_at`, or one with another number of days all get it, so running migrate again after
+/// a server upgrade or a settings change is enough, and running it twice changes nothing.
+pub fn ttl_alter(
+    clickhouse: &ClickHouseSettings,
+    server_version: &str,
+    create_table_query: &str,
+) -> Option<String> {
+    if !supports_table_ttl(server_version) {
+        return None;
+    }
+    let wanted = ttl_expression(clickhouse);
+    // The server prints the TTL back as it was written (`TTL first_seen_at + toIntervalDay(730)`).
+    let normalized: String = create_table_query
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if normalized.contains(&format!("TTL {wanted}")) {
+        return None;
+    }
+    Some(format!(
+        "ALTER TABLE {} MODIFY TTL {wanted}",
+        clickhouse.qualified_table()
+    ))
+}
+
+/// The database and the completed-jobs table, with the TTL the server supports (added to an
+/// existing table that lacks it, see [`ttl_alter`]).
 pub async fn ensure_clickhouse(
     client: &clickhouse::Client,
     clickhouse: &ClickHouseSettings,
@@ -183,6 +221,19 @@ pub async fn ensure_clickhouse(
         .execute()
         .await
         .with_context(context)?;
+    if supports_table_ttl(&version) {
+        let created: String = client
+            .query("SELECT create_table_query FROM system.tables WHERE database = ? AND name = ?")
+            .bind(&clickhouse.database)
+            .bind(&clickhouse.table)
+            .fetch_one()
+            .await
+            .with_context(context)?;
+        if let Some(alter) = ttl_alter(clickhouse, &version, &created) {
+            tracing::info!(table = %clickhouse.qualified_table(), %alter, "giving the table its TTL");
+            client.query(&alter).execute().await.with_context(context)?;
+        }
+    }
     Ok(if existing == 0 {
         Outcome::Created
     } else {
@@ -219,6 +270,57 @@ mod tests {
             assert!(!ddl.contains('{'), "placeholder left in {ddl}");
         }
         assert!(completed_jobs_ddl(&settings, "25.3.1.1").contains("toIntervalDay(30)"));
+    }
+
+    fn settings(ttl_days: u32) -> ClickHouseSettings {
+        ClickHouseSettings {
+            url: "http://127.0.0.1:8123".into(),
+            user: "default".into(),
+            password: String::new().into(),
+            database: "db".into(),
+            table: "jobs".into(),
+            ttl_days,
+        }
+    }
+
+    #[test]
+    fn the_ttl_is_keyed_on_first_seen_at_not_the_downstreams_completed_at() {
+        let ddl = completed_jobs_ddl(&settings(30), "25.3.1.1");
+        assert!(
+            ddl.contains("TTL first_seen_at + toIntervalDay(30)"),
+            "{ddl}"
+        );
+        assert!(!ddl.contains("TTL completed_at"), "{ddl}");
+        let old = completed_jobs_ddl(&settings(30), "18.16.1");
+        assert!(
+            old.trim_end()
+                .ends_with("ORDER BY (downstream_repo, dynamoKey)"),
+            "no TTL clause on 18.16: {old}"
+        );
+    }
+
+    #[test]
+    fn migrate_gives_an_existing_table_its_ttl_once() {
+        let s = settings(730);
+        let from_18_16 = "CREATE TABLE db.jobs (`dynamoKey` String, `first_seen_at` DateTime) \
+            ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(first_seen_at) \
+            ORDER BY (downstream_repo, dynamoKey) SETTINGS index_granularity = 8192";
+        assert_eq!(
+            ttl_alter(&s, "25.3.1.1", from_18_16).as_deref(),
+            Some("ALTER TABLE db.jobs MODIFY TTL first_seen_at + toIntervalDay(730)")
+        );
+        // Still 18.16: nothing to alter, the partitions are dropped instead.
+        assert_eq!(ttl_alter(&s, "18.16.1", from_18_16), None);
+        // Keyed on the old column: re-keyed.
+        let old_key = format!("{from_18_16} TTL completed_at + toIntervalDay(730)");
+        assert!(ttl_alter(&s, "25.3.1.1", &old_key).is_some());
+        // Already right (as the server prints it): idempotent.
+        let done = "CREATE TABLE db.jobs (...) ENGINE = ReplacingMergeTree(version) \
+            PARTITION BY toYYYYMM(first_seen_at) ORDER BY (downstream_repo, dynamoKey) \
+            TTL first_seen_at + toIntervalDay(730) SETTINGS index_granularity = 8192";
+        assert_eq!(ttl_alter(&s, "25.3.1.1", done), None);
+        // Another retention setting: modified to it.
+        assert!(ttl_alter(&settings(30), "25.3.1.1", done).is_some());
     }
 
     #[test]

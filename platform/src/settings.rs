@@ -131,7 +131,8 @@ pub struct ClickHouseSettings {
     )]
     pub table: String,
 
-    /// Days a completed job is kept (the table's TTL), counted from its completion.
+    /// Days a completed job is kept, counted from when the job was first seen (`first_seen_at`,
+    /// our clock; the table's TTL on ClickHouse 19.6+, monthly partitions dropped on 18.16).
     #[arg(
         id = "clickhouse-ttl-days",
         long = "clickhouse-ttl-days",

@@ -171,7 +171,10 @@ async fn main() -> anyhow::Result<()> {
         listen: "127.0.0.1:0".parse()?,
         group: format!("bench-{id}"),
         batch_events: 2000,
+        batch_bytes: oot_projector::source::DEFAULT_BATCH_BYTES,
         batch_wait_ms: 100,
+        instance_id: None,
+        session_timeout_ms: 10_000,
         stores: live.clone(),
     };
     let app = oot_projector::app::Application::build(config).await?;
@@ -211,7 +214,7 @@ async fn main() -> anyhow::Result<()> {
             .save(&record, None)
             .await
             .or_else(|_| Ok::<u64, anyhow::Error>(0))?;
-        if let Some(row) = CompletedJobRow::of(&record, version, record.failed_tests_json(), 0) {
+        if let Some(row) = CompletedJobRow::of(&record, version, 0) {
             let mut insert = clickhouse
                 .insert::<CompletedJobRow>(&raw.clickhouse.table)
                 .await?;

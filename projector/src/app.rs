@@ -22,12 +22,15 @@ use crate::metrics::ProjectorMetrics;
 pub use crate::pipeline::stores_of;
 use crate::pipeline::{now_micros, project, ProjectError, Stores};
 use crate::retry::{with_retries, Failed};
-use crate::source::{EventSource, Poison};
+use crate::source::{ConsumerFatal, EventSource, Poison};
 
 pub struct Application {
     listener: tokio::net::TcpListener,
     router: axum::Router,
-    source: Arc<EventSource>,
+    /// The consumer in use; replaced by a new one built from `consumer_config` when librdkafka
+    /// declares it unusable (the lag reporter follows the replacement).
+    source: tokio::sync::watch::Sender<Arc<EventSource>>,
+    consumer_config: rdkafka::ClientConfig,
     dead_letters: DeadLetters,
     stores: Stores,
     metrics: ProjectorMetrics,
@@ -59,13 +62,28 @@ impl Application {
             config.batch_events > 0,
             "OOT_PROJECTOR_BATCH_EVENTS must be at least 1"
         );
+        anyhow::ensure!(
+            config.batch_bytes > 0,
+            "OOT_PROJECTOR_BATCH_BYTES must be at least 1"
+        );
         migrate_all(&config.stores).await?;
         let kafka = &config.stores.kafka;
-        let source = Arc::new(EventSource::subscribe(
-            kafka.client_config(),
-            &kafka.topic,
-            &config.group,
-        )?);
+        let mut consumer_config = kafka.client_config();
+        // A short session and static membership: a crashed projector's partitions move (or, when
+        // it restarts with the same instance id, come back to it) within seconds, not the 45 s
+        // default session timeout.
+        consumer_config.set("session.timeout.ms", config.session_timeout_ms.to_string());
+        consumer_config.set(
+            "heartbeat.interval.ms",
+            (config.session_timeout_ms / 4).max(500).to_string(),
+        );
+        let instance_id = config.group_instance_id();
+        if let Some(id) = &instance_id {
+            consumer_config.set("group.instance.id", id);
+        }
+        tracing::info!(group = %config.group, instance_id = ?instance_id, session_timeout_ms = config.session_timeout_ms, "consumer group membership");
+        let source =
+            tokio::sync::watch::Sender::new(Arc::new(subscribe(&consumer_config, &config)?));
         let dead_letters = DeadLetters::new(&kafka.client_config(), &kafka.topic)?;
         let stores = stores_of(&config.stores).await;
         let metrics = ProjectorMetrics::new();
@@ -82,6 +100,7 @@ impl Application {
             listener,
             router,
             source,
+            consumer_config,
             dead_letters,
             stores,
             metrics,
@@ -105,7 +124,7 @@ impl Application {
             shutdown.clone(),
         ));
         let lag = tokio::spawn(report_lag(
-            self.source.clone(),
+            self.source.subscribe(),
             self.metrics.clone(),
             shutdown.clone(),
         ));
@@ -114,15 +133,35 @@ impl Application {
             self.config.stores.clickhouse.clone(),
             shutdown.clone(),
         ));
-        let projected = project_until_stopped(
-            &self.source,
-            &self.dead_letters,
-            &self.stores,
-            &self.metrics,
-            &self.config,
-            &shutdown,
-        )
-        .await;
+        let projected = loop {
+            let source = self.source.borrow().clone();
+            let outcome = project_until_stopped(
+                &source,
+                &self.dead_letters,
+                &self.stores,
+                &self.metrics,
+                &self.config,
+                &shutdown,
+            )
+            .await;
+            match outcome {
+                Err(error) if error.downcast_ref::<ConsumerFatal>().is_some() => {
+                    // A fenced static member (seen after a broker restart) can never consume
+                    // again; a new consumer rejoins the group and resumes from the committed
+                    // offsets, so the process rides through instead of needing a restart.
+                    tracing::error!(%error, "rebuilding the Kafka consumer");
+                    drop(source);
+                    match subscribe(&self.consumer_config, &self.config) {
+                        Ok(fresh) => {
+                            self.source.send_replace(Arc::new(fresh));
+                            self.metrics.consumer_rebuilds.inc();
+                        }
+                        Err(error) => break Err(error),
+                    }
+                }
+                other => break other,
+            }
+        };
         shutdown.cancel();
         lag.abort();
         retention.abort();
@@ -131,16 +170,36 @@ impl Application {
     }
 }
 
+/// The group's consumer of the event topic, with the batch bound of `config`.
+fn subscribe(
+    consumer_config: &rdkafka::ClientConfig,
+    config: &ProjectorConfig,
+) -> anyhow::Result<EventSource> {
+    Ok(EventSource::subscribe(
+        consumer_config.clone(),
+        &config.stores.kafka.topic,
+        &config.group,
+    )?
+    .with_batch_bytes(config.batch_bytes))
+}
+
+/// Refreshes the lag and the halted partitions every few seconds, beside the batch loop (which
+/// may be stuck in retries: that is when the lag must keep telling the truth). While the
+/// brokers do not answer, the last value stays.
 async fn report_lag(
-    source: Arc<EventSource>,
+    source: tokio::sync::watch::Receiver<Arc<EventSource>>,
     metrics: ProjectorMetrics,
     shutdown: CancellationToken,
 ) {
     loop {
-        let source = source.clone();
-        if let Ok(Some(lag)) = tokio::task::spawn_blocking(move || source.lag()).await {
+        let source = source.borrow().clone();
+        let reader = source.clone();
+        if let Ok(Some(lag)) = tokio::task::spawn_blocking(move || reader.lag()).await {
             metrics.consumer_lag.set(lag);
         }
+        metrics
+            .halted_partitions
+            .set(i64::try_from(source.halted().len()).unwrap_or(i64::MAX));
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(Duration::from_secs(5)) => {}
@@ -162,6 +221,9 @@ async fn dead_letter(
             if poison.reason.key_mismatch().is_some() {
                 metrics.job_key_mismatches.inc();
             }
+            if let DeadLetterReason::Parked(refusal) = &poison.reason {
+                metrics.count_parked(&refusal.label());
+            }
             Ok(true)
         }
         Err(Failed::Stopped) => Ok(false),
@@ -169,7 +231,7 @@ async fn dead_letter(
     }
 }
 
-/// The projector's loop: batch, dead letters, both stores, refused events, commit.
+/// The projector's loop: batch, dead letters, both stores, refused and parked events, commit.
 async fn project_until_stopped(
     source: &EventSource,
     dead_letters: &DeadLetters,
@@ -182,6 +244,9 @@ async fn project_until_stopped(
         let batch = source
             .next_batch(config.batch_events, config.batch_wait(), shutdown)
             .await?;
+        metrics
+            .halted_partitions
+            .set(i64::try_from(source.halted().len()).unwrap_or(i64::MAX));
         if batch.is_empty() {
             continue;
         }
@@ -201,12 +266,15 @@ async fn project_until_stopped(
             let Some(sourced) = batch.events.get(rejected.index) else {
                 anyhow::bail!("rejected event {} is not in the batch", rejected.index);
             };
-            let poison = sourced.poison(DeadLetterReason::Refused(rejected.reason.clone()));
+            let poison = sourced.poison(rejected.reason.clone());
             if !dead_letter(dead_letters, metrics, &poison, shutdown).await? {
                 return Ok(());
             }
         }
         if let Err(error) = source.commit(&batch) {
+            if let Some(fatal) = source.fatal() {
+                return Err(fatal.into());
+            }
             tracing::warn!(%error, "offsets not committed; the batch will be projected again (harmlessly)");
         }
         let now = now_micros();

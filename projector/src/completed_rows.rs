@@ -7,9 +7,10 @@
 use std::fmt;
 
 use clickhouse::Client;
-use oot_contract::clickhouse::{COLUMNS, DYNAMO_KEY, FAILED_TESTS_JSON, VERSION};
+use oot_contract::clickhouse::COLUMNS;
 use serde::{Deserialize, Serialize};
 
+use crate::job_table::bounded_for_item;
 use crate::merge::JobRecord;
 
 /// A row of `oot_workflow_job`: every column of [`COLUMNS`], in its order (a test holds them
@@ -77,18 +78,18 @@ fn count(value: Option<i64>) -> Option<u64> {
 }
 
 impl CompletedJobRow {
-    /// The row of a completed `record` at `version`, with `failed_tests_json` given by the
-    /// caller (the full list, which the stored record may only hold cut). `None` for a job that
-    /// is still running.
-    pub fn of(
-        record: &JobRecord,
-        version: u64,
-        failed_tests_json: String,
-        projected_at_micros: i64,
-    ) -> Option<Self> {
+    /// The row of a completed `record` at `version`; `None` for a job that is still running.
+    ///
+    /// `failed_tests_json` is the merged record's list as the DynamoDB item holds it
+    /// ([`bounded_for_item`]): ingest cuts each callback's list to fit the item, so this is the
+    /// whole list; the cut here only acts on events logged before ingest cut them, and then
+    /// acts the same on every path (live, replay, redelivery), which a list taken from the batch
+    /// or looked up in ClickHouse did not.
+    pub fn of(record: &JobRecord, version: u64, projected_at_micros: i64) -> Option<Self> {
         if !record.is_completed() {
             return None;
         }
+        let failed_tests_json = bounded_for_item(record).failed_tests_json();
         let view = record.view();
         Some(Self {
             dynamo_key: view.job_key.to_string(),
@@ -139,15 +140,19 @@ impl CompletedJobRow {
 #[derive(Clone)]
 pub struct CompletedJobs {
     client: Client,
-    database: String,
     table: String,
 }
 
 impl CompletedJobs {
+    /// The table `table` of `database`; the INSERT names the table bare, so `client` must have
+    /// `database` as its current database (as [`ClickHouseSettings::client`] does). `database`
+    /// is kept in the signature so callers name both, as everywhere else.
+    ///
+    /// [`ClickHouseSettings::client`]: oot_platform::settings::ClickHouseSettings::client
     pub fn new(client: Client, database: impl Into<String>, table: impl Into<String>) -> Self {
+        let _ = database.into();
         Self {
             client,
-            database: database.into(),
             table: table.into(),
         }
     }
@@ -162,33 +167,6 @@ impl CompletedJobs {
             insert.write(row).await?;
         }
         insert.end().await
-    }
-
-    /// The latest `failed_tests_json` of each of `keys` that has a row (for a row rewritten
-    /// from a stored record that only holds its failed tests cut).
-    pub async fn latest_failed_tests(
-        &self,
-        keys: &[String],
-    ) -> Result<std::collections::HashMap<String, String>, clickhouse::error::Error> {
-        if keys.is_empty() {
-            return Ok(Default::default());
-        }
-        #[derive(clickhouse::Row, Deserialize)]
-        struct Latest {
-            key: String,
-            failed_tests_json: String,
-        }
-        // `has(?, x)` rather than `x IN ?`: ClickHouse 18.16 cannot bind an array to IN.
-        let sql = format!(
-            "SELECT {DYNAMO_KEY} AS key, argMax({FAILED_TESTS_JSON}, {VERSION}) AS failed_tests_json \
-             FROM {}.{} WHERE has(?, {DYNAMO_KEY}) GROUP BY {DYNAMO_KEY}",
-            self.database, self.table
-        );
-        let rows: Vec<Latest> = self.client.query(&sql).bind(keys).fetch_all().await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.key, r.failed_tests_json))
-            .collect())
     }
 }
 

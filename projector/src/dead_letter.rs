@@ -1,6 +1,8 @@
 //! The dead-letter topic: messages of the event topic that cannot be projected (undecodable, not
-//! the contract's words, or keyed to another job), kept byte for byte with the reason, so they
-//! never block their partition and are never silently lost.
+//! the contract's words, keyed to another job, or refused by a store), kept byte for byte, with
+//! their original headers and the reason, so they never block their partition, are never
+//! silently lost, and can be put back on the event topic once the cause is fixed
+//! (`oot-projector redrive`, [`crate::redrive`]).
 
 use std::time::Duration;
 
@@ -24,6 +26,46 @@ pub enum DeadLetterReason {
     /// record of the job under another key.
     #[error(transparent)]
     Refused(Refused),
+    /// Decoded and merged, but a store refused the job's write for good (e.g. DynamoDB's
+    /// "Number overflow", an item too large): the job's events of the batch are parked here so
+    /// the rest of the partition moves on.
+    #[error("parked: {0}")]
+    Parked(StoreRefusal),
+}
+
+/// Which store refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    DynamoDb,
+    ClickHouse,
+}
+
+impl Store {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Store::DynamoDb => "dynamodb",
+            Store::ClickHouse => "clickhouse",
+        }
+    }
+}
+
+/// A store's permanent refusal of one job: which store, its error code, and its message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{} refused job {job_key} ({code}): {message}", store.as_str())]
+pub struct StoreRefusal {
+    pub store: Store,
+    pub job_key: String,
+    /// The store's error code (`ValidationException`, ClickHouse's `Code: 62`, ...): few
+    /// distinct values, so it labels the `parked` metric.
+    pub code: String,
+    pub message: String,
+}
+
+impl StoreRefusal {
+    /// The `reason` label of `oot_projector_parked_total`: `{store}:{code}`.
+    pub fn label(&self) -> String {
+        format!("{}:{}", self.store.as_str(), self.code)
+    }
 }
 
 impl DeadLetterReason {
@@ -34,6 +76,7 @@ impl DeadLetterReason {
             DeadLetterReason::KafkaKeyMismatch(_)
             | DeadLetterReason::Refused(Refused::KeyMismatch(_)) => "job_key_mismatch",
             DeadLetterReason::Refused(Refused::Invalid(_)) => "invalid_event",
+            DeadLetterReason::Parked(_) => "parked",
         }
     }
 
@@ -46,6 +89,16 @@ impl DeadLetterReason {
         }
     }
 }
+
+/// The headers the projector adds to a dead letter (on top of the message's own); `redrive`
+/// removes exactly these.
+pub const DEAD_LETTER_HEADERS: [&str; 5] = [
+    "dead_letter_reason",
+    "dead_letter_kind",
+    "source_topic",
+    "source_partition",
+    "source_offset",
+];
 
 /// The dead-letter topic of an event topic.
 pub fn dead_letter_topic(topic: &str) -> String {
@@ -77,7 +130,19 @@ impl DeadLetters {
         let partition = poison.partition.to_string();
         let offset = poison.offset.to_string();
         let reason = poison.reason.to_string();
-        let headers = OwnedHeaders::new()
+        // The message's own headers first (trace context...), so a redrive restores them as they
+        // were; a header of the message that has a dead-letter name is dropped, not duplicated.
+        let mut headers = OwnedHeaders::new();
+        for (key, value) in &poison.headers {
+            if DEAD_LETTER_HEADERS.contains(&key.as_str()) {
+                continue;
+            }
+            headers = headers.insert(Header {
+                key: key.as_str(),
+                value: value.as_deref(),
+            });
+        }
+        let headers = headers
             .insert(Header {
                 key: "dead_letter_reason",
                 value: Some(reason.as_str()),

@@ -31,15 +31,48 @@ pub enum JobTableError {
     /// The item exists but its merge state cannot be read: not ours to overwrite.
     #[error("job {key}: stored merge state unreadable: {reason}")]
     Corrupt { key: String, reason: String },
+    /// DynamoDB refused the request's data for good (`code`, e.g. `ValidationException` for a
+    /// number out of range or an item over 400 KB): sending it again cannot succeed.
+    #[error("dynamodb refused ({code}): {message}")]
+    Refused { code: String, message: String },
+    /// Anything else: timeouts, throttling, 5xx, connection and dispatch failures, and the
+    /// errors that would refuse every job alike (missing table, credentials): waited out.
     #[error("dynamodb: {0}")]
     Unavailable(String),
 }
 
+/// Service error codes about the request's data. Throttling
+/// (`ProvisionedThroughputExceededException`, `ThrottlingException`, `RequestLimitExceeded`),
+/// `InternalServerError`, `TransactionInProgressException` and every other code are transient.
+const REFUSAL_CODES: &[&str] = &[
+    "ValidationException",
+    "ItemCollectionSizeLimitExceededException",
+];
+
+/// Whether a service error `code` (maybe with a `namespace#` prefix) and HTTP `status` are a
+/// refusal of the data rather than an outage.
+pub fn is_refusal(code: &str, status: Option<u16>) -> bool {
+    let code = code.rsplit('#').next().unwrap_or(code);
+    REFUSAL_CODES.contains(&code) && status.is_none_or(|s| s < 500)
+}
+
 fn unavailable<E>(error: aws_sdk_dynamodb::error::SdkError<E>) -> JobTableError
 where
-    E: std::error::Error + std::fmt::Debug + 'static,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata
+        + std::error::Error
+        + std::fmt::Debug
+        + 'static,
 {
-    JobTableError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string())
+    let code = error
+        .as_service_error()
+        .and_then(|e| e.code())
+        .map(str::to_owned);
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    let message = aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string();
+    match code {
+        Some(code) if is_refusal(&code, status) => JobTableError::Refused { code, message },
+        _ => JobTableError::Unavailable(message),
+    }
 }
 
 /// The job table of one projector.
@@ -55,9 +88,14 @@ const BATCH_GET_LIMIT: usize = 100;
 const TRANSACTION_ITEMS: usize = 100;
 const TRANSACTION_BYTES: usize = 3_500_000;
 const TRANSACTIONS_IN_FLIGHT: usize = 4;
-/// Failed tests kept in the item: the item (merge state and `failed_tests_json`, each holding the
-/// list once) must stay under DynamoDB's 400 KB.
-const ITEM_FAILED_TESTS_BUDGET: usize = DYNAMODB_FAILED_TESTS_BUDGET / 2;
+/// Failed tests kept in the item (and in the ClickHouse row, see `pipeline`): the item (merge
+/// state and `failed_tests_json`, each holding the list once) must stay under DynamoDB's 400 KB.
+/// Ingest cuts each callback's list to the same budget
+/// ([`oot_contract::limits::MAX_STORED_FAILED_TESTS_BYTES`]), so cutting here is only a safety
+/// net for events logged before ingest cut them.
+pub const ITEM_FAILED_TESTS_BUDGET: usize = DYNAMODB_FAILED_TESTS_BUDGET / 2;
+const _: () =
+    assert!(ITEM_FAILED_TESTS_BUDGET == oot_contract::limits::MAX_STORED_FAILED_TESTS_BYTES);
 
 impl JobTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -121,9 +159,11 @@ impl JobTable {
 
     /// Writes many records in transactions of up to 100 items, each item conditional on its
     /// expected version: one round trip per transaction instead of one per job, transactions
-    /// concurrently. A transaction is all or nothing, so when any of its conditions fails none of
-    /// its items is written; those come back as `None` and the caller writes them one by one
-    /// with [`JobTable::save`]. Otherwise the new version of each record, in input order.
+    /// concurrently. A transaction is all or nothing, so when any of its conditions fails, or
+    /// DynamoDB refuses any of its items for good, none of its items is written; those come back
+    /// as `None` and the caller writes them one by one with [`JobTable::save`], which finds the
+    /// one refused (never its 99 innocent neighbours). Otherwise the new version of each record,
+    /// in input order. Only transient errors are `Err`.
     pub async fn save_all(
         &self,
         writes: &[(&JobRecord, Option<u64>)],
@@ -132,10 +172,10 @@ impl JobTable {
         let mut chunk_bytes = 0;
         for (index, (record, expected)) in writes.iter().enumerate() {
             let version = expected.map_or(1, |v| v + 1);
-            let item = job_item(record, version).map_err(|reason| JobTableError::Corrupt {
-                key: record.job_key().to_string(),
-                reason,
-            })?;
+            // Not buildable: left `None`, so `save` reports it for this job alone.
+            let Ok(item) = job_item(record, version) else {
+                continue;
+            };
             let bytes: usize = item.iter().map(|(k, v)| k.len() + attribute_size(v)).sum();
             if chunks.last().is_some_and(|c| {
                 c.len() >= TRANSACTION_ITEMS || chunk_bytes + bytes > TRANSACTION_BYTES
@@ -181,7 +221,13 @@ impl JobTable {
                     {
                         Ok((indexes, false))
                     }
-                    Err(error) => Err(unavailable(error)),
+                    Err(error) => match unavailable(error) {
+                        JobTableError::Refused { code, message } => {
+                            tracing::warn!(%code, %message, items = indexes.len(), "transaction refused; writing its jobs one by one");
+                            Ok((indexes, false))
+                        }
+                        other => Err(other),
+                    },
                 }
             });
         let answers: Vec<Result<(Vec<usize>, bool), JobTableError>> = futures::stream::iter(sends)
@@ -387,4 +433,40 @@ pub fn job_item(
         put(attr::ENVIRONMENT, s(v));
     }
     Ok(item)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retry::Transient as _;
+
+    #[test]
+    fn only_refusals_of_the_data_are_permanent() {
+        assert!(is_refusal("ValidationException", Some(400)));
+        assert!(is_refusal(
+            "com.amazonaws.dynamodb.v20120810#ValidationException",
+            Some(400)
+        ));
+        assert!(is_refusal("ItemCollectionSizeLimitExceededException", None));
+        for transient in [
+            "ProvisionedThroughputExceededException",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+            "InternalServerError",
+            "ResourceNotFoundException",
+            "UnrecognizedClientException",
+        ] {
+            assert!(!is_refusal(transient, Some(400)), "{transient}");
+        }
+        assert!(
+            !is_refusal("ValidationException", Some(503)),
+            "a 5xx is an outage"
+        );
+        let refused = JobTableError::Refused {
+            code: "ValidationException".into(),
+            message: "Number overflow".into(),
+        };
+        assert!(!refused.is_transient());
+        assert!(JobTableError::Unavailable("timeout".into()).is_transient());
+    }
 }

@@ -2,8 +2,8 @@
 //! the live job state in DynamoDB and the completed jobs in ClickHouse.
 //!
 //! **When an offset is committed.** Only after every effect of its batch is stored: the
-//! messages that cannot be projected (undecodable, not the contract's words, or keyed to another
-//! job) are on the dead-letter topic, every job's merged record is written to
+//! messages that cannot be projected (undecodable, not the contract's words, keyed to another
+//! job, or refused by a store for good: "parked") are on the dead-letter topic, every job's merged record is written to
 //! DynamoDB, and every completed job's row is inserted into ClickHouse. A crash anywhere before
 //! that leaves the offsets where they were, and the batch is projected again.
 //!
@@ -16,9 +16,10 @@
 //! - [`merge`]: the merge rules, pure.
 //! - [`source`]: batches from the consumer group, and the commit; [`dead_letter`]: the poison path.
 //! - [`pipeline`]: one batch into both stores (coalesced per job, concurrent); [`retry`]:
-//!   waiting out store outages.
+//!   waiting out store outages, and finding the one job a store refuses for good.
 //! - [`job_table`], [`completed_rows`]: the DynamoDB and ClickHouse sinks.
-//! - [`metrics`]: events, lag, freshness for Prometheus; [`replay`]: rebuilding from the log.
+//! - [`metrics`]: events, lag, freshness, parked events for Prometheus; [`replay`]: rebuilding
+//!   from the log; [`redrive`]: putting dead letters back on the event topic.
 //! - [`retention`]: dropping expired partitions where ClickHouse has no table TTLs.
 //! - [`config`], [`app`]: settings, and building and running the service.
 
@@ -30,6 +31,7 @@ pub mod job_table;
 pub mod merge;
 pub mod metrics;
 pub mod pipeline;
+pub mod redrive;
 pub mod replay;
 pub mod retention;
 pub mod retry;

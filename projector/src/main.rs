@@ -3,6 +3,7 @@ use oot_platform::shutdown::cancel_on_stop_signal;
 use oot_platform::telemetry::init_telemetry;
 use oot_projector::app::{migrate_all, Application};
 use oot_projector::config::{Command, ProjectorCli};
+use oot_projector::redrive::redrive;
 use oot_projector::replay::replay;
 
 // Events allocate many short-lived buffers across threads; mimalloc measured ~1.6x the ingest
@@ -20,6 +21,22 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(cli.config).await?;
             app.run_until_stopped(cancel_on_stop_signal()).await?;
             tracing::info!("projector stopped");
+            Ok(())
+        }
+        Command::Redrive(args) => {
+            let report = redrive(&cli.config.stores.kafka, &args, &cancel_on_stop_signal()).await?;
+            println!(
+                "{} {} of {} dead letters onto {} ({} left out by the filters)",
+                if args.dry_run {
+                    "would redrive"
+                } else {
+                    "redrove"
+                },
+                report.redriven,
+                report.examined,
+                cli.config.stores.kafka.topic,
+                report.skipped
+            );
             Ok(())
         }
         Command::Replay(args) => {

@@ -8,6 +8,7 @@ use axum::routing::get;
 use axum::Router;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
@@ -22,6 +23,13 @@ pub struct ProjectorMetrics {
     pub dynamodb_writes: Counter,
     pub clickhouse_rows: Counter,
     pub consumer_lag: Gauge,
+    /// Events parked (dead-lettered because a store refused their job for good), by `reason`
+    /// (`{store}:{code}`, e.g. `dynamodb:ValidationException`).
+    pub parked: Family<Vec<(String, String)>, Counter>,
+    /// Partitions halted at a message of an unknown schema.
+    pub halted_partitions: Gauge,
+    /// Kafka consumers replaced after librdkafka declared one unusable (a fenced member).
+    pub consumer_rebuilds: Counter,
     pub freshness_seconds: Histogram,
     registry: Arc<Registry>,
 }
@@ -42,6 +50,9 @@ impl ProjectorMetrics {
         let dynamodb_writes = Counter::default();
         let clickhouse_rows = Counter::default();
         let consumer_lag = Gauge::default();
+        let parked = Family::<Vec<(String, String)>, Counter>::default();
+        let halted_partitions = Gauge::default();
+        let consumer_rebuilds = Counter::default();
         // From 10 ms to ~3 h: normal freshness is sub-second, a store outage makes it hours.
         let freshness_seconds = Histogram::new([
             0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
@@ -79,8 +90,23 @@ impl ProjectorMetrics {
         );
         registry.register(
             "consumer_lag",
-            "Messages in the assigned partitions not yet consumed",
+            "Messages in the assigned partitions not yet projected: high watermark minus the committed offset",
             consumer_lag.clone(),
+        );
+        registry.register(
+            "parked",
+            "Events dead-lettered because a store refused their job for good, by reason (store:code)",
+            parked.clone(),
+        );
+        registry.register(
+            "halted_partitions",
+            "Partitions halted at a message written with a schema this projector does not know",
+            halted_partitions.clone(),
+        );
+        registry.register(
+            "consumer_rebuilds",
+            "Kafka consumers rebuilt after a fatal consumer error (e.g. fenced after a broker restart)",
+            consumer_rebuilds.clone(),
         );
         registry.register(
             "freshness_seconds",
@@ -95,9 +121,29 @@ impl ProjectorMetrics {
             dynamodb_writes,
             clickhouse_rows,
             consumer_lag,
+            parked,
+            halted_partitions,
+            consumer_rebuilds,
             freshness_seconds,
             registry: Arc::new(registry),
         }
+    }
+
+    /// Counts one parked event under `reason`.
+    pub fn count_parked(&self, reason: &str) {
+        self.parked
+            .get_or_create(&vec![("reason".to_owned(), reason.to_owned())])
+            .inc();
+    }
+
+    /// The parked events counted so far, all reasons.
+    pub fn parked_total(&self) -> u64 {
+        // The family's entries are not enumerable without the encoder; read it back from text.
+        self.render()
+            .lines()
+            .filter(|l| l.starts_with("oot_projector_parked_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
     }
 
     /// The text exposition format.

@@ -12,11 +12,17 @@
 //!    its jobs are then re-read, merged again and written one by one, concurrently. A stored
 //!    record whose key is not the job's is never merged nor overwritten: the job's events are
 //!    rejected with the [`JobKeyMismatch`].
-//! 5. The completed jobs become ClickHouse rows, inserted in one INSERT.
+//! 5. The completed jobs become ClickHouse rows, inserted in one INSERT. Each row is built from
+//!    the job's merged record alone (its failed tests included, as the item holds them), so
+//!    live projection, replay and redelivery always write the same row.
 //!
-//! Store errors are retried with backoff, forever ([`with_retries`]): an event is never
-//! skipped. Only when this returns Ok, and the caller has dead-lettered the rejected events, may
-//! the batch's offsets be committed (see the crate docs).
+//! Transient store errors are retried with backoff, forever ([`with_retries`]): an event is
+//! never skipped for an outage. A permanent refusal (DynamoDB's `ValidationException`,
+//! ClickHouse's parse errors; see [`crate::retry`]) is narrowed down to the one job refused: a
+//! refused transaction or batch read is redone job by job, a refused INSERT is halved until the
+//! refused row is alone ([`bisect`]). That job's events are [`Rejected`] as parked, the rest of
+//! the batch is stored. Only when this returns Ok, and the caller has dead-lettered the rejected
+//! events, may the batch's offsets be committed (see the crate docs).
 
 use std::collections::HashMap;
 
@@ -27,9 +33,10 @@ use oot_platform::settings::StoreSettings;
 use tokio_util::sync::CancellationToken;
 
 use crate::completed_rows::{CompletedJobRow, CompletedJobs};
+use crate::dead_letter::{DeadLetterReason, Store, StoreRefusal};
 use crate::job_table::{bounded_for_item, JobTable, JobTableError, StoredJob};
-use crate::merge::{JobKeyMismatch, JobRecord, Refused};
-use crate::retry::{with_retries, Failed};
+use crate::merge::{JobKeyMismatch, JobRecord};
+use crate::retry::{bisect, clickhouse_code, with_retries, Failed};
 
 /// Writes of different jobs in flight at once.
 const WRITE_CONCURRENCY: usize = 32;
@@ -68,16 +75,18 @@ pub struct Projected {
     /// DynamoDB items written (jobs whose record changed).
     pub writes: usize,
     pub rows: usize,
-    /// Events in neither store; the caller dead-letters them.
+    /// Events not (fully) stored; the caller dead-letters them.
     pub rejected: Vec<Rejected>,
 }
 
-/// An event of the batch that was left out of both stores, and why.
+/// An event of the batch that was left out of the stores, and why: refused by the merge
+/// ([`DeadLetterReason::Refused`]), or parked because a store refused its job for good
+/// ([`DeadLetterReason::Parked`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejected {
     /// Its position in the events given to [`project`].
     pub index: usize,
-    pub reason: Refused,
+    pub reason: DeadLetterReason,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +138,7 @@ pub fn coalesce(events: &[&CallbackEvent]) -> (Vec<BatchJob>, Vec<Rejected>) {
                 tracing::warn!(job_key = %event.job_key, event_id = %event.event_id, %invalid, "event refused");
                 rejected.push(Rejected {
                     index,
-                    reason: invalid.into(),
+                    reason: DeadLetterReason::Refused(invalid.into()),
                 });
                 continue;
             }
@@ -146,7 +155,7 @@ pub fn coalesce(events: &[&CallbackEvent]) -> (Vec<BatchJob>, Vec<Rejected>) {
                 // Found by its key, so the keys are equal; kept total rather than assumed.
                 Err(mismatch) => rejected.push(Rejected {
                     index,
-                    reason: mismatch.into(),
+                    reason: DeadLetterReason::Refused(mismatch.into()),
                 }),
             },
             None => {
@@ -173,10 +182,63 @@ struct Plan {
 
 /// A job of the batch once the job table holds its merge.
 struct Settled {
-    batch: JobRecord,
+    /// The job's events in the batch.
+    events: Vec<usize>,
     merged: JobRecord,
     version: u64,
     written: bool,
+}
+
+/// A job a store refused for good: its events are parked on the dead-letter topic.
+struct Parked {
+    events: Vec<usize>,
+    refusal: StoreRefusal,
+}
+
+/// What became of one job written on its own.
+enum Outcome {
+    // Boxed: a settled job holds two records, the other outcomes a key or two.
+    Settled(Box<Settled>),
+    Mismatched(Mismatched),
+    Parked(Parked),
+}
+
+/// `events` of job `job_key` parked because `store` refused it with `code`; logged here, with
+/// the job key, once per job.
+fn park(events: Vec<usize>, store: Store, job_key: &str, code: String, message: String) -> Parked {
+    tracing::error!(
+        job_key,
+        store = store.as_str(),
+        %code,
+        %message,
+        events = events.len(),
+        "job parked: the store refuses it for good; its events go to the dead-letter topic"
+    );
+    Parked {
+        events,
+        refusal: StoreRefusal {
+            store,
+            job_key: job_key.to_owned(),
+            code,
+            message,
+        },
+    }
+}
+
+/// `job` parked for DynamoDB's permanent `error`.
+fn park_dynamo(job: BatchJob, error: JobTableError) -> Parked {
+    let (code, message) = match error {
+        JobTableError::Refused { code, message } => (code, message),
+        JobTableError::Corrupt { reason, .. } => ("CorruptItem".to_owned(), reason),
+        other => ("Other".to_owned(), other.to_string()),
+    };
+    park(
+        job.events,
+        Store::DynamoDb,
+        job.record.job_key().as_str(),
+        code,
+        message,
+    )
 }
 
 /// A job whose stored record has another key: neither merged nor written.
@@ -216,7 +278,7 @@ fn plan(job: BatchJob, stored: Option<StoredJob>) -> Result<Plan, Mismatched> {
 impl Plan {
     fn settled(self, version: u64, written: bool) -> Settled {
         Settled {
-            batch: self.job.record,
+            events: self.job.events,
             merged: self.merged,
             version,
             written,
@@ -225,33 +287,41 @@ impl Plan {
 }
 
 /// Stores one job on its own: read, merge, write if changed, and again if another writer got
-/// there first.
+/// there first. A permanent refusal of the read or the write parks the job.
 async fn store_job(
     jobs: &JobTable,
     job: BatchJob,
     shutdown: &CancellationToken,
-) -> Result<Result<Settled, Mismatched>, ProjectError> {
+) -> Result<Outcome, ProjectError> {
     let mut job = job;
     loop {
         let key = [job.record.job_key()];
-        let mut fresh = with_retries("dynamodb read", shutdown, || jobs.load(&key)).await?;
+        let loaded = with_retries("dynamodb read", shutdown, || jobs.load(&key)).await;
+        let mut fresh = match loaded {
+            Ok(fresh) => fresh,
+            Err(Failed::Stopped) => return Err(ProjectError::Stopped),
+            Err(Failed::Permanent(error)) => return Ok(Outcome::Parked(park_dynamo(job, error))),
+        };
         let stored = fresh.remove(job.record.job_key());
         let plan = match plan(job, stored) {
             Ok(plan) => plan,
-            Err(mismatched) => return Ok(Err(mismatched)),
+            Err(mismatched) => return Ok(Outcome::Mismatched(mismatched)),
         };
         if plan.unchanged {
             let version = plan.expected.unwrap_or(0);
-            return Ok(Ok(plan.settled(version, false)));
+            return Ok(Outcome::Settled(Box::new(plan.settled(version, false))));
         }
         let written = with_retries("dynamodb write", shutdown, || {
             jobs.save(&plan.merged, plan.expected)
         })
         .await;
         match written {
-            Ok(version) => return Ok(Ok(plan.settled(version, true))),
+            Ok(version) => return Ok(Outcome::Settled(Box::new(plan.settled(version, true)))),
             Err(Failed::Permanent(JobTableError::Conflict(_))) => job = plan.job,
-            Err(failed) => return Err(failed.into()),
+            Err(Failed::Permanent(error)) => {
+                return Ok(Outcome::Parked(park_dynamo(plan.job, error)))
+            }
+            Err(Failed::Stopped) => return Err(ProjectError::Stopped),
         }
     }
 }
@@ -267,7 +337,16 @@ fn reject(rejected: &mut Vec<Rejected>, mismatched: Mismatched) {
     );
     rejected.extend(events.into_iter().map(|index| Rejected {
         index,
-        reason: mismatch.clone().into(),
+        reason: DeadLetterReason::Refused(mismatch.clone().into()),
+    }));
+}
+
+/// Every event of `parked` rejected with the store's refusal.
+fn reject_parked(rejected: &mut Vec<Rejected>, parked: Parked) {
+    let Parked { events, refusal } = parked;
+    rejected.extend(events.into_iter().map(|index| Rejected {
+        index,
+        reason: DeadLetterReason::Parked(refusal.clone()),
     }));
 }
 
@@ -280,15 +359,27 @@ pub async fn project(
 ) -> Result<Projected, ProjectError> {
     let (jobs, mut rejected) = coalesce(events);
     let keys: Vec<&JobKey> = jobs.iter().map(|j| j.record.job_key()).collect();
-    let mut stored = with_retries("dynamodb read", shutdown, || stores.jobs.load(&keys)).await?;
+    let loaded = with_retries("dynamodb read", shutdown, || stores.jobs.load(&keys)).await;
 
     // Merge every job with what is stored (pure), then write the changed ones in transactions.
+    // A batch read refused for good (one key or one item the store cannot serve) is redone job
+    // by job, where the one refused is parked.
     let mut plans = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let current = stored.remove(job.record.job_key());
-        match plan(job, current) {
-            Ok(plan) => plans.push(plan),
-            Err(mismatched) => reject(&mut rejected, mismatched),
+    let mut alone: Vec<BatchJob> = Vec::new();
+    match loaded {
+        Ok(mut stored) => {
+            for job in jobs {
+                let current = stored.remove(job.record.job_key());
+                match plan(job, current) {
+                    Ok(plan) => plans.push(plan),
+                    Err(mismatched) => reject(&mut rejected, mismatched),
+                }
+            }
+        }
+        Err(Failed::Stopped) => return Err(ProjectError::Stopped),
+        Err(Failed::Permanent(error)) => {
+            tracing::warn!(%error, jobs = jobs.len(), "batch read refused; reading the jobs one by one");
+            alone = jobs;
         }
     }
     let to_write: Vec<(&JobRecord, Option<u64>)> = plans
@@ -303,7 +394,6 @@ pub async fn project(
     .into_iter();
 
     let mut settled: Vec<Settled> = Vec::with_capacity(plans.len());
-    let mut conflicts: Vec<BatchJob> = Vec::new();
     for plan in plans {
         if plan.unchanged {
             let version = plan.expected.unwrap_or(0);
@@ -312,81 +402,128 @@ pub async fn project(
         }
         match new_versions.next().flatten() {
             Some(version) => settled.push(plan.settled(version, true)),
-            None => conflicts.push(plan.job),
+            // A transaction that lost a race or was refused: its jobs one by one.
+            None => alone.push(plan.job),
         }
     }
-    // Transactions that lost a race: their jobs one by one, re-read and merged again.
-    let retried: Vec<Result<Settled, Mismatched>> = stream::iter(conflicts)
+    // Re-read, merged again and written alone, concurrently.
+    let outcomes: Vec<Outcome> = stream::iter(alone)
         .map(|job| store_job(&stores.jobs, job, shutdown))
         .buffer_unordered(WRITE_CONCURRENCY)
         .try_collect()
         .await?;
-    for outcome in retried {
+    for outcome in outcomes {
         match outcome {
-            Ok(job) => settled.push(job),
-            Err(mismatched) => reject(&mut rejected, mismatched),
+            Outcome::Settled(job) => settled.push(*job),
+            Outcome::Mismatched(mismatched) => reject(&mut rejected, mismatched),
+            Outcome::Parked(parked) => reject_parked(&mut rejected, parked),
         }
     }
 
-    let rows = completed_rows(stores, &settled, now_micros, shutdown).await?;
-    with_retries("clickhouse insert", shutdown, || {
-        stores.completed.insert(&rows)
+    let (rows, owners): (Vec<CompletedJobRow>, Vec<&Settled>) = settled
+        .iter()
+        .filter_map(|s| completed_row(s, now_micros).map(|row| (row, s)))
+        .unzip();
+    let refused = bisect("clickhouse insert", shutdown, &rows, |slice| {
+        stores.completed.insert(slice)
     })
     .await?;
+    for (index, error) in &refused {
+        let (Some(row), Some(owner)) = (rows.get(*index), owners.get(*index)) else {
+            continue;
+        };
+        let code = clickhouse_code(error).map_or_else(|| "unknown".to_owned(), |c| c.to_string());
+        let parked = park(
+            owner.events.clone(),
+            Store::ClickHouse,
+            &row.dynamo_key,
+            code,
+            error.to_string(),
+        );
+        reject_parked(&mut rejected, parked);
+    }
     rejected.sort_by_key(|r| r.index);
     Ok(Projected {
         events: events.len() - rejected.len(),
         jobs: settled.len(),
         writes: settled.iter().filter(|s| s.written).count(),
-        rows: rows.len(),
+        rows: rows.len() - refused.len(),
         rejected,
     })
 }
 
-/// The ClickHouse rows of the settled jobs that are completed.
-///
-/// The full failed-test list is in the batch when the batch holds the job's most final
-/// callback; otherwise the stored (possibly cut) copy decided it, and the full list is the one
-/// already in ClickHouse.
-async fn completed_rows(
-    stores: &Stores,
-    settled: &[Settled],
-    now_micros: i64,
-    shutdown: &CancellationToken,
-) -> Result<Vec<CompletedJobRow>, ProjectError> {
-    let from_clickhouse: Vec<String> = settled
-        .iter()
-        .filter(|s| s.merged.is_completed() && s.batch.rank() != s.merged.rank())
-        .map(|s| s.merged.job_key().to_string())
-        .collect();
-    let previous = if from_clickhouse.is_empty() {
-        HashMap::new()
-    } else {
-        with_retries("clickhouse read", shutdown, || {
-            stores.completed.latest_failed_tests(&from_clickhouse)
-        })
-        .await?
-    };
-    Ok(settled
-        .iter()
-        .filter_map(|s| {
-            let failed_tests_json = if s.batch.rank() == s.merged.rank() {
-                s.batch.failed_tests_json()
-            } else {
-                previous
-                    .get(s.merged.job_key().as_str())
-                    .cloned()
-                    .unwrap_or_else(|| s.merged.failed_tests_json())
-            };
-            CompletedJobRow::of(&s.merged, s.version, failed_tests_json, now_micros)
-        })
-        .collect())
+/// The ClickHouse row of a settled job, if it is completed: from the merged record alone, so
+/// the row is the same whichever batch, replay or redelivery wrote it.
+fn completed_row(settled: &Settled, now_micros: i64) -> Option<CompletedJobRow> {
+    CompletedJobRow::of(&settled.merged, settled.version, now_micros)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::merge::proptests::{arb_deliveries, shuffled_with_repeats};
     use crate::merge::tests::{completed, in_progress, JOB_KEY};
+    use crate::merge::Refused;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    /// The pure part of [`project`] for one job: each batch coalesced, merged into the stored
+    /// (bounded) item, the row built; returns the last row's `failed_tests_json`, if any.
+    fn rows_of_batches(batches: &[Vec<CallbackEvent>]) -> Option<String> {
+        let mut stored: Option<StoredJob> = None;
+        let mut last = None;
+        for batch in batches.iter().filter(|b| !b.is_empty()) {
+            let refs: Vec<&CallbackEvent> = batch.iter().collect();
+            let (mut jobs, rejected) = coalesce(&refs);
+            assert!(rejected.is_empty());
+            let Ok(plan) = plan(jobs.remove(0), stored.clone()) else {
+                panic!("same job");
+            };
+            let version = plan.expected.map_or(1, |v| v + 1);
+            let settled = plan.settled(version, true);
+            if let Some(row) = completed_row(&settled, 0) {
+                last = Some(row.failed_tests_json);
+            }
+            stored = Some(StoredJob {
+                record: bounded_for_item(&settled.merged),
+                version,
+            });
+        }
+        last
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Live (small batches), replay (one big batch) and redelivery (some batches again after
+        /// the end) write the same `failed_tests_json`.
+        #[test]
+        fn the_rows_failed_tests_are_the_same_under_any_batching_and_redelivery(
+            (_, deliveries) in arb_deliveries(),
+            swaps in vec(any::<Index>(), 24),
+            cuts in vec(any::<Index>(), 0..4),
+            again in vec(any::<Index>(), 0..4),
+        ) {
+            let replay = rows_of_batches(std::slice::from_ref(&deliveries));
+            let order = shuffled_with_repeats(&deliveries, &swaps, &[]);
+            let mut bounds: Vec<usize> = cuts.iter().map(|c| c.index(order.len() + 1)).collect();
+            bounds.extend([0, order.len()]);
+            bounds.sort_unstable();
+            let mut batches: Vec<Vec<CallbackEvent>> =
+                bounds.windows(2).map(|w| order[w[0]..w[1]].to_vec()).collect();
+            let live = rows_of_batches(&batches);
+            prop_assert_eq!(&live, &replay);
+            // Redelivered batches (a crash before the commit) write the row again: the same.
+            batches.extend(again.iter().map(|i| vec![i.get(&deliveries).clone()]));
+            let redelivered = rows_of_batches(&batches);
+            let completed = deliveries.iter().any(|e| e.workflow.status == "completed");
+            prop_assert_eq!(redelivered.is_some(), completed);
+            if let (Some(r), Some(l)) = (&redelivered, &replay) {
+                prop_assert_eq!(r, l);
+            }
+        }
+    }
 
     #[test]
     fn coalescing_merges_each_jobs_events_and_refuses_invalid_ones_alone() {
@@ -406,12 +543,12 @@ mod tests {
 
         assert_eq!(rejected.len(), 1);
         assert_eq!(rejected[0].index, 2);
-        let Refused::Invalid(reason) = &rejected[0].reason else {
+        let DeadLetterReason::Refused(Refused::Invalid(reason)) = &rejected[0].reason else {
             panic!("expected an invalid event, got {:?}", rejected[0].reason);
         };
         assert_eq!(reason.field, "workflow.conclusion");
         // The dead-letter reason names the field and the value.
-        let text = crate::dead_letter::DeadLetterReason::Refused(rejected[0].reason.clone());
+        let text = rejected[0].reason.clone();
         assert_eq!(text.kind(), "invalid_event");
         assert!(text.to_string().contains("workflow.conclusion"), "{text}");
         assert!(text.to_string().contains("\"great\""), "{text}");
@@ -439,7 +576,7 @@ mod tests {
         let mut rejected = Vec::new();
         reject(&mut rejected, mismatched);
         assert_eq!(rejected.iter().map(|r| r.index).collect::<Vec<_>>(), [0, 1]);
-        let reason = crate::dead_letter::DeadLetterReason::Refused(rejected[0].reason.clone());
+        let reason = rejected[0].reason.clone();
         assert_eq!(reason.kind(), "job_key_mismatch");
         let keys = reason.key_mismatch().expect("both keys");
         assert_eq!(

@@ -1,12 +1,24 @@
 //! The Kafka source: batches of decoded events with the offsets they came from, and the commit
 //! of those offsets once the batch's effects are stored.
 //!
-//! A batch is closed by size (`max_events`) or by time (`max_wait` after its first message).
-//! Messages that cannot be decoded, or whose Kafka key is not their event's `job_key`, are not
-//! dropped and do not block their partition: they travel in the batch as [`Poison`] for the
-//! dead-letter topic, and their offsets are committed with the rest once they are there.
+//! A batch is closed by size (`max_events`, or [`EventSource::with_batch_bytes`] of payload) or
+//! by time (`max_wait` after its first message). Messages that cannot be decoded, or whose Kafka
+//! key is not their event's `job_key`, are not dropped and do not block their partition: they
+//! travel in the batch as [`Poison`] for the dead-letter topic, and their offsets are committed
+//! with the rest once they are there.
+//!
+//! One exception: a message whose header names a schema fingerprint this build does not know
+//! was written by a newer ingest (deployed before the projector). It is not poison, the
+//! projector is out of date, so its partition is **halted**: paused in the consumer, nothing at
+//! or after that offset is taken nor committed, an error is logged and
+//! `oot_projector_halted_partitions` counts it. The other partitions go on. Deploying the
+//! projector that knows the schema (a restart) resumes from the committed offset.
+//!
+//! Consumption errors (a broker restarting, a connection lost) are logged and waited out:
+//! librdkafka reconnects by itself, so the projector never exits for them.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use oot_avro::CallbackEvent;
@@ -27,6 +39,8 @@ pub struct SourcedEvent {
     /// The message as read, for the dead-letter topic should the merge refuse the event.
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
+    /// The message's own headers (trace context), kept for the dead-letter topic.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
     /// The span that continues the event's trace (from ingest's W3C headers) until it is projected.
     pub span: tracing::Span,
 }
@@ -38,7 +52,19 @@ pub struct Poison {
     pub offset: i64,
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
+    /// The message's own headers, restored by a redrive.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
     pub reason: DeadLetterReason,
+}
+
+/// A message's headers as owned pairs.
+fn owned_headers<H: Headers>(headers: Option<&H>) -> Vec<(String, Option<Vec<u8>>)> {
+    headers.map_or_else(Vec::new, |headers| {
+        headers
+            .iter()
+            .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+            .collect()
+    })
 }
 
 impl SourcedEvent {
@@ -49,6 +75,7 @@ impl SourcedEvent {
             offset: self.offset,
             key: self.key.clone(),
             payload: self.payload.clone(),
+            headers: self.headers.clone(),
             reason,
         }
     }
@@ -77,6 +104,8 @@ pub struct Batch {
     pub poison: Vec<Poison>,
     /// Per partition, the offset to commit once the batch is stored (last offset + 1).
     pub next_offsets: BTreeMap<i32, i64>,
+    /// Payload bytes of the batch's messages.
+    pub bytes: usize,
 }
 
 impl Batch {
@@ -124,14 +153,39 @@ fn event_span<H: Headers>(
     span
 }
 
+/// Default byte bound of a batch (`OOT_PROJECTOR_BATCH_BYTES`).
+pub const DEFAULT_BATCH_BYTES: usize = 16 * 1024 * 1024;
+
+/// Pause between attempts after a consumption error (the broker is away; librdkafka reconnects).
+const CONSUME_ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// Whether a decode error means "written with a newer schema than this build knows".
+pub fn is_unknown_schema(error: &oot_avro::DecodeError) -> bool {
+    matches!(error, oot_avro::DecodeError::UnknownFingerprint { .. })
+}
+
+/// The consumer can no longer be used: librdkafka raised a fatal error (e.g. a static member
+/// fenced by the group after a broker restart). Nothing of the batch in hand was committed; the
+/// caller builds a new consumer, which takes the partitions back from the committed offsets.
+#[derive(Debug, thiserror::Error)]
+#[error("the Kafka consumer hit a fatal error and must be rebuilt: {code:?}: {reason}")]
+pub struct ConsumerFatal {
+    pub code: rdkafka::types::RDKafkaErrorCode,
+    pub reason: String,
+}
+
 /// The consumer group's view of the event topic.
 pub struct EventSource {
     consumer: StreamConsumer,
     topic: String,
+    max_batch_bytes: usize,
+    /// Halted partitions, each with the offset of the message it stopped at.
+    halted: Mutex<BTreeMap<i32, i64>>,
 }
 
 impl EventSource {
     /// Joins `group_id` on `topic`. Offsets are committed only by [`EventSource::commit`].
+    /// Group membership settings (`group.instance.id`, `session.timeout.ms`) come in `config`.
     pub fn subscribe(
         mut config: rdkafka::ClientConfig,
         topic: &str,
@@ -150,11 +204,30 @@ impl EventSource {
         Ok(Self {
             consumer,
             topic: topic.to_owned(),
+            max_batch_bytes: DEFAULT_BATCH_BYTES,
+            halted: Mutex::new(BTreeMap::new()),
         })
     }
 
-    /// Waits for the next message (or `shutdown`), then collects more until `max_events` or
-    /// `max_wait` after the first.
+    /// The fatal error librdkafka raised on this consumer, if any: it cannot consume or commit
+    /// again, however long one waits.
+    pub fn fatal(&self) -> Option<ConsumerFatal> {
+        self.consumer
+            .client()
+            .fatal_error()
+            .map(|(code, reason)| ConsumerFatal { code, reason })
+    }
+
+    /// Closes batches at `bytes` of payload too (at least one message per batch).
+    pub fn with_batch_bytes(mut self, bytes: usize) -> Self {
+        self.max_batch_bytes = bytes.max(1);
+        self
+    }
+
+    /// Waits for the next message (or `shutdown`), then collects more until `max_events`, the
+    /// byte bound, or `max_wait` after the first. Consumption errors are logged and waited out
+    /// (a batch in progress is returned as it is); only a fatal one, which waiting cannot
+    /// cure, is returned ([`ConsumerFatal`]).
     pub async fn next_batch(
         &self,
         max_events: usize,
@@ -162,18 +235,34 @@ impl EventSource {
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Batch> {
         let mut batch = Batch::default();
-        let first = tokio::select! {
-            () = shutdown.cancelled() => return Ok(batch),
-            message = self.consumer.recv() => message?,
+        let first = loop {
+            let received = tokio::select! {
+                () = shutdown.cancelled() => return Ok(batch),
+                message = self.consumer.recv() => message,
+            };
+            match received {
+                Ok(message) => break message,
+                Err(error) => {
+                    if let Some(fatal) = self.fatal() {
+                        return Err(fatal.into());
+                    }
+                    tracing::warn!(%error, retry_in = ?CONSUME_ERROR_PAUSE, "consumption error; waiting for the broker");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return Ok(batch),
+                        () = tokio::time::sleep(CONSUME_ERROR_PAUSE) => {}
+                    }
+                }
+            }
         };
         self.add(&mut batch, &first);
         drop(first);
         let deadline = tokio::time::Instant::now() + max_wait;
-        while batch.len() < max_events {
+        while batch.len() < max_events && batch.bytes < self.max_batch_bytes {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
-                Ok(message) => {
-                    let message = message?;
-                    self.add(&mut batch, &message);
+                Ok(Ok(message)) => self.add(&mut batch, &message),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "consumption error; projecting the batch so far");
+                    break;
                 }
                 Err(_) => break,
             }
@@ -181,51 +270,103 @@ impl EventSource {
         Ok(batch)
     }
 
+    /// Halts `partition` at `offset`: pauses it, so nothing at or after `offset` is projected
+    /// or committed until a projector that knows the schema takes it over.
+    fn halt(&self, partition: i32, offset: i64, error: &oot_avro::DecodeError) {
+        let mut list = TopicPartitionList::new();
+        list.add_partition(&self.topic, partition);
+        if let Err(pause) = self.consumer.pause(&list) {
+            // Still halted: `add` skips the partition's messages from `offset` on.
+            tracing::warn!(partition, error = %pause, "cannot pause the partition");
+        }
+        if let Ok(mut halted) = self.halted.lock() {
+            halted.insert(partition, offset);
+        }
+        tracing::error!(
+            topic = %self.topic,
+            partition,
+            offset,
+            %error,
+            "partition halted: this message was written with a schema this projector does not \
+             know (a newer ingest was deployed before the projector). Deploy the projector that \
+             knows it; it resumes from this offset. Other partitions go on."
+        );
+    }
+
+    /// The halted partitions and the offset each stopped at.
+    pub fn halted(&self) -> BTreeMap<i32, i64> {
+        self.halted.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
     fn add(&self, batch: &mut Batch, message: &BorrowedMessage<'_>) {
-        batch
-            .next_offsets
-            .insert(message.partition(), message.offset() + 1);
+        let (partition, offset) = (message.partition(), message.offset());
+        let halted_at = self
+            .halted
+            .lock()
+            .ok()
+            .and_then(|h| h.get(&partition).copied());
+        if let Some(at) = halted_at {
+            if offset >= at {
+                // Fetched before the pause took effect, or the partition came back (a rebalance):
+                // neither taken nor committed.
+                if offset == at {
+                    let mut list = TopicPartitionList::new();
+                    list.add_partition(&self.topic, partition);
+                    let _ = self.consumer.pause(&list);
+                }
+                return;
+            }
+        }
         let payload = message.payload().unwrap_or_default();
-        let poison = |reason| Poison {
-            partition: message.partition(),
-            offset: message.offset(),
+        let decoded = oot_avro::decode_event(payload);
+        if let Err(error) = &decoded {
+            if is_unknown_schema(error) {
+                self.halt(partition, offset, error);
+                return;
+            }
+        }
+        batch.next_offsets.insert(partition, offset + 1);
+        batch.bytes += payload.len();
+        let headers = owned_headers(message.headers());
+        let poison = |reason, headers| Poison {
+            partition,
+            offset,
             key: message.key().map(<[u8]>::to_vec),
             payload: payload.to_vec(),
+            headers,
             reason,
         };
-        match oot_avro::decode_event(payload) {
+        match decoded {
             Ok(event) => {
                 if let Err(mismatch) = check_key(message.key(), &event.job_key) {
                     tracing::error!(
                         kafka_key = %mismatch.left,
                         job_key = %mismatch.right,
-                        partition = message.partition(),
-                        offset = message.offset(),
+                        partition,
+                        offset,
                         "the Kafka key is not the event's job_key"
                     );
-                    batch
-                        .poison
-                        .push(poison(DeadLetterReason::KafkaKeyMismatch(mismatch)));
+                    batch.poison.push(poison(
+                        DeadLetterReason::KafkaKeyMismatch(mismatch),
+                        headers,
+                    ));
                     return;
                 }
-                let span = event_span(
-                    message.headers(),
-                    &event.job_key,
-                    message.partition(),
-                    message.offset(),
-                );
+                let span = event_span(message.headers(), &event.job_key, partition, offset);
                 batch.events.push(SourcedEvent {
                     event,
-                    partition: message.partition(),
-                    offset: message.offset(),
+                    partition,
+                    offset,
                     key: message.key().map(<[u8]>::to_vec),
                     payload: payload.to_vec(),
+                    headers,
                     span,
                 });
             }
-            Err(error) => batch
-                .poison
-                .push(poison(DeadLetterReason::Undecodable(error.to_string()))),
+            Err(error) => batch.poison.push(poison(
+                DeadLetterReason::Undecodable(error.to_string()),
+                headers,
+            )),
         }
     }
 
@@ -241,23 +382,35 @@ impl EventSource {
         Ok(())
     }
 
-    /// Messages in the assigned partitions not yet consumed: high watermark minus position.
+    /// Messages in the assigned partitions not yet projected: high watermark minus the group's
+    /// COMMITTED offset (the low watermark where nothing is committed yet). Not the consumer's
+    /// position, which runs ahead of the commit while a batch is stuck in retries or a partition
+    /// is halted, and would read 0 exactly when something is wrong. Blocking (asks the
+    /// brokers); `None` when they do not answer. Also forgets halted partitions no longer
+    /// assigned here.
     pub fn lag(&self) -> Option<i64> {
         let assignment = self.consumer.assignment().ok()?;
-        let positions = self.consumer.position().ok()?;
+        if let Ok(mut halted) = self.halted.lock() {
+            halted.retain(|&p, _| assignment.find_partition(&self.topic, p).is_some());
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(assignment.clone(), Duration::from_secs(5))
+            .ok()?;
         let mut lag = 0;
         for element in assignment.elements() {
-            let (_, high) = self
+            let (low, high) = self
                 .consumer
-                .fetch_watermarks(element.topic(), element.partition(), Duration::from_secs(2))
+                .fetch_watermarks(element.topic(), element.partition(), Duration::from_secs(5))
                 .ok()?;
-            let position = positions
+            let done = committed
                 .find_partition(element.topic(), element.partition())
                 .and_then(|p| match p.offset() {
                     Offset::Offset(o) => Some(o),
                     _ => None,
-                });
-            lag += position.map_or(high, |p| (high - p).max(0));
+                })
+                .unwrap_or(low);
+            lag += (high - done.max(low)).max(0);
         }
         Some(lag)
     }

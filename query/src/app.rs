@@ -1,11 +1,14 @@
 //! Building the query service and running it until stopped: `build` binds and prepares the two
 //! tables (idempotently, so the service can start before the projector) and routes the health
-//! checks, the views' JSON endpoints and their pages; `run_until_stopped` serves.
+//! checks, the views' JSON endpoints and their pages, and `/metrics` (requests by route and
+//! status, latency, in flight); `run_until_stopped` serves.
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use oot_platform::health::{health_routes, Readiness};
+use oot_platform::http_metrics::prometheus_client::registry::Registry;
+use oot_platform::http_metrics::{metrics_routes, HttpMetrics};
 use oot_platform::migrate;
 use oot_platform::probes::{clickhouse_probe, dynamo_probe};
 use oot_platform::shutdown::serve_until_cancelled;
@@ -43,11 +46,16 @@ impl Application {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
+        let mut registry = Registry::default();
+        let metrics = HttpMetrics::register(&mut registry, "query");
+        let router = health_routes(readiness)
+            .merge(api::routes(stores.clone()))
+            .merge(pages::routes(stores))
+            .merge(metrics_routes(Arc::new(registry)));
         Ok(Self {
             listener,
-            router: health_routes(readiness)
-                .merge(api::routes(stores.clone()))
-                .merge(pages::routes(stores)),
+            // After every route, so each request is recorded under its matched route.
+            router: metrics.instrument(router),
         })
     }
 

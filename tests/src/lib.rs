@@ -5,6 +5,8 @@
 //! so tests run in parallel on one stack and never see each other's data. The stack's addresses
 //! come from the same `OOT_*` variables the services read, with the same loopback defaults.
 
+pub mod drill;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -150,6 +152,7 @@ pub fn ingest_config(stores: &StoreSettings) -> oot_ingest::config::IngestConfig
         listen: "127.0.0.1:0".parse().expect("literal address"),
         tokens: Some(secrecy::SecretString::from(TEST_TOKENS.join(","))),
         max_body_bytes: 2 * 1024 * 1024,
+        max_body_bytes_in_flight: 32 * 1024 * 1024,
         rate_limit: 0,
         rate_window_secs: 60,
         delivery_timeout_ms: 3_000,
@@ -307,7 +310,11 @@ pub fn projector_config(stores: &StoreSettings) -> oot_projector::config::Projec
         listen: "127.0.0.1:0".parse().expect("literal address"),
         group: unique_name("e2e-projector"),
         batch_events: 500,
+        batch_bytes: oot_projector::source::DEFAULT_BATCH_BYTES,
         batch_wait_ms: 50,
+        // Port 0: dynamic membership (tests start several projectors side by side).
+        instance_id: None,
+        session_timeout_ms: 10_000,
         stores: stores.clone(),
     }
 }

@@ -3,6 +3,9 @@
 
 use serde::Serialize;
 
+use super::limits::cut_at_char_boundary;
+use oot_contract::limits::MAX_PROBLEM_TEXT_BYTES;
+
 /// JSON path used for problems about the body as a whole (not JSON, not an object).
 pub const ROOT_PATH: &str = "$";
 
@@ -15,12 +18,23 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// Both texts are cut to [`MAX_PROBLEM_TEXT_BYTES`] (marked with `…`): a path can hold an
+    /// over-long key and a message can quote the value, and both are the sender's bytes.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            field: field.into(),
-            message: message.into(),
+            field: bounded_text(field.into()),
+            message: bounded_text(message.into()),
         }
     }
+}
+
+fn bounded_text(mut text: String) -> String {
+    if text.len() > MAX_PROBLEM_TEXT_BYTES {
+        let kept = cut_at_char_boundary(&text, MAX_PROBLEM_TEXT_BYTES - '…'.len_utf8()).len();
+        text.truncate(kept);
+        text.push('…');
+    }
+    text
 }
 
 /// A refused callback. Every variant is a client error (HTTP 400); nothing of it may be stored.
@@ -38,17 +52,27 @@ pub enum ValidationError {
     /// The body is JSON but its top level is not an object.
     #[error("body is JSON but not an object (found {found})")]
     NotAnObject { found: &'static str },
-    /// The body is a JSON object that breaks one or more rules of the contract. Never empty.
-    #[error("callback failed validation: {}", summarize(.problems))]
-    Invalid { problems: Vec<Problem> },
+    /// The body is a JSON object that breaks one or more rules of the contract. `problems` is
+    /// never empty and holds at most [`oot_contract::limits::MAX_PROBLEMS_LISTED`]; the others are only counted.
+    #[error("callback failed validation: {}", summarize(.problems, *.not_listed))]
+    Invalid {
+        problems: Vec<Problem>,
+        /// Problems found beyond the listed ones.
+        not_listed: usize,
+    },
 }
 
-fn summarize(problems: &[Problem]) -> String {
-    problems
+/// One line for logs: bounded like the answer (listed problems only, each text bounded).
+fn summarize(problems: &[Problem], not_listed: usize) -> String {
+    let mut line = problems
         .iter()
         .map(|p| format!("{}: {}", p.field, p.message))
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("; ");
+    if not_listed > 0 {
+        line.push_str(&format!("; and {not_listed} more problems not listed"));
+    }
+    line
 }
 
 impl ValidationError {
@@ -76,13 +100,25 @@ impl ValidationError {
                 ROOT_PATH,
                 format!("expected a JSON object, got {found}"),
             )],
-            Self::Invalid { problems } => problems.clone(),
+            Self::Invalid { problems, .. } => problems.clone(),
+        }
+    }
+
+    /// Every problem found, listed or not.
+    pub fn problems_total(&self) -> usize {
+        match self {
+            Self::NotJson { .. } | Self::NotAnObject { .. } => 1,
+            Self::Invalid {
+                problems,
+                not_listed,
+            } => problems.len() + not_listed,
         }
     }
 
     /// The 400 response body:
-    /// `{"error":"validation_failed","problems":[{"field":"...","message":"..."}]}`.
-    /// `invalid_json` bodies also carry `line` and `column`.
+    /// `{"error":"validation_failed","problems":[{"field":"...","message":"..."}],
+    /// "problems_total":N}`: at most [`oot_contract::limits::MAX_PROBLEMS_LISTED`] problems, in the order found, and
+    /// the count of all. `invalid_json` bodies also carry `line` and `column`.
     pub fn to_json(&self) -> serde_json::Value {
         let mut body = serde_json::Map::new();
         body.insert("error".into(), self.code().into());
@@ -92,6 +128,7 @@ impl ValidationError {
             .map(|p| serde_json::json!({ "field": p.field, "message": p.message }))
             .collect();
         body.insert("problems".into(), serde_json::Value::Array(problems));
+        body.insert("problems_total".into(), self.problems_total().into());
         if let Self::NotJson { line, column, .. } = self {
             body.insert("line".into(), (*line).into());
             body.insert("column".into(), (*column).into());

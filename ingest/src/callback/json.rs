@@ -11,6 +11,9 @@ use serde_json::{Map, Value};
 
 use super::error::Problem;
 use super::limits::cut_at_char_boundary;
+use oot_contract::limits::{
+    json_string_len, MAX_PROBLEMS_LISTED, MAX_STORED_TRUNCATION_NOTES_BYTES,
+};
 use oot_contract::InvalidValue;
 
 /// Whether a missing field is a problem, and if so why (for the message).
@@ -23,32 +26,104 @@ pub(super) enum Need {
 }
 
 /// What a pass over the document found: problems (refusals) and truncations (notes).
+///
+/// Both are bounded, because what is reported grows with the body and the body is the sender's:
+/// at most [`MAX_PROBLEMS_LISTED`] problems are kept and the rest only counted (their paths are
+/// never rendered), and notes are kept while their JSON text fits
+/// [`MAX_STORED_TRUNCATION_NOTES_BYTES`] (they are stored with the job).
 #[derive(Debug, Default)]
 pub(super) struct Report {
     pub problems: Vec<Problem>,
+    /// Problems found beyond [`MAX_PROBLEMS_LISTED`], counted instead of listed.
+    pub problems_not_listed: usize,
     pub truncations: Vec<String>,
-    /// Truncations beyond the note limit, counted instead of listed.
+    /// Truncations beyond the note limits, counted instead of listed.
     pub truncations_not_listed: usize,
     pub max_truncation_notes: usize,
+    /// JSON text of `truncations` so far (`[` and the commas included).
+    truncations_json_bytes: usize,
 }
+
+/// Room kept under [`MAX_STORED_TRUNCATION_NOTES_BYTES`] for the last note, which counts the
+/// notes not listed (`,"... and 18446744073709551615 more cuts not listed"` is 52 bytes).
+const COUNT_NOTE_RESERVE: usize = 64;
 
 impl Report {
     pub fn new(max_truncation_notes: usize) -> Self {
         Self {
             max_truncation_notes,
+            truncations_json_bytes: 2,
             ..Self::default()
         }
     }
 
+    /// Whether problems are no longer listed: callers with a costly message skip building it.
+    pub fn problems_full(&self) -> bool {
+        self.problems.len() >= MAX_PROBLEMS_LISTED
+    }
+
+    pub fn has_problems(&self) -> bool {
+        !self.problems.is_empty() || self.problems_not_listed > 0
+    }
+
     pub fn problem(&mut self, field: &Path<'_>, message: impl Into<String>) {
-        self.problems.push(Problem::new(field.render(), message));
+        if self.problems_full() {
+            self.problems_not_listed += 1;
+        } else {
+            self.problems.push(Problem::new(field.render(), message));
+        }
+    }
+
+    /// Files the problems of a scratch report (kept ones first, then the count of the rest).
+    pub fn absorb_problems(&mut self, other: Report) {
+        for problem in other.problems {
+            if self.problems_full() {
+                self.problems_not_listed += 1;
+            } else {
+                self.problems.push(problem);
+            }
+        }
+        self.problems_not_listed += other.problems_not_listed;
     }
 
     pub fn truncated(&mut self, note: String) {
-        if self.truncations.len() < self.max_truncation_notes {
+        let added = json_string_len(&note) + usize::from(!self.truncations.is_empty());
+        let fits = self.truncations_json_bytes + added + COUNT_NOTE_RESERVE
+            <= MAX_STORED_TRUNCATION_NOTES_BYTES;
+        if self.truncations.len() < self.max_truncation_notes && fits {
+            self.truncations_json_bytes += added;
             self.truncations.push(note);
         } else {
             self.truncations_not_listed += 1;
+        }
+    }
+
+    /// Notes of a scratch report, in order, under this report's bounds.
+    pub fn absorb_truncations(&mut self, notes: Vec<String>) {
+        for note in notes {
+            self.truncated(note);
+        }
+    }
+
+    /// A note that matters more than the per-field ones (what was dropped whole): listed first,
+    /// pushing the last listed note into the count when the list is full.
+    pub fn truncated_first(&mut self, note: String) {
+        let added = json_string_len(&note) + 1;
+        while !self.truncations.is_empty()
+            && (self.truncations.len() >= self.max_truncation_notes
+                || self.truncations_json_bytes + added + COUNT_NOTE_RESERVE
+                    > MAX_STORED_TRUNCATION_NOTES_BYTES)
+        {
+            if let Some(last) = self.truncations.pop() {
+                self.truncations_json_bytes -=
+                    json_string_len(&last) + usize::from(!self.truncations.is_empty());
+                self.truncations_not_listed += 1;
+            }
+        }
+        let had = self.truncations.len();
+        self.truncated(note);
+        if self.truncations.len() > had {
+            self.truncations.rotate_right(1);
         }
     }
 

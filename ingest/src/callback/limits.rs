@@ -6,6 +6,10 @@
 //! - *hard caps*: values that identify something are refused when over their cap
 //!   ([`oot_contract::limits`], and [`MAX_ENVIRONMENT_KEY_BYTES`] here).
 
+use oot_contract::limits::{
+    json_char_len, MAX_STORED_ENVIRONMENT_BYTES, MAX_STORED_FAILED_TESTS_BYTES,
+};
+
 /// Cuts applied to free text. `Limits::default()` is the contract's values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -26,7 +30,14 @@ pub struct Limits {
     pub max_schema_version_bytes: usize,
     /// Lines kept in `ValidatedCallback::truncations`, so a callback with 1,000 cut messages
     /// does not produce a response as big as what was cut; the last line counts the rest.
+    /// (Their JSON text is bounded too, by `MAX_STORED_TRUNCATION_NOTES_BYTES`.)
     pub max_truncation_notes: usize,
+    /// JSON text of the kept `failed_tests` as stored (escapes included): entries past it are
+    /// dropped from the end, after their text was cut.
+    pub max_stored_failed_tests_bytes: usize,
+    /// Compact JSON text of the kept `environment` as stored (escapes included): string values
+    /// are cut to fit, the longest first; entries whose keys alone do not fit are dropped.
+    pub max_stored_environment_bytes: usize,
 }
 
 impl Limits {
@@ -39,6 +50,8 @@ impl Limits {
         max_environment_value_bytes: 512,
         max_schema_version_bytes: 32,
         max_truncation_notes: 100,
+        max_stored_failed_tests_bytes: MAX_STORED_FAILED_TESTS_BYTES,
+        max_stored_environment_bytes: MAX_STORED_ENVIRONMENT_BYTES,
     };
 }
 
@@ -64,6 +77,19 @@ pub fn cut_at_char_boundary(s: &str, max_bytes: usize) -> &str {
     &s[..end]
 }
 
+/// The longest prefix of `s` whose text inside a JSON string literal (escapes included, quotes
+/// not) is at most `max_escaped` bytes: how a value is cut to fit a stored budget.
+pub fn cut_to_json_len(s: &str, max_escaped: usize) -> &str {
+    let mut used = 0;
+    for (at, c) in s.char_indices() {
+        used += json_char_len(c);
+        if used > max_escaped {
+            return &s[..at];
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +112,17 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn json_cut_is_the_longest_prefix_fitting_when_escaped(s in any::<String>(), max in 0usize..64) {
+            let cut = cut_to_json_len(&s, max);
+            let escaped = oot_contract::limits::json_string_len(cut) - 2;
+            prop_assert!(escaped <= max);
+            prop_assert!(s.starts_with(cut));
+            if let Some(next) = s[cut.len()..].chars().next() {
+                prop_assert!(escaped + json_char_len(next) > max);
+            }
+        }
+
         #[test]
         fn cut_is_the_longest_fitting_prefix(s in any::<String>(), max in 0usize..64) {
             let cut = cut_at_char_boundary(&s, max);

@@ -47,6 +47,14 @@
 //!   number is refused), counts and PR numbers are JSON integers (`8430.0` is refused rather
 //!   than converted, so a float-producing reporter is caught at once).
 //! - Timestamps outside 1970..2100 are refused: the ClickHouse projection stores `DateTime`.
+//!   `started_at`/`completed_at` more than a day after the receive time are refused too
+//!   ([`validate_callback_at`]): a far-future time would make a repo look fresh for years.
+//! - Everything accepted is storable (`docs/contract.md` section 5): durations are at most ten
+//!   years and rounded to the microsecond ([`oot_contract::parse_seconds`]); a job key over the
+//!   indexes' 1,024 bytes is refused naming its longest part; the failed tests, the environment
+//!   and the notes are cut to their stored budgets in bytes of JSON, escapes counted.
+//! - Refusals are bounded: the first 50 problems are listed and the rest counted, and each
+//!   problem's field and message are cut to 256 bytes.
 //! - URLs over 2,048 bytes or with a `user:password@` part are refused, never cut.
 //! - Problem paths are dotted from the document root with `[i]` for array items
 //!   (`untrusted.callback_payload.workflow.failed_tests[3].message`); `$` is the body itself.
@@ -61,10 +69,12 @@ mod validated;
 pub use error::{Problem, ValidationError};
 pub use limits::Limits;
 pub use oot_contract::InvalidValue;
-pub use validate::validate_callback;
+pub use validate::{validate_callback, validate_callback_at};
 pub use validated::{FailedTest, ValidatedCallback, Workflow};
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod storable_tests;
 #[cfg(test)]
 mod tests;

@@ -6,12 +6,13 @@
 //! module (`mod.rs`).
 
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 
 use super::error::{Problem, ValidationError, ROOT_PATH};
 use super::json::{describe, dig, Dig, Field, Need, Obj, Path, Report};
-use super::limits::{Limits, MAX_ENVIRONMENT_KEY_BYTES};
+use super::limits::{cut_at_char_boundary, cut_to_json_len, Limits, MAX_ENVIRONMENT_KEY_BYTES};
 use super::validated::{FailedTest, ValidatedCallback, Workflow};
-use oot_contract::limits::MAX_TEST_COUNT;
+use oot_contract::limits::{json_string_len, MAX_SECONDS_AFTER_RECEIPT, MAX_TEST_COUNT};
 use oot_contract::{
     parse_seconds, CommitSha, Conclusion, DeliveryId, EventKind, EventType, HttpsUrl, JobKey,
     JobName, NumericId, PrNumber, RepoLevel, RepoName, RunAttempt, Status, TestCounts, Timestamp,
@@ -27,9 +28,22 @@ const COMPLETED: &str = "status is \"completed\"";
 /// [`ValidatedCallback::original`]). Over-long free text is cut, not refused, and listed in
 /// [`ValidatedCallback::truncations`]. On refusal every problem found is reported, each under
 /// the JSON path of its field.
+///
+/// Timestamps are judged against the system clock as the receive time; the service passes its
+/// own through [`validate_callback_at`].
 pub fn validate_callback(
     body: &[u8],
     limits: &Limits,
+) -> Result<ValidatedCallback, ValidationError> {
+    validate_callback_at(body, limits, OffsetDateTime::now_utc())
+}
+
+/// [`validate_callback`] of a body received at `received_at`: `started_at` and `completed_at`
+/// more than [`MAX_SECONDS_AFTER_RECEIPT`] after it are refused.
+pub fn validate_callback_at(
+    body: &[u8],
+    limits: &Limits,
+    received_at: OffsetDateTime,
 ) -> Result<ValidatedCallback, ValidationError> {
     let doc: Value = serde_json::from_slice(body).map_err(|e| ValidationError::NotJson {
         message: e.to_string(),
@@ -46,11 +60,13 @@ pub fn validate_callback(
     let mut p = Parts::default();
     let root = Obj::new(map, Path::Root);
     read_trusted(&mut r, &root, &mut p);
-    read_callback_payload(&mut r, &root, limits, &mut p);
+    let latest = received_at + time::Duration::seconds(MAX_SECONDS_AFTER_RECEIPT);
+    read_callback_payload(&mut r, &root, limits, latest, &mut p);
     let truncations = r.finish_truncations();
-    if !r.problems.is_empty() {
+    if r.has_problems() {
         return Err(ValidationError::Invalid {
             problems: r.problems,
+            not_listed: r.problems_not_listed,
         });
     }
 
@@ -88,6 +104,7 @@ pub fn validate_callback(
                 ROOT_PATH,
                 "internal error: a required field was lost during validation",
             )],
+            not_listed: 0,
         });
     };
 
@@ -98,6 +115,33 @@ pub fn validate_callback(
         &job_name,
         &check_run_id,
     );
+    if let Err(why) = job_key.check_indexable() {
+        // Name the longest part: shortening it is what helps most.
+        let parts = [
+            ("trusted.verified_repo", verified_repo.as_str().len()),
+            (
+                "untrusted.callback_payload.delivery_id",
+                delivery_id.as_str().len(),
+            ),
+            (
+                "untrusted.callback_payload.workflow.name",
+                name.as_str().len(),
+            ),
+            (
+                "untrusted.callback_payload.workflow.job_name",
+                job_name.as_str().len(),
+            ),
+        ];
+        // `max_by_key` keeps the last of equals: on a tie, the job name (most often the long one).
+        let longest = parts
+            .iter()
+            .max_by_key(|(_, len)| *len)
+            .map_or("untrusted.callback_payload.workflow.job_name", |(f, _)| f);
+        return Err(ValidationError::Invalid {
+            problems: vec![Problem::new(longest, why.message())],
+            not_listed: 0,
+        });
+    }
     Ok(ValidatedCallback {
         job_key,
         verified_repo,
@@ -185,7 +229,13 @@ fn field_seconds(r: &mut Report, f: &Field<'_, '_>) -> Option<f64> {
         .ok()
 }
 
-fn read_callback_payload(r: &mut Report, root: &Obj<'_, '_>, limits: &Limits, p: &mut Parts) {
+fn read_callback_payload(
+    r: &mut Report,
+    root: &Obj<'_, '_>,
+    limits: &Limits,
+    latest: OffsetDateTime,
+    p: &mut Parts,
+) {
     let Some(untrusted) = root.object(r, "untrusted", Need::Required) else {
         return;
     };
@@ -218,7 +268,7 @@ fn read_callback_payload(r: &mut Report, root: &Obj<'_, '_>, limits: &Limits, p:
     }
 
     if let Some(workflow) = cp.object(r, "workflow", Need::Required) {
-        read_workflow(r, &workflow, limits, p);
+        read_workflow(r, &workflow, limits, latest, p);
     }
 }
 
@@ -365,7 +415,13 @@ fn upstream_head_sha(
     None
 }
 
-fn read_workflow(r: &mut Report, wf: &Obj<'_, '_>, limits: &Limits, p: &mut Parts) {
+fn read_workflow(
+    r: &mut Report,
+    wf: &Obj<'_, '_>,
+    limits: &Limits,
+    latest: OffsetDateTime,
+    p: &mut Parts,
+) {
     p.schema_version = match wf.field(r, "schema_version", Need::Optional) {
         Some(f) => f
             .str(r)
@@ -417,6 +473,26 @@ fn read_workflow(r: &mut Report, wf: &Obj<'_, '_>, limits: &Limits, p: &mut Part
             p.conclusion = wf.parsed(r, "conclusion", Need::Optional, Conclusion::parse);
             p.started_at = wf.parsed(r, "started_at", Need::Optional, Timestamp::parse);
             p.completed_at = wf.parsed(r, "completed_at", Need::Optional, Timestamp::parse);
+        }
+    }
+    // A reporter's clock days ahead is broken, and its far-future times would make a repo
+    // look fresh for years; a few minutes of skew must not lose a result.
+    for (key, at) in [
+        ("started_at", p.started_at),
+        ("completed_at", p.completed_at),
+    ] {
+        if at.is_some_and(|t| t.get() > latest) {
+            let latest = latest
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            r.problem(
+                &wf.path_of(key),
+                format!(
+                    "is more than {} hours after ingest received the callback \
+                     (latest accepted: {latest}); the reporter's clock is wrong",
+                    MAX_SECONDS_AFTER_RECEIPT / 3_600
+                ),
+            );
         }
     }
     if let (Some(started), Some(completed)) = (p.started_at, p.completed_at) {
@@ -473,32 +549,80 @@ fn read_failed_tests(
     limits: &Limits,
 ) -> Vec<FailedTest> {
     let keep = limits.max_failed_tests;
-    if items.len() > keep {
-        r.truncated(format!("{path}: kept {keep} of {} entries", items.len()));
-    }
+    let budget = limits.max_stored_failed_tests_bytes;
     let mut kept = Vec::with_capacity(items.len().min(keep));
+    // JSON text of `kept` as stored: `[`, `]`, the entries and the commas between them.
+    let mut stored_bytes = 2;
+    // Set when an entry did not fit the budget: it and all later ones are dropped.
+    let mut over_budget = false;
     for (i, item) in items.iter().enumerate() {
         let item_path = Path::Index(path, i);
         let Value::Object(map) = item else {
-            r.problem(
-                &item_path,
-                format!("expected an object, got {}", describe(item)),
-            );
+            // Checked on every entry, so the count of problems is exact; the message is only
+            // built while problems are still listed (a body can hold a million of these).
+            if r.problems_full() {
+                r.problems_not_listed += 1;
+            } else {
+                r.problem(
+                    &item_path,
+                    format!("expected an object, got {}", describe(item)),
+                );
+            }
             continue;
         };
         let entry = Obj::new(map, item_path);
-        if i < keep {
-            if let Some(test) = read_failed_test(r, &entry, limits) {
-                kept.push(test);
+        // Each entry is read into its own report so its cut notes are kept only with it.
+        let mut scratch = Report::new(limits.max_truncation_notes);
+        let test = read_failed_test(&mut scratch, &entry, limits);
+        let keeping = i < keep && !over_budget && !r.has_problems() && !scratch.has_problems();
+        match test {
+            Some(test) if keeping => {
+                let added = stored_len(&test) + usize::from(!kept.is_empty());
+                if stored_bytes + added <= budget {
+                    stored_bytes += added;
+                    kept.push(test);
+                    r.absorb_truncations(std::mem::take(&mut scratch.truncations));
+                } else {
+                    over_budget = true;
+                }
             }
-        } else {
             // Dropped entries are still checked, but their cuts are not worth reporting.
-            let mut scratch = Report::new(0);
-            read_failed_test(&mut scratch, &entry, limits);
-            r.problems.append(&mut scratch.problems);
+            _ => {}
         }
+        r.absorb_problems(scratch);
+    }
+    // Once the callback is refused nothing is kept, so no note either.
+    if !r.has_problems() && kept.len() < items.len() {
+        let mut note = format!("{path}: kept {} of {} entries", kept.len(), items.len());
+        if over_budget {
+            note.push_str(&format!(
+                " (the list is stored in at most {budget} bytes of JSON)"
+            ));
+        }
+        r.truncated_first(note);
     }
     kept
+}
+
+/// Bytes of `test` in the stored JSON list, as `serde_json` writes it.
+fn stored_len(test: &FailedTest) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing plain fields to a counter cannot fail; if it did, counting the entry as too big
+    // to store would drop it rather than overflow the item.
+    match serde_json::to_writer(&mut count, test) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX / 2,
+    }
 }
 
 fn read_failed_test(r: &mut Report, t: &Obj<'_, '_>, limits: &Limits) -> Option<FailedTest> {
@@ -534,14 +658,8 @@ fn read_failed_test(r: &mut Report, t: &Obj<'_, '_>, limits: &Limits) -> Option<
 
 fn read_environment(r: &mut Report, env: &Obj<'_, '_>, limits: &Limits) -> Value {
     let keep = limits.max_environment_entries;
-    if env.map.len() > keep {
-        r.truncated(format!(
-            "{}: kept {keep} of {} entries",
-            env.path,
-            env.map.len()
-        ));
-    }
-    let mut out = Map::new();
+    // (key, value, bytes of a string value as sent)
+    let mut kept: Vec<(&str, Value, usize)> = Vec::new();
     for (i, (key, value)) in env.map.iter().enumerate() {
         let path = env.path_of(key);
         if key.is_empty() || key.len() > MAX_ENVIRONMENT_KEY_BYTES {
@@ -551,15 +669,16 @@ fn read_environment(r: &mut Report, env: &Obj<'_, '_>, limits: &Limits) -> Value
             );
             continue;
         }
-        let kept = match value {
+        let entry = match value {
             // Entries past the keep limit are still checked but neither cut nor kept.
             Value::String(_) | Value::Null | Value::Bool(_) | Value::Number(_) if i >= keep => {
                 continue
             }
             Value::String(s) => {
-                Value::String(r.cut(&path, s, limits.max_environment_value_bytes).0)
+                let cut = cut_at_char_boundary(s, limits.max_environment_value_bytes);
+                (key.as_str(), Value::String(cut.to_owned()), s.len())
             }
-            Value::Null | Value::Bool(_) | Value::Number(_) => value.clone(),
+            Value::Null | Value::Bool(_) | Value::Number(_) => (key.as_str(), value.clone(), 0),
             Value::Array(_) | Value::Object(_) => {
                 r.problem(
                     &path,
@@ -572,7 +691,99 @@ fn read_environment(r: &mut Report, env: &Obj<'_, '_>, limits: &Limits) -> Value
                 continue;
             }
         };
-        out.insert(key.clone(), kept);
+        kept.push(entry);
+    }
+    let sent = env.map.len();
+    let budget = limits.max_stored_environment_bytes;
+    let over_budget = fit_environment(&mut kept, budget);
+    if kept.len() < sent.min(keep) || sent > keep {
+        let mut note = format!("{}: kept {} of {sent} entries", env.path, kept.len());
+        if over_budget {
+            note.push_str(&format!(
+                " (the environment is stored in at most {budget} bytes of JSON)"
+            ));
+        }
+        r.truncated(note);
+    }
+    let mut out = Map::new();
+    for (key, value, sent_len) in kept {
+        if let Value::String(s) = &value {
+            if s.len() < sent_len {
+                let limit = limits.max_environment_value_bytes;
+                let whole = if over_budget {
+                    format!(", and {budget} bytes of JSON for the whole environment")
+                } else {
+                    String::new()
+                };
+                r.truncated(format!(
+                    "{}: cut from {sent_len} to {} bytes (limit {limit}{whole})",
+                    env.path_of(key),
+                    s.len()
+                ));
+            }
+        }
+        out.insert(key.to_owned(), value);
     }
     Value::Object(out)
+}
+
+/// Cuts `entries` (in the order they are stored) so their compact JSON object, escapes
+/// included, is at most `budget` bytes. Values are cut before any entry is dropped: the
+/// longest strings first, down to a common length that fits (short values, the usual labels,
+/// stay whole); only if the keys and the non-string values alone do not fit are entries dropped
+/// from the end. Returns whether anything was cut for the budget.
+fn fit_environment(entries: &mut Vec<(&str, Value, usize)>, budget: usize) -> bool {
+    // Bytes of an entry besides its string value's content: `"key":` and the value's quotes
+    // (or the whole value when it is not a string).
+    let fixed_len = |key: &str, value: &Value| {
+        json_string_len(key)
+            + 1
+            + match value {
+                Value::String(_) => 2,
+                other => other.to_string().len(),
+            }
+    };
+    let content_len = |value: &Value| match value {
+        Value::String(s) => json_string_len(s) - 2,
+        _ => 0,
+    };
+    // `{}` plus the commas.
+    let mut fixed = 2 + entries.len().saturating_sub(1);
+    fixed += entries
+        .iter()
+        .map(|(k, v, _)| fixed_len(k, v))
+        .sum::<usize>();
+    let mut cut = false;
+    while fixed > budget {
+        let Some((k, v, _)) = entries.pop() else {
+            break;
+        };
+        fixed -= fixed_len(k, &v) + usize::from(!entries.is_empty());
+        cut = true;
+    }
+    let available = budget.saturating_sub(fixed);
+    let mut lens: Vec<usize> = entries.iter().map(|(_, v, _)| content_len(v)).collect();
+    if lens.iter().sum::<usize>() <= available {
+        return cut;
+    }
+    // The largest common cap: values shorter than it keep all their bytes, and what remains is
+    // shared equally by the longer ones.
+    lens.sort_unstable();
+    let mut remaining = available;
+    let mut cap = 0;
+    for (i, len) in lens.iter().enumerate() {
+        let share = remaining / (lens.len() - i);
+        if *len > share {
+            cap = share;
+            break;
+        }
+        remaining -= len;
+    }
+    for (_, value, _) in entries.iter_mut() {
+        if let Value::String(s) = value {
+            let kept = cut_to_json_len(s, cap).len();
+            s.truncate(kept);
+        }
+    }
+    true
 }

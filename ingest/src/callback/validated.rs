@@ -47,12 +47,14 @@ impl ValidatedCallback {
         self.level
     }
 
-    /// `trusted.ci_metrics.queue_time` in seconds (finite, >= 0); known only at `in_progress`.
+    /// `trusted.ci_metrics.queue_time` in seconds (0 ..= ten years, to the microsecond); known
+    /// only at `in_progress`.
     pub fn queue_time(&self) -> Option<f64> {
         self.queue_time
     }
 
-    /// `trusted.ci_metrics.execution_time` in seconds (finite, >= 0); known only at `completed`.
+    /// `trusted.ci_metrics.execution_time` in seconds (0 ..= ten years, to the microsecond);
+    /// known only at `completed`.
     pub fn execution_time(&self) -> Option<f64> {
         self.execution_time
     }
@@ -186,14 +188,16 @@ impl Workflow {
         self.test_results.as_ref()
     }
 
-    /// At most `Limits::max_failed_tests` entries, in the order sent. `Some(&[])` when an
+    /// At most `Limits::max_failed_tests` entries, in the order sent, whose JSON text fits
+    /// `Limits::max_stored_failed_tests_bytes`. `Some(&[])` when an
     /// empty list was sent, `None` when none was.
     pub fn failed_tests(&self) -> Option<&[FailedTest]> {
         self.failed_tests.as_deref()
     }
 
     /// A JSON object of labels (string, number, boolean or null values; strings cut), at most
-    /// `Limits::max_environment_entries` entries.
+    /// `Limits::max_environment_entries` entries; its compact JSON text fits
+    /// `Limits::max_stored_environment_bytes`.
     pub fn environment(&self) -> Option<&Value> {
         self.environment.as_ref()
     }
@@ -238,7 +242,7 @@ impl FailedTest {
         self.stacktrace.as_deref()
     }
 
-    /// Finite and >= 0.
+    /// 0 ..= ten years, to the microsecond.
     pub fn duration_s(&self) -> Option<f64> {
         self.duration_s
     }

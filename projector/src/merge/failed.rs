@@ -12,10 +12,11 @@
 use oot_avro::event::FailedTest;
 use serde::{Deserialize, Serialize};
 
-/// Default budget of the DynamoDB copy of `failed_tests_json`, in bytes of JSON. It leaves
-/// about 100 KB of the 400 KB item for the other attributes: the environment (ingest keeps at
-/// most 64 entries of 128 + 512 bytes), URLs and names (a few KB), and the merge provenance.
-pub const DYNAMODB_FAILED_TESTS_BUDGET: usize = 300_000;
+/// Bytes of JSON the failed tests may take in a DynamoDB item, which holds the list twice (in
+/// the merge state and in `failed_tests_json`): two copies of what ingest lets a callback keep
+/// (`MAX_STORED_FAILED_TESTS_BYTES`, sized with the item's other parts in `oot_contract::limits`).
+pub const DYNAMODB_FAILED_TESTS_BUDGET: usize =
+    2 * oot_contract::limits::MAX_STORED_FAILED_TESTS_BYTES;
 
 /// The failed tests of a job as kept in a record.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

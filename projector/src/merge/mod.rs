@@ -57,7 +57,7 @@ mod rank;
 mod record;
 
 #[cfg(test)]
-mod proptests;
+pub(crate) mod proptests;
 #[cfg(test)]
 pub(crate) mod tests;
 

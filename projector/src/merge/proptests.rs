@@ -136,7 +136,7 @@ fn stamp(events: Vec<CallbackEvent>, times: &[i64]) -> Vec<CallbackEvent> {
 
 /// A job's deliveries: 1..6 distinct callbacks, each delivered at least once, some several
 /// times (same content, new event id, new receive time).
-fn arb_deliveries() -> impl Strategy<Value = (Vec<CallbackEvent>, Vec<CallbackEvent>)> {
+pub(crate) fn arb_deliveries() -> impl Strategy<Value = (Vec<CallbackEvent>, Vec<CallbackEvent>)> {
     (
         vec(arb_event(), 1..6),
         vec(any::<Index>(), 0..6),
@@ -150,7 +150,11 @@ fn arb_deliveries() -> impl Strategy<Value = (Vec<CallbackEvent>, Vec<CallbackEv
 }
 
 /// A reordering of `items`, and some of them delivered again (exact repeats).
-fn shuffled_with_repeats<T: Clone>(items: &[T], swaps: &[Index], repeats: &[Index]) -> Vec<T> {
+pub(crate) fn shuffled_with_repeats<T: Clone>(
+    items: &[T],
+    swaps: &[Index],
+    repeats: &[Index],
+) -> Vec<T> {
     let mut out = items.to_vec();
     out.extend(repeats.iter().map(|i| i.get(items).clone()));
     for (k, swap) in swaps.iter().enumerate() {

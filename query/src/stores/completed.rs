@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use futures::stream::{self, StreamExt as _, TryStreamExt as _};
+
 use oot_contract::clickhouse as col;
 use oot_contract::{Conclusion, PrNumber, RepoName, Status, UpstreamPr};
 use serde::Deserialize;
@@ -283,21 +285,69 @@ impl CompletedJobs {
     }
 
     /// The `failed_tests_json` of each of `keys` (jobs of `repo`) that has a row.
+    ///
+    /// The keys are bound as one array literal per query, and ClickHouse refuses a query over
+    /// its `max_query_size` (256 KiB by default): a page of a wide matrix with long job names
+    /// can hold more keys than that. So they go in chunks of at most [`KEYS_PER_QUERY_BYTES`],
+    /// a few queries at a time, and the answers are merged.
     pub async fn failed_tests(
         &self,
         repo: &RepoName,
         keys: &[String],
     ) -> Result<HashMap<String, String>, StoreError> {
-        if keys.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let query = self.query(FAILED_TESTS_SQL).bind(repo.as_str()).bind(keys);
-        let rows: Vec<FailedTestsRow> = self.fetch(query).await?;
-        Ok(rows
+        // The queries are built first: a stream mapping borrowed chunks to futures would be a
+        // closure over a higher-ranked lifetime, which the handlers' `Send` bound cannot prove.
+        let queries: Vec<clickhouse::query::Query> = chunk_keys(keys, KEYS_PER_QUERY_BYTES)
             .into_iter()
+            .map(|chunk| self.query(FAILED_TESTS_SQL).bind(repo.as_str()).bind(chunk))
+            .collect();
+        let answers: Vec<Vec<FailedTestsRow>> = stream::iter(queries)
+            .map(|query| self.fetch(query))
+            .buffer_unordered(CONCURRENT_KEY_QUERIES)
+            .try_collect()
+            .await?;
+        Ok(answers
+            .into_iter()
+            .flatten()
             .map(|r| (r.dynamo_key, r.failed_tests_json))
             .collect())
     }
+}
+
+/// The most a key-list query's bound keys may take as SQL: a quarter of ClickHouse's default
+/// `max_query_size` (256 KiB), leaving the rest to the query text and any server set lower.
+pub const KEYS_PER_QUERY_BYTES: usize = 64 * 1024;
+
+/// How many chunks of one key list are asked at once: enough to overlap round trips, few
+/// enough that one page cannot take every connection of the server.
+const CONCURRENT_KEY_QUERIES: usize = 4;
+
+/// The most one key can take in an array literal: the client escapes at most every byte (one
+/// `\` each), and adds two quotes and a comma.
+fn bound_key_bytes(key: &str) -> usize {
+    2 * key.len() + 3
+}
+
+/// `keys` in consecutive chunks whose array literals take at most `budget` bytes each (a key
+/// larger than the budget alone goes in a chunk of its own; the contract's keys are far
+/// smaller). No chunk is empty, so no keys means no query.
+fn chunk_keys(keys: &[String], budget: usize) -> Vec<&[String]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut used = 0;
+    for (i, key) in keys.iter().enumerate() {
+        let size = bound_key_bytes(key);
+        if i > start && used + size > budget {
+            chunks.push(&keys[start..i]);
+            start = i;
+            used = 0;
+        }
+        used += size;
+    }
+    if start < keys.len() {
+        chunks.push(&keys[start..]);
+    }
+    chunks
 }
 
 #[cfg(test)]
@@ -348,6 +398,54 @@ mod tests {
             );
         }
         assert_eq!(JobRow::COLUMN_NAMES[0], col::DYNAMO_KEY);
+    }
+
+    #[test]
+    fn no_keys_make_no_chunks() {
+        assert!(chunk_keys(&[], KEYS_PER_QUERY_BYTES).is_empty());
+    }
+
+    #[test]
+    fn key_chunks_keep_every_key_in_order_within_the_budget() {
+        // Keys of a wide matrix with 400-byte job names: one literal would be ~560 KiB.
+        let keys: Vec<String> = (0..1_000)
+            .map(|i| format!("a/b/d-1/ci/{}{i}/{i}", "j".repeat(400)))
+            .collect();
+        let chunks = chunk_keys(&keys, KEYS_PER_QUERY_BYTES);
+        assert!(chunks.len() > 1);
+        assert_eq!(chunks.concat(), keys);
+        for chunk in &chunks {
+            let bound: usize = chunk.iter().map(|k| bound_key_bytes(k)).sum();
+            assert!(bound <= KEYS_PER_QUERY_BYTES, "{bound}");
+            assert!(!chunk.is_empty());
+        }
+    }
+
+    /// What the client actually writes into the SQL for a chunk stays within the estimate,
+    /// escapes included, and so under ClickHouse's 256 KiB `max_query_size`.
+    #[test]
+    fn a_chunk_as_sql_stays_under_max_query_size() {
+        let client = clickhouse::Client::default();
+        // Every byte of these keys is escaped.
+        let keys: Vec<String> = (0..2_000).map(|_| "\\'".repeat(100)).collect();
+        for chunk in chunk_keys(&keys, KEYS_PER_QUERY_BYTES) {
+            let repo = "a/b";
+            let sql = client
+                .query(FAILED_TESTS_SQL)
+                .bind(repo)
+                .bind(chunk)
+                .sql_display()
+                .to_string();
+            assert!(sql.len() <= KEYS_PER_QUERY_BYTES + FAILED_TESTS_SQL.len() + 64);
+            assert!(sql.len() < 256 * 1024);
+        }
+    }
+
+    #[test]
+    fn a_key_over_the_budget_is_asked_alone() {
+        let keys = vec!["x".repeat(10), "y".repeat(100), "z".repeat(10)];
+        let chunks = chunk_keys(&keys, 50);
+        assert_eq!(chunks, vec![&keys[0..1], &keys[1..2], &keys[2..3]]);
     }
 
     #[test]

@@ -7,13 +7,19 @@
 //! `persistence::` (around a stack restart), e.g.
 //! `cargo test -p oot-e2e --test e2e -- --ignored outages:: --test-threads=1`.
 
+mod bounded;
 mod compose_file;
 mod demo;
+mod drills;
 mod ingest;
+mod metrics;
 mod outages;
 mod pages;
+mod parking;
 mod persistence;
 mod projector;
+mod projector_restart;
 mod query;
 mod services;
 mod stack_smoke;
+mod storable;
