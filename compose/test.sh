@@ -11,7 +11,7 @@ cd "$REPO"
 step() { printf '\n==> %s\n' "$*" >&2; }
 started=$SECONDS
 
-step "the repository stands alone (nothing reads or links ../shared)"
+step "the repository stands alone (nothing outside it is read or linked)"
 if outside="$(git grep -n -E '\.\./(\.\./)*shared' -- . ':!*.lock' ':!compose/test.sh')"; then
   printf '%s\n' "$outside" >&2
   echo "these lines reach outside the repository; a clone alone would break" >&2
