@@ -36,6 +36,9 @@ cargo test --workspace --locked --no-fail-fast
 # The end-to-end tests are one binary (tests/tests/e2e/main.rs); the #[ignore]d ones that disturb
 # the stack run below by module (`pages::`, `outages::`) or exact name (`persistence::...`).
 
+step "SQL on current ClickHouse (chDB): every DDL and query file, same answers as 18.16"
+tests/chdb/run.sh
+
 step "pages in headless Chromium (screenshots: <target dir>/screenshots/)"
 cargo test --locked -p oot-e2e --test e2e -- --ignored pages::
 

@@ -48,6 +48,12 @@ pub mod attr {
     pub const ARTIFACT_URL: &str = "artifact_url";
     /// The `environment` object as compact JSON text.
     pub const ENVIRONMENT: &str = "environment";
+    /// [`DOWNSTREAM_REPO`]'s value, present only while the job's status is `in_progress`: the
+    /// partition key of the sparse [`super::RUNNING_REPO_INDEX`].
+    pub const RUNNING_REPO: &str = "running_repo";
+    /// [`UPSTREAM_PR`]'s value, present only while the job's status is `in_progress` (and it has
+    /// an upstream PR): the partition key of the sparse [`super::RUNNING_PR_INDEX`].
+    pub const RUNNING_PR: &str = "running_pr";
 }
 
 /// Every job of one upstream PR: partition key [`attr::UPSTREAM_PR`], sort key
@@ -56,6 +62,14 @@ pub const UPSTREAM_PR_INDEX: &str = "upstream_pr-index";
 /// Every job of one downstream repo: partition key [`attr::DOWNSTREAM_REPO`], sort key
 /// [`attr::DYNAMO_KEY`]. The backend view's running jobs.
 pub const DOWNSTREAM_REPO_INDEX: &str = "downstream_repo-index";
+/// The running jobs of one downstream repo, and nothing else: partition key
+/// [`attr::RUNNING_REPO`], sort key [`attr::DYNAMO_KEY`]. Sparse: an item is in it only while
+/// its status is `in_progress`, so a query reads the repo's running jobs, never its history, and
+/// a scan reads every running job of every repo. The backend view's running jobs; the summary's.
+pub const RUNNING_REPO_INDEX: &str = "running_repo-index";
+/// The running jobs of one upstream PR: partition key [`attr::RUNNING_PR`], sort key
+/// [`attr::DYNAMO_KEY`]; sparse like [`RUNNING_REPO_INDEX`]. The PR view's running jobs.
+pub const RUNNING_PR_INDEX: &str = "running_pr-index";
 
 /// Whether DynamoDB accepts `text` as the value of a number (`N`) attribute: a decimal with an
 /// optional sign, fraction and exponent, at most 38 significant digits, and zero or a magnitude

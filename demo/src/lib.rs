@@ -5,8 +5,11 @@
 //!   and the ingest benchmark; its [`callback::sample`]s are the contract's sample callbacks.
 //! - [`story`]: the demo stream (four backends, thirty upstream PRs, failures, re-runs, running
 //!   jobs, a nightly each) and sending it, as the `oot-demo` binary and `compose/up.sh` do.
+//! - [`load`]: N synthetic jobs validated as ingest does and written straight to the event topic
+//!   (the `oot-load` binary), to fill a stack for the benchmarks.
 
 pub mod callback;
+pub mod load;
 pub mod story;
 
 pub use story::{plan, send, send_demo, DemoPlan, DemoReport, DEFAULT_CONCURRENCY};

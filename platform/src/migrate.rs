@@ -9,15 +9,20 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
+    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType,
+    Projection, ProjectionType, ScalarAttributeType, TableStatus,
 };
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 
-use oot_contract::dynamo::{attr, DOWNSTREAM_REPO_INDEX, UPSTREAM_PR_INDEX};
+use oot_contract::dynamo::{
+    attr, DOWNSTREAM_REPO_INDEX, RUNNING_PR_INDEX, RUNNING_REPO_INDEX, UPSTREAM_PR_INDEX,
+};
 
 use crate::settings::{ClickHouseSettings, DynamoSettings, KafkaSettings};
 
@@ -60,36 +65,60 @@ pub async fn ensure_topic(kafka: &KafkaSettings) -> anyhow::Result<Outcome> {
     }
 }
 
+/// The sparse running-jobs indexes and their partition keys, which a table created before them
+/// is given by [`ensure_job_table`].
+pub const RUNNING_INDEXES: [(&str, &str); 2] = [
+    (RUNNING_REPO_INDEX, attr::RUNNING_REPO),
+    (RUNNING_PR_INDEX, attr::RUNNING_PR),
+];
+
+fn string_attribute(name: &str) -> anyhow::Result<AttributeDefinition> {
+    Ok(AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()?)
+}
+
+fn key(name: &str, key_type: KeyType) -> anyhow::Result<KeySchemaElement> {
+    Ok(KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()?)
+}
+
+fn all_attributes() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::All)
+        .build()
+}
+
+fn index(index_name: &str, hash: &str) -> anyhow::Result<GlobalSecondaryIndex> {
+    Ok(GlobalSecondaryIndex::builder()
+        .index_name(index_name)
+        .key_schema(key(hash, KeyType::Hash)?)
+        .key_schema(key(attr::DYNAMO_KEY, KeyType::Range)?)
+        .projection(all_attributes())
+        .build()?)
+}
+
 /// The job-state table: hash key `dynamoKey`, on-demand billing, the views' indexes.
+///
+/// A table created before the sparse running-jobs indexes ([`RUNNING_INDEXES`]) is upgraded:
+/// first its running items are given the indexes' keys ([`backfill_running_keys`]), then each
+/// missing index is added (`UpdateTable` with a `GlobalSecondaryIndexUpdates` `Create`), waiting
+/// for it to become active. The indexes' presence marks the upgrade as done, so it runs once: a
+/// run cut short before the indexes exist is finished by the next one (the backfill is
+/// idempotent), and from then on every running item is written with its keys by the projector.
 pub async fn ensure_job_table(
     client: &aws_sdk_dynamodb::Client,
     dynamo: &DynamoSettings,
 ) -> anyhow::Result<Outcome> {
-    let string_attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
+    let context = || {
+        format!(
+            "preparing DynamoDB table {} at {}",
+            dynamo.table, dynamo.endpoint
+        )
     };
-    let key = |name: &str, key_type: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-    };
-    let index = |index_name: &str, hash: &str| -> anyhow::Result<GlobalSecondaryIndex> {
-        Ok(GlobalSecondaryIndex::builder()
-            .index_name(index_name)
-            .key_schema(key(hash, KeyType::Hash)?)
-            .key_schema(key(attr::DYNAMO_KEY, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()?)
-    };
-
     let request = client
         .create_table()
         .table_name(&dynamo.table)
@@ -97,9 +126,13 @@ pub async fn ensure_job_table(
         .attribute_definitions(string_attribute(attr::DYNAMO_KEY)?)
         .attribute_definitions(string_attribute(attr::UPSTREAM_PR)?)
         .attribute_definitions(string_attribute(attr::DOWNSTREAM_REPO)?)
+        .attribute_definitions(string_attribute(attr::RUNNING_REPO)?)
+        .attribute_definitions(string_attribute(attr::RUNNING_PR)?)
         .key_schema(key(attr::DYNAMO_KEY, KeyType::Hash)?)
         .global_secondary_indexes(index(UPSTREAM_PR_INDEX, attr::UPSTREAM_PR)?)
-        .global_secondary_indexes(index(DOWNSTREAM_REPO_INDEX, attr::DOWNSTREAM_REPO)?);
+        .global_secondary_indexes(index(DOWNSTREAM_REPO_INDEX, attr::DOWNSTREAM_REPO)?)
+        .global_secondary_indexes(index(RUNNING_REPO_INDEX, attr::RUNNING_REPO)?)
+        .global_secondary_indexes(index(RUNNING_PR_INDEX, attr::RUNNING_PR)?);
     match request.send().await {
         Ok(_) => Ok(Outcome::Created),
         Err(error)
@@ -107,14 +140,194 @@ pub async fn ensure_job_table(
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
+            add_running_indexes(client, &dynamo.table)
+                .await
+                .with_context(context)?;
             Ok(Outcome::AlreadyThere)
         }
-        Err(error) => Err(anyhow::Error::new(error.into_service_error())).with_context(|| {
-            format!(
-                "creating DynamoDB table {} at {}",
-                dynamo.table, dynamo.endpoint
+        Err(error) => Err(anyhow::Error::new(error.into_service_error())).with_context(context),
+    }
+}
+
+/// The names of the table's global secondary indexes, and whether the table and all of them
+/// are active.
+async fn describe_indexes(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> anyhow::Result<(Vec<String>, bool)> {
+    let answer = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(
+            |e| anyhow::anyhow!(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()),
+        )?;
+    let Some(description) = answer.table() else {
+        anyhow::bail!("DescribeTable answered no table");
+    };
+    let indexes = description.global_secondary_indexes();
+    let names = indexes
+        .iter()
+        .filter_map(|i| i.index_name().map(str::to_owned))
+        .collect();
+    let active = description.table_status() == Some(&TableStatus::Active)
+        && indexes
+            .iter()
+            .all(|i| i.index_status() == Some(&IndexStatus::Active));
+    Ok((names, active))
+}
+
+/// How long an index may take to build before migrate gives up (and is run again).
+const INDEX_BUILD_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<()> {
+    let start = tokio::time::Instant::now();
+    loop {
+        if describe_indexes(client, table).await?.1 {
+            return Ok(());
+        }
+        if start.elapsed() > INDEX_BUILD_DEADLINE {
+            anyhow::bail!(
+                "the table or an index was not active within {INDEX_BUILD_DEADLINE:?}; run migrate again"
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Adds the missing [`RUNNING_INDEXES`] to an existing table, after backfilling their keys.
+async fn add_running_indexes(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<()> {
+    let (present, _) = describe_indexes(client, table).await?;
+    let missing: Vec<(&str, &str)> = RUNNING_INDEXES
+        .into_iter()
+        .filter(|(name, _)| !present.iter().any(|p| p == name))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let rewritten = backfill_running_keys(client, table).await?;
+    tracing::info!(%table, rewritten, "gave the running items the keys of the running-jobs indexes");
+    for (name, hash) in missing {
+        // One index per UpdateTable, and only on an active table.
+        wait_until_active(client, table).await?;
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(name)
+            .key_schema(key(hash, KeyType::Hash)?)
+            .key_schema(key(attr::DYNAMO_KEY, KeyType::Range)?)
+            .projection(all_attributes())
+            .build()?;
+        let answer = client
+            .update_table()
+            .table_name(table)
+            .attribute_definitions(string_attribute(hash)?)
+            .attribute_definitions(string_attribute(attr::DYNAMO_KEY)?)
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().create(create).build(),
             )
-        }),
+            .send()
+            .await;
+        match answer {
+            Ok(_) => tracing::info!(%table, index = name, "adding index"),
+            // Another migrate added it meanwhile.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .and_then(|e| e.meta().message())
+                    .is_some_and(|m| m.contains("already exists")) => {}
+            Err(error) => {
+                return Err(anyhow::anyhow!(
+                    aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()
+                ))
+                .with_context(|| format!("adding index {name}"))
+            }
+        }
+    }
+    wait_until_active(client, table).await
+}
+
+/// Gives every running item written before the running-jobs indexes existed their keys
+/// ([`attr::RUNNING_REPO`], [`attr::RUNNING_PR`]), so the indexes find them: one scan of the
+/// table for `in_progress` items without them, and one update each, conditional on the item's
+/// version (an item the projector rewrote meanwhile already has its keys, or is no longer
+/// running). The version is not bumped: the item's content is unchanged. Idempotent; returns how
+/// many items it gave the keys.
+pub async fn backfill_running_keys(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> anyhow::Result<u64> {
+    type Item = HashMap<String, AttributeValue>;
+    let text = |item: &Item, name: &str| match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let mut rewritten = 0;
+    let mut start: Option<Item> = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .filter_expression("#status = :running AND attribute_not_exists(#running_repo)")
+            .projection_expression("#key, #version, #repo, #pr")
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#running_repo", attr::RUNNING_REPO)
+            .expression_attribute_names("#key", attr::DYNAMO_KEY)
+            .expression_attribute_names("#version", attr::VERSION)
+            .expression_attribute_names("#repo", attr::DOWNSTREAM_REPO)
+            .expression_attribute_names("#pr", attr::UPSTREAM_PR)
+            .expression_attribute_values(
+                ":running",
+                AttributeValue::S(oot_contract::Status::InProgress.as_str().to_owned()),
+            )
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+            })
+            .with_context(|| format!("scanning {table} for running items"))?;
+        for item in page.items() {
+            let (Some(key), Some(version), Some(repo)) = (
+                item.get(attr::DYNAMO_KEY),
+                item.get(attr::VERSION),
+                text(item, attr::DOWNSTREAM_REPO),
+            ) else {
+                continue; // not a job item of ours: nothing to index it by
+            };
+            let mut update = client
+                .update_item()
+                .table_name(table)
+                .key(attr::DYNAMO_KEY, key.clone())
+                .condition_expression("#version = :version")
+                .expression_attribute_names("#version", attr::VERSION)
+                .expression_attribute_names("#running_repo", attr::RUNNING_REPO)
+                .expression_attribute_values(":version", version.clone())
+                .expression_attribute_values(":repo", AttributeValue::S(repo));
+            update = match text(item, attr::UPSTREAM_PR) {
+                Some(pr) => update
+                    .update_expression("SET #running_repo = :repo, #running_pr = :pr")
+                    .expression_attribute_names("#running_pr", attr::RUNNING_PR)
+                    .expression_attribute_values(":pr", AttributeValue::S(pr)),
+                None => update.update_expression("SET #running_repo = :repo"),
+            };
+            match update.send().await {
+                Ok(_) => rewritten += 1,
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(error) => {
+                    return Err(anyhow::anyhow!(
+                        aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()
+                    ))
+                    .with_context(|| format!("giving a running item of {table} its index keys"))
+                }
+            }
+        }
+        match page.last_evaluated_key() {
+            Some(key) if !key.is_empty() => start = Some(key.clone()),
+            _ => return Ok(rewritten),
+        }
     }
 }
 

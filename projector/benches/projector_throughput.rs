@@ -189,10 +189,11 @@ async fn main() -> anyhow::Result<()> {
 
     // 2. Replay into fresh tables.
     let args = oot_projector::replay::ReplayArgs {
-        into_dynamo_table: format!("bench-replay-{id}"),
-        into_clickhouse_table: format!("bench_replay_{id}"),
-        from_time: None,
-        batch_events: 5000,
+        batch_events: Some(5000),
+        ..oot_projector::replay::ReplayArgs::both(
+            format!("bench-replay-{id}"),
+            format!("bench_replay_{id}"),
+        )
     };
     let started = Instant::now();
     let report =

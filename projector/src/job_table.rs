@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWr
 use aws_sdk_dynamodb::Client;
 use futures::StreamExt as _;
 use oot_contract::dynamo::attr;
-use oot_contract::{JobKey, UpstreamPr};
+use oot_contract::{JobKey, Status, UpstreamPr};
 
 use crate::merge::{JobRecord, DYNAMODB_FAILED_TESTS_BUDGET};
 
@@ -394,6 +394,17 @@ pub fn job_item(
     if let Some(v) = view.pr_number {
         put(attr::PR_NUMBER, n(v.to_string()));
     }
+    // The keys of the sparse running-jobs indexes, only while the job runs: the write that
+    // completes it replaces the whole item, so it leaves both indexes.
+    if view.status == Status::InProgress {
+        put(attr::RUNNING_REPO, s(view.downstream_repo.as_str()));
+        if let (Some(repo), Some(pr)) = (view.upstream_repo, view.pr_number) {
+            put(
+                attr::RUNNING_PR,
+                s(&UpstreamPr::new(repo.clone(), pr).key()),
+            );
+        }
+    }
     if let Some(v) = view.pytorch_head_sha {
         put(attr::PYTORCH_HEAD_SHA, s(v));
     }
@@ -439,6 +450,24 @@ pub fn job_item(
 mod tests {
     use super::*;
     use crate::retry::Transient as _;
+
+    #[test]
+    fn only_a_running_job_carries_the_keys_of_the_running_indexes() {
+        let running = JobRecord::from_event(&crate::merge::tests::in_progress()).unwrap();
+        let item = job_item(&running, 1).unwrap();
+        assert_eq!(
+            item.get(attr::RUNNING_REPO),
+            item.get(attr::DOWNSTREAM_REPO)
+        );
+        assert_eq!(item.get(attr::RUNNING_PR), item.get(attr::UPSTREAM_PR));
+        assert!(item.contains_key(attr::RUNNING_PR));
+
+        let done = JobRecord::from_event(&crate::merge::tests::completed("success", 30)).unwrap();
+        let item = job_item(&done, 2).unwrap();
+        assert!(item.contains_key(attr::DOWNSTREAM_REPO));
+        assert!(!item.contains_key(attr::RUNNING_REPO));
+        assert!(!item.contains_key(attr::RUNNING_PR));
+    }
 
     #[test]
     fn only_refusals_of_the_data_are_permanent() {

@@ -42,17 +42,28 @@ async fn main() -> anyhow::Result<()> {
         Command::Replay(args) => {
             let started = std::time::Instant::now();
             let report = replay(&cli.config.stores, &args, true, &cancel_on_stop_signal()).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            let into = match &args.into_dynamo_table {
+                Some(dynamo) if args.only.is_none() => {
+                    format!("{dynamo} and {}", args.into_clickhouse_table)
+                }
+                _ => args.into_clickhouse_table.clone(),
+            };
             println!(
-                "replayed {} events into {} and {} in {:.1}s: {} jobs written, {} completed rows, {} undecodable, {} refused",
+                "replayed {} events into {into} in {seconds:.1}s ({:.0} events/s): {} jobs written, {} completed rows, {} undecodable, {} refused",
                 report.events,
-                args.into_dynamo_table,
-                args.into_clickhouse_table,
-                started.elapsed().as_secs_f64(),
+                report.events as f64 / seconds.max(1e-9),
                 report.jobs_written,
                 report.rows,
                 report.undecodable,
                 report.refused
             );
+            if report.beyond_window > 0 {
+                println!(
+                    "warning: {} jobs came back after leaving the --window-jobs window; their rows may miss earlier callbacks (replay again with a larger window, or both stores)",
+                    report.beyond_window
+                );
+            }
             Ok(())
         }
     }

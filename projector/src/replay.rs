@@ -1,44 +1,121 @@
-//! Rebuilding both projections from the log into fresh tables: the data engineer's tool for a
-//! new projection, a backfill, or checking the live tables.
+//! Rebuilding the projections from the log into fresh tables: the data engineer's tool for a
+//! new projection, a backfill, a migration, or checking the live tables.
 //!
 //! The replay reads every partition from the beginning (or from the first offset at or after a
-//! time) up to the end offsets it saw when it started, and projects through the same pipeline as
-//! the live projector. It joins no consumer group and commits nothing, so it never disturbs the
-//! live projector, and since the merge is order-independent the rebuilt tables hold what the
-//! live ones hold for the same events.
+//! time) up to the end offsets it saw when it started. It joins no consumer group and commits
+//! nothing, so it never disturbs the live projector.
+//!
+//! **Both stores** (the default) project through the same pipeline as the live projector
+//! ([`project`]); since the merge is order-independent the rebuilt tables hold what the live ones
+//! hold for the same events (but for the row versions, which count DynamoDB writes).
+//!
+//! **`--only clickhouse`** skips DynamoDB entirely, which makes it fast enough to be the
+//! migration tool for the ClickHouse tables. A row needs the job's merged record and a version,
+//! which the pipeline reads from and writes to DynamoDB; here they come from memory instead:
+//! - batches are large (100,000 events by default), and each is coalesced per job first, so a
+//!   job whose callbacks fall in one batch is merged from all of them at once;
+//! - a bounded map of the most recently seen jobs (`--window-jobs`, default 200,000) keeps
+//!   each job's merged record (bounded as the DynamoDB item holds it) and its version, counted
+//!   as DynamoDB counts them: 1 for the first write, one more for each batch that changes the
+//!   record. A job's callbacks follow each other closely in the log, and a job's events are in
+//!   one partition (keyed by job key), so a job seen again is almost always still in the map;
+//!   the row written is then the one a both-stores replay with the same batches writes.
+//!
+//! Its limit: a job whose earlier callbacks left the map (more than `--window-jobs` other jobs
+//! came in between, e.g. a sweeper `timed_out` days later on a large log) gets a row merged from
+//! its later callbacks only, and replaces the earlier row. The replay counts those jobs
+//! ([`ReplayReport::beyond_window`], from a set of 8-byte hashes of the evicted keys) so such a
+//! run can be redone with a larger window or with both stores. Memory is about the window times
+//! a bounded record (a few KB), plus 16 bytes or so per evicted job.
+//!
+//! **`--only dynamodb`** is not built yet.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use oot_avro::CallbackEvent;
+use oot_contract::JobKey;
 use oot_platform::migrate::{self, Outcome};
 use oot_platform::settings::StoreSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::{now_micros, project, stores_of};
+use crate::completed_rows::{CompletedJobRow, CompletedJobs};
+use crate::job_table::bounded_for_item;
+use crate::merge::JobRecord;
+use crate::pipeline::{coalesce, now_micros, project, stores_of, Stores};
+use crate::retry::bisect;
 use crate::source::check_key;
+
+/// Which projection a replay rebuilds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Only {
+    /// The completed-jobs table alone, with DynamoDB left out (see the module docs).
+    Clickhouse,
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct ReplayArgs {
-    /// DynamoDB table to build; must not exist yet.
-    #[arg(long = "into-dynamo-table")]
-    pub into_dynamo_table: String,
+    /// DynamoDB table to build; must not exist yet. Required unless `--only clickhouse`.
+    #[arg(long = "into-dynamo-table", required_unless_present = "only")]
+    pub into_dynamo_table: Option<String>,
 
     /// ClickHouse table to build (in the configured database); must not exist yet.
     #[arg(long = "into-clickhouse-table")]
     pub into_clickhouse_table: String,
 
+    /// Rebuild one projection only (default: both).
+    #[arg(long, value_enum)]
+    pub only: Option<Only>,
+
     /// Start at the first event received at or after this RFC 3339 time (default: the beginning).
     #[arg(long = "from-time")]
     pub from_time: Option<String>,
 
-    /// Events per batch.
-    #[arg(long, default_value_t = 5000)]
-    pub batch_events: usize,
+    /// Events per batch (default: 5,000 for both stores, 100,000 for `--only clickhouse`).
+    #[arg(long)]
+    pub batch_events: Option<usize>,
+
+    /// `--only clickhouse`: jobs whose merged record is kept in memory (see the module docs).
+    #[arg(long, default_value_t = DEFAULT_WINDOW_JOBS)]
+    pub window_jobs: usize,
+}
+
+/// See [`ReplayArgs::window_jobs`].
+pub const DEFAULT_WINDOW_JOBS: usize = 200_000;
+
+impl ReplayArgs {
+    /// Both stores into the given tables, default batches.
+    pub fn both(dynamo_table: impl Into<String>, clickhouse_table: impl Into<String>) -> Self {
+        Self {
+            into_dynamo_table: Some(dynamo_table.into()),
+            into_clickhouse_table: clickhouse_table.into(),
+            only: None,
+            from_time: None,
+            batch_events: None,
+            window_jobs: DEFAULT_WINDOW_JOBS,
+        }
+    }
+
+    /// The ClickHouse table alone, default batches and window.
+    pub fn clickhouse_only(clickhouse_table: impl Into<String>) -> Self {
+        Self {
+            only: Some(Only::Clickhouse),
+            into_dynamo_table: None,
+            ..Self::both(String::new(), clickhouse_table)
+        }
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_events.unwrap_or(match self.only {
+            Some(Only::Clickhouse) => 100_000,
+            None => 5_000,
+        })
+    }
 }
 
 /// What a replay did.
@@ -51,6 +128,9 @@ pub struct ReplayReport {
     pub refused: u64,
     pub jobs_written: u64,
     pub rows: u64,
+    /// `--only clickhouse`: jobs seen again after leaving the window (their rows may miss
+    /// earlier callbacks; see the module docs).
+    pub beyond_window: u64,
 }
 
 /// The first offset of each partition at or after `from` (ms since the epoch), or its beginning.
@@ -71,6 +151,152 @@ fn start_offsets(
     Ok(list)
 }
 
+/// Where the batches go.
+enum Sink {
+    Both(Stores),
+    ClickHouse(ClickHouseOnly),
+}
+
+/// What one batch did.
+#[derive(Default)]
+struct Flushed {
+    events: u64,
+    refused: u64,
+    jobs_written: u64,
+    rows: u64,
+    beyond_window: u64,
+}
+
+impl Sink {
+    async fn flush(
+        &mut self,
+        batch: &[CallbackEvent],
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Flushed> {
+        let events: Vec<&CallbackEvent> = batch.iter().collect();
+        match self {
+            Sink::Both(stores) => {
+                let projected = project(stores, &events, now_micros(), shutdown)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("projecting: {e}"))?;
+                Ok(Flushed {
+                    events: projected.events as u64,
+                    refused: projected.rejected.len() as u64,
+                    jobs_written: projected.writes as u64,
+                    rows: projected.rows as u64,
+                    beyond_window: 0,
+                })
+            }
+            Sink::ClickHouse(only) => only.flush(&events, shutdown).await,
+        }
+    }
+}
+
+/// `--only clickhouse`: merged records and versions from a bounded window of recent jobs.
+pub struct ClickHouseOnly {
+    completed: CompletedJobs,
+    window: Window,
+}
+
+/// The most recently first-seen jobs' records (as the item would hold them) and versions.
+struct Window {
+    capacity: usize,
+    jobs: HashMap<JobKey, (JobRecord, u64)>,
+    order: VecDeque<JobKey>,
+    evicted: HashSet<u64>,
+}
+
+fn key_hash(key: &JobKey) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.as_str().hash(&mut hasher);
+    hasher.finish()
+}
+
+impl Window {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            jobs: HashMap::new(),
+            order: VecDeque::new(),
+            evicted: HashSet::new(),
+        }
+    }
+
+    /// `record` (a batch's merge of one job) merged into the job's window entry: the merged
+    /// record, its version, whether it changed, and whether the job had left the window.
+    fn merge(&mut self, record: JobRecord) -> (JobRecord, u64, bool, bool) {
+        if let Some((stored, version)) = self.jobs.get_mut(record.job_key()) {
+            // Found by its key, so the keys are equal and the merge cannot refuse.
+            let merged = stored.merge(&record).unwrap_or(record);
+            let bounded = bounded_for_item(&merged);
+            let changed = bounded != *stored;
+            if changed {
+                *stored = bounded;
+                *version += 1;
+            }
+            return (merged, *version, changed, false);
+        }
+        let late = !self.evicted.is_empty() && self.evicted.contains(&key_hash(record.job_key()));
+        while self.jobs.len() >= self.capacity {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            self.jobs.remove(&oldest);
+            self.evicted.insert(key_hash(&oldest));
+        }
+        self.order.push_back(record.job_key().clone());
+        self.jobs
+            .insert(record.job_key().clone(), (bounded_for_item(&record), 1));
+        (record, 1, true, late)
+    }
+}
+
+impl ClickHouseOnly {
+    pub fn new(completed: CompletedJobs, window_jobs: usize) -> Self {
+        Self {
+            completed,
+            window: Window::new(window_jobs),
+        }
+    }
+
+    /// The rows of `events` (merged per job, then into the window), without storing them.
+    fn rows(&mut self, events: &[&CallbackEvent], flushed: &mut Flushed) -> Vec<CompletedJobRow> {
+        let (jobs, rejected) = coalesce(events);
+        flushed.refused += rejected.len() as u64;
+        flushed.events += (events.len() - rejected.len()) as u64;
+        let now = now_micros();
+        let mut rows = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let (merged, version, changed, late) = self.window.merge(job.record);
+            flushed.jobs_written += u64::from(changed);
+            flushed.beyond_window += u64::from(late);
+            rows.extend(CompletedJobRow::of(&merged, version, now));
+        }
+        rows
+    }
+
+    async fn flush(
+        &mut self,
+        events: &[&CallbackEvent],
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Flushed> {
+        let mut flushed = Flushed::default();
+        let rows = self.rows(events, &mut flushed);
+        let refused = bisect("clickhouse insert", shutdown, &rows, |slice| {
+            self.completed.insert(slice)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("inserting rows: {e:?}"))?;
+        for (index, error) in &refused {
+            if let Some(row) = rows.get(*index) {
+                tracing::error!(job_key = %row.dynamo_key, %error, "ClickHouse refuses the row; skipped");
+            }
+        }
+        flushed.rows = (rows.len() - refused.len()) as u64;
+        Ok(flushed)
+    }
+}
+
 /// Replays `settings.kafka.topic` into the tables named in `args`.
 pub async fn replay(
     settings: &StoreSettings,
@@ -79,10 +305,13 @@ pub async fn replay(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<ReplayReport> {
     let mut target = settings.clone();
-    target.dynamo.table = args.into_dynamo_table.clone();
+    if let Some(table) = &args.into_dynamo_table {
+        target.dynamo.table = table.clone();
+    }
     target.clickhouse.table = args.into_clickhouse_table.clone();
     target.validate()?;
-    anyhow::ensure!(args.batch_events > 0, "--batch-events must be at least 1");
+    let batch_events = args.batch_size();
+    anyhow::ensure!(batch_events > 0, "--batch-events must be at least 1");
     let from_ms = args
         .from_time
         .as_deref()
@@ -93,13 +322,19 @@ pub async fn replay(
         })
         .transpose()?;
 
-    let dynamo = target.dynamo.client().await;
-    let created = migrate::ensure_job_table(&dynamo, &target.dynamo).await?;
-    anyhow::ensure!(
-        created == Outcome::Created,
-        "DynamoDB table {} already exists; replay builds fresh tables",
-        target.dynamo.table
-    );
+    if args.only.is_none() {
+        anyhow::ensure!(
+            args.into_dynamo_table.is_some(),
+            "--into-dynamo-table is required unless --only clickhouse"
+        );
+        let dynamo = target.dynamo.client().await;
+        let created = migrate::ensure_job_table(&dynamo, &target.dynamo).await?;
+        anyhow::ensure!(
+            created == Outcome::Created,
+            "DynamoDB table {} already exists; replay builds fresh tables",
+            target.dynamo.table
+        );
+    }
     let created =
         migrate::ensure_clickhouse(&target.clickhouse.client(), &target.clickhouse).await?;
     anyhow::ensure!(
@@ -107,8 +342,17 @@ pub async fn replay(
         "ClickHouse table {} already exists; replay builds fresh tables",
         target.clickhouse.qualified_table()
     );
-    let stores = stores_of(&target).await;
-
+    let mut sink = match args.only {
+        None => Sink::Both(stores_of(&target).await),
+        Some(Only::Clickhouse) => Sink::ClickHouse(ClickHouseOnly::new(
+            CompletedJobs::new(
+                target.clickhouse.client(),
+                &target.clickhouse.database,
+                &target.clickhouse.table,
+            ),
+            args.window_jobs,
+        )),
+    };
     let topic = &settings.kafka.topic;
     let group = format!("oot-replay-{}", uuid::Uuid::now_v7().simple());
     let mut config = settings.kafka.client_config();
@@ -199,18 +443,16 @@ pub async fn replay(
                 }
             }
         }
-        let flush = batch.len() >= args.batch_events
+        let flush = batch.len() >= batch_events
             || (message.is_none() && !batch.is_empty())
             || remaining.is_empty();
         if flush && !batch.is_empty() {
-            let events: Vec<&CallbackEvent> = batch.iter().collect();
-            let projected = project(&stores, &events, now_micros(), shutdown)
-                .await
-                .map_err(|e| anyhow::anyhow!("projecting: {e}"))?;
-            report.events += projected.events as u64;
-            report.refused += projected.rejected.len() as u64;
-            report.jobs_written += projected.writes as u64;
-            report.rows += projected.rows as u64;
+            let flushed = sink.flush(&batch, shutdown).await?;
+            report.events += flushed.events;
+            report.refused += flushed.refused;
+            report.jobs_written += flushed.jobs_written;
+            report.rows += flushed.rows;
+            report.beyond_window += flushed.beyond_window;
             batch.clear();
         }
     }

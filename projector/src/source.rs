@@ -156,6 +156,10 @@ fn event_span<H: Headers>(
 /// Default byte bound of a batch (`OOT_PROJECTOR_BATCH_BYTES`).
 pub const DEFAULT_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
+/// What librdkafka may prefetch per partition, in KiB: two default batches of 2,000 typical
+/// events are far below it, and a batch's byte bound is 16 MiB.
+const PREFETCH_KIB: u32 = 16 * 1024;
+
 /// Pause between attempts after a consumption error (the broker is away; librdkafka reconnects).
 const CONSUME_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
@@ -199,6 +203,9 @@ impl EventSource {
             .set("partition.assignment.strategy", "cooperative-sticky")
             // A store outage is waited out with retries; the group should not evict us meanwhile.
             .set("max.poll.interval.ms", "900000")
+            // librdkafka prefetches up to 64 MiB per partition by default, most of a projector's
+            // memory while it is behind; a few batches' worth keeps the pipeline full.
+            .set("queued.max.messages.kbytes", PREFETCH_KIB.to_string())
             .create()?;
         consumer.subscribe(&[topic])?;
         Ok(Self {

@@ -17,6 +17,7 @@ use axum::{Json, Router};
 
 use crate::clock;
 use crate::error::ApiError;
+use crate::job::SummaryJob;
 use crate::params::{BackendParams, PrParams, SummaryParams};
 use crate::stores::completed::CompletedJobs;
 use crate::stores::live::LiveJobs;
@@ -68,11 +69,13 @@ async fn pr_view(
 pub async fn load_summary(stores: &Stores, params: SummaryParams) -> Result<Summary, StoreError> {
     let window = params.window;
     let now = clock::now();
-    let (jobs, last_results) = tokio::try_join!(
+    let (jobs, running, last_results) = tokio::try_join!(
         stores.completed.summary_jobs(window.since(now)),
+        stores.live.running_everywhere(),
         stores.completed.repo_last_results(),
     )?;
-    Ok(summary::build(window, now, jobs, last_results))
+    let running = running.into_iter().map(SummaryJob::of).collect();
+    Ok(summary::build(window, now, jobs, running, last_results))
 }
 
 /// One backend's view: a page of its matrix over the window, with the page's failed tests.

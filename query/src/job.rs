@@ -151,6 +151,25 @@ pub struct SummaryJob {
 }
 
 impl SummaryJob {
+    /// What the summary reads of `job`.
+    pub fn of(job: Job) -> SummaryJob {
+        SummaryJob {
+            job_key: job.job_key,
+            downstream_repo: job.downstream_repo,
+            level: job.level,
+            workflow_name: job.workflow_name,
+            job_name: job.job_name,
+            run_id: job.run_id,
+            run_attempt: job.run_attempt,
+            state: job.state,
+            queue_time: job.queue_time,
+            execution_time: job.execution_time,
+            first_seen_at: job.first_seen_at,
+            started_at: job.started_at,
+            completed_at: job.completed_at,
+        }
+    }
+
     pub fn duration_s(&self) -> Option<f64> {
         duration_s(self.execution_time, self.started_at, self.completed_at)
     }

@@ -7,7 +7,9 @@
 //!   ClickHouse table's partition key, so a window reads only the partitions it needs.
 //! - **Latest attempt**: the attempts of one run of one job (same downstream repo, workflow,
 //!   job name and `run_id`; a re-run keeps `run_id` and raises `run_attempt`) are shown as the
-//!   one with the highest `run_attempt`. Where a view has one place for several runs (a cell of
+//!   one with the highest `run_attempt`, running attempts included: a run whose attempt 2 is
+//!   running is that running attempt in every view, and rates ([`counted_attempts`]) count no
+//!   outcome for it until attempt 2 completes, never attempt 1's. Where a view has one place for several runs (a cell of
 //!   the PR matrix, a job of the PR view), the newest run wins: GitHub's run ids grow over time,
 //!   so the higher `run_id` is the later push. Ties (which the stores should never produce) go to
 //!   the higher job key, so the choice never depends on the order rows arrive in.
@@ -146,6 +148,48 @@ pub fn latest_of_each_job<T: Attempt>(jobs: impl IntoIterator<Item = T>) -> Vec<
     .collect()
 }
 
+/// A job with whether it came from the running jobs (see [`counted_attempts`]).
+struct Tagged<T> {
+    job: T,
+    running: bool,
+}
+
+impl<T: Attempt> Attempt for Tagged<T> {
+    fn attempt(&self) -> AttemptFacts<'_> {
+        self.job.attempt()
+    }
+}
+
+/// The jobs whose outcomes rates count (the summary, a backend's header): the latest attempt of
+/// every run among the completed *and the running* jobs, kept only when it is completed. A run
+/// whose latest attempt is still running has no outcome yet, so it counts nothing: not its
+/// older completed attempt, which the PR view and the matrix no longer show either. A job in
+/// both lists is completed ([`with_running`]).
+pub fn counted_attempts<T, F>(completed: Vec<T>, running: Vec<T>, key: F) -> Vec<T>
+where
+    T: Attempt,
+    F: Fn(&T) -> &str,
+{
+    let done: HashSet<String> = completed.iter().map(|j| key(j).to_owned()).collect();
+    let tagged = completed
+        .into_iter()
+        .map(|job| Tagged {
+            job,
+            running: false,
+        })
+        .chain(
+            running
+                .into_iter()
+                .filter(|j| !done.contains(key(j)))
+                .map(|job| Tagged { job, running: true }),
+        );
+    latest_attempts(tagged)
+        .into_iter()
+        .filter(|t| !t.running)
+        .map(|t| t.job)
+        .collect()
+}
+
 /// Completed jobs and running jobs as one list, a job in both shown as completed.
 pub fn with_running<T, F>(completed: Vec<T>, running: Vec<T>, key: F) -> Vec<T>
 where
@@ -274,6 +318,23 @@ mod tests {
         b.key = "k2".into();
         assert_eq!(latest_attempts(vec![a.clone(), b.clone()])[0].key, "k2");
         assert_eq!(latest_attempts(vec![b, a])[0].key, "k2");
+    }
+
+    #[test]
+    fn a_run_whose_latest_attempt_runs_counts_no_outcome() {
+        let completed = vec![j("a/b", "t", "100", 1), j("a/b", "t", "200", 1)];
+        let running = vec![j("a/b", "t", "100", 2), j("a/b", "t", "300", 1)];
+        let counted = counted_attempts(completed, running, |j| j.key.as_str());
+        assert_eq!(counted, vec![j("a/b", "t", "200", 1)]);
+    }
+
+    #[test]
+    fn a_running_copy_of_a_completed_attempt_does_not_hide_it() {
+        let done = j("a/b", "t", "100", 2);
+        let completed = vec![j("a/b", "t", "100", 1), done.clone()];
+        let running = vec![done.clone()];
+        let counted = counted_attempts(completed, running, |j| j.key.as_str());
+        assert_eq!(counted, vec![done]);
     }
 
     #[test]

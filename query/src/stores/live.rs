@@ -1,10 +1,12 @@
-//! Reading running jobs from DynamoDB, the live job state, through the job table's secondary
-//! indexes: [`DOWNSTREAM_REPO_INDEX`] for a backend, [`UPSTREAM_PR_INDEX`] for an upstream PR.
+//! Reading running jobs from DynamoDB, the live job state, through the job table's sparse
+//! running-jobs indexes: [`RUNNING_REPO_INDEX`] for a backend (queried) and for every backend
+//! (scanned, for the summary), [`RUNNING_PR_INDEX`] for an upstream PR.
 //!
-//! Both indexes hold every job of their key, running or not (range key `dynamoKey`, no time),
-//! so a query reads them all and the filter keeps `in_progress` ones; the projection keeps the
-//! answer small (the items also hold the merge state and failed tests, which running jobs do
-//! not need).
+//! The projector gives an item the indexes' keys only while its job runs, so the indexes hold
+//! running jobs and nothing else: a read costs the running jobs it returns, never the history
+//! (no status filter, which DynamoDB applies after reading). The status is still checked on
+//! each item read. The projection keeps the answer small (the items also hold the merge state,
+//! which the views do not need).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,10 +14,10 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use oot_contract::dynamo::attr::{
     CHECK_RUN_ID, DELIVERY_ID, DOWNSTREAM_REPO, DOWNSTREAM_REPO_LEVEL, DYNAMO_KEY, EVENT_TYPE,
-    FIRST_SEEN_AT, JOB_NAME, PR_NUMBER, PYTORCH_HEAD_SHA, QUEUE_TIME, RUN_ATTEMPT, RUN_ID,
-    STARTED_AT, STATUS, UPSTREAM_PR, UPSTREAM_REPO, WORKFLOW_NAME, WORKFLOW_RUN_URL,
+    FIRST_SEEN_AT, JOB_NAME, PR_NUMBER, PYTORCH_HEAD_SHA, QUEUE_TIME, RUNNING_PR, RUNNING_REPO,
+    RUN_ATTEMPT, RUN_ID, STARTED_AT, STATUS, UPSTREAM_REPO, WORKFLOW_NAME, WORKFLOW_RUN_URL,
 };
-use oot_contract::dynamo::{DOWNSTREAM_REPO_INDEX, UPSTREAM_PR_INDEX};
+use oot_contract::dynamo::{RUNNING_PR_INDEX, RUNNING_REPO_INDEX};
 use oot_contract::{PrNumber, RepoName, Status, UpstreamPr};
 
 use crate::clock::parse_rfc3339;
@@ -67,22 +69,35 @@ impl LiveJobs {
 
     /// The running jobs of downstream repo `repo`.
     pub async fn running_of_repo(&self, repo: &RepoName) -> Result<Vec<Job>, StoreError> {
-        self.running(DOWNSTREAM_REPO_INDEX, DOWNSTREAM_REPO, repo.to_string())
+        Ok(self.running_of_repo_read(repo).await?.jobs)
+    }
+
+    /// The running jobs of downstream repo `repo`, with the number of items DynamoDB read.
+    pub async fn running_of_repo_read(&self, repo: &RepoName) -> Result<Running, StoreError> {
+        self.running(RUNNING_REPO_INDEX, Some((RUNNING_REPO, repo.to_string())))
             .await
     }
 
     /// The running jobs of upstream PR `pr`.
     pub async fn running_of_pr(&self, pr: &UpstreamPr) -> Result<Vec<Job>, StoreError> {
-        self.running(UPSTREAM_PR_INDEX, UPSTREAM_PR, pr.key()).await
+        Ok(self
+            .running(RUNNING_PR_INDEX, Some((RUNNING_PR, pr.key())))
+            .await?
+            .jobs)
+    }
+
+    /// The running jobs of every downstream repo: a scan of the sparse index, which holds
+    /// running jobs only.
+    pub async fn running_everywhere(&self) -> Result<Vec<Job>, StoreError> {
+        Ok(self.running(RUNNING_REPO_INDEX, None).await?.jobs)
     }
 
     async fn running(
         &self,
         index: &str,
-        hash: &str,
-        value: String,
-    ) -> Result<Vec<Job>, StoreError> {
-        match tokio::time::timeout(self.timeout, self.query_all(index, hash, value)).await {
+        key: Option<(&str, String)>,
+    ) -> Result<Running, StoreError> {
+        match tokio::time::timeout(self.timeout, self.read_all(index, key)).await {
             Ok(answer) => answer.map_err(|detail| StoreError {
                 store: STORE,
                 detail,
@@ -94,53 +109,90 @@ impl LiveJobs {
         }
     }
 
-    /// Every page of the index query.
-    async fn query_all(&self, index: &str, hash: &str, value: String) -> Result<Vec<Job>, String> {
+    /// Every page of the index query (`key`: partition key name and value), or of the index
+    /// scan (no key).
+    async fn read_all(&self, index: &str, key: Option<(&str, String)>) -> Result<Running, String> {
         // Every attribute goes through a placeholder: `status` is a DynamoDB reserved word, and
         // the others may become one.
         let projection: Vec<String> = (0..ATTRIBUTES.len()).map(|i| format!("#a{i}")).collect();
-        let mut jobs = Vec::new();
+        let mut names: HashMap<String, String> = ATTRIBUTES
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (format!("#a{i}"), (*name).to_owned()))
+            .collect();
+        let mut running = Running::default();
         let mut start: Option<Item> = None;
         loop {
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#hash = :hash")
-                .filter_expression("#status = :running")
-                .projection_expression(projection.join(", "))
-                .expression_attribute_names("#hash", hash)
-                .expression_attribute_names("#status", STATUS)
-                .expression_attribute_values(":hash", AttributeValue::S(value.clone()))
-                .expression_attribute_values(
-                    ":running",
-                    AttributeValue::S(Status::InProgress.as_str().to_owned()),
-                )
-                .set_exclusive_start_key(start.take());
-            for (i, name) in ATTRIBUTES.iter().enumerate() {
-                request = request.expression_attribute_names(format!("#a{i}"), *name);
-            }
-            let answer = request.send().await.map_err(|e| {
-                format!(
-                    "querying {index} of {}: {}",
-                    self.table,
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                )
-            })?;
-            jobs.extend(readable(
+            let (items, scanned, last) = match &key {
+                Some((hash, value)) => {
+                    names.insert("#hash".to_owned(), (*hash).to_owned());
+                    let answer = self
+                        .client
+                        .query()
+                        .table_name(&self.table)
+                        .index_name(index)
+                        .key_condition_expression("#hash = :hash")
+                        .projection_expression(projection.join(", "))
+                        .set_expression_attribute_names(Some(names.clone()))
+                        .expression_attribute_values(":hash", AttributeValue::S(value.clone()))
+                        .set_exclusive_start_key(start.take())
+                        .send()
+                        .await
+                        .map_err(|e| self.failed("querying", index, e))?;
+                    let last = answer.last_evaluated_key().cloned();
+                    (answer.items, answer.scanned_count, last)
+                }
+                None => {
+                    let answer = self
+                        .client
+                        .scan()
+                        .table_name(&self.table)
+                        .index_name(index)
+                        .projection_expression(projection.join(", "))
+                        .set_expression_attribute_names(Some(names.clone()))
+                        .set_exclusive_start_key(start.take())
+                        .send()
+                        .await
+                        .map_err(|e| self.failed("scanning", index, e))?;
+                    let last = answer.last_evaluated_key().cloned();
+                    (answer.items, answer.scanned_count, last)
+                }
+            };
+            running.scanned += u64::try_from(scanned).unwrap_or(0);
+            running.jobs.extend(readable(
                 STORE,
-                answer.items().iter().map(|item| {
+                items.unwrap_or_default().iter().map(|item| {
                     running_job(item)
                         .map_err(|why| why.of(text(item, DYNAMO_KEY).as_deref().unwrap_or("?")))
                 }),
             ));
-            match answer.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(jobs),
+            match last {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(running),
             }
         }
     }
+
+    fn failed<E: std::error::Error + 'static>(
+        &self,
+        doing: &str,
+        index: &str,
+        error: aws_sdk_dynamodb::error::SdkError<E>,
+    ) -> String {
+        format!(
+            "{doing} {index} of {}: {}",
+            self.table,
+            aws_sdk_dynamodb::error::DisplayErrorContext(error)
+        )
+    }
+}
+
+/// Running jobs as read, with the number of items DynamoDB read to find them (`ScannedCount`,
+/// summed over pages): with the sparse indexes, the number of running jobs.
+#[derive(Debug, Default)]
+pub struct Running {
+    pub jobs: Vec<Job>,
+    pub scanned: u64,
 }
 
 fn text(item: &Item, name: &str) -> Option<String> {

@@ -2,8 +2,9 @@
 //! upstream targets (rows: PRs, and nightly/push/periodic runs) by job (columns), and the
 //! failed tests of the failed jobs on the page.
 //!
-//! - Header: the same tally as the summary's line for this repo (latest attempt of each
-//!   completed run in the window), plus the number of jobs running now.
+//! - Header: the same tally as the summary's line for this repo (the latest attempt of each run
+//!   in the window, running attempts included, counted when completed: [`counted_attempts`]),
+//!   plus the number of jobs running now.
 //! - Rows: one per upstream PR (`upstream_repo#pr_number`), or, for events without a PR, one per
 //!   upstream delivery (a nightly run, a push). Newest first: by the latest `first_seen_at` of
 //!   the row's jobs, so a PR pushed to today is on top even when its number is old.
@@ -19,7 +20,7 @@ use serde::Serialize;
 use crate::clock::rfc3339;
 use crate::job::{Job, JobState};
 use crate::params::PageRequest;
-use crate::rules::{in_window, latest_attempts, latest_of_each_job, with_running, Window};
+use crate::rules::{counted_attempts, in_window, latest_of_each_job, with_running, Window};
 use crate::tally::{Ratio, Tally};
 use crate::views::cell::{JobCell, Links};
 use crate::views::failed_tests::{self, FailedTest};
@@ -214,7 +215,8 @@ pub fn build(
         .collect();
 
     let mut tally = Tally::default();
-    for job in latest_attempts(completed.iter().cloned()) {
+    let counted = counted_attempts(completed.clone(), running.clone(), |j| j.job_key.as_str());
+    for job in counted {
         tally.add(job.state, job.duration_s(), job.queue_time);
     }
     let all = with_running(completed, running, |j| j.job_key.as_str());

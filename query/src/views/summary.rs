@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::clock::{days_between, rfc3339};
 use crate::job::SummaryJob;
-use crate::rules::{in_window, latest_attempts, Window};
+use crate::rules::{counted_attempts, in_window, Window};
 use crate::stores::completed::RepoLastResult;
 use crate::tally::{Ratio, Tally};
 
@@ -57,12 +57,14 @@ struct Acc {
     last_completed_at: Option<i64>,
 }
 
-/// The summary of `window` ending at `now`, from the window's completed jobs and every repo's
-/// last result.
+/// The summary of `window` ending at `now`, from the window's completed jobs, the running jobs
+/// (only for the latest-attempt rule: a run whose latest attempt runs counts nothing) and every
+/// repo's last result.
 pub fn build(
     window: Window,
     now: i64,
     jobs: Vec<SummaryJob>,
+    running: Vec<SummaryJob>,
     last_results: Vec<RepoLastResult>,
 ) -> Summary {
     let since = window.since(now);
@@ -75,10 +77,15 @@ pub fn build(
             acc.level = Some((i64::MAX, level));
         }
     }
-    let in_window_jobs = jobs
-        .into_iter()
-        .filter(|j| in_window(j.first_seen_at, since));
-    for job in latest_attempts(in_window_jobs) {
+    let in_window_of = |jobs: Vec<SummaryJob>| -> Vec<SummaryJob> {
+        jobs.into_iter()
+            .filter(|j| in_window(j.first_seen_at, since))
+            .collect()
+    };
+    let counted = counted_attempts(in_window_of(jobs), in_window_of(running), |j| {
+        j.job_key.as_str()
+    });
+    for job in counted {
         let acc = repos.entry(job.downstream_repo.clone()).or_default();
         acc.tally.add(job.state, job.duration_s(), job.queue_time);
         acc.last_completed_at = acc.last_completed_at.max(job.completed_at);
@@ -182,13 +189,35 @@ mod tests {
             job("a/a", "2", 1, JobState::Failure),
             job("a/a", "3", 1, JobState::Cancelled),
         ];
-        let summary = build(Window::Day, NOW, jobs, vec![]);
+        let summary = build(Window::Day, NOW, jobs, vec![], vec![]);
         let a = line(&summary, "a/a");
         let rate = a.pass_rate.unwrap();
         assert_eq!((rate.numerator, rate.denominator), (1, 2));
         assert_eq!((a.completed, a.cancelled, a.failures), (3, 1, 1));
         assert!(!a.stale);
         assert_eq!(a.days_since_last_result, Some(0));
+    }
+
+    #[test]
+    fn a_run_whose_latest_attempt_runs_counts_no_failure() {
+        // Attempt 1 failed and attempt 2 runs: the run has no outcome yet (the PR view shows
+        // attempt 2 running, see `views::pr`), so the summary counts no failure for it.
+        let completed = vec![
+            job("a/a", "1", 1, JobState::Failure),
+            job("a/a", "2", 1, JobState::Success),
+        ];
+        let mut running = job("a/a", "1", 2, JobState::Running);
+        running.completed_at = None;
+        let summary = build(Window::Day, NOW, completed, vec![running], vec![]);
+        let a = line(&summary, "a/a");
+        assert_eq!((a.completed, a.successes, a.failures), (1, 1, 0));
+        let rate = a.pass_rate.unwrap();
+        assert_eq!((rate.numerator, rate.denominator), (1, 1));
+        // A running job alone does not make a repo a line of the summary.
+        let mut elsewhere = job("new/repo", "1", 1, JobState::Running);
+        elsewhere.completed_at = None;
+        let summary = build(Window::Day, NOW, vec![], vec![elsewhere], vec![]);
+        assert!(summary.repos.is_empty());
     }
 
     #[test]
@@ -199,6 +228,7 @@ mod tests {
             Window::Day,
             NOW,
             vec![old],
+            vec![],
             vec![last("b/b", NOW - 3 * DAY)],
         );
         let b = line(&summary, "b/b");
@@ -225,7 +255,7 @@ mod tests {
             last("silent/long", NOW - 20 * DAY),
             last("silent/short", NOW - 2 * DAY),
         ];
-        let summary = build(Window::Day, NOW, jobs, lasts);
+        let summary = build(Window::Day, NOW, jobs, vec![], lasts);
         let order: Vec<&str> = summary
             .repos
             .iter()

@@ -368,10 +368,11 @@ async fn replay_rebuilds_tables_equal_to_the_live_ones() {
     let live = &stores.settings;
 
     let args = oot_projector::replay::ReplayArgs {
-        into_dynamo_table: oot_e2e::unique_name("e2e-rebuilt"),
-        into_clickhouse_table: oot_e2e::unique_name("e2e_rebuilt"),
-        from_time: None,
-        batch_events: 4,
+        batch_events: Some(4),
+        ..oot_projector::replay::ReplayArgs::both(
+            oot_e2e::unique_name("e2e-rebuilt"),
+            oot_e2e::unique_name("e2e_rebuilt"),
+        )
     };
     let stop = tokio_util::sync::CancellationToken::new();
     let report = oot_projector::replay::replay(live, &args, false, &stop)
@@ -379,7 +380,7 @@ async fn replay_rebuilds_tables_equal_to_the_live_ones() {
         .unwrap();
     assert_eq!(report.events, bodies.len() as u64);
     let mut rebuilt = live.clone();
-    rebuilt.dynamo.table = args.into_dynamo_table.clone();
+    rebuilt.dynamo.table = args.into_dynamo_table.clone().unwrap_or_default();
     rebuilt.clickhouse.table = args.into_clickhouse_table.clone();
 
     // Same completed rows, but for when they were projected and how many writes it took.

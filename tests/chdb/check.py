@@ -1,0 +1,447 @@
+#!/usr/bin/env python3
+"""The SQL of oot-hud on ClickHouse 18.16 (the local server) and on a current ClickHouse (chDB,
+embedded in this process): the same DDL and queries, the same data, the same answers.
+
+Run through tests/chdb/run.sh, which makes the venv with chdb-core. Test tooling only: the
+product is Rust, and nothing here is imported by it.
+
+What it checks:
+  * DDL: every platform/sql/*.sql rendered as platform/src/migrate.rs renders it. 18.16 takes the
+    variant without TTL and refuses the one with `TTL first_seen_at + toIntervalDay(N)` (so the
+    branch is needed); chDB takes both, takes migrate's `ALTER TABLE ... MODIFY TTL` on a table
+    made without one, and prints the TTL back so that migrate's idempotence check finds it.
+  * Queries: every query/sql/*.sql, `{table}` spliced in and `?` / `?fields` bound the way the
+    clickhouse crate 0.15 binds them (fields from the row struct in query/src/stores/completed.rs),
+    on the same small data set (tests/chdb/data.py) in both engines; the answers (names, types,
+    rows, sorted) must be equal. On chDB the queries run against the table with the TTL (what a
+    current server has) and against the one without (a table created on 18.16, server upgraded).
+
+Exits non-zero, naming the query, on any difference or error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.dont_write_bytecode = True  # no __pycache__ in the work tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import data  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+DDL_DIR = REPO / "platform" / "sql"
+QUERY_DIR = REPO / "query" / "sql"
+ROWS_RS = REPO / "query" / "src" / "stores" / "completed.rs"
+JOB_TABLE_DDL = "create_oot_workflow_job.sql"
+
+DATABASE = "oot_chdb_check"
+# The days of the table TTL in migrate's default (OOT_CLICKHOUSE_TTL_DAYS).
+DEFAULT_TTL_DAYS = 730
+# The tables the queries read on chDB keep their rows for 50 years (DateTime ends in 2106), so
+# the fixed data set of 2026 never expires under them whenever this runs.
+QUERY_TTL_DAYS = 18250
+
+D = 86_400
+T0 = data.T0
+
+# Each query file: the row struct whose fields `?fields` becomes, and the cases to run, each a
+# list of the values bound to its `?`s in order (str, int, or a list of str), as the callers in
+# completed.rs bind them. A file missing here fails the check: add it with its binds.
+QUERIES: dict[str, tuple[str, list[list]]] = {
+    "summary_jobs.sql": ("SummaryRow", [[0], [T0 + 10 * D], [T0 + 39 * D], [T0 + 400 * D]]),
+    "repo_last_results.sql": ("LastResultRow", [[]]),
+    "repo_jobs.sql": (
+        "JobRow",
+        [[repo, since] for repo in data.REPOS for since in (0, T0 + 20 * D)]
+        + [["nobody/nothing", 0]],
+    ),
+    "pr_jobs.sql": (
+        "JobRow",
+        [
+            [up, pr, since]
+            for up, pr in [("pytorch/pytorch", 1001), ("pytorch/pytorch", 1002), ("pytorch/vision", 1001)]
+            for since in (0, T0 + 15 * D)
+        ]
+        + [["pytorch/pytorch", 999_999, 0]],
+    ),
+    "failed_tests.sql": (
+        "FailedTestsRow",
+        [
+            [data.REPOS[0], data.keys_of(data.REPOS[0])[:25] + ["no/such/key", data.ODD_KEY]],
+            [data.REPOS[1], data.keys_of(data.REPOS[1])],
+            # Keys of another repo: nothing.
+            [data.REPOS[2], data.keys_of(data.REPOS[0])[:5]],
+            # No empty list: chunk_keys makes no empty chunk (and 18.16 refuses `has([], x)`).
+        ],
+    ),
+}
+
+# Binds whose answer is empty by design (no such repo, PR or window); every other case must
+# return rows, or it would compare nothing.
+EMPTY_BY_DESIGN = ("nobody/nothing", 999_999, T0 + 400 * D)
+
+FLOAT_REL_TOL = 1e-9
+
+
+# --- the SQL as the services send it ---------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """clickhouse 0.15's sql::escape: a backslash before \\ ' ` tab and newline."""
+    return re.sub(r"([\\'`\t\n])", r"\\\1", text)
+
+
+def literal(value) -> str:
+    """A bound value as the crate's SQL serializer writes it."""
+    if isinstance(value, bool):
+        raise TypeError("no bools are bound")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + escape(value) + "'"
+    if isinstance(value, list):
+        return "[" + ",".join(literal(v) for v in value) + "]"
+    raise TypeError(f"cannot bind {value!r}")
+
+
+def bind(template: str, fields: list[str], values: list) -> str:
+    """SqlBuilder::new + bind_fields + bind_arg: `??` is `?`, `?fields` the backquoted field
+    names joined by commas, each other `?` the next value."""
+    out, rest, values = [], template, list(values)
+    while (i := rest.find("?")) >= 0:
+        out.append(rest[:i])
+        rest = rest[i + 1 :]
+        if rest.startswith("?"):
+            out.append("?")
+            rest = rest[1:]
+        elif rest.startswith("fields"):
+            out.append(",".join("`" + escape(f) + "`" for f in fields))
+            rest = rest[len("fields") :]
+        else:
+            if not values:
+                raise ValueError("more `?` than bound values")
+            out.append(literal(values.pop(0)))
+    if values:
+        raise ValueError(f"{len(values)} bound values left over")
+    return "".join(out) + rest
+
+
+def row_fields(source: str) -> dict[str, list[str]]:
+    """The column names of each `#[derive(.. Row ..)] struct` in `source`: its fields in order,
+    renamed by `#[serde(rename = "...")]`, as clickhouse::Row's COLUMN_NAMES has them."""
+    structs = {}
+    for m in re.finditer(
+        r"#\[derive\(([^)]*)\)\]\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?struct\s+(\w+)\s*\{(.*?)\n\}",
+        source,
+        re.S,
+    ):
+        derives, name, body = m.groups()
+        if not re.search(r"\bRow\b", derives):
+            continue
+        fields, rename = [], None
+        for line in body.splitlines():
+            line = line.strip()
+            if r := re.match(r'#\[serde\(rename\s*=\s*"([^"]+)"\)\]', line):
+                rename = r.group(1)
+            elif f := re.match(r"(?:pub(?:\([^)]*\))?\s+)?(\w+)\s*:", line):
+                fields.append(rename or f.group(1))
+                rename = None
+        structs[name] = fields
+    return structs
+
+
+def render_ddl(template: str, table: str, ttl_days: int | None) -> str:
+    """migrate::completed_jobs_ddl: the TTL clause where the server has table TTLs, else empty."""
+    ttl_clause = f"TTL first_seen_at + toIntervalDay({ttl_days})" if ttl_days else ""
+    sql = (
+        template.replace("{database}", DATABASE)
+        .replace("{table}", table)
+        .replace("{ttl_clause}", ttl_clause)
+    )
+    if left := re.findall(r"\{\w+\}", sql):
+        raise ValueError(f"placeholders this check does not know: {sorted(set(left))}")
+    return sql
+
+
+def modify_ttl(table: str, ttl_days: int) -> str:
+    """migrate::ttl_alter's statement."""
+    return f"ALTER TABLE {DATABASE}.{table} MODIFY TTL first_seen_at + toIntervalDay({ttl_days})"
+
+
+# --- the two engines ---------------------------------------------------------------------------
+
+
+class EngineError(Exception):
+    pass
+
+
+class Server1816:
+    name = "18.16"
+
+    def __init__(self, url: str, user: str, password: str):
+        self.url, self.user, self.password = url.rstrip("/") + "/", user, password
+
+    def run(self, sql: str, fmt: str | None = None) -> str:
+        if fmt:
+            sql = f"{sql}\nFORMAT {fmt}"
+        req = urllib.request.Request(self.url, data=sql.encode(), method="POST")
+        req.add_header("X-ClickHouse-User", self.user)
+        if self.password:
+            req.add_header("X-ClickHouse-Key", self.password)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.read().decode()
+        except urllib.error.HTTPError as e:
+            raise EngineError(e.read().decode(errors="replace").strip()) from None
+        except urllib.error.URLError as e:
+            raise EngineError(f"{self.url}: {e.reason}") from None
+
+
+class Chdb:
+    def __init__(self):
+        from chdb import session
+
+        self.dir = tempfile.TemporaryDirectory(prefix="oot-chdb-")
+        self.session = session.Session(self.dir.name)
+        self.name = self.run("SELECT version()", "TSV").strip()
+
+    def run(self, sql: str, fmt: str | None = None) -> str:
+        try:
+            out = self.session.query(sql, fmt or "TSV")
+        except Exception as e:  # chDB raises its own error types and RuntimeError
+            raise EngineError(str(e).strip()) from None
+        return out.bytes().decode() if hasattr(out, "bytes") else str(out)
+
+
+# --- answers -----------------------------------------------------------------------------------
+
+
+def unescape_tsv(field: str) -> str:
+    return re.sub(
+        r"\\(.)",
+        lambda m: {"t": "\t", "n": "\n", "r": "\r", "0": "\0", "b": "\b", "f": "\f"}.get(m.group(1), m.group(1)),
+        field,
+    )
+
+
+def parse_value(text: str, type_: str, tz: ZoneInfo):
+    if type_.startswith("Nullable("):
+        return None if text == r"\N" else parse_value(text, type_[len("Nullable(") : -1], tz)
+    if type_.startswith("DateTime"):
+        # Printed in the server's time zone: compared as seconds since the epoch.
+        return int(datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz).timestamp())
+    if re.fullmatch(r"U?Int\d+", type_):
+        return int(text)
+    if type_.startswith("Float"):
+        return float(text)
+    if type_ == "String":
+        return unescape_tsv(text)
+    raise ValueError(f"a type this check does not read: {type_}")
+
+
+def answer(engine, sql: str, tz: ZoneInfo):
+    """(names, types, sorted rows) of a query."""
+    out = engine.run(sql, "TabSeparatedWithNamesAndTypes")
+    lines = out.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if len(lines) < 2:
+        raise EngineError(f"no header in the answer: {out[:200]!r}")
+    names, types = lines[0].split("\t"), lines[1].split("\t")
+    rows = [tuple(parse_value(v, t, tz) for v, t in zip(line.split("\t"), types)) for line in lines[2:]]
+    rows.sort(key=lambda r: tuple((v is None, v if v is not None else 0) for v in r))
+    return names, types, rows
+
+
+def same_value(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=FLOAT_REL_TOL, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+def difference(x, y) -> str | None:
+    """What differs between two answers, or None."""
+    (n1, t1, r1), (n2, t2, r2) = x, y
+    if n1 != n2:
+        return f"column names differ: {n1} vs {n2}"
+    if t1 != t2:
+        return "column types differ: " + ", ".join(
+            f"{n}: {a} vs {b}" for n, a, b in zip(n1, t1, t2) if a != b
+        )
+    if len(r1) != len(r2):
+        return f"{len(r1)} rows vs {len(r2)}"
+    for a, b in zip(r1, r2):
+        if len(a) != len(b) or not all(same_value(u, v) for u, v in zip(a, b)):
+            return f"first differing row:\n      {a}\n      {b}"
+    return None
+
+
+# --- the check ---------------------------------------------------------------------------------
+
+
+def main() -> int:
+    failures: list[str] = []
+    results: list[tuple[str, str, str, str]] = []
+
+    def fail(what: str, why: str):
+        failures.append(f"{what}: {why}")
+        results.append((what, "-", "-", "FAIL"))
+
+    old = Server1816(
+        os.environ.get("OOT_CLICKHOUSE_URL", "http://127.0.0.1:8123"),
+        os.environ.get("OOT_CLICKHOUSE_USER", "default"),
+        os.environ.get("OOT_CLICKHOUSE_PASSWORD", ""),
+    )
+    old_version = old.run("SELECT version()").strip()
+    if not old_version.startswith("18.16."):
+        print(f"the local ClickHouse is {old_version}, not 18.16: this check compares 18.16 with chDB", file=sys.stderr)
+        return 1
+    new = Chdb()
+    tz_old = ZoneInfo(old.run("SELECT timezone()").strip())
+    tz_new = ZoneInfo(new.run("SELECT timezone()").strip())
+    print(f"ClickHouse {old_version} (local server) vs {new.name} (chDB)")
+
+    for engine in (old, new):
+        engine.run(f"DROP DATABASE IF EXISTS {DATABASE}")
+        engine.run(f"CREATE DATABASE {DATABASE}")
+
+    # DDL -----------------------------------------------------------------------------------
+    ddl_files = sorted(DDL_DIR.glob("*.sql"))
+    if not any(f.name == JOB_TABLE_DDL for f in ddl_files):
+        print(f"{DDL_DIR / JOB_TABLE_DDL} is missing", file=sys.stderr)
+        return 1
+    for path in ddl_files:
+        template = path.read_text()
+        stem = path.stem
+        steps = [
+            # (what, engine, table, ttl days, should it be accepted)
+            (f"{path.name}: without TTL on 18.16", old, f"{stem}_nottl", None, True),
+            (f"{path.name}: with TTL refused by 18.16", old, f"{stem}_ttl", DEFAULT_TTL_DAYS, False),
+            (f"{path.name}: without TTL on chDB", new, f"{stem}_nottl", None, True),
+            (f"{path.name}: with TTL on chDB", new, f"{stem}_ttl", DEFAULT_TTL_DAYS, True),
+        ]
+        for what, engine, table, ttl, accepted in steps:
+            try:
+                engine.run(render_ddl(template, table, ttl))
+                ok, why = accepted, "accepted, but migrate holds that 18.16 has no table TTLs"
+            except (EngineError, ValueError) as e:
+                ok, why = not accepted, str(e).splitlines()[0][:300]
+            results.append((what, "", "", "ok" if ok else "FAIL"))
+            if not ok:
+                failures.append(f"{what}: {why}")
+            # Running it again changes nothing (IF NOT EXISTS): migrate runs at every start.
+            if ok and accepted:
+                try:
+                    engine.run(render_ddl(template, table, ttl))
+                except (EngineError, ValueError) as e:
+                    fail(f"{what}, run twice", str(e).splitlines()[0][:300])
+        if "{ttl_clause}" not in template:
+            continue
+        # migrate's upgrade path on a current server: a table made without a TTL gets it by
+        # ALTER, and the server prints the TTL back as ttl_alter's idempotence check expects.
+        what = f"{path.name}: MODIFY TTL on chDB, printed back"
+        try:
+            new.run(modify_ttl(f"{stem}_nottl", DEFAULT_TTL_DAYS))
+            wanted = f"TTL first_seen_at + toIntervalDay({DEFAULT_TTL_DAYS})"
+            for table in (f"{stem}_nottl", f"{stem}_ttl"):
+                created = new.run(
+                    f"SELECT create_table_query FROM system.tables WHERE database = '{DATABASE}' AND name = '{table}'"
+                )
+                normalized = " ".join(unescape_tsv(created).split())
+                if wanted not in normalized:
+                    raise EngineError(f"{table}'s create_table_query lacks `{wanted}`: {normalized}")
+            results.append((what, "", "", "ok"))
+        except EngineError as e:
+            fail(what, str(e).splitlines()[0][:400])
+
+    # Data ----------------------------------------------------------------------------------
+    template = (DDL_DIR / JOB_TABLE_DDL).read_text()
+    tables = [(old, "jobs", None, tz_old), (new, "jobs", QUERY_TTL_DAYS, tz_new), (new, "jobs_nottl", None, tz_new)]
+    batches = data.insert_batches()
+    for engine, table, ttl, _ in tables:
+        engine.run(render_ddl(template, table, ttl))
+        for batch in batches:
+            engine.run(f"INSERT INTO {DATABASE}.{table} FORMAT JSONEachRow\n" + "\n".join(json.dumps(r) for r in batch))
+    counts = {(e.name, t): int(e.run(f"SELECT count() FROM {DATABASE}.{t}").strip()) for e, t, _, _ in tables}
+    total = sum(len(b) for b in batches)
+    for (engine, table), n in counts.items():
+        if n != total:
+            failures.append(f"data: {engine} {table} holds {n} rows, {total} inserted")
+    for engine, table, _, _ in tables:
+        jobs = int(engine.run(f"SELECT uniqExact(dynamoKey) FROM {DATABASE}.{table}").strip())
+        if jobs >= total:
+            failures.append(f"data: no job has two versions in {engine.name} {table}: FINAL is not exercised")
+    print(f"data: {total} rows ({jobs} jobs) in {len(batches)} inserts, {len(data.REPOS)} repos")
+
+    # Queries -------------------------------------------------------------------------------
+    structs = row_fields(ROWS_RS.read_text())
+    for path in sorted(QUERY_DIR.glob("*.sql")):
+        if path.name not in QUERIES:
+            fail(path.name, "not in tests/chdb/check.py's QUERIES: add its row struct and binds")
+            continue
+        struct, cases = QUERIES[path.name]
+        if struct not in structs:
+            fail(path.name, f"no `#[derive(Row)] struct {struct}` in {ROWS_RS.relative_to(REPO)}")
+            continue
+        template = path.read_text()
+        for i, values in enumerate(cases):
+            what = f"{path.name} #{i + 1}"
+            try:
+                answers = []
+                for engine, table, _, tz in tables:
+                    sql = bind(template.replace("{table}", f"{DATABASE}.{table}"), structs[struct], values)
+                    try:
+                        answers.append(answer(engine, sql, tz))
+                    except EngineError as e:
+                        raise EngineError(f"{engine.name} ({table}): {e}") from None
+            except (EngineError, ValueError) as e:
+                fail(what, str(e)[:600])
+                continue
+            diffs = [
+                f"18.16 vs chDB ({table}): {d}"
+                for (_, table, _, _), ans in zip(tables[1:], answers[1:])
+                if (d := difference(answers[0], ans))
+            ]
+            rows = f"{len(answers[0][2])}"
+            results.append((what, rows, "/".join(str(len(a[2])) for a in answers[1:]), "ok" if not diffs else "DIFFERS"))
+            for d in diffs:
+                failures.append(f"{what} {describe(values)}: {d}")
+            by_design = any(v in EMPTY_BY_DESIGN for v in values if not isinstance(v, list))
+            if not answers[0][2] and not by_design and what != "failed_tests.sql #3":
+                failures.append(f"{what} {describe(values)}: no rows on 18.16, so the case compares nothing")
+
+    for engine in (old, new):
+        engine.run(f"DROP DATABASE IF EXISTS {DATABASE}")
+
+    width = max(len(r[0]) for r in results)
+    print(f"\n{'check':<{width}}  {'rows 18.16':>10}  {'rows chDB (ttl/no ttl)':>22}  result")
+    for what, a, b, verdict in results:
+        print(f"{what:<{width}}  {a:>10}  {b:>22}  {verdict}")
+    if failures:
+        print("\nchDB check FAILED:")
+        for f in failures:
+            print(f"  - {f}")
+        failed = sum(r[3] != "ok" for r in results) or 1
+        print(f"chdb: {len(results) - failed} passed, {failed} failed")
+        return 1
+    print(f"chdb: {len(results)} passed, 0 failed")
+    return 0
+
+
+def describe(values: list) -> str:
+    shown = [v if not isinstance(v, list) else f"[{len(v)} keys]" for v in values]
+    return f"(binds {shown})"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""A small deterministic data set for the completed-jobs table (columns of
+platform/sql/create_oot_workflow_job.sql), the same on every run and in both engines.
+
+About 200 rows: 3 downstream repos over 40 days of 2026, jobs of several workflows and PRs,
+run attempts 1 and 2 as jobs of their own, later versions of some jobs (a redelivery, a later
+completed callback, the sweeper's `timed_out`) in separate inserts so that FINAL has to collapse
+them across parts, one exact duplicate, in-progress rows, NULLs in every nullable column, and a
+key and JSON with quotes, backslashes, tabs and non-ASCII text to exercise the binds' escaping.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+T0 = 1_767_225_600  # 2026-01-01 00:00:00 UTC
+D = 86_400
+
+REPOS = ["acme/torch-npu", "b-corp/xpu_backend", "c.org/rocm-ci"]
+UPSTREAMS = [("pytorch/pytorch", [1001, 1002, 1003]), ("pytorch/vision", [1001, 7])]
+WORKFLOWS = {"ci": ["build", "test (1, 2)", "test (2, 2)"], "nightly": ["smoke"]}
+CONCLUSIONS = ["success", "success", "success", "failure", "cancelled", "timed_out", "skipped"]
+LEVELS = {REPOS[0]: ["L1", "L2"], REPOS[1]: ["", ""], REPOS[2]: ["L3", "L3"]}
+
+# A key the failure drill-down binds that needs escaping (the contract's keys never hold these,
+# but the binding must survive them).
+ODD_KEY = "acme/torch-npu/d'odd\\1/ci/test \t\"q\"/9"
+
+
+def _jobs() -> list[dict]:
+    rng = random.Random(20260101)
+    jobs = []
+    check_run = 5000
+    for r, repo in enumerate(REPOS):
+        for n in range(36 + 4 * r):
+            day = rng.randrange(40)
+            first_seen = T0 + day * D + rng.randrange(D - 7200)
+            # The level a repo reports changes mid-window (the latest one is what the summary shows).
+            level = LEVELS[repo][0 if day < 20 else 1]
+            if rng.random() < 0.75:
+                upstream, prs = UPSTREAMS[0 if rng.random() < 0.8 else 1]
+                upstream_repo, pr = upstream, rng.choice(prs)
+            else:
+                upstream_repo, pr = "", None  # a push or a schedule: no PR
+            workflow = rng.choice(sorted(WORKFLOWS))
+            job_name = rng.choice(WORKFLOWS[workflow])
+            run_id = str(900_000 + r * 1000 + n)
+            for attempt in (1, 2) if rng.random() < 0.2 else (1,):
+                check_run += 1
+                delivery = f"dlv-{r}-{n}-{attempt}"
+                key = f"{repo}/{delivery}/{workflow}/{job_name}/{check_run}"
+                jobs.append(
+                    dict(
+                        key=key,
+                        repo=repo,
+                        level=level,
+                        upstream_repo=upstream_repo,
+                        pr=pr,
+                        workflow=workflow,
+                        job_name=job_name,
+                        run_id=run_id,
+                        attempt=attempt,
+                        check_run_id=str(check_run),
+                        delivery=delivery,
+                        first_seen=first_seen + (attempt - 1) * 3600,
+                        rng=random.Random(check_run),
+                    )
+                )
+    # The odd key: a job of the first repo.
+    jobs.append(dict(jobs[0], key=ODD_KEY, check_run_id="9", delivery="d'odd\\1", rng=random.Random(9)))
+    return jobs
+
+
+def _row(job: dict, version: int, last: bool) -> dict:
+    rng = job["rng"]
+    started = job["first_seen"] + rng.randrange(1, 600)
+    completed_at = started + rng.randrange(60, 7200) + (version - 1) * 1800
+    in_progress = rng.random() < (0.1 if last else 0.5)
+    conclusion = "" if in_progress else rng.choice(CONCLUSIONS)
+    if not in_progress and version == 3:
+        conclusion = "timed_out"  # the sweeper's verdict, a later version
+    has_tests = not in_progress and rng.random() < 0.7
+    total = rng.randrange(0, 5000) if has_tests else None
+    failed = (rng.randrange(0, 4) if conclusion == "failure" else 0) if has_tests else None
+    skipped = rng.randrange(0, 50) if has_tests else None
+    failed_json = (
+        json.dumps([{"name": f"test_{i}\u00e9", "message": "assert 'a' == \"b\"\tat x\\y"} for i in range(failed)])
+        if failed
+        else ""
+    )
+    return {
+        "dynamoKey": job["key"],
+        "version": version,
+        "source_digest": f"{rng.getrandbits(64):016x}",
+        "first_seen_at": job["first_seen"],
+        "projected_at": job["first_seen"] + 60 * version,
+        "status": "in_progress" if in_progress else "completed",
+        "downstream_repo": job["repo"],
+        "downstream_repo_level": job["level"],
+        "upstream_repo": job["upstream_repo"],
+        "pr_number": job["pr"],
+        "pytorch_head_sha": f"{rng.getrandbits(160):040x}" if job["pr"] else "",
+        "delivery_id": job["delivery"],
+        "event_type": "pull_request" if job["pr"] else "push",
+        "workflow_run_url": f"https://example.com/{job['repo']}/actions/runs/{job['run_id']}",
+        "workflow_name": job["workflow"],
+        "job_name": job["job_name"],
+        "check_run_id": job["check_run_id"],
+        "run_id": job["run_id"],
+        "run_attempt": job["attempt"],
+        "conclusion": conclusion,
+        "queue_time": None if rng.random() < 0.2 else round(rng.uniform(0, 900), 3) + 1 / 3,
+        "execution_time": None if in_progress or rng.random() < 0.1 else round(rng.uniform(1, 7200), 6),
+        "started_at": None if rng.random() < 0.15 else started,
+        "completed_at": completed_at,
+        "total_tests": total,
+        "passed_tests": None if total is None else total - failed - skipped if total >= failed + skipped else 0,
+        "failed_tests": failed,
+        "skipped_tests": skipped,
+        "failed_tests_json": failed_json,
+        "artifact_url": f"https://example.com/artifacts/{job['check_run_id']}.zip" if has_tests else "",
+        "environment": "" if rng.random() < 0.5 else "{\"runner\": \"linux-npu\"}",
+    }
+
+
+
+def insert_batches() -> list[list[dict]]:
+    """The rows, by version: one INSERT per version, so that the versions of a job are in
+    different parts and FINAL collapses them at query time. Versions 1-3 of some jobs; the last
+    version of each job is the one FINAL must return."""
+    jobs = _jobs()
+    rng = random.Random(7)
+    batches: list[list[dict]] = [[], [], []]
+    for job in jobs:
+        versions = rng.choices([1, 2, 3], weights=[6, 3, 1])[0]
+        for v in range(1, versions + 1):
+            batches[v - 1].append(_row(job, v, last=v == versions))
+    # A redelivery of the same version, identical: ReplacingMergeTree keeps one.
+    batches[1].append(dict(batches[0][3]))
+    return batches
+
+
+def keys_of(repo: str) -> list[str]:
+    return sorted({j["key"] for j in _jobs() if j["repo"] == repo})
+
+
+if __name__ == "__main__":
+    b = insert_batches()
+    print(sum(map(len, b)), "rows", [len(x) for x in b])

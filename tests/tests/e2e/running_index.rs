@@ -1,0 +1,241 @@
+//! Running jobs come from sparse indexes (issue 10): a backend's running jobs are read without
+//! reading its history, and `migrate` gives a table made before the indexes both the indexes
+//! and the keys of its running items.
+#![allow(clippy::unwrap_used)] // a failed step should stop the test where it failed
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
+};
+use oot_contract::dynamo::{
+    attr, DOWNSTREAM_REPO_INDEX, RUNNING_PR_INDEX, RUNNING_REPO_INDEX, UPSTREAM_PR_INDEX,
+};
+use oot_e2e::callbacks::sample;
+use oot_e2e::{ingest_config, job_item, read_topic, TestIngest, TestStores};
+use oot_platform::migrate::{self, Outcome};
+use oot_projector::job_table::JobTable;
+use oot_projector::merge::JobRecord;
+
+const COMPLETED: usize = 2_000;
+const RUNNING: usize = 3;
+
+/// The events ingest makes of the sample's in-progress and completed callbacks.
+async fn templates() -> (oot_avro::CallbackEvent, oot_avro::CallbackEvent) {
+    let scratch = TestStores::unique("template");
+    let ingest = TestIngest::spawn(ingest_config(&scratch.settings))
+        .await
+        .unwrap();
+    for body in [
+        sample::in_progress().to_json(),
+        sample::completed().to_json(),
+    ] {
+        let response = ingest.post_callback(body.to_string()).await;
+        assert_eq!(response.status().as_u16(), 202);
+    }
+    let events: Vec<oot_avro::CallbackEvent> = read_topic(&scratch.settings.kafka, 2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| oot_avro::decode_event(rdkafka::Message::payload(m).unwrap()).unwrap())
+        .collect();
+    let running = events
+        .iter()
+        .find(|e| e.workflow.status == "in_progress")
+        .unwrap()
+        .clone();
+    let completed = events
+        .iter()
+        .find(|e| e.workflow.status == "completed")
+        .unwrap()
+        .clone();
+    (running, completed)
+}
+
+/// `template` as job `n`: its own check run, hence its own job key.
+fn numbered(template: &oot_avro::CallbackEvent, n: usize) -> JobRecord {
+    let mut event = template.clone();
+    let (prefix, _) = event.job_key.rsplit_once('/').unwrap();
+    event.job_key = format!("{prefix}/{}", 1_000_000 + n);
+    event.workflow.check_run_id = (1_000_000 + n).to_string();
+    JobRecord::from_event(&event).unwrap()
+}
+
+/// The job table as it was made before the running-jobs indexes.
+async fn create_legacy_table(client: &aws_sdk_dynamodb::Client, table: &str) {
+    let s = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, key_type| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .unwrap()
+    };
+    let index = |name: &str, hash: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(hash, KeyType::Hash))
+            .key_schema(key(attr::DYNAMO_KEY, KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .unwrap()
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(s(attr::DYNAMO_KEY))
+        .attribute_definitions(s(attr::UPSTREAM_PR))
+        .attribute_definitions(s(attr::DOWNSTREAM_REPO))
+        .key_schema(key(attr::DYNAMO_KEY, KeyType::Hash))
+        .global_secondary_indexes(index(UPSTREAM_PR_INDEX, attr::UPSTREAM_PR))
+        .global_secondary_indexes(index(DOWNSTREAM_REPO_INDEX, attr::DOWNSTREAM_REPO))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn index_names(client: &aws_sdk_dynamodb::Client, table: &str) -> BTreeSet<String> {
+    let answer = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap();
+    answer
+        .table()
+        .unwrap()
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|i| i.index_name().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_backends_running_jobs_are_read_without_its_history() {
+    let stores = TestStores::unique("running");
+    let s = &stores.settings;
+    let client = s.dynamo.client().await;
+    create_legacy_table(&client, &s.dynamo.table).await;
+
+    // One backend: 2,000 completed jobs and 3 running ones.
+    let (running_template, completed_template) = templates().await;
+    let table = JobTable::new(client.clone(), s.dynamo.table.clone());
+    let completed: Vec<JobRecord> = (0..COMPLETED)
+        .map(|n| numbered(&completed_template, n))
+        .collect();
+    let running: Vec<JobRecord> = (COMPLETED..COMPLETED + RUNNING)
+        .map(|n| numbered(&running_template, n))
+        .collect();
+    let writes: Vec<(&JobRecord, Option<u64>)> = completed
+        .iter()
+        .chain(&running)
+        .map(|r| (r, None))
+        .collect();
+    let versions = table.save_all(&writes).await.unwrap();
+    assert!(versions.iter().all(Option::is_some), "every job written");
+
+    // Items written before the change lack the running keys: take them off the running ones.
+    for record in &running {
+        client
+            .update_item()
+            .table_name(&s.dynamo.table)
+            .key(
+                attr::DYNAMO_KEY,
+                AttributeValue::S(record.job_key().as_str().to_owned()),
+            )
+            .update_expression("REMOVE #repo, #pr")
+            .expression_attribute_names("#repo", attr::RUNNING_REPO)
+            .expression_attribute_names("#pr", attr::RUNNING_PR)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // migrate gives the table its indexes and its running items their keys, once.
+    assert_eq!(
+        migrate::ensure_job_table(&client, &s.dynamo).await.unwrap(),
+        Outcome::AlreadyThere
+    );
+    let indexes = index_names(&client, &s.dynamo.table).await;
+    assert!(indexes.contains(RUNNING_REPO_INDEX), "{indexes:?}");
+    assert!(indexes.contains(RUNNING_PR_INDEX), "{indexes:?}");
+    for record in &running {
+        let item = job_item(s, record.job_key().as_str())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            item.get(attr::RUNNING_REPO),
+            item.get(attr::DOWNSTREAM_REPO)
+        );
+        assert_eq!(item.get(attr::RUNNING_PR), item.get(attr::UPSTREAM_PR));
+    }
+    assert_eq!(
+        migrate::ensure_job_table(&client, &s.dynamo).await.unwrap(),
+        Outcome::AlreadyThere,
+        "migrating again changes nothing"
+    );
+    assert_eq!(
+        migrate::backfill_running_keys(&client, &s.dynamo.table)
+            .await
+            .unwrap(),
+        0,
+        "nothing left to backfill"
+    );
+
+    // The backend's running jobs: exactly the running ones, reading only them.
+    let live = oot_query::stores::live::LiveJobs::new(
+        client.clone(),
+        s.dynamo.table.clone(),
+        Duration::from_secs(10),
+    );
+    let repo = running[0].view().downstream_repo.clone();
+    let keys = |jobs: &[oot_query::job::Job]| -> BTreeSet<String> {
+        jobs.iter().map(|j| j.job_key.clone()).collect()
+    };
+    let expected: BTreeSet<String> = running
+        .iter()
+        .map(|r| r.job_key().as_str().to_owned())
+        .collect();
+    let read = live.running_of_repo_read(&repo).await.unwrap();
+    assert_eq!(keys(&read.jobs), expected);
+    assert_eq!(
+        read.scanned, RUNNING as u64,
+        "items read for {RUNNING} running jobs"
+    );
+    let upstream = oot_contract::UpstreamPr::new(
+        running[0].view().upstream_repo.unwrap().clone(),
+        running[0].view().pr_number.unwrap(),
+    );
+    assert_eq!(
+        keys(&live.running_of_pr(&upstream).await.unwrap()),
+        expected
+    );
+    assert_eq!(keys(&live.running_everywhere().await.unwrap()), expected);
+
+    // A running job that completes leaves the index.
+    let mut done_event = completed_template.clone();
+    done_event.job_key = running[0].job_key().as_str().to_owned();
+    done_event.workflow.check_run_id = running[0].view().check_run_id.to_owned();
+    let done = running[0]
+        .merge(&JobRecord::from_event(&done_event).unwrap())
+        .unwrap();
+    table.save(&done, Some(1)).await.unwrap();
+    let read = live.running_of_repo_read(&repo).await.unwrap();
+    assert_eq!(read.jobs.len(), RUNNING - 1);
+    assert_eq!(read.scanned, (RUNNING - 1) as u64);
+    assert!(!keys(&read.jobs).contains(running[0].job_key().as_str()));
+}
