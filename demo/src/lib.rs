@@ -7,9 +7,11 @@
 //!   jobs, a nightly each) and sending it, as the `oot-demo` binary and `compose/up.sh` do.
 //! - [`load`]: N synthetic jobs validated as ingest does and written straight to the event topic
 //!   (the `oot-load` binary), to fill a stack for the benchmarks.
+//! - [`rng`]: the one seeded random source of all of these and of the benchmarks.
 
 pub mod callback;
 pub mod load;
+pub mod rng;
 pub mod story;
 
 pub use story::{plan, send, send_demo, DemoPlan, DemoReport, DEFAULT_CONCURRENCY};

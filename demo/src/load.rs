@@ -30,6 +30,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::callback::{FailedTest, Job, PullRequest, Trigger};
+use crate::rng::Rng;
 
 /// What to load.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,24 +119,6 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = mix(self.0);
-        self.0
-    }
-    fn range(&mut self, low: u64, high: u64) -> u64 {
-        if high <= low {
-            return low;
-        }
-        low + self.next() % (high - low)
-    }
-    fn chance(&mut self, per_mille: u64) -> bool {
-        self.range(0, 1000) < per_mille
-    }
-}
-
 fn seconds(s: u64) -> time::Duration {
     time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX))
 }
@@ -149,8 +132,8 @@ fn job_callbacks(
     index: u64,
     now: OffsetDateTime,
 ) -> anyhow::Result<(Vec<Body>, bool, bool)> {
-    let mut rng = Rng(mix(spec.seed ^ mix(index)));
-    let backend = (rng.next() % spec.backends.max(1) as u64) as usize;
+    let mut rng = Rng::seeded(mix(spec.seed ^ mix(index)));
+    let backend = (rng.next_u64() % spec.backends.max(1) as u64) as usize;
     let (repo, workflow, platform) = match NAMED_BACKENDS.get(backend) {
         Some(&(repo, workflow, platform)) => {
             (repo.to_owned(), workflow.to_owned(), platform.to_owned())
@@ -164,7 +147,7 @@ fn job_callbacks(
     let level = [RepoLevel::L2, RepoLevel::L3, RepoLevel::L4][backend % 3];
     // About 40 jobs per upstream PR; one in twenty jobs is a nightly.
     let prs = (spec.jobs / 40).max(10);
-    let nightly = rng.chance(50);
+    let nightly = rng.per_mille(50);
     let pr = 150_000 + rng.range(0, prs);
     let upstream = RepoName::parse("pytorch/pytorch")?;
     let head_sha = format!("{:016x}{:016x}{:08x}", mix(pr), mix(pr ^ 1), pr as u32);
@@ -194,7 +177,7 @@ fn job_callbacks(
         workflow,
         job_name: format!("{platform} / test (default, {leg}, 6)"),
         run_id,
-        run_attempt: if rng.chance(40) { 2 } else { 1 },
+        run_attempt: if rng.per_mille(40) { 2 } else { 1 },
         check_run_id: 40_000_000_000 + mix(spec.seed.wrapping_add(index)) % 1_000_000_000_000,
     };
     let queue_time = rng.range(5, 1_800) as f64 + 0.25;
@@ -227,7 +210,7 @@ fn job_callbacks(
                 (0..spec.failed_tests_per_failure)
                     .map(|n| {
                         let (name, classname, message) =
-                            FAILED_TESTS[(rng.next() % FAILED_TESTS.len() as u64) as usize];
+                            FAILED_TESTS[(rng.next_u64() % FAILED_TESTS.len() as u64) as usize];
                         FailedTest {
                             name: if n == 0 {
                                 name.to_owned()

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::callback::{FailedTest, Job, PullRequest, Trigger};
+use crate::rng::Rng;
 
 /// Callbacks in flight at once: enough to be quick, few enough not to look like a flood.
 pub const DEFAULT_CONCURRENCY: usize = 16;
@@ -243,48 +244,6 @@ const FAILED_TESTS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The demo's random source: ChaCha8 seeded from a number, whose output rand_chacha keeps
-/// stable across platforms and versions, so a seed always gives the same stream.
-struct Rng(rand_chacha::ChaCha8Rng);
-
-impl Rng {
-    fn seeded(seed: u64) -> Self {
-        Self(rand_core::SeedableRng::seed_from_u64(seed))
-    }
-
-    fn next(&mut self) -> u64 {
-        rand_core::RngCore::next_u64(&mut self.0)
-    }
-
-    /// Uniform in `low..high` (`low` when the range is empty).
-    fn range(&mut self, low: u64, high: u64) -> u64 {
-        if high <= low {
-            return low;
-        }
-        low + self.next() % (high - low)
-    }
-
-    /// True with probability `pct`/100.
-    fn chance(&mut self, pct: u64) -> bool {
-        self.range(0, 100) < pct
-    }
-
-    fn hex(&mut self, digits: usize) -> String {
-        let mut out = String::with_capacity(digits + 16);
-        while out.len() < digits {
-            out.push_str(&format!("{:016x}", self.next()));
-        }
-        out.truncate(digits);
-        out
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        // The tables above are never empty; index 0 of an empty slice is never reached.
-        let index = self.range(0, items.len() as u64) as usize;
-        &items[index.min(items.len().saturating_sub(1))]
-    }
-}
-
 /// What one run of the demo sent and how ingest answered.
 #[derive(Debug, Default, Clone)]
 pub struct DemoReport {
@@ -433,7 +392,8 @@ pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> Result<DemoPlan,
         let (title, branch) = *rng.pick(PR_TITLES);
         let head_sha = rng.hex(40);
         let delivery_id =
-            uuid::Uuid::from_u64_pair(rng.next() ^ nonce_hi, rng.next() ^ nonce_lo).to_string();
+            uuid::Uuid::from_u64_pair(rng.next_u64() ^ nonce_hi, rng.next_u64() ^ nonce_lo)
+                .to_string();
         let author = *rng.pick(&[
             "ezyang", "jansel", "malfet", "albanD", "guangyey", "wconstab",
         ]);
@@ -448,7 +408,7 @@ pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> Result<DemoPlan,
         let pushed_at = now - time::Duration::seconds(ago);
         let newest = index + 4 >= PRS as usize;
         for (backend, repo) in &backends {
-            if !rng.chance(backend.coverage_pct) {
+            if !rng.percent(backend.coverage_pct) {
                 continue;
             }
             let run_id = next_run_id;
@@ -476,7 +436,7 @@ pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> Result<DemoPlan,
                 let mut completed_at = started_at + time::Duration::seconds(duration);
                 callbacks.push(leg.in_progress(started_at, queue as f64));
                 // A job that would finish in the future is still running now.
-                if newest && (completed_at > now || rng.chance(40)) {
+                if newest && (completed_at > now || rng.percent(40)) {
                     count(&mut report, "running");
                     report.pr_with_running_job.get_or_insert(number);
                     continue;
@@ -502,7 +462,7 @@ pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> Result<DemoPlan,
                 let rerun_starts =
                     completed_at + time::Duration::seconds(rng.range(300, 3_600) as i64);
                 if matches!(conclusion, Conclusion::Failure | Conclusion::TimedOut)
-                    && rng.chance(50)
+                    && rng.percent(50)
                     && rerun_starts + time::Duration::seconds(duration) < now
                 {
                     let rerun = Leg {
@@ -515,7 +475,7 @@ pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> Result<DemoPlan,
                     };
                     next_check_run_id += 1;
                     let rerun_ends = rerun_starts + time::Duration::seconds(duration);
-                    let outcome = if rng.chance(75) {
+                    let outcome = if rng.percent(75) {
                         Conclusion::Success
                     } else {
                         Conclusion::Failure
@@ -534,7 +494,8 @@ pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> Result<DemoPlan,
     let nightly_sha = rng.hex(40);
     for (backend, repo) in &backends {
         let delivery_id =
-            uuid::Uuid::from_u64_pair(rng.next() ^ nonce_hi, rng.next() ^ nonce_lo).to_string();
+            uuid::Uuid::from_u64_pair(rng.next_u64() ^ nonce_hi, rng.next_u64() ^ nonce_lo)
+                .to_string();
         let run_id = next_run_id;
         next_run_id += 1;
         let leg = Leg {
@@ -559,7 +520,7 @@ pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> Result<DemoPlan,
             now - time::Duration::seconds(rng.range(12 * HOUR as u64, 20 * HOUR as u64) as i64);
         let completed_at = started_at
             + time::Duration::seconds(rng.range(3 * HOUR as u64, 6 * HOUR as u64) as i64);
-        let conclusion = if rng.chance(70) {
+        let conclusion = if rng.percent(70) {
             Conclusion::Success
         } else {
             Conclusion::Failure

@@ -42,22 +42,7 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// ChaCha8 from a seed: the data is the same on every run and machine.
-struct Rng(rand_chacha::ChaCha8Rng);
-
-impl Rng {
-    fn seeded(seed: u64) -> Self {
-        Self(rand_core::SeedableRng::seed_from_u64(seed))
-    }
-
-    fn next(&mut self) -> u64 {
-        rand_core::RngCore::next_u64(&mut self.0)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+use oot_demo::rng::Rng;
 
 fn backend(i: usize) -> (String, &'static str) {
     let orgs = [
@@ -144,7 +129,7 @@ fn completed_row(i: u64, now: u32, rng: &mut Rng) -> CompletedJobRow {
     CompletedJobRow {
         dynamo_key: format!("{repo}/{delivery_id}/{workflow}/{job}/{check_run_id}"),
         version: 2,
-        source_digest: format!("{:016x}", rng.next()),
+        source_digest: format!("{:016x}", rng.next_u64()),
         first_seen_at: seen,
         projected_at: seen + 10,
         status: "completed".to_owned(),
@@ -152,7 +137,7 @@ fn completed_row(i: u64, now: u32, rng: &mut Rng) -> CompletedJobRow {
         downstream_repo_level: level.to_owned(),
         upstream_repo: "pytorch/pytorch".to_owned(),
         pr_number: (!nightly).then_some(FIRST_PR + pr),
-        pytorch_head_sha: format!("{:016x}{:016x}{:08x}", rng.next(), rng.next(), pr),
+        pytorch_head_sha: format!("{:016x}{:016x}{:08x}", rng.next_u64(), rng.next_u64(), pr),
         delivery_id,
         event_type: if nightly { "nightly" } else { "pull_request" }.to_owned(),
         workflow_run_url: format!("https://github.com/{repo}/actions/runs/{run_id}"),
@@ -217,7 +202,12 @@ fn running_item(i: u64, now: u32, rng: &mut Rng) -> HashMap<String, AttributeVal
         delivery_id,
         upstream_repo: Some("pytorch/pytorch".to_owned()),
         pr_number: Some((FIRST_PR + pr) as i64),
-        head_sha: Some(format!("{:016x}{:016x}{:08x}", rng.next(), rng.next(), pr)),
+        head_sha: Some(format!(
+            "{:016x}{:016x}{:08x}",
+            rng.next_u64(),
+            rng.next_u64(),
+            pr
+        )),
         workflow,
         truncations: Vec::new(),
         relay_document: String::new(),
