@@ -96,6 +96,25 @@ async fn assert_projected_exactly_once(stores: &StoreSettings, streams: &[(&str,
 }
 
 /// Asserts the projector process is still running, naming `when` and its log otherwise.
+/// Posts jobs `range` of `drill` (both callbacks each) to `ingest`, then waits up to `within`
+/// until `group` has committed everything in the log: the steady state a drill starts from.
+async fn post_jobs_caught_up(
+    ingest: &ServiceProcess,
+    kafka: &oot_platform::settings::KafkaSettings,
+    group: &str,
+    drill: &str,
+    range: std::ops::Range<u64>,
+    within: Duration,
+) {
+    let client = reqwest::Client::new();
+    for n in range {
+        post_job(&client, &ingest.base_url, drill, n, Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
+    wait_caught_up(kafka, group, within).await.unwrap();
+}
+
 fn assert_running(projector: &mut ServiceProcess, when: &str) {
     if let Some(status) = projector.exited() {
         panic!(
@@ -229,22 +248,15 @@ async fn kafka_restarted_under_the_projector_process_it_rides_through_and_projec
     let group = unique_name("drill-projector");
     let ingest = start_ingest(s).await.unwrap();
     let mut projector = start_projector(s, &group).await.unwrap();
-    let client = reqwest::Client::new();
-
-    for n in 0..50 {
-        post_job(
-            &client,
-            &ingest.base_url,
-            BEFORE,
-            n,
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap();
-    }
-    wait_caught_up(&s.kafka, &group, Duration::from_secs(60))
-        .await
-        .unwrap();
+    post_jobs_caught_up(
+        &ingest,
+        &s.kafka,
+        &group,
+        BEFORE,
+        0..50,
+        Duration::from_secs(60),
+    )
+    .await;
 
     // A stream (50 jobs a second, a 503 retried as the relay does) before, during and after
     // the broker's absence, so the projector is fetching when the broker goes.
@@ -296,15 +308,15 @@ async fn dynamodb_away_for_30_s_under_the_projector_nothing_is_lost_and_lag_tell
     let mut projector = start_projector(s, &group).await.unwrap();
     let client = reqwest::Client::new();
     let patience = Duration::from_secs(30);
-
-    for n in 0..20 {
-        post_job(&client, &ingest.base_url, DRILL, n, patience)
-            .await
-            .unwrap();
-    }
-    wait_caught_up(&s.kafka, &group, Duration::from_secs(60))
-        .await
-        .unwrap();
+    post_jobs_caught_up(
+        &ingest,
+        &s.kafka,
+        &group,
+        DRILL,
+        0..20,
+        Duration::from_secs(60),
+    )
+    .await;
 
     stack_server("stop", "dynamo").await.unwrap();
     let stopped = Instant::now();
@@ -547,16 +559,15 @@ async fn a_fenced_projector_rebuilds_its_consumer_and_keeps_projecting() {
     let group = unique_name("drill-projector");
     let ingest = start_ingest(s).await.unwrap();
     let mut projector = start_projector(s, &group).await.unwrap();
-    let client = reqwest::Client::new();
-    let patience = Duration::from_secs(30);
-    for n in 0..10 {
-        post_job(&client, &ingest.base_url, DRILL, n, patience)
-            .await
-            .unwrap();
-    }
-    wait_caught_up(&s.kafka, &group, Duration::from_secs(60))
-        .await
-        .unwrap();
+    post_jobs_caught_up(
+        &ingest,
+        &s.kafka,
+        &group,
+        DRILL,
+        0..10,
+        Duration::from_secs(60),
+    )
+    .await;
 
     // The intruder takes over the projector's instance id: the broker fences the projector.
     let intruder: BaseConsumer = s
@@ -590,14 +601,15 @@ async fn a_fenced_projector_rebuilds_its_consumer_and_keeps_projecting() {
         projector.log_tail(30)
     );
 
-    for n in 10..20 {
-        post_job(&client, &ingest.base_url, DRILL, n, patience)
-            .await
-            .unwrap();
-    }
-    wait_caught_up(&s.kafka, &group, Duration::from_secs(120))
-        .await
-        .unwrap();
+    post_jobs_caught_up(
+        &ingest,
+        &s.kafka,
+        &group,
+        DRILL,
+        10..20,
+        Duration::from_secs(120),
+    )
+    .await;
     assert_running(&mut projector, "after it was fenced");
     assert_projected_exactly_once(s, &[(DRILL, 20)]).await;
 }

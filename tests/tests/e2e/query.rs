@@ -544,20 +544,7 @@ async fn a_store_that_does_not_answer_is_a_503_naming_it() {
     dead.clickhouse.url = "http://127.0.0.1:1".to_owned();
     dead.dynamo.endpoint = "http://127.0.0.1:1".to_owned();
     let timeout = Duration::from_secs(10);
-    let query = TestQuery::spawn_routes(oot_query::api::Stores {
-        completed: oot_query::stores::completed::CompletedJobs::new(
-            dead.clickhouse.client(),
-            dead.clickhouse.qualified_table(),
-            timeout,
-        ),
-        live: oot_query::stores::live::LiveJobs::new(
-            dead.dynamo.client().await,
-            dead.dynamo.table.clone(),
-            timeout,
-        ),
-    })
-    .await
-    .unwrap();
+    let query = query_over(&dead.clickhouse, &dead.dynamo, timeout).await;
     let (status, retry_after, body) = query.get("/api/oot/summary").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"], "store_unavailable");
@@ -575,21 +562,30 @@ async fn a_store_that_does_not_answer_is_a_503_naming_it() {
     )
     .await
     .unwrap();
-    let live_down = TestQuery::spawn_routes(oot_query::api::Stores {
+    let live_down = query_over(&stores.settings.clickhouse, &dead.dynamo, timeout).await;
+    let (status, _, body) = live_down.get("/api/oot/pr/1").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["store"], "dynamodb");
+}
+
+/// The query service's routes over the given stores (some of them pointed at nothing).
+async fn query_over(
+    clickhouse: &oot_platform::settings::ClickHouseSettings,
+    dynamo: &oot_platform::settings::DynamoSettings,
+    timeout: Duration,
+) -> TestQuery {
+    TestQuery::spawn_routes(oot_query::api::Stores {
         completed: oot_query::stores::completed::CompletedJobs::new(
-            stores.settings.clickhouse.client(),
-            stores.settings.clickhouse.qualified_table(),
+            clickhouse.client(),
+            clickhouse.qualified_table(),
             timeout,
         ),
         live: oot_query::stores::live::LiveJobs::new(
-            dead.dynamo.client().await,
-            dead.dynamo.table.clone(),
+            dynamo.client().await,
+            dynamo.table.clone(),
             timeout,
         ),
     })
     .await
-    .unwrap();
-    let (status, _, body) = live_down.get("/api/oot/pr/1").await;
-    assert_eq!(status, 503, "{body}");
-    assert_eq!(body["store"], "dynamodb");
+    .unwrap()
 }
