@@ -7,7 +7,7 @@
 //!   [`UpstreamPr`], [`HttpsUrl`], [`Timestamp`], [`TestCounts`];
 //! - the caps on identifying values ([`limits`]);
 //! - the names the stores use: DynamoDB's attributes and indexes ([`dynamo`]), ClickHouse's
-//!   columns ([`clickhouse`]).
+//!   columns ([`clickhouse`]), and the rollups' ledger and tables ([`rollup`]).
 //!
 //! It holds no I/O and no rules beyond what makes one value valid: validating a whole callback is
 //! ingest's, merging is the projector's, windows and pass rates are the query service's.
@@ -20,6 +20,7 @@ mod job;
 pub mod limits;
 mod outcome;
 mod repo;
+pub mod rollup;
 mod text;
 mod timestamp;
 mod upstream;

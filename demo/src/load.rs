@@ -167,7 +167,9 @@ fn job_callbacks(
         })
     };
     let run_key = if nightly { index } else { pr };
-    let run_id = 20_000_000_000 + mix(spec.seed ^ run_key ^ (backend as u64) << 48) % 1_000_000_000;
+    // Each job its own workflow run: on GitHub a run holds one job of each name per attempt,
+    // so two jobs of one name (two pushes to a PR) are two runs.
+    let run_id = 20_000_000_000 + mix(spec.seed ^ index ^ (backend as u64) << 48) % 1_000_000_000;
     let leg = rng.range(1, 7);
     let job = Job {
         repo: RepoName::parse(&repo)?,
@@ -259,16 +261,39 @@ pub fn job_events(
     let (callbacks, running, failed) = job_callbacks(spec, index, now)?;
     let mut events = Vec::with_capacity(callbacks.len());
     for (body, received_at) in callbacks {
-        let validated = validate_callback_at(&body, limits, received_at)
-            .map_err(|e| anyhow::anyhow!("job {index}: ingest refuses the callback: {e}"))?;
-        events.push(oot_ingest::event::build_event(
-            &validated,
-            uuid::Uuid::now_v7(),
-            received_at,
-            &body,
-        ));
+        events.push(
+            event_of_body(&body, received_at, limits)
+                .map_err(|e| anyhow::anyhow!("job {index}: {e}"))?,
+        );
     }
     Ok((events, running, failed))
+}
+
+/// The event ingest would log for callback `body` received at `received_at` (validated as
+/// ingest validates it); an error naming the problem when ingest would refuse it.
+pub fn event_of_body(
+    body: &[u8],
+    received_at: OffsetDateTime,
+    limits: &Limits,
+) -> anyhow::Result<CallbackEvent> {
+    let validated = validate_callback_at(body, limits, received_at)
+        .map_err(|e| anyhow::anyhow!("ingest refuses the callback: {e}"))?;
+    Ok(oot_ingest::event::build_event(
+        &validated,
+        uuid::Uuid::now_v7(),
+        received_at,
+        body,
+    ))
+}
+
+/// The event ingest would log for `callback` received at `received_at`, with ingest's default
+/// limits.
+pub fn event_of(
+    callback: &crate::callback::Callback,
+    received_at: OffsetDateTime,
+) -> anyhow::Result<CallbackEvent> {
+    let body = serde_json::to_vec(&callback.to_json())?;
+    event_of_body(&body, received_at, &Limits::default())
 }
 
 /// One encoded event, ready to produce.

@@ -2,7 +2,8 @@
 //!
 //! - [`settings`]: where Kafka, DynamoDB and ClickHouse are and what the project's objects in
 //!   them are called (flags and `OOT_*` variables, loopback defaults), and the clients built from that.
-//! - [`migrate`]: schema as code: the topic, the job table and the completed-jobs table, idempotently.
+//! - [`migrate`]: schema as code: the topic, the job table and the completed-jobs table, idempotently;
+//!   [`read_tables`]: the completed jobs' copies ordered for the views, kept by materialized views.
 //! - [`health`]: `/healthz` and `/readyz`; [`probes`]: the readiness probe of each store.
 //! - [`http_metrics`]: requests by route and status, latency and in-flight, and `/metrics`.
 //! - [`telemetry`]: logs and OpenTelemetry spans, set up once per process.
@@ -12,6 +13,8 @@ pub mod health;
 pub mod http_metrics;
 pub mod migrate;
 pub mod probes;
+pub mod read_tables;
+pub mod rollup_tables;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

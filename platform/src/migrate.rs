@@ -101,7 +101,8 @@ fn index(index_name: &str, hash: &str) -> anyhow::Result<GlobalSecondaryIndex> {
         .build()?)
 }
 
-/// The job-state table: hash key `dynamoKey`, on-demand billing, the views' indexes.
+/// The job-state table: hash key `dynamoKey`, on-demand billing, the views' indexes; and the
+/// rollups' ledger table beside it ([`crate::rollup_tables`]).
 ///
 /// A table created before the sparse running-jobs indexes ([`RUNNING_INDEXES`]) is upgraded:
 /// first its running items are given the indexes' keys ([`backfill_running_keys`]), then each
@@ -133,8 +134,8 @@ pub async fn ensure_job_table(
         .global_secondary_indexes(index(DOWNSTREAM_REPO_INDEX, attr::DOWNSTREAM_REPO)?)
         .global_secondary_indexes(index(RUNNING_REPO_INDEX, attr::RUNNING_REPO)?)
         .global_secondary_indexes(index(RUNNING_PR_INDEX, attr::RUNNING_PR)?);
-    match request.send().await {
-        Ok(_) => Ok(Outcome::Created),
+    let outcome = match request.send().await {
+        Ok(_) => Outcome::Created,
         Err(error)
             if error
                 .as_service_error()
@@ -143,10 +144,15 @@ pub async fn ensure_job_table(
             add_running_indexes(client, &dynamo.table)
                 .await
                 .with_context(context)?;
-            Ok(Outcome::AlreadyThere)
+            Outcome::AlreadyThere
         }
-        Err(error) => Err(anyhow::Error::new(error.into_service_error())).with_context(context),
-    }
+        Err(error) => {
+            return Err(anyhow::Error::new(error.into_service_error())).with_context(context)
+        }
+    };
+    // The rollups' ledger lives beside the jobs it counts.
+    crate::rollup_tables::ensure_ledger_table(client, dynamo).await?;
+    Ok(outcome)
 }
 
 /// The names of the table's global secondary indexes, and whether the table and all of them
@@ -394,7 +400,8 @@ pub fn ttl_alter(
 }
 
 /// The database and the completed-jobs table, with the TTL the server supports (added to an
-/// existing table that lacks it, see [`ttl_alter`]).
+/// existing table that lacks it, see [`ttl_alter`]), the rollup tables
+/// ([`crate::rollup_tables`]) and the read tables with their views ([`crate::read_tables`]).
 pub async fn ensure_clickhouse(
     client: &clickhouse::Client,
     clickhouse: &ClickHouseSettings,
@@ -447,6 +454,14 @@ pub async fn ensure_clickhouse(
             client.query(&alter).execute().await.with_context(context)?;
         }
     }
+    crate::rollup_tables::ensure_rollup_tables(&client, clickhouse, &version).await?;
+    // The tables ordered for the views' reads, kept by views on this table (and filled from it
+    // once when new).
+    for (table, outcome) in
+        crate::read_tables::ensure_read_tables(&client, clickhouse, &version).await?
+    {
+        tracing::debug!(%table, ?outcome, "read table");
+    }
     Ok(if existing == 0 {
         Outcome::Created
     } else {
@@ -455,7 +470,7 @@ pub async fn ensure_clickhouse(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -485,7 +500,7 @@ mod tests {
         assert!(completed_jobs_ddl(&settings, "25.3.1.1").contains("toIntervalDay(30)"));
     }
 
-    fn settings(ttl_days: u32) -> ClickHouseSettings {
+    pub(crate) fn settings(ttl_days: u32) -> ClickHouseSettings {
         ClickHouseSettings {
             url: "http://127.0.0.1:8123".into(),
             user: "default".into(),

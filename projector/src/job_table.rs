@@ -23,7 +23,7 @@ pub struct StoredJob {
     pub version: u64,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum JobTableError {
     /// Another writer changed the item since it was read: re-read, merge, retry.
     #[error("job {0} changed since it was read")]
@@ -56,7 +56,7 @@ pub fn is_refusal(code: &str, status: Option<u16>) -> bool {
     REFUSAL_CODES.contains(&code) && status.is_none_or(|s| s < 500)
 }
 
-fn unavailable<E>(error: aws_sdk_dynamodb::error::SdkError<E>) -> JobTableError
+pub(crate) fn unavailable<E>(error: aws_sdk_dynamodb::error::SdkError<E>) -> JobTableError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata
         + std::error::Error

@@ -18,6 +18,8 @@
 //! - [`pipeline`]: one batch into both stores (coalesced per job, concurrent); [`retry`]:
 //!   waiting out store outages, and finding the one job a store refuses for good.
 //! - [`job_table`], [`completed_rows`]: the DynamoDB and ClickHouse sinks.
+//! - [`rollups`]: the hourly cells the summary and headers read, kept exact through the
+//!   [`ledger`] (rules in the `oot-rollup` crate).
 //! - [`metrics`]: events, lag, freshness, parked events for Prometheus; [`replay`]: rebuilding
 //!   from the log; [`redrive`]: putting dead letters back on the event topic.
 //! - [`retention`]: dropping expired partitions where ClickHouse has no table TTLs.
@@ -28,6 +30,7 @@ pub mod completed_rows;
 pub mod config;
 pub mod dead_letter;
 pub mod job_table;
+pub mod ledger;
 pub mod merge;
 pub mod metrics;
 pub mod pipeline;
@@ -35,4 +38,5 @@ pub mod redrive;
 pub mod replay;
 pub mod retention;
 pub mod retry;
+pub mod rollups;
 pub mod source;

@@ -43,12 +43,12 @@ async fn main() -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let report = replay(&cli.config.stores, &args, true, &cancel_on_stop_signal()).await?;
             let seconds = started.elapsed().as_secs_f64();
-            let into = match &args.into_dynamo_table {
-                Some(dynamo) if args.only.is_none() => {
-                    format!("{dynamo} and {}", args.into_clickhouse_table)
-                }
-                _ => args.into_clickhouse_table.clone(),
-            };
+            let into = [&args.into_dynamo_table, &args.into_clickhouse_table]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" and ");
             println!(
                 "replayed {} events into {into} in {seconds:.1}s ({:.0} events/s): {} jobs written, {} completed rows, {} undecodable, {} refused",
                 report.events,
@@ -58,6 +58,15 @@ async fn main() -> anyhow::Result<()> {
                 report.undecodable,
                 report.refused
             );
+            if report.cells > 0 {
+                println!("{} rollup cells written", report.cells);
+            }
+            if report.runs_beyond_window > 0 {
+                println!(
+                    "warning: {} runs came back after leaving the --window-jobs window; an older attempt may be counted beside a newer one in the rollups (replay again with a larger window, or both stores)",
+                    report.runs_beyond_window
+                );
+            }
             if report.beyond_window > 0 {
                 println!(
                     "warning: {} jobs came back after leaving the --window-jobs window; their rows may miss earlier callbacks (replay again with a larger window, or both stores)",

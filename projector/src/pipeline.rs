@@ -24,7 +24,7 @@
 //! the batch is stored. Only when this returns Ok, and the caller has dead-lettered the rejected
 //! events, may the batch's offsets be committed (see the crate docs).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use oot_avro::CallbackEvent;
@@ -35,29 +35,62 @@ use tokio_util::sync::CancellationToken;
 use crate::completed_rows::{CompletedJobRow, CompletedJobs};
 use crate::dead_letter::{DeadLetterReason, Store, StoreRefusal};
 use crate::job_table::{bounded_for_item, JobTable, JobTableError, StoredJob};
+use crate::ledger::Ledger;
 use crate::merge::{JobKeyMismatch, JobRecord};
 use crate::retry::{bisect, clickhouse_code, with_retries, Failed};
+use crate::rollups::{RollupError, RollupTables, Rollups};
 
 /// Writes of different jobs in flight at once.
 const WRITE_CONCURRENCY: usize = 32;
 
-/// The two stores of one projector.
+/// The two stores of one projector, and the rollups kept in both.
 #[derive(Clone)]
 pub struct Stores {
     pub jobs: JobTable,
     pub completed: CompletedJobs,
+    pub rollups: Rollups,
+    /// False for a replay that rebuilds DynamoDB only: no row is inserted.
+    pub write_clickhouse: bool,
 }
 
 /// The two stores named in `settings`.
 pub async fn stores_of(settings: &StoreSettings) -> Stores {
+    let dynamo = settings.dynamo.client().await;
     Stores {
-        jobs: JobTable::new(settings.dynamo.client().await, &settings.dynamo.table),
+        jobs: JobTable::new(dynamo.clone(), &settings.dynamo.table),
         completed: CompletedJobs::new(
             settings.clickhouse.client(),
             &settings.clickhouse.database,
             &settings.clickhouse.table,
         ),
+        rollups: Rollups::new(
+            Ledger::new(
+                dynamo,
+                oot_contract::rollup::ledger_table(&settings.dynamo.table),
+            ),
+            Some(RollupTables::new(
+                settings.clickhouse.client(),
+                &settings.clickhouse.table,
+            )),
+        ),
+        write_clickhouse: true,
     }
+}
+
+/// The stores named in `settings` but ClickHouse: DynamoDB's job table and ledger only (a
+/// replay that rebuilds DynamoDB).
+pub async fn dynamo_stores_of(settings: &StoreSettings) -> Stores {
+    let mut stores = stores_of(settings).await;
+    stores.write_clickhouse = false;
+    let dynamo = settings.dynamo.client().await;
+    stores.rollups = Rollups::new(
+        Ledger::new(
+            dynamo,
+            oot_contract::rollup::ledger_table(&settings.dynamo.table),
+        ),
+        None,
+    );
+    stores
 }
 
 /// Now, in µs since the Unix epoch (the rows' `projected_at`).
@@ -97,6 +130,17 @@ pub enum ProjectError {
     Corrupt(JobTableError),
     #[error("clickhouse: {0}")]
     ClickHouse(clickhouse::error::Error),
+    #[error(transparent)]
+    Rollup(RollupError),
+}
+
+impl From<RollupError> for ProjectError {
+    fn from(error: RollupError) -> Self {
+        match error {
+            RollupError::Stopped => ProjectError::Stopped,
+            other => ProjectError::Rollup(other),
+        }
+    }
 }
 
 impl From<Failed<JobTableError>> for ProjectError {
@@ -424,10 +468,14 @@ pub async fn project(
         .iter()
         .filter_map(|s| completed_row(s, now_micros).map(|row| (row, s)))
         .unzip();
-    let refused = bisect("clickhouse insert", shutdown, &rows, |slice| {
-        stores.completed.insert(slice)
-    })
-    .await?;
+    let refused = if stores.write_clickhouse {
+        bisect("clickhouse insert", shutdown, &rows, |slice| {
+            stores.completed.insert(slice)
+        })
+        .await?
+    } else {
+        Vec::new()
+    };
     for (index, error) in &refused {
         let (Some(row), Some(owner)) = (rows.get(*index), owners.get(*index)) else {
             continue;
@@ -441,6 +489,45 @@ pub async fn project(
             error.to_string(),
         );
         reject_parked(&mut rejected, parked);
+    }
+
+    // The rollups, from the jobs both stores now hold (a job whose row ClickHouse refused is
+    // parked, and left out of them too, until its redrive).
+    let refused_keys: HashSet<&str> = refused
+        .iter()
+        .filter_map(|(index, _)| rows.get(*index).map(|r| r.dynamo_key.as_str()))
+        .collect();
+    let row_of: HashMap<&str, &CompletedJobRow> = rows
+        .iter()
+        .filter(|r| !refused_keys.contains(r.dynamo_key.as_str()))
+        .map(|r| (r.dynamo_key.as_str(), r))
+        .collect();
+    let kept_jobs: Vec<(&JobRecord, u64, Option<&CompletedJobRow>)> = settled
+        .iter()
+        .filter(|s| !refused_keys.contains(s.merged.job_key().as_str()))
+        .map(|s| {
+            (
+                &s.merged,
+                s.version,
+                row_of.get(s.merged.job_key().as_str()).copied(),
+            )
+        })
+        .collect();
+    let kept = stores.rollups.keep(&kept_jobs, shutdown).await?;
+    for (job_keys, error) in kept.refused {
+        for settled_job in settled
+            .iter()
+            .filter(|s| job_keys.iter().any(|k| k == s.merged.job_key().as_str()))
+        {
+            let parked = park_dynamo(
+                BatchJob {
+                    record: settled_job.merged.clone(),
+                    events: settled_job.events.clone(),
+                },
+                error.clone(),
+            );
+            reject_parked(&mut rejected, parked);
+        }
     }
     rejected.sort_by_key(|r| r.index);
     Ok(Projected {

@@ -28,7 +28,14 @@
 //! run can be redone with a larger window or with both stores. Memory is about the window times
 //! a bounded record (a few KB), plus 16 bytes or so per evicted job.
 //!
-//! **`--only dynamodb`** is not built yet.
+//! The rollups (`rollups`): both stores keep them through the DynamoDB ledger as the live
+//! projector does; `--only clickhouse` counts them in memory ([`MemoryLedger`], runs bounded by
+//! the same window, cells all held: a few hundred thousand at most) and writes every cell and
+//! repo row when the log is read.
+//!
+//! **`--only dynamodb`** rebuilds the job table and the rollups' ledger through the pipeline,
+//! inserting nothing into ClickHouse: for a new DynamoDB table, or to fill the ledger of a stack
+//! upgraded to the rollups.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -46,27 +53,35 @@ use tokio_util::sync::CancellationToken;
 
 use crate::completed_rows::{CompletedJobRow, CompletedJobs};
 use crate::job_table::bounded_for_item;
+use crate::ledger::{CellSnapshot, RepoSnapshot};
 use crate::merge::JobRecord;
-use crate::pipeline::{coalesce, now_micros, project, stores_of, Stores};
-use crate::retry::bisect;
+use crate::pipeline::{coalesce, dynamo_stores_of, now_micros, project, stores_of, Stores};
+use crate::retry::{bisect, with_retries};
+use crate::rollups::{attempt_seen, repos_latest, CellRow, RepoRow, RollupTables};
 use crate::source::check_key;
+use oot_rollup::MemoryLedger;
 
 /// Which projection a replay rebuilds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Only {
-    /// The completed-jobs table alone, with DynamoDB left out (see the module docs).
+    /// The completed-jobs table and the rollup tables, with DynamoDB left out (see the module
+    /// docs).
     Clickhouse,
+    /// The job table and the rollups' ledger, with ClickHouse left out.
+    Dynamodb,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ReplayArgs {
-    /// DynamoDB table to build; must not exist yet. Required unless `--only clickhouse`.
-    #[arg(long = "into-dynamo-table", required_unless_present = "only")]
+    /// DynamoDB table to build (its ledger `{table}-rollup` beside it); must not exist yet.
+    /// Required unless `--only clickhouse`.
+    #[arg(long = "into-dynamo-table")]
     pub into_dynamo_table: Option<String>,
 
-    /// ClickHouse table to build (in the configured database); must not exist yet.
+    /// ClickHouse table to build (in the configured database; its rollup tables `{table}_cells`
+    /// and `{table}_repos` beside it); must not exist yet. Required unless `--only dynamodb`.
     #[arg(long = "into-clickhouse-table")]
-    pub into_clickhouse_table: String,
+    pub into_clickhouse_table: Option<String>,
 
     /// Rebuild one projection only (default: both).
     #[arg(long, value_enum)]
@@ -93,7 +108,7 @@ impl ReplayArgs {
     pub fn both(dynamo_table: impl Into<String>, clickhouse_table: impl Into<String>) -> Self {
         Self {
             into_dynamo_table: Some(dynamo_table.into()),
-            into_clickhouse_table: clickhouse_table.into(),
+            into_clickhouse_table: Some(clickhouse_table.into()),
             only: None,
             from_time: None,
             batch_events: None,
@@ -110,10 +125,19 @@ impl ReplayArgs {
         }
     }
 
+    /// The DynamoDB tables alone, default batches.
+    pub fn dynamodb_only(dynamo_table: impl Into<String>) -> Self {
+        Self {
+            only: Some(Only::Dynamodb),
+            into_clickhouse_table: None,
+            ..Self::both(dynamo_table, String::new())
+        }
+    }
+
     fn batch_size(&self) -> usize {
         self.batch_events.unwrap_or(match self.only {
             Some(Only::Clickhouse) => 100_000,
-            None => 5_000,
+            Some(Only::Dynamodb) | None => 5_000,
         })
     }
 }
@@ -131,6 +155,11 @@ pub struct ReplayReport {
     /// `--only clickhouse`: jobs seen again after leaving the window (their rows may miss
     /// earlier callbacks; see the module docs).
     pub beyond_window: u64,
+    /// `--only clickhouse`: rollup cells written at the end.
+    pub cells: u64,
+    /// `--only clickhouse`: runs seen again after leaving the window (an older attempt may be
+    /// counted beside the newer one in the rollups).
+    pub runs_beyond_window: u64,
 }
 
 /// The first offset of each partition at or after `from` (ms since the epoch), or its beginning.
@@ -153,8 +182,9 @@ fn start_offsets(
 
 /// Where the batches go.
 enum Sink {
-    Both(Stores),
-    ClickHouse(ClickHouseOnly),
+    // Both boxed: each is hundreds of bytes, and only one is ever made.
+    Both(Box<Stores>),
+    ClickHouse(Box<ClickHouseOnly>),
 }
 
 /// What one batch did.
@@ -192,10 +222,16 @@ impl Sink {
     }
 }
 
-/// `--only clickhouse`: merged records and versions from a bounded window of recent jobs.
+/// `--only clickhouse`: merged records and versions from a bounded window of recent jobs, and
+/// the rollups counted in memory ([`MemoryLedger`], its runs bounded by the same window),
+/// written when the replay ends.
 pub struct ClickHouseOnly {
     completed: CompletedJobs,
     window: Window,
+    ledger: MemoryLedger,
+    rollups: RollupTables,
+    /// The previous batch's INSERT, while the next batch is read.
+    inserting: Option<tokio::task::JoinHandle<anyhow::Result<u64>>>,
 }
 
 /// The most recently first-seen jobs' records (as the item would hold them) and versions.
@@ -252,11 +288,56 @@ impl Window {
 }
 
 impl ClickHouseOnly {
-    pub fn new(completed: CompletedJobs, window_jobs: usize) -> Self {
+    pub fn new(completed: CompletedJobs, rollups: RollupTables, window_jobs: usize) -> Self {
         Self {
             completed,
             window: Window::new(window_jobs),
+            ledger: MemoryLedger::new(window_jobs),
+            rollups,
+            inserting: None,
         }
+    }
+
+    /// Waits for the last INSERT, then writes the rollups counted over the whole replay;
+    /// returns the last batch's rows, the cells written and the runs seen again after leaving
+    /// the window.
+    async fn finish(&mut self, shutdown: &CancellationToken) -> anyhow::Result<(u64, u64, u64)> {
+        let last_rows = self.wait_for_insert().await?;
+        let cells: Vec<CellRow> = self
+            .ledger
+            .cells()
+            .map(|(cell, figures, version)| {
+                CellRow::of(&CellSnapshot {
+                    cell: cell.clone(),
+                    figures: *figures,
+                    version,
+                })
+            })
+            .collect();
+        let repos: Vec<RepoRow> = self
+            .ledger
+            .repos()
+            .map(|(repo, latest, version)| {
+                RepoRow::of(&RepoSnapshot {
+                    downstream_repo: repo.to_owned(),
+                    latest: latest.clone(),
+                    version,
+                })
+            })
+            .collect();
+        for chunk in cells.chunks(100_000) {
+            with_retries("clickhouse insert cells", shutdown, || {
+                self.rollups.insert_cells(chunk)
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("inserting cells: {e:?}"))?;
+        }
+        with_retries("clickhouse insert repos", shutdown, || {
+            self.rollups.insert_repos(&repos)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("inserting repos: {e:?}"))?;
+        Ok((last_rows, cells.len() as u64, self.ledger.beyond_window))
     }
 
     /// The rows of `events` (merged per job, then into the window), without storing them.
@@ -266,15 +347,25 @@ impl ClickHouseOnly {
         flushed.events += (events.len() - rejected.len()) as u64;
         let now = now_micros();
         let mut rows = Vec::with_capacity(jobs.len());
+        let mut seen = Vec::with_capacity(jobs.len());
         for job in jobs {
             let (merged, version, changed, late) = self.window.merge(job.record);
             flushed.jobs_written += u64::from(changed);
             flushed.beyond_window += u64::from(late);
-            rows.extend(CompletedJobRow::of(&merged, version, now));
+            let row = CompletedJobRow::of(&merged, version, now);
+            seen.push(attempt_seen(&merged, version, row.as_ref()));
+            rows.extend(row);
+        }
+        self.ledger.apply(seen);
+        for (repo, latest) in repos_latest(&rows) {
+            self.ledger.join_repo(&repo, &latest);
         }
         rows
     }
 
+    /// Merges `events` into rows and starts inserting them, after the previous batch's INSERT
+    /// is done: the next batch is read and merged while this one is written. The rows counted
+    /// are those of the previous batch ([`ClickHouseOnly::finish`] counts the last).
     async fn flush(
         &mut self,
         events: &[&CallbackEvent],
@@ -282,19 +373,41 @@ impl ClickHouseOnly {
     ) -> anyhow::Result<Flushed> {
         let mut flushed = Flushed::default();
         let rows = self.rows(events, &mut flushed);
-        let refused = bisect("clickhouse insert", shutdown, &rows, |slice| {
-            self.completed.insert(slice)
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("inserting rows: {e:?}"))?;
-        for (index, error) in &refused {
-            if let Some(row) = rows.get(*index) {
-                tracing::error!(job_key = %row.dynamo_key, %error, "ClickHouse refuses the row; skipped");
-            }
-        }
-        flushed.rows = (rows.len() - refused.len()) as u64;
+        flushed.rows = self.wait_for_insert().await?;
+        let completed = self.completed.clone();
+        let shutdown = shutdown.clone();
+        self.inserting = Some(tokio::spawn(async move {
+            insert_rows(&completed, &rows, &shutdown).await
+        }));
         Ok(flushed)
     }
+
+    /// The rows the INSERT in flight stored, once it is done (0 when none is).
+    async fn wait_for_insert(&mut self) -> anyhow::Result<u64> {
+        match self.inserting.take() {
+            None => Ok(0),
+            Some(task) => task.await?,
+        }
+    }
+}
+
+/// Inserts `rows`, skipping (and logging) any ClickHouse refuses for good; the rows stored.
+async fn insert_rows(
+    completed: &CompletedJobs,
+    rows: &[CompletedJobRow],
+    shutdown: &CancellationToken,
+) -> anyhow::Result<u64> {
+    let refused = bisect("clickhouse insert", shutdown, rows, |slice| {
+        completed.insert(slice)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("inserting rows: {e:?}"))?;
+    for (index, error) in &refused {
+        if let Some(row) = rows.get(*index) {
+            tracing::error!(job_key = %row.dynamo_key, %error, "ClickHouse refuses the row; skipped");
+        }
+    }
+    Ok((rows.len() - refused.len()) as u64)
 }
 
 /// Replays `settings.kafka.topic` into the tables named in `args`.
@@ -305,10 +418,23 @@ pub async fn replay(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<ReplayReport> {
     let mut target = settings.clone();
-    if let Some(table) = &args.into_dynamo_table {
+    let (wants_dynamo, wants_clickhouse) = match args.only {
+        None => (true, true),
+        Some(Only::Dynamodb) => (true, false),
+        Some(Only::Clickhouse) => (false, true),
+    };
+    if wants_dynamo {
+        let Some(table) = &args.into_dynamo_table else {
+            anyhow::bail!("--into-dynamo-table is required unless --only clickhouse");
+        };
         target.dynamo.table = table.clone();
     }
-    target.clickhouse.table = args.into_clickhouse_table.clone();
+    if wants_clickhouse {
+        let Some(table) = &args.into_clickhouse_table else {
+            anyhow::bail!("--into-clickhouse-table is required unless --only dynamodb");
+        };
+        target.clickhouse.table = table.clone();
+    }
     target.validate()?;
     let batch_events = args.batch_size();
     anyhow::ensure!(batch_events > 0, "--batch-events must be at least 1");
@@ -322,11 +448,7 @@ pub async fn replay(
         })
         .transpose()?;
 
-    if args.only.is_none() {
-        anyhow::ensure!(
-            args.into_dynamo_table.is_some(),
-            "--into-dynamo-table is required unless --only clickhouse"
-        );
+    if wants_dynamo {
         let dynamo = target.dynamo.client().await;
         let created = migrate::ensure_job_table(&dynamo, &target.dynamo).await?;
         anyhow::ensure!(
@@ -335,23 +457,27 @@ pub async fn replay(
             target.dynamo.table
         );
     }
-    let created =
-        migrate::ensure_clickhouse(&target.clickhouse.client(), &target.clickhouse).await?;
-    anyhow::ensure!(
-        created == Outcome::Created,
-        "ClickHouse table {} already exists; replay builds fresh tables",
-        target.clickhouse.qualified_table()
-    );
+    if wants_clickhouse {
+        let created =
+            migrate::ensure_clickhouse(&target.clickhouse.client(), &target.clickhouse).await?;
+        anyhow::ensure!(
+            created == Outcome::Created,
+            "ClickHouse table {} already exists; replay builds fresh tables",
+            target.clickhouse.qualified_table()
+        );
+    }
     let mut sink = match args.only {
-        None => Sink::Both(stores_of(&target).await),
-        Some(Only::Clickhouse) => Sink::ClickHouse(ClickHouseOnly::new(
+        None => Sink::Both(Box::new(stores_of(&target).await)),
+        Some(Only::Dynamodb) => Sink::Both(Box::new(dynamo_stores_of(&target).await)),
+        Some(Only::Clickhouse) => Sink::ClickHouse(Box::new(ClickHouseOnly::new(
             CompletedJobs::new(
                 target.clickhouse.client(),
                 &target.clickhouse.database,
                 &target.clickhouse.table,
             ),
+            RollupTables::new(target.clickhouse.client(), &target.clickhouse.table),
             args.window_jobs,
-        )),
+        ))),
     };
     let topic = &settings.kafka.topic;
     let group = format!("oot-replay-{}", uuid::Uuid::now_v7().simple());
@@ -455,6 +581,12 @@ pub async fn replay(
             report.beyond_window += flushed.beyond_window;
             batch.clear();
         }
+    }
+    if let Sink::ClickHouse(only) = &mut sink {
+        let (last_rows, cells, beyond) = only.finish(shutdown).await?;
+        report.rows += last_rows;
+        report.cells = cells;
+        report.runs_beyond_window = beyond;
     }
     progress.finish_and_clear();
     Ok(report)

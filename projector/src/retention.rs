@@ -1,4 +1,4 @@
-//! Retention of completed jobs on ClickHouse servers without table TTLs (Debian's 18.16): whole
+//! Retention of completed jobs (and their rollup cells) on ClickHouse servers without table TTLs (Debian's 18.16): whole
 //! monthly partitions are dropped once every row in them is past the retention period. Servers
 //! with TTLs (19.6+) get a `TTL` clause at table creation instead, and this task does nothing.
 //!
@@ -38,30 +38,41 @@ pub fn expired(partitions: &[String], ttl_days: u32, now: OffsetDateTime) -> Vec
         .collect()
 }
 
-/// Drops the expired partitions of the completed-jobs table; returns the ones dropped.
+/// Drops the expired partitions of the completed-jobs table, its read tables and its rollup
+/// cells (each partitioned by the month of our own clock: `first_seen_at`, `hour`); returns the
+/// ones dropped, as `table:partition`. (The per-repo table has no partitions: one row a repo.)
 pub async fn drop_expired_partitions(
     client: &Client,
     settings: &ClickHouseSettings,
     now: OffsetDateTime,
 ) -> Result<Vec<String>, clickhouse::error::Error> {
-    let partitions: Vec<String> = client
-        .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active")
-        .bind(&settings.database)
-        .bind(&settings.table)
-        .fetch_all()
-        .await?;
-    let expired = expired(&partitions, settings.ttl_days, now);
-    for partition in &expired {
-        // The partition id comes from the server and is checked to be a YYYYMM number.
-        let sql = format!(
-            "ALTER TABLE {} DROP PARTITION {}",
-            settings.qualified_table(),
-            partition.trim_matches('\'')
-        );
-        client.query(&sql).execute().await?;
-        tracing::info!(table = %settings.qualified_table(), partition, "dropped expired partition");
+    let mut dropped = Vec::new();
+    let tables = [
+        settings.table.clone(),
+        oot_contract::rollup::cells_table(&settings.table),
+    ]
+    .into_iter()
+    .chain(oot_platform::read_tables::read_tables(&settings.table));
+    for table in tables {
+        let partitions: Vec<String> = client
+            .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active")
+            .bind(&settings.database)
+            .bind(&table)
+            .fetch_all()
+            .await?;
+        for partition in expired(&partitions, settings.ttl_days, now) {
+            // The partition id comes from the server and is checked to be a YYYYMM number.
+            let sql = format!(
+                "ALTER TABLE {}.{table} DROP PARTITION {}",
+                settings.database,
+                partition.trim_matches('\'')
+            );
+            client.query(&sql).execute().await?;
+            tracing::info!(%table, partition, "dropped expired partition");
+            dropped.push(format!("{table}:{partition}"));
+        }
     }
-    Ok(expired)
+    Ok(dropped)
 }
 
 /// Runs [`drop_expired_partitions`] now and every hour until `shutdown`, on servers that lack

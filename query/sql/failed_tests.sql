@@ -1,10 +1,13 @@
 -- Failure drill-down: the failed_tests_json of some jobs of one downstream repo, latest version
--- of each (FINAL).
+-- of each.
 -- Binds: the downstream repo; the job keys, as an array.
--- has(array, x) rather than x IN array: ClickHouse 18.16 cannot bind an array to IN. Both
--- filters are on the sort key (downstream_repo, dynamoKey), which every version of a job
--- shares, so the server skips to the repo's part and FINAL returns the latest version whichever
--- way it applies them.
+-- Both filters are on the sort key (downstream_repo, dynamoKey): `IN` a subquery's set is
+-- matched against it, so only the keys' granules are read (18.16 cannot bind an array to IN,
+-- nor use the key for has(); the subquery turns the bound array into a set). The latest
+-- version of each job is the first of its rows once ordered by version, newest first
+-- (LIMIT 1 BY): no FINAL.
 SELECT ?fields
-FROM {table} FINAL
-WHERE downstream_repo = ? AND has(?, dynamoKey)
+FROM {table}
+WHERE downstream_repo = ? AND dynamoKey IN (SELECT arrayJoin(?))
+ORDER BY version DESC
+LIMIT 1 BY dynamoKey

@@ -19,9 +19,12 @@ use crate::clock;
 use crate::error::ApiError;
 use crate::job::SummaryJob;
 use crate::params::{BackendParams, PrParams, SummaryParams};
+use crate::rules::Window;
 use crate::stores::completed::CompletedJobs;
 use crate::stores::live::LiveJobs;
+use crate::stores::rollups::Rollups;
 use crate::stores::StoreError;
+use crate::tally::Tally;
 use crate::views::backend::{self, BackendView};
 use crate::views::pr::{self, PrView};
 use crate::views::summary::{self, Summary};
@@ -29,6 +32,8 @@ use crate::views::summary::{self, Summary};
 /// The stores every view reads.
 pub struct Stores {
     pub completed: CompletedJobs,
+    /// The hourly cells and per-repo latest the summary and the backend header read.
+    pub rollups: Rollups,
     pub live: LiveJobs,
 }
 
@@ -65,10 +70,29 @@ async fn pr_view(
 // the pages ([`crate::pages`]) both call them, so a page can never show other rules than the API.
 // They fail only when a store does: their parameters are already valid.
 
-/// The summary of the window asked for, ending now.
+/// The summary of the window asked for, ending now: two reads of the rollups (the window's
+/// cells, every repo's latest), whatever the number of jobs.
 pub async fn load_summary(stores: &Stores, params: SummaryParams) -> Result<Summary, StoreError> {
-    let window = params.window;
-    let now = clock::now();
+    summary_at(stores, params.window, clock::now()).await
+}
+
+/// The summary of `window` ending at `now`, from the rollups.
+pub async fn summary_at(stores: &Stores, window: Window, now: i64) -> Result<Summary, StoreError> {
+    let (figures, latest) = tokio::try_join!(
+        stores.rollups.summary(window.since(now)),
+        stores.rollups.latest(),
+    )?;
+    Ok(summary::from_rollups(window, now, figures, latest))
+}
+
+/// The summary as it was computed before the rollups: every completed job of the window read
+/// with `FINAL` and counted here. Kept as the baseline the read benchmark and the tests compare
+/// the rollups with; no route uses it.
+pub async fn baseline_summary(
+    stores: &Stores,
+    window: Window,
+    now: i64,
+) -> Result<Summary, StoreError> {
     let (jobs, running, last_results) = tokio::try_join!(
         stores.completed.summary_jobs(window.since(now)),
         stores.live.running_everywhere(),
@@ -83,13 +107,56 @@ pub async fn load_backend(
     stores: &Stores,
     params: BackendParams,
 ) -> Result<BackendView, StoreError> {
+    backend_at(stores, params, clock::now()).await
+}
+
+/// [`load_backend`] at `now`. The header's tally is the repo's rollup cells; the matrix is read
+/// from the read tables: the window's targets of the repo with their newest job, its columns and
+/// its running jobs; then the completed jobs of only the targets the page needs
+/// ([`backend::BackendPlan::targets_to_read`]); then the failed tests of the page's failed jobs.
+pub async fn backend_at(
+    stores: &Stores,
+    params: BackendParams,
+    now: i64,
+) -> Result<BackendView, StoreError> {
     let BackendParams { repo, window, page } = params;
-    let now = clock::now();
+    let since = window.since(now);
+    let (targets, columns, running, figures) = tokio::try_join!(
+        stores.completed.backend_targets(&repo, since),
+        stores.completed.backend_columns(&repo, since),
+        stores.live.running_of_repo(&repo),
+        stores.rollups.repo(&repo, since),
+    )?;
+    let plan = backend::plan(repo.as_str(), window, now, targets, running, page);
+    let jobs = stores
+        .completed
+        .target_jobs(&repo, since, &plan.targets_to_read())
+        .await?;
+    let mut view = plan.build(columns, jobs, Tally::of_figures(&figures));
+    let failed_tests = stores
+        .completed
+        .failed_tests(&repo, &view.failed_job_keys())
+        .await?;
+    view.attach_failed_tests(&failed_tests);
+    Ok(view)
+}
+
+/// The per-backend view as it was computed before the read tables: every completed job of the
+/// window read with `FINAL` and placed here. Kept as the baseline the read benchmark and the
+/// tests compare [`backend_at`] with; no route uses it.
+pub async fn baseline_backend(
+    stores: &Stores,
+    params: BackendParams,
+    now: i64,
+) -> Result<BackendView, StoreError> {
+    let BackendParams { repo, window, page } = params;
     let (completed, running) = tokio::try_join!(
-        stores.completed.repo_jobs(&repo, window.since(now)),
+        stores
+            .completed
+            .baseline_repo_jobs(&repo, window.since(now)),
         stores.live.running_of_repo(&repo),
     )?;
-    let mut view = backend::build(repo.as_str(), window, now, completed, running, page);
+    let mut view = backend::baseline_build(repo.as_str(), window, now, completed, running, page);
     let failed_tests = stores
         .completed
         .failed_tests(&repo, &view.failed_job_keys())
@@ -100,11 +167,32 @@ pub async fn load_backend(
 
 /// One upstream PR's view, over the window if one is asked for.
 pub async fn load_pr(stores: &Stores, params: PrParams) -> Result<PrView, StoreError> {
+    pr_at(stores, params, clock::now()).await
+}
+
+/// [`load_pr`] at `now`: the PR's completed jobs are one range of the by-target table.
+pub async fn pr_at(stores: &Stores, params: PrParams, now: i64) -> Result<PrView, StoreError> {
     let PrParams { pr, window } = params;
-    let now = clock::now();
     let since = window.map_or(0, |w| w.since(now));
     let (completed, running) = tokio::try_join!(
         stores.completed.pr_jobs(&pr, since),
+        stores.live.running_of_pr(&pr),
+    )?;
+    Ok(pr::build(&pr, window, now, completed, running))
+}
+
+/// The PR view as it was computed before the read tables: the PR's jobs read with `FINAL` from
+/// the jobs table, which is ordered by downstream repo, so the read scans it. Kept as the
+/// baseline the read benchmark and the tests compare [`pr_at`] with; no route uses it.
+pub async fn baseline_pr(
+    stores: &Stores,
+    params: PrParams,
+    now: i64,
+) -> Result<PrView, StoreError> {
+    let PrParams { pr, window } = params;
+    let since = window.map_or(0, |w| w.since(now));
+    let (completed, running) = tokio::try_join!(
+        stores.completed.baseline_pr_jobs(&pr, since),
         stores.live.running_of_pr(&pr),
     )?;
     Ok(pr::build(&pr, window, now, completed, running))

@@ -19,6 +19,7 @@ use crate::config::QueryConfig;
 use crate::pages;
 use crate::stores::completed::CompletedJobs;
 use crate::stores::live::LiveJobs;
+use crate::stores::rollups::Rollups;
 use crate::stores::STORE_TIMEOUT;
 
 pub struct Application {
@@ -40,6 +41,11 @@ impl Application {
         ]);
         let timeout = STORE_TIMEOUT;
         let stores = Arc::new(Stores {
+            rollups: Rollups::new(
+                clickhouse.clone(),
+                &config.clickhouse.qualified_table(),
+                timeout,
+            ),
             completed: CompletedJobs::new(clickhouse, config.clickhouse.qualified_table(), timeout),
             live: LiveJobs::new(dynamo, config.dynamo.table.clone(), timeout),
         });

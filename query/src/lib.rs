@@ -2,7 +2,8 @@
 //! from ClickHouse) and serves the views, as JSON and as pages.
 //!
 //! - [`rules`]: which jobs a view shows: the time window and the latest-attempt rule, for all views.
-//! - [`job`]: one job as the views see it; [`tally`]: pass rates and averages over jobs.
+//! - [`job`]: one job as the views see it; [`tally`]: pass rates and averages over jobs;
+//!   [`target`]: what a row of the per-backend matrix stands for upstream.
 //! - [`stores`]: the reads of each store (SQL in `query/sql/`, one file per query).
 //! - [`views`]: the summary, per-backend and PR views as data, built by pure functions.
 //! - [`pages`]: the views as HTML pages (no JavaScript), with their CSP and stylesheet.
@@ -22,4 +23,5 @@ pub mod params;
 pub mod rules;
 pub mod stores;
 pub mod tally;
+pub mod target;
 pub mod views;

@@ -56,11 +56,22 @@ impl Window {
         }
     }
 
-    /// The earliest `first_seen_at` (seconds since the epoch) inside the window ending at `now`.
+    /// The earliest `first_seen_at` (seconds since the epoch) inside the window ending at `now`:
+    /// the start of the hour `now - window` falls in. Windows start on the hour because the
+    /// rollups that answer them are kept per hour (one figure per hour can be exact; one per
+    /// second cannot be kept), so a `24h` window covers 24 to 25 hours.
     pub fn since(self, now: i64) -> i64 {
-        now.saturating_sub(self.seconds())
+        start_of_hour(now.saturating_sub(self.seconds()))
     }
 }
+
+/// The start of the hour (UTC) holding `at`, in seconds since the epoch.
+pub fn start_of_hour(at: i64) -> i64 {
+    at - at.rem_euclid(HOUR)
+}
+
+/// Seconds in an hour: the rollups' granularity.
+pub const HOUR: i64 = 60 * 60;
 
 /// Whether a job first seen at `first_seen_at` is inside a window starting at `since`.
 pub fn in_window(first_seen_at: i64, since: i64) -> bool {
@@ -249,14 +260,25 @@ mod tests {
 
     #[test]
     fn a_window_holds_what_was_first_seen_since_its_start() {
-        let now = 1_800_000_000;
+        let hour = 1_800_000_000; // on the hour: 500,000 hours after the epoch
+        let now = hour + 37 * 60 + 12;
         let since = Window::Day.since(now);
-        assert_eq!(since, now - 86_400);
+        assert_eq!(
+            since,
+            hour - 86_400,
+            "from the start of the hour, a day ago"
+        );
         assert!(in_window(since, since), "the start is inside");
         assert!(in_window(now, since));
         assert!(!in_window(since - 1, since));
-        assert_eq!(Window::Week.since(now), now - 7 * 86_400);
-        assert_eq!(Window::Month.since(now), now - 30 * 86_400);
+        assert_eq!(Window::Week.since(now), hour - 7 * 86_400);
+        assert_eq!(Window::Month.since(now), hour - 30 * 86_400);
+        assert_eq!(
+            Window::Day.since(hour),
+            hour - 86_400,
+            "on the hour: exactly 24 h"
+        );
+        assert_eq!(start_of_hour(-1), -3600, "before 1970 too");
     }
 
     #[test]

@@ -12,6 +12,9 @@ use std::cmp::Ordering;
 
 use serde::Serialize;
 
+use oot_rollup::figures::micros;
+use oot_rollup::{Contribution, Figures, Outcome};
+
 use crate::job::JobState;
 
 /// A rate shown as numerator / denominator; `percent` rounded to one decimal, for display.
@@ -40,7 +43,9 @@ impl Ratio {
     }
 }
 
-/// Running sums over completed jobs.
+/// Running sums over completed jobs: the rollups' [`Figures`] (counts, and durations in whole
+/// microseconds, so a sum read from the hourly cells and one counted job by job are equal to the
+/// microsecond), with the rates and averages the views show.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tally {
     pub completed: u64,
@@ -50,36 +55,56 @@ pub struct Tally {
     pub cancelled: u64,
     /// Skipped, neutral, action required, stale or unknown.
     pub other: u64,
-    duration_sum: f64,
+    duration_sum_us: u64,
     durations: u64,
-    queue_sum: f64,
+    queue_sum_us: u64,
     queues: u64,
 }
 
 impl Tally {
-    /// Counts one completed job (a running one is ignored: it has no outcome yet).
+    /// Counts one completed job (a running one is ignored: it has no outcome yet), as the
+    /// rollups count it ([`Contribution::of`]).
     pub fn add(&mut self, state: JobState, duration_s: Option<f64>, queue_time_s: Option<f64>) {
-        match state {
-            JobState::Running => return,
-            JobState::Success => self.successes += 1,
-            JobState::Failure => self.failures += 1,
-            JobState::TimedOut => self.timed_out += 1,
-            JobState::Cancelled => self.cancelled += 1,
-            _ => self.other += 1,
+        if state == JobState::Running {
+            return;
         }
-        self.completed += 1;
-        // Durations of jobs that did not run (skipped, cancelled early) would drag the average
-        // towards zero: only verdicts count.
-        if let Some(d) = duration_s.filter(|d| d.is_finite() && *d >= 0.0) {
-            if state.is_verdict() {
-                self.duration_sum += d;
-                self.durations += 1;
-            }
-        }
-        if let Some(q) = queue_time_s.filter(|q| q.is_finite() && *q >= 0.0) {
-            self.queue_sum += q;
-            self.queues += 1;
-        }
+        let outcome = match state {
+            JobState::Success => Outcome::Success,
+            JobState::Failure => Outcome::Failure,
+            JobState::TimedOut => Outcome::TimedOut,
+            JobState::Cancelled => Outcome::Cancelled,
+            _ => Outcome::Other,
+        };
+        let contribution = Contribution {
+            outcome,
+            duration_us: duration_s.and_then(micros).filter(|_| outcome.is_verdict()),
+            queue_us: queue_time_s.and_then(micros),
+        };
+        self.add_figures(&Figures::of(&contribution));
+    }
+
+    /// Adds sums read from the rollups.
+    pub fn add_figures(&mut self, figures: &Figures) {
+        // Cells hold exact sums of counted runs, never below zero; clamp rather than wrap
+        // should a foreign row say otherwise.
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        self.completed += n(figures.completed);
+        self.successes += n(figures.successes);
+        self.failures += n(figures.failures);
+        self.timed_out += n(figures.timed_out);
+        self.cancelled += n(figures.cancelled);
+        self.other += n(figures.other);
+        self.duration_sum_us += n(figures.duration_sum_us);
+        self.durations += n(figures.durations);
+        self.queue_sum_us += n(figures.queue_sum_us);
+        self.queues += n(figures.queues);
+    }
+
+    /// The tally of rollup sums.
+    pub fn of_figures(figures: &Figures) -> Tally {
+        let mut tally = Tally::default();
+        tally.add_figures(figures);
+        tally
     }
 
     pub fn verdicts(&self) -> u64 {
@@ -97,18 +122,18 @@ impl Tally {
 
     /// Mean duration of the verdicts that report one, in seconds.
     pub fn avg_duration_s(&self) -> Option<f64> {
-        mean(self.duration_sum, self.durations)
+        mean(self.duration_sum_us, self.durations)
     }
 
     /// Mean queue time of the completed jobs that report one, in seconds.
     pub fn avg_queue_time_s(&self) -> Option<f64> {
-        mean(self.queue_sum, self.queues)
+        mean(self.queue_sum_us, self.queues)
     }
 }
 
-fn mean(sum: f64, count: u64) -> Option<f64> {
+fn mean(sum_us: u64, count: u64) -> Option<f64> {
     // Rounded to milliseconds: more digits are noise in a dashboard.
-    (count > 0).then(|| (sum / count as f64 * 1000.0).round() / 1000.0)
+    (count > 0).then(|| (sum_us as f64 / count as f64 / 1000.0).round() / 1000.0)
 }
 
 #[cfg(test)]

@@ -6,10 +6,16 @@ Run through tests/chdb/run.sh, which makes the venv with chdb-core. Test tooling
 product is Rust, and nothing here is imported by it.
 
 What it checks:
-  * DDL: every platform/sql/*.sql rendered as platform/src/migrate.rs renders it. 18.16 takes the
-    variant without TTL and refuses the one with `TTL first_seen_at + toIntervalDay(N)` (so the
-    branch is needed); chDB takes both, takes migrate's `ALTER TABLE ... MODIFY TTL` on a table
-    made without one, and prints the TTL back so that migrate's idempotence check finds it.
+  * DDL: every platform/sql/create_*.sql rendered as platform/src/migrate.rs renders it. 18.16
+    takes the variant without TTL and refuses the one with `TTL first_seen_at + toIntervalDay(N)`
+    (or the file's own TTL column, TTL_COLUMN) (so the branch is needed); chDB takes both, takes
+    migrate's `ALTER TABLE ... MODIFY TTL` on a table made without one, and prints the TTL back so
+    that migrate's idempotence check finds it.
+  * Read tables (platform/src/read_tables.rs): each fill_oot_workflow_job{suffix}.sql is the
+    SELECT of a materialized view TO the table of create_oot_workflow_job{suffix}.sql, and of its
+    backfill. The data goes into jobs tables with the views made first (kept by the views) and
+    into jobs tables whose read tables are made afterwards and backfilled (INSERT ... SELECT, as
+    migrate does on an existing stack): every query reads both, in both engines, alike.
   * Queries: every query/sql/*.sql, `{table}` spliced in and `?` / `?fields` bound the way the
     clickhouse crate 0.15 binds them (fields from the row struct in query/src/stores/completed.rs),
     on the same small data set (tests/chdb/data.py) in both engines; the answers (names, types,
@@ -41,7 +47,7 @@ import data  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 DDL_DIR = REPO / "platform" / "sql"
 QUERY_DIR = REPO / "query" / "sql"
-ROWS_RS = REPO / "query" / "src" / "stores" / "completed.rs"
+ROWS_RS = [REPO / "query" / "src" / "stores" / f for f in ("completed.rs", "rollups.rs")]
 JOB_TABLE_DDL = "create_oot_workflow_job.sql"
 
 DATABASE = "oot_chdb_check"
@@ -54,25 +60,47 @@ QUERY_TTL_DAYS = 18250
 D = 86_400
 T0 = data.T0
 
+# The tables ordered for the views (platform/src/read_tables.rs): a table of the jobs table
+# `jobs` is `jobs{suffix}`, made by create_oot_workflow_job{suffix}.sql and filled by
+# fill_oot_workflow_job{suffix}.sql.
+READ_TABLE_SUFFIXES = ["_by_target", "_targets", "_columns"]
+JOB_TABLE_STEM = "oot_workflow_job"
+
+# The column each DDL file's TTL is keyed on (as the Rust that renders it), when not first_seen_at.
+TTL_COLUMN = {
+    "create_oot_workflow_job_targets.sql": "hour",
+    "create_oot_workflow_job_columns.sql": "hour",
+    "create_oot_job_cells.sql": "hour",
+}
+
 # Each query file: the row struct whose fields `?fields` becomes, and the cases to run, each a
-# list of the values bound to its `?`s in order (str, int, or a list of str), as the callers in
-# completed.rs bind them. A file missing here fails the check: add it with its binds.
+# list of the values bound to its `?`s in order (str, int, a list of str, or a list of tuples),
+# as the callers in completed.rs bind them. A file missing here fails the check: add it with its
+# binds.
+PR_CASES = [
+    [up, pr, since]
+    for up, pr in [("pytorch/pytorch", 1001), ("pytorch/pytorch", 1002), ("pytorch/vision", 1001)]
+    for since in (0, T0 + 15 * D)
+] + [["pytorch/pytorch", 999_999, 0]]
+REPO_WINDOW_CASES = [[repo, since] for repo in data.REPOS for since in (0, T0 + 20 * D)] + [["nobody/nothing", 0]]
 QUERIES: dict[str, tuple[str, list[list]]] = {
     "summary_jobs.sql": ("SummaryRow", [[0], [T0 + 10 * D], [T0 + 39 * D], [T0 + 400 * D]]),
+    # The rollups (query/src/stores/rollups.rs), on the cells and repos tables of data.py.
+    "summary_cells.sql": ("SumsRow", [[0], [T0 + 10 * D], [T0 + 36 * D + 7 * 3600], [T0 + 400 * D]]),
+    "repo_cells.sql": ("SumsRow", REPO_WINDOW_CASES),
+    "repo_latest.sql": ("LatestRow", [[]]),
     "repo_last_results.sql": ("LastResultRow", [[]]),
-    "repo_jobs.sql": (
+    "baseline_repo_jobs.sql": ("JobRow", REPO_WINDOW_CASES),
+    "baseline_pr_jobs.sql": ("JobRow", PR_CASES),
+    "pr_jobs.sql": ("JobRow", PR_CASES),
+    # Windows start on the hour (T0 is a midnight).
+    "backend_targets.sql": ("TargetRow", REPO_WINDOW_CASES),
+    "backend_columns.sql": ("ColumnRow", REPO_WINDOW_CASES),
+    "target_jobs.sql": (
         "JobRow",
-        [[repo, since] for repo in data.REPOS for since in (0, T0 + 20 * D)]
-        + [["nobody/nothing", 0]],
-    ),
-    "pr_jobs.sql": (
-        "JobRow",
-        [
-            [up, pr, since]
-            for up, pr in [("pytorch/pytorch", 1001), ("pytorch/pytorch", 1002), ("pytorch/vision", 1001)]
-            for since in (0, T0 + 15 * D)
-        ]
-        + [["pytorch/pytorch", 999_999, 0]],
+        [[data.targets_of(repo)[i::3], repo, since] for i, repo in enumerate(data.REPOS) for since in (0, T0 + 20 * D)]
+        # Every target of the first repo, asked of the second: their shared PRs only.
+        + [[data.targets_of(data.REPOS[0]), data.REPOS[1], 0]],
     ),
     "failed_tests.sql": (
         "FailedTestsRow",
@@ -111,6 +139,8 @@ def literal(value) -> str:
         return "'" + escape(value) + "'"
     if isinstance(value, list):
         return "[" + ",".join(literal(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + ",".join(literal(v) for v in value) + ")"
     raise TypeError(f"cannot bind {value!r}")
 
 
@@ -160,9 +190,9 @@ def row_fields(source: str) -> dict[str, list[str]]:
     return structs
 
 
-def render_ddl(template: str, table: str, ttl_days: int | None) -> str:
+def render_ddl(template: str, table: str, ttl_days: int | None, ttl_column: str = "first_seen_at") -> str:
     """migrate::completed_jobs_ddl: the TTL clause where the server has table TTLs, else empty."""
-    ttl_clause = f"TTL first_seen_at + toIntervalDay({ttl_days})" if ttl_days else ""
+    ttl_clause = f"TTL {ttl_column} + toIntervalDay({ttl_days})" if ttl_days else ""
     sql = (
         template.replace("{database}", DATABASE)
         .replace("{table}", table)
@@ -173,9 +203,31 @@ def render_ddl(template: str, table: str, ttl_days: int | None) -> str:
     return sql
 
 
-def modify_ttl(table: str, ttl_days: int) -> str:
+def modify_ttl(table: str, ttl_days: int, ttl_column: str = "first_seen_at") -> str:
     """migrate::ttl_alter's statement."""
-    return f"ALTER TABLE {DATABASE}.{table} MODIFY TTL first_seen_at + toIntervalDay({ttl_days})"
+    return f"ALTER TABLE {DATABASE}.{table} MODIFY TTL {ttl_column} + toIntervalDay({ttl_days})"
+
+
+def declared_columns(create_sql: str) -> list[str]:
+    """read_tables::declared_columns: the column names a CREATE TABLE file declares, in order."""
+    body = create_sql.split("{table}\n(", 1)[1].split("\n)", 1)[0]
+    return [line.split()[0] for line in body.splitlines() if line.split()]
+
+
+def read_table_statements(jobs: str, ttl_days: int | None) -> tuple[list[str], list[str], list[str]]:
+    """What read_tables::ensure_read_tables sends for the jobs table `jobs`: each read table's
+    CREATE TABLE, its materialized view, and its backfill (named columns, the view's SELECT)."""
+    creates, views, backfills = [], [], []
+    for suffix in READ_TABLE_SUFFIXES:
+        create = (DDL_DIR / f"create_{JOB_TABLE_STEM}{suffix}.sql").read_text()
+        fill = (DDL_DIR / f"fill_{JOB_TABLE_STEM}{suffix}.sql").read_text()
+        table = f"{jobs}{suffix}"
+        ttl_column = TTL_COLUMN.get(f"create_{JOB_TABLE_STEM}{suffix}.sql", "first_seen_at")
+        creates.append(render_ddl(create, table, ttl_days, ttl_column))
+        select = fill.replace("{database}", DATABASE).replace("{table}", jobs)
+        views.append(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{table}_mv TO {DATABASE}.{table} AS\n{select}")
+        backfills.append(f"INSERT INTO {DATABASE}.{table} ({', '.join(declared_columns(create))})\n{select}")
+    return creates, views, backfills
 
 
 # --- the two engines ---------------------------------------------------------------------------
@@ -316,13 +368,15 @@ def main() -> int:
         engine.run(f"CREATE DATABASE {DATABASE}")
 
     # DDL -----------------------------------------------------------------------------------
-    ddl_files = sorted(DDL_DIR.glob("*.sql"))
+    # The fill_*.sql files are SELECTs, checked with the data below.
+    ddl_files = sorted(f for f in DDL_DIR.glob("*.sql") if not f.name.startswith("fill_"))
     if not any(f.name == JOB_TABLE_DDL for f in ddl_files):
         print(f"{DDL_DIR / JOB_TABLE_DDL} is missing", file=sys.stderr)
         return 1
     for path in ddl_files:
         template = path.read_text()
         stem = path.stem
+        ttl_column = TTL_COLUMN.get(path.name, "first_seen_at")
         steps = [
             # (what, engine, table, ttl days, should it be accepted)
             (f"{path.name}: without TTL on 18.16", old, f"{stem}_nottl", None, True),
@@ -330,9 +384,12 @@ def main() -> int:
             (f"{path.name}: without TTL on chDB", new, f"{stem}_nottl", None, True),
             (f"{path.name}: with TTL on chDB", new, f"{stem}_ttl", DEFAULT_TTL_DAYS, True),
         ]
+        if "{ttl_clause}" not in template:
+            # A table without retention of its own: no TTL variants.
+            steps = [step for step in steps if step[3] is None]
         for what, engine, table, ttl, accepted in steps:
             try:
-                engine.run(render_ddl(template, table, ttl))
+                engine.run(render_ddl(template, table, ttl, ttl_column))
                 ok, why = accepted, "accepted, but migrate holds that 18.16 has no table TTLs"
             except (EngineError, ValueError) as e:
                 ok, why = not accepted, str(e).splitlines()[0][:300]
@@ -342,7 +399,7 @@ def main() -> int:
             # Running it again changes nothing (IF NOT EXISTS): migrate runs at every start.
             if ok and accepted:
                 try:
-                    engine.run(render_ddl(template, table, ttl))
+                    engine.run(render_ddl(template, table, ttl, ttl_column))
                 except (EngineError, ValueError) as e:
                     fail(f"{what}, run twice", str(e).splitlines()[0][:300])
         if "{ttl_clause}" not in template:
@@ -351,8 +408,8 @@ def main() -> int:
         # ALTER, and the server prints the TTL back as ttl_alter's idempotence check expects.
         what = f"{path.name}: MODIFY TTL on chDB, printed back"
         try:
-            new.run(modify_ttl(f"{stem}_nottl", DEFAULT_TTL_DAYS))
-            wanted = f"TTL first_seen_at + toIntervalDay({DEFAULT_TTL_DAYS})"
+            new.run(modify_ttl(f"{stem}_nottl", DEFAULT_TTL_DAYS, ttl_column))
+            wanted = f"TTL {ttl_column} + toIntervalDay({DEFAULT_TTL_DAYS})"
             for table in (f"{stem}_nottl", f"{stem}_ttl"):
                 created = new.run(
                     f"SELECT create_table_query FROM system.tables WHERE database = '{DATABASE}' AND name = '{table}'"
@@ -366,12 +423,34 @@ def main() -> int:
 
     # Data ----------------------------------------------------------------------------------
     template = (DDL_DIR / JOB_TABLE_DDL).read_text()
-    tables = [(old, "jobs", None, tz_old), (new, "jobs", QUERY_TTL_DAYS, tz_new), (new, "jobs_nottl", None, tz_new)]
+    # The `_bf` tables' read tables are made after their data, and backfilled.
+    tables = [
+        (old, "jobs", None, tz_old),
+        (new, "jobs", QUERY_TTL_DAYS, tz_new),
+        (new, "jobs_nottl", None, tz_new),
+        (old, "jobs_bf", None, tz_old),
+        (new, "jobs_bf", QUERY_TTL_DAYS, tz_new),
+    ]
     batches = data.insert_batches()
     for engine, table, ttl, _ in tables:
-        engine.run(render_ddl(template, table, ttl))
-        for batch in batches:
-            engine.run(f"INSERT INTO {DATABASE}.{table} FORMAT JSONEachRow\n" + "\n".join(json.dumps(r) for r in batch))
+        backfilled = table.endswith("_bf")
+        creates, views, backfills = read_table_statements(table, ttl)
+        try:
+            engine.run(render_ddl(template, table, ttl))
+            if not backfilled:
+                for sql in creates + views:
+                    engine.run(sql)
+            for batch in batches:
+                engine.run(f"INSERT INTO {DATABASE}.{table} FORMAT JSONEachRow\n" + "\n".join(json.dumps(r) for r in batch))
+            if backfilled:
+                for create, backfill, view in zip(creates, backfills, views):
+                    engine.run(create)
+                    engine.run(backfill)
+                    engine.run(view)
+        except EngineError as e:
+            fail(f"data: {engine.name} {table}", str(e)[:600])
+            continue
+        results.append((f"read tables of {table} on {engine.name} ({'backfilled' if backfilled else 'kept by views'})", "", "", "ok"))
     counts = {(e.name, t): int(e.run(f"SELECT count() FROM {DATABASE}.{t}").strip()) for e, t, _, _ in tables}
     total = sum(len(b) for b in batches)
     for (engine, table), n in counts.items():
@@ -383,15 +462,35 @@ def main() -> int:
             failures.append(f"data: no job has two versions in {engine.name} {table}: FINAL is not exercised")
     print(f"data: {total} rows ({jobs} jobs) in {len(batches)} inserts, {len(data.REPOS)} repos")
 
+    # The rollup tables of each jobs table: rows straight from data.py (the projector keeps them
+    # from its ledger; here their versions are what the queries must collapse).
+    rollups = [
+        ("create_oot_job_cells.sql", "_cells", data.cell_batches()),
+        ("create_oot_repo_latest.sql", "_repos", data.repo_batches()),
+    ]
+    for engine, table, ttl, _ in tables:
+        for ddl, suffix, rollup_batches in rollups:
+            try:
+                engine.run(render_ddl((DDL_DIR / ddl).read_text(), f"{table}{suffix}", ttl, TTL_COLUMN.get(ddl, "first_seen_at")))
+                for batch in rollup_batches:
+                    engine.run(
+                        f"INSERT INTO {DATABASE}.{table}{suffix} FORMAT JSONEachRow\n"
+                        + "\n".join(json.dumps(r) for r in batch)
+                    )
+            except EngineError as e:
+                fail(f"data: {engine.name} {table}{suffix}", str(e)[:600])
+
     # Queries -------------------------------------------------------------------------------
-    structs = row_fields(ROWS_RS.read_text())
+    structs = {}
+    for source in ROWS_RS:
+        structs.update(row_fields(source.read_text()))
     for path in sorted(QUERY_DIR.glob("*.sql")):
         if path.name not in QUERIES:
             fail(path.name, "not in tests/chdb/check.py's QUERIES: add its row struct and binds")
             continue
         struct, cases = QUERIES[path.name]
         if struct not in structs:
-            fail(path.name, f"no `#[derive(Row)] struct {struct}` in {ROWS_RS.relative_to(REPO)}")
+            fail(path.name, f"no `#[derive(Row)] struct {struct}` in {[str(p.relative_to(REPO)) for p in ROWS_RS]}")
             continue
         template = path.read_text()
         for i, values in enumerate(cases):
@@ -399,7 +498,12 @@ def main() -> int:
             try:
                 answers = []
                 for engine, table, _, tz in tables:
-                    sql = bind(template.replace("{table}", f"{DATABASE}.{table}"), structs[struct], values)
+                    spliced = (
+                        template.replace("{table}", f"{DATABASE}.{table}")
+                        .replace("{cells}", f"{DATABASE}.{table}_cells")
+                        .replace("{repos}", f"{DATABASE}.{table}_repos")
+                    )
+                    sql = bind(spliced, structs[struct], values)
                     try:
                         answers.append(answer(engine, sql, tz))
                     except EngineError as e:
@@ -408,8 +512,8 @@ def main() -> int:
                 fail(what, str(e)[:600])
                 continue
             diffs = [
-                f"18.16 vs chDB ({table}): {d}"
-                for (_, table, _, _), ans in zip(tables[1:], answers[1:])
+                f"18.16 (jobs) vs {engine.name} ({table}): {d}"
+                for (engine, table, _, _), ans in zip(tables[1:], answers[1:])
                 if (d := difference(answers[0], ans))
             ]
             rows = f"{len(answers[0][2])}"
@@ -424,7 +528,9 @@ def main() -> int:
         engine.run(f"DROP DATABASE IF EXISTS {DATABASE}")
 
     width = max(len(r[0]) for r in results)
-    print(f"\n{'check':<{width}}  {'rows 18.16':>10}  {'rows chDB (ttl/no ttl)':>22}  result")
+    others = ", ".join(f"{'18.16' if e is old else 'chDB'} {t}" for e, t, _, _ in tables[1:])
+    print(f"\nrows: 18.16 jobs, then {others}")
+    print(f"\n{'check':<{width}}  {'rows 18.16':>10}  {'rows others':>22}  result")
     for what, a, b, verdict in results:
         print(f"{what:<{width}}  {a:>10}  {b:>22}  {verdict}")
     if failures:

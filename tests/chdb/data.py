@@ -144,6 +144,79 @@ def keys_of(repo: str) -> list[str]:
     return sorted({j["key"] for j in _jobs() if j["repo"] == repo})
 
 
+def targets_of(repo: str) -> list[tuple]:
+    """The upstream targets of a repo's jobs as the read tables store them (query/src/target.rs):
+    (upstream repo, PR, "", "") or (upstream repo, 0, event type, delivery id)."""
+    return sorted(
+        {
+            (j["upstream_repo"], j["pr"], "", "") if j["pr"] else (j["upstream_repo"], 0, "push", j["delivery"])
+            for j in _jobs()
+            if j["repo"] == repo
+        }
+    )
+
+
+FIGURES = [
+    "completed", "successes", "failures", "timed_out", "cancelled", "other",
+    "duration_sum_us", "durations", "queue_sum_us", "queues",
+]
+
+
+def cell_batches() -> list[list[dict]]:
+    """Rows of the rollup cells table (platform/sql/create_oot_job_cells.sql), by version: each
+    cell's versions in separate INSERTs (parts), a later version sometimes smaller (a re-run
+    retracted an attempt) or zero, so a reader must take the latest per cell, never the max or
+    a sum of versions."""
+    rng = random.Random(11)
+    batches: list[list[dict]] = [[], [], []]
+    for repo in REPOS:
+        for day in range(0, 40, 3):
+            for hour in (0, 7, 23):
+                for workflow, names in WORKFLOWS.items():
+                    for name in names:
+                        versions = rng.choice([1, 1, 2, 3])
+                        for v in range(1, versions + 1):
+                            completed = rng.randint(0, 6) if v < versions or rng.random() > 0.1 else 0
+                            successes = rng.randint(0, completed)
+                            failures = rng.randint(0, completed - successes)
+                            timed_out = rng.randint(0, completed - successes - failures)
+                            cancelled = completed - successes - failures - timed_out
+                            verdicts = successes + failures + timed_out
+                            batches[v - 1].append({
+                                "downstream_repo": repo,
+                                "hour": T0 + day * D + hour * 3600,
+                                "workflow_name": workflow,
+                                "job_name": name,
+                                "version": v * 10 + rng.randint(0, 9),
+                                "completed": completed,
+                                "successes": successes,
+                                "failures": failures,
+                                "timed_out": timed_out,
+                                "cancelled": cancelled,
+                                "other": 0,
+                                "duration_sum_us": verdicts * rng.randint(1, 10**10),
+                                "durations": verdicts,
+                                "queue_sum_us": completed * rng.randint(0, 10**9),
+                                "queues": completed,
+                            })
+    return batches
+
+
+def repo_batches() -> list[list[dict]]:
+    """Rows of the per-repo latest table (platform/sql/create_oot_repo_latest.sql), by version:
+    the latest level of a repo may go down (a newer job at a lower level)."""
+    batches: list[list[dict]] = [[], []]
+    for i, repo in enumerate(REPOS):
+        for v in (1, 2):
+            batches[v - 1].append({
+                "downstream_repo": repo,
+                "version": v,
+                "last_completed_at": T0 + (30 + i + v) * D,
+                "latest_level": ["L3", "L2", ""][(i + v) % 3],
+            })
+    return batches
+
+
 if __name__ == "__main__":
     b = insert_batches()
     print(sum(map(len, b)), "rows", [len(x) for x in b])

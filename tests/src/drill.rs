@@ -389,6 +389,13 @@ pub async fn group_position(kafka: &KafkaSettings, group: &str) -> anyhow::Resul
     .await?
 }
 
+/// Items per page of the helpers' table scans. Without a `Limit`, dynoxide reads every row from
+/// the page's start key to the end of the table out of SQLite for each page, then keeps the
+/// first 1 MB: a scan is quadratic in the table's size. With the soak's big items (~30 per
+/// 1 MB page) a scan of 45,000 jobs took about an hour and grew dynoxide to 4 GB, so the edge
+/// phase seemed never to catch up. DynamoDB itself reads at most `Limit` items per page too.
+const SCAN_PAGE_ITEMS: i32 = 100;
+
 /// Every item of the job table (a paginated scan), by `dynamoKey`.
 pub async fn all_items(
     stores: &StoreSettings,
@@ -401,6 +408,7 @@ pub async fn all_items(
             .scan()
             .table_name(&stores.dynamo.table)
             .consistent_read(true)
+            .limit(SCAN_PAGE_ITEMS)
             .set_exclusive_start_key(start)
             .send()
             .await?;
@@ -426,6 +434,7 @@ pub async fn item_keys(
             .scan()
             .table_name(&stores.dynamo.table)
             .projection_expression("dynamoKey")
+            .limit(SCAN_PAGE_ITEMS)
             .set_exclusive_start_key(start)
             .send()
             .await?;
@@ -452,6 +461,7 @@ pub async fn item_count(stores: &StoreSettings) -> anyhow::Result<u64> {
             .scan()
             .table_name(&stores.dynamo.table)
             .select(aws_sdk_dynamodb::types::Select::Count)
+            .limit(SCAN_PAGE_ITEMS)
             .set_exclusive_start_key(start)
             .send()
             .await?;

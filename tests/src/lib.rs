@@ -5,6 +5,7 @@
 //! so tests run in parallel on one stack and never see each other's data. The stack's addresses
 //! come from the same `OOT_*` variables the services read, with the same loopback defaults.
 
+pub mod bench;
 pub mod drill;
 
 use std::path::PathBuf;
@@ -506,42 +507,79 @@ impl Drop for TestQuery {
 
 /// A completed job of `repo`, first seen and completed ten days ago, written straight into
 /// ClickHouse: ingest stamps `first_seen_at` with its own clock, so it cannot make an old job.
-pub fn aged_row(repo: &str) -> oot_projector::completed_rows::CompletedJobRow {
-    let now = u32::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(u32::MAX);
-    let ten_days_ago = now - 10 * 86_400;
-    oot_projector::completed_rows::CompletedJobRow {
-        dynamo_key: format!("{repo}/d-1/ci/test/1"),
-        version: 1,
-        source_digest: "aged".to_owned(),
-        first_seen_at: ten_days_ago,
-        projected_at: ten_days_ago,
-        status: "completed".to_owned(),
-        downstream_repo: repo.to_owned(),
-        downstream_repo_level: "L1".to_owned(),
-        upstream_repo: "pytorch/pytorch".to_owned(),
-        pr_number: Some(800_000),
-        pytorch_head_sha: "0".repeat(40),
-        delivery_id: "d-1".to_owned(),
-        event_type: "pull_request".to_owned(),
-        workflow_run_url: format!("https://github.com/{repo}/actions/runs/1"),
-        workflow_name: "ci".to_owned(),
-        job_name: "test".to_owned(),
-        check_run_id: "1".to_owned(),
-        run_id: "1".to_owned(),
-        run_attempt: 1,
-        conclusion: "failure".to_owned(),
-        queue_time: None,
-        execution_time: Some(60.0),
-        started_at: Some(ten_days_ago - 60),
-        completed_at: ten_days_ago,
-        total_tests: None,
-        passed_tests: None,
-        failed_tests: None,
-        skipped_tests: None,
-        failed_tests_json: "[]".to_owned(),
-        artifact_url: String::new(),
-        environment: String::new(),
+/// The query service's stores over the given ClickHouse and DynamoDB (either may point at
+/// nothing), each read given `timeout`.
+pub async fn query_stores(
+    clickhouse: &oot_platform::settings::ClickHouseSettings,
+    dynamo: &oot_platform::settings::DynamoSettings,
+    timeout: Duration,
+) -> oot_query::api::Stores {
+    oot_query::api::Stores {
+        rollups: oot_query::stores::rollups::Rollups::new(
+            clickhouse.client(),
+            &clickhouse.qualified_table(),
+            timeout,
+        ),
+        completed: oot_query::stores::completed::CompletedJobs::new(
+            clickhouse.client(),
+            clickhouse.qualified_table(),
+            timeout,
+        ),
+        live: oot_query::stores::live::LiveJobs::new(
+            dynamo.client().await,
+            dynamo.table.clone(),
+            timeout,
+        ),
     }
+}
+
+/// The summary read from the rollups, in every window, as the baseline that counts every job
+/// computes it; the rollups' summaries, 24 h first.
+pub async fn rollups_match_baseline(
+    settings: &StoreSettings,
+) -> anyhow::Result<Vec<oot_query::views::summary::Summary>> {
+    let stores = query_stores(
+        &settings.clickhouse,
+        &settings.dynamo,
+        Duration::from_secs(10),
+    )
+    .await;
+    let now = oot_query::clock::now();
+    let mut summaries = Vec::new();
+    for window in oot_query::rules::Window::ALL {
+        let rollups = oot_query::api::summary_at(&stores, window, now).await?;
+        let baseline = oot_query::api::baseline_summary(&stores, window, now).await?;
+        anyhow::ensure!(
+            rollups == baseline,
+            "window {}: the rollups say {rollups:#?}\nthe baseline says {baseline:#?}",
+            window.as_str()
+        );
+        summaries.push(rollups);
+    }
+    Ok(summaries)
+}
+
+/// How long before now [`aged_callback`]s are received.
+pub const AGED_SECONDS: i64 = 10 * 86_400;
+
+/// A failed job of `repo` completed [`AGED_SECONDS`] ago (received then, see [`seed_views`]):
+/// a repo with nothing in any window but the 30-day one.
+pub fn aged_callback(repo: &str) -> serde_json::Value {
+    use oot_demo::callback::{sample, Job};
+    let job = Job {
+        repo: oot_contract::RepoName::parse(repo).expect("a valid test repo"),
+        level: oot_contract::RepoLevel::L1,
+        delivery_id: "d-1".to_owned(),
+        workflow: "ci".to_owned(),
+        job_name: "test".to_owned(),
+        run_id: 1,
+        run_attempt: 1,
+        check_run_id: 1,
+        ..sample::job()
+    };
+    let at = time::OffsetDateTime::now_utc() - time::Duration::seconds(AGED_SECONDS);
+    job.completed(oot_contract::Conclusion::Failure, at, Some(60.0))
+        .to_json()
 }
 
 /// A stack with seeded data projected, and a query service over it.
@@ -584,19 +622,29 @@ impl TestClock {
 /// Posts each group of callbacks through ingest, each group seen by ingest a second after the
 /// one before (rows are ordered by first-seen second; ingest's clock is moved, never waited
 /// on, and starts as many seconds behind as there are groups, so no job is seen in the future),
-/// waits until the projector has projected them all, adds `aged` rows straight into ClickHouse,
-/// and starts a query service over the tables.
+/// after the `aged` callbacks, received [`AGED_SECONDS`] ago; waits until the projector has
+/// projected them all, and starts a query service over the tables.
 pub async fn seed_views(
     prefix: &str,
     groups: &[Vec<serde_json::Value>],
-    aged: &[oot_projector::completed_rows::CompletedJobRow],
+    aged: &[serde_json::Value],
 ) -> anyhow::Result<SeededViews> {
     let stores = TestStores::unique(prefix);
-    let clock = TestClock::offset_by(-i64::try_from(groups.len())?);
+    let clock = TestClock::offset_by(-AGED_SECONDS);
     let ingest =
         TestIngest::spawn_with_clock(ingest_config(&stores.settings), clock.clock()).await?;
     let projector = TestProjector::spawn(projector_config(&stores.settings)).await?;
-    let total: usize = groups.iter().map(Vec::len).sum();
+    let total: usize = groups.iter().map(Vec::len).sum::<usize>() + aged.len();
+    for body in aged {
+        let response = ingest.post_callback(body.to_string()).await;
+        let status = response.status().as_u16();
+        anyhow::ensure!(
+            status == 202,
+            "aged callback answered {status}: {}",
+            response.text().await?
+        );
+    }
+    clock.advance(AGED_SECONDS - i64::try_from(groups.len())?);
     for (i, group) in groups.iter().enumerate() {
         if i > 0 {
             clock.advance(1);
@@ -618,13 +666,6 @@ pub async fn seed_views(
     )
     .await?;
     let s = &stores.settings;
-    oot_projector::completed_rows::CompletedJobs::new(
-        s.clickhouse.client(),
-        &s.clickhouse.database,
-        &s.clickhouse.table,
-    )
-    .insert(aged)
-    .await?;
     let query = TestQuery::spawn(query_config(s)).await?;
     Ok(SeededViews {
         stores,

@@ -18,14 +18,21 @@ use serde::Deserialize;
 
 use crate::job::{Job, JobState, SummaryJob, TestCounts};
 use crate::stores::{read, readable, Skipped, StoreError, Unreadable};
+use crate::target::{Newest, StoredTarget, TargetKey, TargetSummary};
+use crate::views::backend::Column;
 
 const STORE: &str = "clickhouse";
 
 pub const SUMMARY_JOBS_SQL: &str = include_str!("../../sql/summary_jobs.sql");
 pub const REPO_LAST_RESULTS_SQL: &str = include_str!("../../sql/repo_last_results.sql");
-pub const REPO_JOBS_SQL: &str = include_str!("../../sql/repo_jobs.sql");
 pub const PR_JOBS_SQL: &str = include_str!("../../sql/pr_jobs.sql");
+pub const BACKEND_TARGETS_SQL: &str = include_str!("../../sql/backend_targets.sql");
+pub const BACKEND_COLUMNS_SQL: &str = include_str!("../../sql/backend_columns.sql");
+pub const TARGET_JOBS_SQL: &str = include_str!("../../sql/target_jobs.sql");
 pub const FAILED_TESTS_SQL: &str = include_str!("../../sql/failed_tests.sql");
+/// The full-window reads the read tables replaced: the reference of the tests and the benchmark.
+pub const BASELINE_REPO_JOBS_SQL: &str = include_str!("../../sql/baseline_repo_jobs.sql");
+pub const BASELINE_PR_JOBS_SQL: &str = include_str!("../../sql/baseline_pr_jobs.sql");
 
 /// A repo's last result over the whole table.
 #[derive(Debug, Clone, PartialEq)]
@@ -203,6 +210,61 @@ struct LastResultRow {
     latest_level: String,
 }
 
+/// A target of a window with its newest jobs, named in `backend_targets.sql`'s subquery.
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct TargetRow {
+    upstream_repo: String,
+    target_pr: u64,
+    target_event: String,
+    target_delivery: String,
+    last_seen_at: u32,
+    newest_job_key: String,
+    head_sha: String,
+    level_seen_at: u32,
+    level_job_key: String,
+    level: String,
+}
+
+impl TryFrom<TargetRow> for TargetSummary {
+    type Error = Skipped;
+
+    fn try_from(row: TargetRow) -> Result<TargetSummary, Skipped> {
+        let Some(key) = TargetKey::from_stored(
+            row.upstream_repo,
+            row.target_pr,
+            row.target_event,
+            row.target_delivery,
+        ) else {
+            let why = Unreadable {
+                name: "target_pr",
+                problem: format!("{} is not a PR number", row.target_pr),
+            };
+            return Err(why.of(&row.newest_job_key));
+        };
+        // No job of the target in the window reported a level: the state's default.
+        let level = non_empty(row.level).map(|level| Newest {
+            first_seen_at: i64::from(row.level_seen_at),
+            job_key: row.level_job_key,
+            value: Some(level),
+        });
+        Ok(TargetSummary {
+            key,
+            newest: Newest {
+                first_seen_at: i64::from(row.last_seen_at),
+                job_key: row.newest_job_key,
+                value: non_empty(row.head_sha),
+            },
+            level,
+        })
+    }
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct ColumnRow {
+    workflow_name: String,
+    job_name: String,
+}
+
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct FailedTestsRow {
     #[serde(rename = "dynamoKey")]
@@ -219,6 +281,8 @@ impl CompletedJobs {
         }
     }
 
+    /// `template` over this table; the read tables are named after it (`{table}_by_target`,
+    /// ..., see `oot_platform::read_tables`), so the one substitution names them too.
     fn query(&self, template: &str) -> clickhouse::query::Query {
         self.client.query(&template.replace("{table}", &self.table))
     }
@@ -265,16 +329,39 @@ impl CompletedJobs {
             .collect())
     }
 
-    /// The completed jobs of `repo` first seen since `since`.
-    pub async fn repo_jobs(&self, repo: &RepoName, since: i64) -> Result<Vec<Job>, StoreError> {
+    /// Baseline: every completed job of `repo` first seen since `since`, read with `FINAL` (a
+    /// read that grows with the window). The reference of the tests and the benchmark, and the
+    /// backend header's tally until it reads the rollups; the matrix reads the read tables.
+    pub async fn baseline_repo_jobs(
+        &self,
+        repo: &RepoName,
+        since: i64,
+    ) -> Result<Vec<Job>, StoreError> {
         let query = self
-            .query(REPO_JOBS_SQL)
+            .query(BASELINE_REPO_JOBS_SQL)
             .bind(repo.as_str())
             .bind(date_time(since));
         self.jobs(query).await
     }
 
-    /// The completed jobs of upstream PR `pr` first seen since `since`.
+    /// Baseline: the completed jobs of upstream PR `pr` first seen since `since`, read with
+    /// `FINAL` from the jobs table (ordered by downstream repo, so the read scans it). The
+    /// reference of the tests and the benchmark; no route uses it.
+    pub async fn baseline_pr_jobs(
+        &self,
+        pr: &UpstreamPr,
+        since: i64,
+    ) -> Result<Vec<Job>, StoreError> {
+        let query = self
+            .query(BASELINE_PR_JOBS_SQL)
+            .bind(pr.repo.as_str())
+            .bind(pr.number.get())
+            .bind(date_time(since));
+        self.jobs(query).await
+    }
+
+    /// The completed jobs of upstream PR `pr` first seen since `since`: one range of the
+    /// by-target table.
     pub async fn pr_jobs(&self, pr: &UpstreamPr, since: i64) -> Result<Vec<Job>, StoreError> {
         let query = self
             .query(PR_JOBS_SQL)
@@ -282,6 +369,72 @@ impl CompletedJobs {
             .bind(pr.number.get())
             .bind(date_time(since));
         self.jobs(query).await
+    }
+
+    /// The upstream targets of `repo` with a completed job first seen since `since` (on the
+    /// hour), each with its newest job and newest level: the matrix's rows.
+    pub async fn backend_targets(
+        &self,
+        repo: &RepoName,
+        since: i64,
+    ) -> Result<Vec<TargetSummary>, StoreError> {
+        let query = self
+            .query(BACKEND_TARGETS_SQL)
+            .bind(repo.as_str())
+            .bind(date_time(since));
+        let rows: Vec<TargetRow> = self.fetch(query).await?;
+        Ok(readable(STORE, rows.into_iter().map(TryInto::try_into)))
+    }
+
+    /// Every (workflow, job name) of `repo` with a completed job first seen since `since` (on
+    /// the hour): the matrix's columns.
+    pub async fn backend_columns(
+        &self,
+        repo: &RepoName,
+        since: i64,
+    ) -> Result<Vec<Column>, StoreError> {
+        let query = self
+            .query(BACKEND_COLUMNS_SQL)
+            .bind(repo.as_str())
+            .bind(date_time(since));
+        let rows: Vec<ColumnRow> = self.fetch(query).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Column {
+                workflow_name: r.workflow_name,
+                job_name: r.job_name,
+            })
+            .collect())
+    }
+
+    /// The completed jobs of `repo` first seen since `since` for each of `targets`: their
+    /// ranges of the by-target table, in chunks as [`Self::failed_tests`] sends keys.
+    pub async fn target_jobs(
+        &self,
+        repo: &RepoName,
+        since: i64,
+        targets: &[TargetKey],
+    ) -> Result<Vec<Job>, StoreError> {
+        let stored: Vec<StoredTarget> = targets.iter().map(TargetKey::stored).collect();
+        let queries: Vec<clickhouse::query::Query> =
+            chunk_by_size(&stored, bound_target_bytes, KEYS_PER_QUERY_BYTES)
+                .into_iter()
+                .map(|chunk| {
+                    self.query(TARGET_JOBS_SQL)
+                        .bind(chunk)
+                        .bind(repo.as_str())
+                        .bind(date_time(since))
+                })
+                .collect();
+        let answers: Vec<Vec<JobRow>> = stream::iter(queries)
+            .map(|query| self.fetch(query))
+            .buffer_unordered(CONCURRENT_KEY_QUERIES)
+            .try_collect()
+            .await?;
+        Ok(readable(
+            STORE,
+            answers.into_iter().flatten().map(TryInto::try_into),
+        ))
     }
 
     /// The `failed_tests_json` of each of `keys` (jobs of `repo`) that has a row.
@@ -328,24 +481,36 @@ fn bound_key_bytes(key: &str) -> usize {
     2 * key.len() + 3
 }
 
+/// The most one target can take in an array literal: its three strings as keys, a number of
+/// at most 20 digits, the parentheses and commas.
+fn bound_target_bytes(target: &StoredTarget) -> usize {
+    bound_key_bytes(&target.0) + bound_key_bytes(&target.2) + bound_key_bytes(&target.3) + 20 + 3
+}
+
 /// `keys` in consecutive chunks whose array literals take at most `budget` bytes each (a key
 /// larger than the budget alone goes in a chunk of its own; the contract's keys are far
 /// smaller). No chunk is empty, so no keys means no query.
 fn chunk_keys(keys: &[String], budget: usize) -> Vec<&[String]> {
+    chunk_by_size(keys, |k| bound_key_bytes(k), budget)
+}
+
+/// `items` in consecutive chunks of at most `budget` bytes each as `size` counts them, as
+/// [`chunk_keys`] does for keys.
+fn chunk_by_size<T>(items: &[T], size: impl Fn(&T) -> usize, budget: usize) -> Vec<&[T]> {
     let mut chunks = Vec::new();
     let mut start = 0;
     let mut used = 0;
-    for (i, key) in keys.iter().enumerate() {
-        let size = bound_key_bytes(key);
+    for (i, item) in items.iter().enumerate() {
+        let size = size(item);
         if i > start && used + size > budget {
-            chunks.push(&keys[start..i]);
+            chunks.push(&items[start..i]);
             start = i;
             used = 0;
         }
         used += size;
     }
-    if start < keys.len() {
-        chunks.push(&keys[start..]);
+    if start < items.len() {
+        chunks.push(&items[start..]);
     }
     chunks
 }
@@ -364,8 +529,12 @@ mod tests {
         for (sql, binds) in [
             (SUMMARY_JOBS_SQL, 1),
             (REPO_LAST_RESULTS_SQL, 0),
-            (REPO_JOBS_SQL, 2),
+            (BASELINE_REPO_JOBS_SQL, 2),
+            (BASELINE_PR_JOBS_SQL, 3),
             (PR_JOBS_SQL, 3),
+            (BACKEND_TARGETS_SQL, 2),
+            (BACKEND_COLUMNS_SQL, 2),
+            (TARGET_JOBS_SQL, 3),
             (FAILED_TESTS_SQL, 2),
         ] {
             let fields = sql.matches("?fields").count();
@@ -373,6 +542,58 @@ mod tests {
             assert_eq!(sql.matches('?').count() - fields, binds, "{sql}");
             assert!(sql.contains("FROM {table}"), "{sql}");
         }
+    }
+
+    /// The read tables are named after the jobs table by `{table}` and their suffix, which
+    /// must be the ones migrate creates them with.
+    #[test]
+    fn the_sql_names_the_read_tables_migrate_makes() {
+        use oot_platform::read_tables::{BY_TARGET, COLUMNS, TARGETS};
+        for (sql, suffix) in [
+            (PR_JOBS_SQL, BY_TARGET),
+            (TARGET_JOBS_SQL, BY_TARGET),
+            (BACKEND_TARGETS_SQL, TARGETS),
+            (BACKEND_COLUMNS_SQL, COLUMNS),
+        ] {
+            assert!(sql.contains(&format!("FROM {{table}}{suffix}\n")), "{sql}");
+        }
+        for sql in [PR_JOBS_SQL, TARGET_JOBS_SQL, FAILED_TESTS_SQL] {
+            assert!(
+                !sql.contains("} FINAL") && !sql.contains("_by_target FINAL"),
+                "{sql}"
+            );
+            assert!(
+                sql.contains("ORDER BY version DESC\nLIMIT 1 BY dynamoKey"),
+                "{sql}"
+            );
+        }
+    }
+
+    /// A bound target is written as the SQL tuple the query unpacks, within its estimate.
+    #[test]
+    fn targets_bind_as_tuples_within_their_estimate() {
+        let client = clickhouse::Client::default();
+        let targets: Vec<StoredTarget> = vec![
+            (
+                "pytorch/pytorch".into(),
+                179_565,
+                String::new(),
+                String::new(),
+            ),
+            ("o'dd/re\\po".into(), 0, "nightly".into(), "d:1".into()),
+        ];
+        let sql = client
+            .query("SELECT ?")
+            .bind(&targets)
+            .sql_display()
+            .to_string();
+        assert_eq!(
+            sql,
+            r"SELECT [('pytorch/pytorch',179565,'',''),('o\'dd/re\\po',0,'nightly','d:1')]"
+        );
+        let bound = sql.len() - "SELECT []".len();
+        let estimate: usize = targets.iter().map(bound_target_bytes).sum();
+        assert!(bound <= estimate, "{bound} > {estimate}");
     }
 
     /// What each query reads is its row struct's fields: every one a column of the table, but
@@ -387,6 +608,21 @@ mod tests {
             for name in names {
                 assert!(is_column(name), "{name} is not a column of the table");
             }
+        }
+        for name in ColumnRow::COLUMN_NAMES {
+            assert!(is_column(name), "{name} is not a column of the table");
+        }
+        let targets_table = oot_platform::read_tables::declared_columns(
+            oot_platform::read_tables::READ_TABLES[1].create_sql,
+        );
+        for name in TargetRow::COLUMN_NAMES {
+            assert!(
+                targets_table.contains(name)
+                    || [",", "\n"]
+                        .iter()
+                        .any(|end| BACKEND_TARGETS_SQL.contains(&format!(" AS {name}{end}"))),
+                "{name} is neither a column of the targets table nor named in backend_targets.sql"
+            );
         }
         for name in LastResultRow::COLUMN_NAMES {
             assert!(

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub mod completed;
 pub mod live;
+pub mod rollups;
 
 /// How long a view waits for one store: past this a dashboard is better served by a 503 it can
 /// retry than by a hanging request.

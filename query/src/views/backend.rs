@@ -4,13 +4,25 @@
 //!
 //! - Header: the same tally as the summary's line for this repo (the latest attempt of each run
 //!   in the window, running attempts included, counted when completed: [`counted_attempts`]),
-//!   plus the number of jobs running now.
+//!   plus the number of jobs running now that are the latest in their cell (all pages).
 //! - Rows: one per upstream PR (`upstream_repo#pr_number`), or, for events without a PR, one per
-//!   upstream delivery (a nightly run, a push). Newest first: by the latest `first_seen_at` of
-//!   the row's jobs, so a PR pushed to today is on top even when its number is old.
+//!   upstream delivery (a nightly run, a push) ([`TargetKey`]). Newest first: by the latest
+//!   `first_seen_at` of the row's jobs, so a PR pushed to today is on top even when its number
+//!   is old; then by label.
 //! - Columns: every (workflow, job name) of the window, so pages share them.
 //! - Cells: the latest attempt of the newest run of that job for that row, running included
 //!   ([`crate::rules`]).
+//!
+//! Built two ways, which give the same view for the same data:
+//!
+//! - [`plan`] then [`BackendPlan::build`], what the service does: from the window's targets
+//!   with their newest job (the targets table), the window's columns (the columns table), the
+//!   running jobs, and the completed jobs of only the targets it needs
+//!   ([`BackendPlan::targets_to_read`]: the page's rows and the rows with running jobs, whose
+//!   cells decide the header's running count). No read grows with the jobs of the window: the
+//!   header's tally is the repo's rollup cells (`crate::stores::rollups`).
+//! - [`baseline_build`], from every completed job of the window: the reference the tests and
+//!   the benchmark compare with.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -22,6 +34,7 @@ use crate::job::{Job, JobState};
 use crate::params::PageRequest;
 use crate::rules::{counted_attempts, in_window, latest_of_each_job, with_running, Window};
 use crate::tally::{Ratio, Tally};
+use crate::target::{Newest, TargetKey, TargetSummary};
 use crate::views::cell::{JobCell, Links};
 use crate::views::failed_tests::{self, FailedTest};
 
@@ -112,66 +125,36 @@ pub struct Failure {
     pub failed_tests_omitted: u64,
 }
 
-/// Which row a job belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum RowKey {
-    Pr {
-        upstream_repo: String,
-        pr_number: PrNumber,
-    },
-    Delivery {
-        event_type: String,
-        upstream_repo: String,
-        delivery_id: String,
-    },
-}
-
-impl RowKey {
-    fn of(job: &Job) -> RowKey {
-        let upstream_repo = job.upstream_repo.clone().unwrap_or_default();
-        match job.pr_number {
-            Some(pr_number) => RowKey::Pr {
-                upstream_repo,
-                pr_number,
-            },
-            None => RowKey::Delivery {
-                event_type: job.event_type.clone(),
-                upstream_repo,
-                delivery_id: job.delivery_id.clone(),
-            },
-        }
-    }
-
-    fn target(&self, head_sha: Option<String>) -> Target {
-        match self {
-            RowKey::Pr {
-                upstream_repo,
-                pr_number,
-            } => Target {
-                kind: "pull_request".to_owned(),
-                label: format!("{upstream_repo}#{pr_number}"),
-                upstream_repo: Some(upstream_repo.clone()),
-                pr_number: Some(*pr_number),
+/// What a target's row shows upstream; `head_sha` is that of the row's newest job.
+fn target_of(key: &TargetKey, head_sha: Option<String>) -> Target {
+    match key {
+        TargetKey::Pr {
+            upstream_repo,
+            pr_number,
+        } => Target {
+            kind: "pull_request".to_owned(),
+            label: format!("{upstream_repo}#{pr_number}"),
+            upstream_repo: Some(upstream_repo.clone()),
+            pr_number: Some(*pr_number),
+            head_sha,
+            delivery_id: None,
+        },
+        TargetKey::Delivery {
+            event_type,
+            upstream_repo,
+            delivery_id,
+        } => {
+            let at = match &head_sha {
+                Some(sha) => sha.chars().take(7).collect::<String>(),
+                None => delivery_id.clone(),
+            };
+            Target {
+                kind: event_type.clone(),
+                label: format!("{event_type} {upstream_repo}@{at}"),
+                upstream_repo: (!upstream_repo.is_empty()).then(|| upstream_repo.clone()),
+                pr_number: None,
                 head_sha,
-                delivery_id: None,
-            },
-            RowKey::Delivery {
-                event_type,
-                upstream_repo,
-                delivery_id,
-            } => {
-                let at = match &head_sha {
-                    Some(sha) => sha.chars().take(7).collect::<String>(),
-                    None => delivery_id.clone(),
-                };
-                Target {
-                    kind: event_type.clone(),
-                    label: format!("{event_type} {upstream_repo}@{at}"),
-                    upstream_repo: (!upstream_repo.is_empty()).then(|| upstream_repo.clone()),
-                    pr_number: None,
-                    head_sha,
-                    delivery_id: Some(delivery_id.clone()),
-                }
+                delivery_id: Some(delivery_id.clone()),
             }
         }
     }
@@ -195,78 +178,57 @@ fn is_drill_down(job: &Job) -> bool {
     !job.is_running() && (job.state == JobState::Failure || job.tests.failed.unwrap_or(0) > 0)
 }
 
-/// The view of `repo` for `window` ending at `now`, page `page`: everything but the failed
-/// tests' lists, which [`BackendView::failed_job_keys`] and [`BackendView::attach_failed_tests`]
-/// fill in from a second read.
-pub fn build(
-    repo: &str,
-    window: Window,
-    now: i64,
-    completed: Vec<Job>,
-    running: Vec<Job>,
-    page: PageRequest,
-) -> BackendView {
-    let since = window.since(now);
-    let keep = |j: &Job| j.downstream_repo == repo && in_window(j.first_seen_at, since);
-    let completed: Vec<Job> = completed.into_iter().filter(keep).collect();
-    let running: Vec<Job> = running
-        .into_iter()
-        .filter(|j| keep(j) && j.is_running())
-        .collect();
+/// Newest first, then by label. The sort is stable: rows that tie on both keep the order they
+/// come in, which both builders make [`TargetKey`]'s.
+fn sort_rows<R>(rows: &mut [R], of: impl Fn(&R) -> (i64, &str)) {
+    rows.sort_by(|a, b| {
+        let (a_seen, a_label) = of(a);
+        let (b_seen, b_label) = of(b);
+        b_seen.cmp(&a_seen).then_with(|| a_label.cmp(b_label))
+    });
+}
 
+/// The rows of page `page` among `total` rows.
+fn page_range(page: PageRequest, total: usize) -> std::ops::Range<usize> {
+    let first = (page.page - 1).saturating_mul(page.per_page).min(total);
+    first..first.saturating_add(page.per_page).min(total)
+}
+
+/// The header's tally: the latest attempt of each run among the completed and the running jobs,
+/// counted when completed.
+fn header_tally(completed: Vec<Job>, running: Vec<Job>) -> Tally {
     let mut tally = Tally::default();
-    let counted = counted_attempts(completed.clone(), running.clone(), |j| j.job_key.as_str());
+    let counted = counted_attempts(completed, running, |j| j.job_key.as_str());
     for job in counted {
         tally.add(job.state, job.duration_s(), job.queue_time);
     }
-    let all = with_running(completed, running, |j| j.job_key.as_str());
-    let level = all
-        .iter()
-        .filter(|j| j.level.is_some())
-        .max_by_key(|j| j.first_seen_at)
-        .and_then(|j| j.level.clone());
+    tally
+}
 
-    let mut by_row: BTreeMap<RowKey, Vec<Job>> = BTreeMap::new();
-    for job in all {
-        by_row.entry(RowKey::of(&job)).or_default().push(job);
-    }
-    let mut rows: Vec<BuiltRow> = by_row
-        .into_iter()
-        .map(|(key, jobs)| {
-            let newest = jobs.iter().max_by_key(|j| j.first_seen_at);
-            let last_seen_at = newest.map_or(0, |j| j.first_seen_at);
-            let head_sha = newest.and_then(|j| j.head_sha.clone());
-            let shown = latest_of_each_job(jobs)
-                .into_iter()
-                .map(|j| (column_of(&j), j))
-                .collect();
-            BuiltRow {
-                target: key.target(head_sha),
-                last_seen_at,
-                jobs: shown,
-            }
-        })
-        .collect();
-    rows.sort_by(|a, b| {
-        b.last_seen_at
-            .cmp(&a.last_seen_at)
-            .then_with(|| a.target.label.cmp(&b.target.label))
-    });
-    let running_now = rows
-        .iter()
-        .flat_map(|r| r.jobs.values())
-        .filter(|j| j.is_running())
-        .count() as u64;
-    let columns: Vec<Column> = rows
-        .iter()
-        .flat_map(|r| r.jobs.keys().cloned())
-        .collect::<BTreeSet<Column>>()
-        .into_iter()
-        .collect();
+/// The jobs of `repo` in the window starting at `since`.
+fn in_view(repo: &str, since: i64) -> impl Fn(&Job) -> bool + '_ {
+    move |j: &Job| j.downstream_repo == repo && in_window(j.first_seen_at, since)
+}
 
-    let total_rows = rows.len();
-    let first = (page.page - 1).saturating_mul(page.per_page);
-    let page_rows: Vec<BuiltRow> = rows.into_iter().skip(first).take(page.per_page).collect();
+/// What both builders end with.
+struct Parts {
+    level: Option<String>,
+    tally: Tally,
+    running_now: u64,
+    columns: Vec<Column>,
+    total_rows: usize,
+    page_rows: Vec<BuiltRow>,
+}
+
+fn finish(repo: &str, window: Window, now: i64, page: PageRequest, parts: Parts) -> BackendView {
+    let Parts {
+        level,
+        tally,
+        running_now,
+        columns,
+        total_rows,
+        page_rows,
+    } = parts;
     let mut failures = Vec::new();
     let rows = page_rows
         .into_iter()
@@ -301,7 +263,7 @@ pub fn build(
         downstream_repo: repo.to_owned(),
         level,
         window: window.as_str(),
-        since: rfc3339(since),
+        since: rfc3339(window.since(now)),
         generated_at: rfc3339(now),
         header: Header {
             pass_rate: tally.pass_rate(),
@@ -328,6 +290,268 @@ pub fn build(
     }
 }
 
+/// The view of `repo` for `window` ending at `now`, page `page`, from every completed job of
+/// the window and the running jobs: everything but the failed tests' lists, which
+/// [`BackendView::failed_job_keys`] and [`BackendView::attach_failed_tests`] fill in from a
+/// second read. The reference [`plan`] is checked against; no route uses it.
+pub fn baseline_build(
+    repo: &str,
+    window: Window,
+    now: i64,
+    completed: Vec<Job>,
+    running: Vec<Job>,
+    page: PageRequest,
+) -> BackendView {
+    let keep = in_view(repo, window.since(now));
+    let completed: Vec<Job> = completed.into_iter().filter(|j| keep(j)).collect();
+    let running: Vec<Job> = running
+        .into_iter()
+        .filter(|j| keep(j) && j.is_running())
+        .collect();
+
+    let tally = header_tally(completed.clone(), running.clone());
+    let all = with_running(completed, running, |j| j.job_key.as_str());
+    let level = all
+        .iter()
+        .filter(|j| j.level.is_some())
+        .max_by_key(|j| (j.first_seen_at, j.job_key.as_str()))
+        .and_then(|j| j.level.clone());
+
+    let mut by_row: BTreeMap<TargetKey, Vec<Job>> = BTreeMap::new();
+    for job in all {
+        by_row.entry(TargetKey::of(&job)).or_default().push(job);
+    }
+    let mut rows: Vec<BuiltRow> = by_row
+        .into_iter()
+        .map(|(key, jobs)| {
+            let newest = jobs
+                .iter()
+                .max_by_key(|j| (j.first_seen_at, j.job_key.as_str()));
+            let last_seen_at = newest.map_or(0, |j| j.first_seen_at);
+            let head_sha = newest.and_then(|j| j.head_sha.clone());
+            let shown = latest_of_each_job(jobs)
+                .into_iter()
+                .map(|j| (column_of(&j), j))
+                .collect();
+            BuiltRow {
+                target: target_of(&key, head_sha),
+                last_seen_at,
+                jobs: shown,
+            }
+        })
+        .collect();
+    sort_rows(&mut rows, |r| (r.last_seen_at, r.target.label.as_str()));
+    let running_now = rows
+        .iter()
+        .flat_map(|r| r.jobs.values())
+        .filter(|j| j.is_running())
+        .count() as u64;
+    let columns: Vec<Column> = rows
+        .iter()
+        .flat_map(|r| r.jobs.keys().cloned())
+        .collect::<BTreeSet<Column>>()
+        .into_iter()
+        .collect();
+
+    let total_rows = rows.len();
+    let range = page_range(page, total_rows);
+    let page_rows: Vec<BuiltRow> = rows
+        .into_iter()
+        .skip(range.start)
+        .take(range.len())
+        .collect();
+    let parts = Parts {
+        level,
+        tally,
+        running_now,
+        columns,
+        total_rows,
+        page_rows,
+    };
+    finish(repo, window, now, page, parts)
+}
+
+/// A row of the matrix, placed.
+#[derive(Debug, Clone)]
+struct PlannedRow {
+    key: TargetKey,
+    target: Target,
+    last_seen_at: i64,
+}
+
+/// The matrix's rows in order and what a page must read next ([`plan`]).
+#[derive(Debug, Clone)]
+pub struct BackendPlan {
+    repo: String,
+    window: Window,
+    now: i64,
+    page: PageRequest,
+    /// The repo's running jobs in the window.
+    running: Vec<Job>,
+    rows: Vec<PlannedRow>,
+    level: Option<String>,
+}
+
+/// Orders the matrix's rows of `repo` for `window` ending at `now`: every target of the window
+/// (`targets`, the completed jobs' newest per target, read from the targets table) and of the
+/// running jobs, newest first. [`BackendPlan::targets_to_read`] then names the targets whose
+/// jobs [`BackendPlan::build`] needs.
+pub fn plan(
+    repo: &str,
+    window: Window,
+    now: i64,
+    targets: Vec<TargetSummary>,
+    running: Vec<Job>,
+    page: PageRequest,
+) -> BackendPlan {
+    let keep = in_view(repo, window.since(now));
+    let running: Vec<Job> = running
+        .into_iter()
+        .filter(|j| keep(j) && j.is_running())
+        .collect();
+    // The completed jobs' newest first, then the running jobs': a running copy of a completed
+    // job ties with it and loses, as the completed row is what the views show.
+    let mut newest: BTreeMap<TargetKey, Option<Newest>> = BTreeMap::new();
+    let mut level: Option<Newest> = None;
+    for summary in targets {
+        let kept = newest.entry(summary.key).or_default();
+        *kept = Newest::newer(kept.take(), summary.newest);
+        if let Some(with_level) = summary.level {
+            level = Newest::newer(level, with_level);
+        }
+    }
+    for job in &running {
+        let kept = newest.entry(TargetKey::of(job)).or_default();
+        *kept = Newest::newer(
+            kept.take(),
+            Newest {
+                first_seen_at: job.first_seen_at,
+                job_key: job.job_key.clone(),
+                value: job.head_sha.clone(),
+            },
+        );
+        if job.level.is_some() {
+            let with_level = Newest {
+                first_seen_at: job.first_seen_at,
+                job_key: job.job_key.clone(),
+                value: job.level.clone(),
+            };
+            level = Newest::newer(level, with_level);
+        }
+    }
+    let mut rows: Vec<PlannedRow> = newest
+        .into_iter()
+        .filter_map(|(key, newest)| {
+            let newest = newest?;
+            Some(PlannedRow {
+                target: target_of(&key, newest.value),
+                last_seen_at: newest.first_seen_at,
+                key,
+            })
+        })
+        .collect();
+    sort_rows(&mut rows, |r| (r.last_seen_at, r.target.label.as_str()));
+    BackendPlan {
+        repo: repo.to_owned(),
+        window,
+        now,
+        page,
+        running,
+        rows,
+        level: level.and_then(|l| l.value),
+    }
+}
+
+impl BackendPlan {
+    /// The targets whose completed jobs [`Self::build`] needs: the page's rows, for their cells,
+    /// and every row with a running job, to count the running jobs that are the latest in their
+    /// cell. Every other row is shown by its target and newest job alone.
+    pub fn targets_to_read(&self) -> Vec<TargetKey> {
+        let range = page_range(self.page, self.rows.len());
+        self.rows[range]
+            .iter()
+            .map(|r| r.key.clone())
+            .chain(self.running.iter().map(TargetKey::of))
+            .collect::<BTreeSet<TargetKey>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// The view, from the window's `columns` (the columns table), the completed jobs of
+    /// [`Self::targets_to_read`] (`jobs`), and the header's tally (`tally`: what the repo's
+    /// runs in the window count, from the rollup cells): everything but the failed tests'
+    /// lists, as [`baseline_build`].
+    pub fn build(self, columns: Vec<Column>, jobs: Vec<Job>, tally: Tally) -> BackendView {
+        let BackendPlan {
+            repo,
+            window,
+            now,
+            page,
+            running,
+            rows,
+            level,
+        } = self;
+        let keep = in_view(&repo, window.since(now));
+        let range = page_range(page, rows.len());
+        let read: BTreeSet<TargetKey> = rows[range.clone()]
+            .iter()
+            .map(|r| r.key.clone())
+            .chain(running.iter().map(TargetKey::of))
+            .collect();
+        let completed: Vec<Job> = jobs
+            .into_iter()
+            .filter(|j| keep(j) && read.contains(&TargetKey::of(j)))
+            .collect();
+
+        let columns: Vec<Column> = columns
+            .into_iter()
+            .chain(running.iter().map(column_of))
+            .collect::<BTreeSet<Column>>()
+            .into_iter()
+            .collect();
+        let mut by_row: BTreeMap<TargetKey, Vec<Job>> = BTreeMap::new();
+        for job in with_running(completed, running, |j| j.job_key.as_str()) {
+            by_row.entry(TargetKey::of(&job)).or_default().push(job);
+        }
+        let mut shown: BTreeMap<TargetKey, BTreeMap<Column, Job>> = by_row
+            .into_iter()
+            .map(|(key, jobs)| {
+                let cells = latest_of_each_job(jobs)
+                    .into_iter()
+                    .map(|j| (column_of(&j), j))
+                    .collect();
+                (key, cells)
+            })
+            .collect();
+        let running_now = shown
+            .values()
+            .flat_map(BTreeMap::values)
+            .filter(|j| j.is_running())
+            .count() as u64;
+
+        let total_rows = rows.len();
+        let page_rows = rows
+            .into_iter()
+            .skip(range.start)
+            .take(range.len())
+            .map(|row| BuiltRow {
+                jobs: shown.remove(&row.key).unwrap_or_default(),
+                target: row.target,
+                last_seen_at: row.last_seen_at,
+            })
+            .collect();
+        let parts = Parts {
+            level,
+            tally,
+            running_now,
+            columns,
+            total_rows,
+            page_rows,
+        };
+        finish(&repo, window, now, page, parts)
+    }
+}
+
 impl BackendView {
     /// The jobs whose failed tests the page lists.
     pub fn failed_job_keys(&self) -> Vec<String> {
@@ -347,11 +571,98 @@ impl BackendView {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::views::cell::tests::{job, pr as pr_number};
 
     const NOW: i64 = 2_000_000;
+
+    /// What the targets table holds for `completed` (one version per job): per target of
+    /// `repo` in the window, the newest job and the newest with a level.
+    fn targets_table(repo: &str, since: i64, completed: &[Job]) -> Vec<TargetSummary> {
+        let keep = in_view(repo, since);
+        let mut by_target: BTreeMap<TargetKey, (Option<Newest>, Option<Newest>)> = BTreeMap::new();
+        for j in completed.iter().filter(|j| keep(j)) {
+            let (newest, level) = by_target.entry(TargetKey::of(j)).or_default();
+            let this = |value: Option<String>| Newest {
+                first_seen_at: j.first_seen_at,
+                job_key: j.job_key.clone(),
+                value,
+            };
+            *newest = Newest::newer(newest.take(), this(j.head_sha.clone()));
+            if j.level.is_some() {
+                *level = Newest::newer(level.take(), this(j.level.clone()));
+            }
+        }
+        by_target
+            .into_iter()
+            .filter_map(|(key, (newest, level))| {
+                Some(TargetSummary {
+                    key,
+                    newest: newest?,
+                    level,
+                })
+            })
+            .collect()
+    }
+
+    /// The view as the service builds it, the read tables' answers computed from `completed`.
+    pub(crate) fn via_plan(
+        repo: &str,
+        window: Window,
+        now: i64,
+        completed: Vec<Job>,
+        running: Vec<Job>,
+        page: PageRequest,
+    ) -> BackendView {
+        let since = window.since(now);
+        let keep = in_view(repo, since);
+        let targets = targets_table(repo, since, &completed);
+        let columns: Vec<Column> = completed
+            .iter()
+            .filter(|j| keep(j))
+            .map(column_of)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        // The rollups' tally, as the baseline counts it (the rollup tests hold the two equal).
+        let tally = header_tally(
+            completed.iter().filter(|j| keep(j)).cloned().collect(),
+            running
+                .iter()
+                .filter(|j| keep(j) && j.is_running())
+                .cloned()
+                .collect(),
+        );
+        let plan = plan(repo, window, now, targets, running, page);
+        let wanted: BTreeSet<TargetKey> = plan.targets_to_read().into_iter().collect();
+        let jobs = completed
+            .iter()
+            .filter(|j| keep(j) && wanted.contains(&TargetKey::of(j)))
+            .cloned()
+            .collect();
+        plan.build(columns, jobs, tally)
+    }
+
+    /// Both builders, which must agree; the view.
+    fn build(
+        repo: &str,
+        window: Window,
+        now: i64,
+        completed: Vec<Job>,
+        running: Vec<Job>,
+        page: PageRequest,
+    ) -> BackendView {
+        let baseline = baseline_build(repo, window, now, completed.clone(), running.clone(), page);
+        let planned = via_plan(repo, window, now, completed, running, page);
+        assert_eq!(
+            serde_json::to_value(&planned).unwrap(),
+            serde_json::to_value(&baseline).unwrap()
+        );
+        baseline
+    }
 
     fn page(page: usize, per_page: usize) -> PageRequest {
         PageRequest { page, per_page }
@@ -375,6 +686,100 @@ mod tests {
             j.conclusion = None;
         }
         j
+    }
+
+    /// One job of a random matrix: which target (a PR, or a delivery with a head commit that
+    /// other deliveries may share, so labels tie), which cell, which run and attempt, when.
+    #[allow(clippy::type_complexity)]
+    fn random_job() -> impl Strategy<Value = (Job, bool)> {
+        (
+            (0u32..8, 0usize..3, 0usize..3, 0usize..3, 0usize..4, 1u32..4),
+            (
+                0usize..5,
+                0i64..40,
+                0usize..3,
+                0usize..3,
+                any::<bool>(),
+                0u64..3,
+            ),
+        )
+            .prop_map(
+                |(
+                    (target, sha, workflow, name, run, attempt),
+                    (state, seen, level, repo, copy, failed),
+                )| {
+                    let mut j = job(["a/b", "a/b", "c/d"][repo], "k");
+                    if target >= 5 {
+                        j.pr_number = None;
+                        j.event_type =
+                            ["nightly", "push", "nightly"][(target - 5) as usize].to_owned();
+                        j.delivery_id = format!("d{}", target % 2);
+                        j.upstream_repo = (target != 7).then(|| "pytorch/pytorch".to_owned());
+                    } else {
+                        j.pr_number = Some(pr_number(target + 1));
+                    }
+                    j.head_sha = [
+                        None,
+                        Some("aaaaaaa1".to_owned()),
+                        Some("bbbbbbb2".to_owned()),
+                    ][sha]
+                        .clone();
+                    j.workflow_name = ["ci", "nightly", "ci"][workflow].to_owned();
+                    j.job_name = ["build", "test", "lint"][name].to_owned();
+                    j.run_id = ["99", "100", "101", "x"][run].to_owned();
+                    j.run_attempt = attempt;
+                    j.state = [
+                        JobState::Success,
+                        JobState::Failure,
+                        JobState::Running,
+                        JobState::Cancelled,
+                        JobState::TimedOut,
+                    ][state];
+                    if j.state == JobState::Running {
+                        j.completed_at = None;
+                        j.conclusion = None;
+                    }
+                    // Seconds apart, some a day old (outside a 24 h window), ties within a second.
+                    j.first_seen_at = NOW - seen * 3_000;
+                    j.level = [None, Some("L1".to_owned()), Some("L2".to_owned())][level].clone();
+                    j.tests.failed = Some(failed);
+                    (j, copy)
+                },
+            )
+    }
+
+    proptest! {
+        /// The service's way (the read tables' answers, then only the targets a page needs)
+        /// gives the baseline's view on every page, whatever the jobs: re-runs, running
+        /// attempts, running copies of completed jobs, ties, other repos, old jobs.
+        #[test]
+        fn the_plan_gives_the_baselines_view_on_every_page(
+            jobs in proptest::collection::vec(random_job(), 0..40),
+            per_page in 1usize..5,
+            week in any::<bool>(),
+        ) {
+            let mut completed = Vec::new();
+            let mut running = Vec::new();
+            for (i, (mut j, copy)) in jobs.into_iter().enumerate() {
+                j.job_key = format!("k{i:02}");
+                if j.is_running() {
+                    running.push(j);
+                } else {
+                    if copy {
+                        // DynamoDB still says running: the completed row wins.
+                        let mut stale = j.clone();
+                        stale.state = JobState::Running;
+                        running.push(stale);
+                    }
+                    completed.push(j);
+                }
+            }
+            let window = if week { Window::Week } else { Window::Day };
+            let first = build("a/b", window, NOW, completed.clone(), running.clone(), page(1, per_page));
+            for p in 2..=first.page.total_pages + 1 {
+                build("a/b", window, NOW, completed.clone(), running.clone(), page(p, per_page));
+            }
+        }
     }
 
     #[test]

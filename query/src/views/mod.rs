@@ -64,7 +64,7 @@ mod tests {
             page: 1,
             per_page: 10,
         };
-        let view = backend::build("a/a", Window::Day, now, completed, running, page);
+        let view = backend::tests::via_plan("a/a", Window::Day, now, completed, running, page);
         assert_eq!(
             (
                 view.header.completed,

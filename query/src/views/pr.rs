@@ -121,17 +121,17 @@ pub fn build(
         .collect();
     let all = with_running(completed, running, |j| j.job_key.as_str());
 
-    let mut levels: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    // Each backend's level is its newest job's (ties within a second to the higher key, so the
+    // choice never depends on the order the rows were read in).
+    let mut levels: BTreeMap<String, ((i64, String), String)> = BTreeMap::new();
     for job in &all {
         if let Some(level) = &job.level {
+            let rank = (job.first_seen_at, job.job_key.clone());
             let newest = levels
                 .get(&job.downstream_repo)
-                .is_none_or(|(at, _)| *at < job.first_seen_at);
+                .is_none_or(|(kept, _)| *kept < rank);
             if newest {
-                levels.insert(
-                    job.downstream_repo.clone(),
-                    (job.first_seen_at, level.clone()),
-                );
+                levels.insert(job.downstream_repo.clone(), (rank, level.clone()));
             }
         }
     }

@@ -15,6 +15,7 @@ use crate::clock::{days_between, rfc3339};
 use crate::job::SummaryJob;
 use crate::rules::{counted_attempts, in_window, Window};
 use crate::stores::completed::RepoLastResult;
+use crate::stores::rollups::RepoFigures;
 use crate::tally::{Ratio, Tally};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,6 +100,42 @@ pub fn build(
             }
         }
     }
+    summary_of(window, now, repos)
+}
+
+/// The summary of `window` ending at `now` from the rollups: what each repo's runs in the
+/// window count ([`RepoFigures`], from the hourly cells) and every repo's latest (last result,
+/// level). Equal to [`build`] over the same jobs (the rollups' exactness tests hold them so).
+pub fn from_rollups(
+    window: Window,
+    now: i64,
+    figures: Vec<RepoFigures>,
+    latest: Vec<RepoLastResult>,
+) -> Summary {
+    let mut repos: BTreeMap<String, Acc> = BTreeMap::new();
+    for last in latest {
+        let acc = repos.entry(last.downstream_repo).or_default();
+        acc.last_completed_at = acc.last_completed_at.max(Some(last.last_completed_at));
+        acc.level = last.level.map(|level| (i64::MAX, level));
+    }
+    for repo in figures {
+        // A repo whose runs in the window are all running counts nothing, and running jobs
+        // never add a repo to the summary.
+        if repo.figures.completed <= 0 {
+            continue;
+        }
+        repos
+            .entry(repo.downstream_repo)
+            .or_default()
+            .tally
+            .add_figures(&repo.figures);
+    }
+    summary_of(window, now, repos)
+}
+
+/// The summary's lines, worst first.
+fn summary_of(window: Window, now: i64, repos: BTreeMap<String, Acc>) -> Summary {
+    let since = window.since(now);
     let mut lines: Vec<RepoSummary> = repos
         .into_iter()
         .map(|(downstream_repo, acc)| RepoSummary {

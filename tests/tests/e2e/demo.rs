@@ -99,5 +99,12 @@ async fn demo_data_populates_every_view() {
             .is_some_and(|tests| !tests.is_empty())),
         "no failed tests on the backend page: {backend}"
     );
+
+    // The views' figures are the same read from the rollups as counted from every job (the
+    // read path before the rollups, kept as the baseline), in every window.
+    let summaries = oot_e2e::rollups_match_baseline(&stores.settings)
+        .await
+        .unwrap();
+    assert!(summaries.iter().all(|s| !s.repos.is_empty()));
     drop(ingest);
 }

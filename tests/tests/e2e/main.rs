@@ -21,6 +21,7 @@ mod persistence;
 mod projector;
 mod projector_restart;
 mod query;
+mod read_model;
 mod running_index;
 mod services;
 mod stack_smoke;

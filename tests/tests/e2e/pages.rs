@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use oot_contract::{Conclusion, RepoLevel};
 use oot_e2e::callbacks::{self, ago, sample, upstream_pr, Callback, FailedTest, Job};
-use oot_e2e::{aged_row, eventually, query_config, seed_views, SeededViews, TestQuery, TestStores};
+use oot_e2e::{
+    aged_callback, eventually, query_config, seed_views, SeededViews, TestQuery, TestStores,
+};
 use serde_json::{json, Value};
 
 const XPU: &str = "intel/torch-xpu-ops";
@@ -143,7 +145,7 @@ fn seed() -> Vec<Vec<Value>> {
 }
 
 async fn seeded() -> SeededViews {
-    seed_views("pages", &seed(), &[aged_row(OLD)])
+    seed_views("pages", &seed(), &[aged_callback(OLD)])
         .await
         .unwrap()
 }

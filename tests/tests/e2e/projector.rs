@@ -22,6 +22,8 @@ fn for_job(sample: fn() -> Callback, n: u32) -> Value {
     let mut callback = sample();
     if n > 0 {
         callback.job.delivery_id = format!("delivery-{n}");
+        // Its own workflow run too, so the rollups count each job as one run.
+        callback.job.run_id += u64::from(n);
     }
     callback.to_json()
 }
@@ -323,7 +325,19 @@ async fn a_projector_that_dies_between_the_stores_and_the_commit_loses_nothing_a
         oot_projector::pipeline::project(&stores_of, &refs, 0, &stop)
             .await
             .unwrap();
-        // Dropped here without a commit: the crash.
+        // Dropped here without a commit: the crash. Say it came after the ledger's transaction
+        // but before the rollup rows reached ClickHouse: they are not there.
+        for table in [
+            oot_contract::rollup::cells_table(&s.clickhouse.table),
+            oot_contract::rollup::repos_table(&s.clickhouse.table),
+        ] {
+            s.clickhouse
+                .client()
+                .query(&format!("TRUNCATE TABLE {}.{table}", s.clickhouse.database))
+                .execute()
+                .await
+                .unwrap();
+        }
     }
     let versions_before: Vec<f64> = futures::future::join_all(
         (1..=5).map(|n| async move { attr_n(&item(s, &key_of(n)).await, "version").unwrap() }),
@@ -346,6 +360,12 @@ async fn a_projector_that_dies_between_the_stores_and_the_commit_loses_nothing_a
     let rows = completed_rows(s).await.unwrap();
     assert_eq!(rows.len(), 5, "each job counted once by the views' query");
     assert!(physical_row_count(s).await.unwrap() >= 5);
+    // The redelivered batch changed no run in the ledger, and still re-sent the cells it
+    // touched: the rollups are whole again, each job counted once.
+    let summaries = oot_e2e::rollups_match_baseline(s).await.unwrap();
+    let day = &summaries[0].repos;
+    assert_eq!(day.len(), 1, "{day:?}");
+    assert_eq!((day[0].completed, day[0].failures), (5, 5));
 }
 
 #[tokio::test]
@@ -381,7 +401,7 @@ async fn replay_rebuilds_tables_equal_to_the_live_ones() {
     assert_eq!(report.events, bodies.len() as u64);
     let mut rebuilt = live.clone();
     rebuilt.dynamo.table = args.into_dynamo_table.clone().unwrap_or_default();
-    rebuilt.clickhouse.table = args.into_clickhouse_table.clone();
+    rebuilt.clickhouse.table = args.into_clickhouse_table.clone().unwrap();
 
     // Same completed rows, but for when they were projected and how many writes it took.
     let normalize = |rows: Vec<oot_projector::completed_rows::CompletedJobRow>| {
@@ -443,6 +463,11 @@ async fn two_projectors_writing_the_same_jobs_at_once_never_regress_a_record() {
             .all(|r| r.conclusion == "failure" && r.started_at.is_some()),
         "{rows:?}"
     );
+    // Both projectors kept the rollups through one ledger: each job counted once.
+    let summaries = oot_e2e::rollups_match_baseline(s).await.unwrap();
+    let day = &summaries[0].repos;
+    assert_eq!(day.len(), 1, "{day:?}");
+    assert_eq!((day[0].completed, day[0].failures), (40, 40));
 }
 
 #[tokio::test]
@@ -479,13 +504,48 @@ async fn expired_months_are_dropped_and_recent_ones_kept() {
         .await
         .unwrap();
     insert.end().await.unwrap();
+    #[derive(clickhouse::Row, serde::Serialize)]
+    struct Cell {
+        downstream_repo: String,
+        hour: u32,
+    }
+    let cells = oot_contract::rollup::cells_table(&s.clickhouse.table);
+    let mut insert = client.insert::<Cell>(&cells).await.unwrap();
+    for hour in [1_580_000_400, now.unix_timestamp() as u32] {
+        insert
+            .write(&Cell {
+                downstream_repo: "a/b".into(),
+                hour: hour - hour % 3600,
+            })
+            .await
+            .unwrap();
+    }
+    insert.end().await.unwrap();
 
     let mut settings = s.clickhouse.clone();
     settings.ttl_days = 365;
     let dropped = oot_projector::retention::drop_expired_partitions(&client, &settings, now)
         .await
         .unwrap();
-    assert_eq!(dropped, vec!["202001".to_owned()]);
+    // The jobs table, the read tables its views fill, and the cells: January 2020 only.
+    let mut expected: Vec<String> = [s.clickhouse.table.clone(), cells.clone()]
+        .into_iter()
+        .chain(oot_platform::read_tables::read_tables(&s.clickhouse.table))
+        .map(|t| format!("{t}:202001"))
+        .collect();
+    expected.sort();
+    let mut dropped = dropped;
+    dropped.sort();
+    assert_eq!(dropped, expected);
+    let hours: Vec<u32> = client
+        .query(&format!(
+            "SELECT toUInt32(hour) FROM {}.{cells}",
+            s.clickhouse.database
+        ))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(hours.len(), 1, "the recent cell is kept: {hours:?}");
     let keys: Vec<String> = client
         .query(&format!(
             "SELECT dynamoKey FROM {} ORDER BY dynamoKey",

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use oot_contract::{Conclusion, RepoLevel};
 use oot_e2e::callbacks::{ago, repo, sample, upstream_pr, Callback, Job};
-use oot_e2e::{aged_row, query_config, seed_views, SeededViews, TestQuery, TestStores};
+use oot_e2e::{aged_callback, query_config, seed_views, SeededViews, TestQuery, TestStores};
 use serde_json::{json, Value};
 
 const XPU: &str = "intel/torch-xpu-ops";
@@ -180,7 +180,7 @@ fn seed_groups() -> Vec<Vec<Value>> {
 }
 
 async fn seeded() -> SeededViews {
-    seed_views("query", &seed_groups(), &[aged_row(OLD)])
+    seed_views("query", &seed_groups(), &[aged_callback(OLD)])
         .await
         .unwrap()
 }
@@ -574,18 +574,7 @@ async fn query_over(
     dynamo: &oot_platform::settings::DynamoSettings,
     timeout: Duration,
 ) -> TestQuery {
-    TestQuery::spawn_routes(oot_query::api::Stores {
-        completed: oot_query::stores::completed::CompletedJobs::new(
-            clickhouse.client(),
-            clickhouse.qualified_table(),
-            timeout,
-        ),
-        live: oot_query::stores::live::LiveJobs::new(
-            dynamo.client().await,
-            dynamo.table.clone(),
-            timeout,
-        ),
-    })
-    .await
-    .unwrap()
+    TestQuery::spawn_routes(oot_e2e::query_stores(clickhouse, dynamo, timeout).await)
+        .await
+        .unwrap()
 }

@@ -1,0 +1,495 @@
+//! Schema as code for the read tables: copies and summaries of the completed-jobs table ordered
+//! for the views' reads (docs/contract.md §10.1), each kept exact by a materialized view on every
+//! INSERT into the completed-jobs table, and filled once from it when it is created.
+//!
+//! | table | order | holds | read by |
+//! |---|---|---|---|
+//! | `{jobs}_by_target` | upstream repo, PR (or delivery), downstream repo, job key | every completed job version | the PR view; a matrix page's jobs |
+//! | `{jobs}_targets` | downstream repo, hour, target | per hour and target: the newest job (its head commit) and the newest level | the matrix's rows |
+//! | `{jobs}_columns` | downstream repo, hour, workflow, job name | the (workflow, job name) pairs | the matrix's columns |
+//!
+//! **Migration.** [`ensure_read_tables`] (called by [`crate::migrate::ensure_clickhouse`], so by
+//! `migrate` and every service's start-up) creates each table and its view if missing. A table
+//! is filled from the jobs already stored when it is created in this run, or when its view is
+//! missing (a stack made before the read tables, or a run cut short), in this order:
+//!
+//! 1. a *capture* view (`{table}_mv_backfill`) is created first, so every INSERT into the jobs
+//!    table from then on also reaches the read table;
+//! 2. migrate waits until no INSERT into the jobs table that began before the capture view
+//!    existed is still running (`system.processes`): such an INSERT feeds no view, and could
+//!    commit after the backfill has read;
+//! 3. the backfill: `INSERT INTO {table} SELECT ... FROM {jobs}`, the view's own SELECT;
+//! 4. the view (`{table}_mv`) is created, then the capture view dropped.
+//!
+//! The view's presence marks the backfill as done: a run cut short before step 4 leaves no view,
+//! so the next run does it all again (the capture view, if left, already kept capturing), and
+//! a capture view left after step 4 is dropped by the next run.
+//!
+//! **The race with concurrent inserts, and why it is harmless.** Rows inserted between steps 1
+//! and 3 are written twice: by the capture view, and by the backfill that reads them too; so are
+//! rows the projector writes while two migrations run at once, or while both views exist
+//! between step 4's two statements. Twice is harmless in each table: in `_by_target` the copies
+//! are the same job at the same version, which ReplacingMergeTree(version) collapses and the
+//! readers' latest-version-per-job choice sees once; `_targets` keeps `max` states, and the max
+//! of a value with itself is that value; `_columns` keeps distinct names. What must not happen
+//! is a row reaching neither, and steps 1-3 ensure every row is either committed before the
+//! backfill reads (the backfill has it) or inserted after the capture view existed (the views
+//! have it).
+//!
+//! One more effect of creating a view under inserts, seen on 18.16: an INSERT into the jobs
+//! table that starts while a view is being created can fail (`Table ..._mv doesn't exist`: the
+//! view is registered as a dependency a moment before it can be found). It fails before it
+//! writes anything, and the projector retries it like any ClickHouse error but the data's.
+//!
+//! Retention: the tables are partitioned by month like the jobs table (of `first_seen_at`, or of
+//! its hour), and get the table TTL where the server has them (19.6+; added to a table made
+//! without one, as for the jobs table). On 18.16 the partitions of every table of
+//! [`read_tables`] must be dropped with the jobs table's.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::migrate::supports_table_ttl;
+use crate::settings::ClickHouseSettings;
+
+/// One read table: its name's suffix after the jobs table's, its DDL, the SELECT that fills it
+/// from the jobs table, and the column its TTL is keyed on.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadTable {
+    pub suffix: &'static str,
+    pub create_sql: &'static str,
+    pub fill_sql: &'static str,
+    pub ttl_column: &'static str,
+}
+
+/// Suffix of the jobs ordered by upstream target.
+pub const BY_TARGET: &str = "_by_target";
+/// Suffix of the matrix's rows.
+pub const TARGETS: &str = "_targets";
+/// Suffix of the matrix's columns.
+pub const COLUMNS: &str = "_columns";
+
+/// Every read table, in the order they are made.
+pub const READ_TABLES: [ReadTable; 3] = [
+    ReadTable {
+        suffix: BY_TARGET,
+        create_sql: include_str!("../sql/create_oot_workflow_job_by_target.sql"),
+        fill_sql: include_str!("../sql/fill_oot_workflow_job_by_target.sql"),
+        ttl_column: "first_seen_at",
+    },
+    ReadTable {
+        suffix: TARGETS,
+        create_sql: include_str!("../sql/create_oot_workflow_job_targets.sql"),
+        fill_sql: include_str!("../sql/fill_oot_workflow_job_targets.sql"),
+        ttl_column: "hour",
+    },
+    ReadTable {
+        suffix: COLUMNS,
+        create_sql: include_str!("../sql/create_oot_workflow_job_columns.sql"),
+        fill_sql: include_str!("../sql/fill_oot_workflow_job_columns.sql"),
+        ttl_column: "hour",
+    },
+];
+
+/// The names of the read tables of the jobs table `jobs_table` (unqualified), e.g. for the
+/// partition drops of retention on 18.16.
+pub fn read_tables(jobs_table: &str) -> Vec<String> {
+    READ_TABLES
+        .iter()
+        .map(|t| format!("{jobs_table}{}", t.suffix))
+        .collect()
+}
+
+/// The materialized view that keeps `table`.
+pub fn view_name(table: &str) -> String {
+    format!("{table}_mv")
+}
+
+/// The view that captures inserts while `table` is backfilled.
+pub fn capture_view_name(table: &str) -> String {
+    format!("{table}_mv_backfill")
+}
+
+impl ReadTable {
+    /// The table's unqualified name for the jobs table `jobs_table`.
+    pub fn name(&self, jobs_table: &str) -> String {
+        format!("{jobs_table}{}", self.suffix)
+    }
+
+    /// Its TTL expression, keyed on our own clock as the jobs table's is.
+    pub fn ttl_expression(&self, clickhouse: &ClickHouseSettings) -> String {
+        format!(
+            "{} + toIntervalDay({})",
+            self.ttl_column, clickhouse.ttl_days
+        )
+    }
+
+    /// Its `CREATE TABLE` on a server of `server_version` (a TTL where the server has them).
+    pub fn ddl(&self, clickhouse: &ClickHouseSettings, server_version: &str) -> String {
+        let ttl_clause = if supports_table_ttl(server_version) {
+            format!("TTL {}", self.ttl_expression(clickhouse))
+        } else {
+            String::new()
+        };
+        self.create_sql
+            .replace("{database}", &clickhouse.database)
+            .replace("{table}", &self.name(&clickhouse.table))
+            .replace("{ttl_clause}", &ttl_clause)
+    }
+
+    /// The SELECT over the jobs table whose rows the table holds.
+    pub fn fill_select(&self, clickhouse: &ClickHouseSettings) -> String {
+        self.fill_sql
+            .replace("{database}", &clickhouse.database)
+            .replace("{table}", &clickhouse.table)
+    }
+
+    /// `CREATE MATERIALIZED VIEW` named `view` writing the table's rows of every block
+    /// inserted into the jobs table.
+    pub fn view_ddl(&self, clickhouse: &ClickHouseSettings, view: &str) -> String {
+        format!(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{view} TO {db}.{table} AS\n{select}",
+            db = clickhouse.database,
+            table = self.name(&clickhouse.table),
+            select = self.fill_select(clickhouse),
+        )
+    }
+
+    /// The backfill: the table's rows of everything the jobs table holds. The columns are
+    /// named, since `INSERT ... SELECT` matches them by position.
+    pub fn backfill(&self, clickhouse: &ClickHouseSettings) -> String {
+        format!(
+            "INSERT INTO {}.{} ({})\n{}",
+            clickhouse.database,
+            self.name(&clickhouse.table),
+            declared_columns(self.create_sql).join(", "),
+            self.fill_select(clickhouse),
+        )
+    }
+}
+
+/// The column names a `CREATE TABLE` file declares, in order (one per line in parentheses).
+pub fn declared_columns(create_sql: &str) -> Vec<&str> {
+    create_sql
+        .split_once("{table}\n(")
+        .and_then(|(_, rest)| rest.split_once("\n)"))
+        .map(|(columns, _)| {
+            columns
+                .lines()
+                .filter_map(|line| line.split_whitespace().next())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `ALTER TABLE ... MODIFY TTL` that gives `qualified` the TTL `wanted`, or `None` when the
+/// server has no table TTLs or the table (its `create_table_query`) already has it; as
+/// [`crate::migrate::ttl_alter`] does for the jobs table.
+pub fn ttl_alter_to(
+    qualified: &str,
+    wanted: &str,
+    server_version: &str,
+    create_table_query: &str,
+) -> Option<String> {
+    if !supports_table_ttl(server_version) {
+        return None;
+    }
+    let normalized: String = create_table_query
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if normalized.contains(&format!("TTL {wanted}")) {
+        return None;
+    }
+    Some(format!("ALTER TABLE {qualified} MODIFY TTL {wanted}"))
+}
+
+/// How long the backfill waits for INSERTs that began before its capture view: the projector's
+/// take a second or two; one still running past this is stuck, and migrate fails (to be run
+/// again) rather than risk a row the read table never gets.
+const INSERTS_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A regular expression matching an `INSERT INTO` the jobs table, qualified or not, quoted or
+/// not, with or without a column list (as the clickhouse crate and people write them). The
+/// names are plain identifiers ([`ClickHouseSettings::validate`]), so they need no escaping.
+pub fn insert_pattern(clickhouse: &ClickHouseSettings) -> String {
+    format!(
+        r"(?i)^\s*INSERT\s+INTO\s+(`?{db}`?\.)?`?{table}`?(\s|\(|$)",
+        db = clickhouse.database,
+        table = clickhouse.table,
+    )
+}
+
+/// Whether `database.name` exists. `EXISTS TABLE` looks up the one name rather than listing
+/// the database's tables through `system.tables` (the names are plain identifiers, spliced in).
+async fn exists(client: &clickhouse::Client, database: &str, name: &str) -> anyhow::Result<bool> {
+    let found: u8 = client
+        .query(&format!("EXISTS TABLE {database}.{name}"))
+        .fetch_one()
+        .await?;
+    Ok(found == 1)
+}
+
+/// Waits until no INSERT into the jobs table that was running at `since` still runs.
+async fn wait_for_earlier_inserts(
+    client: &clickhouse::Client,
+    clickhouse: &ClickHouseSettings,
+    since: Instant,
+) -> anyhow::Result<()> {
+    let pattern = insert_pattern(clickhouse);
+    loop {
+        // An INSERT that began before `since` has run at least as long as it is since then (a
+        // second less, for the two clocks); one that began after may be counted too, and only
+        // makes the wait longer.
+        let running_since = (since.elapsed().as_secs_f64() - 1.0).max(0.0);
+        let earlier: u64 = client
+            .query("SELECT count() FROM system.processes WHERE elapsed >= ? AND match(query, ?)")
+            .bind(running_since)
+            .bind(pattern.as_str())
+            .fetch_one()
+            .await?;
+        if earlier == 0 {
+            return Ok(());
+        }
+        if since.elapsed() > INSERTS_DEADLINE {
+            anyhow::bail!(
+                "{earlier} INSERT(s) into {} still running after {INSERTS_DEADLINE:?}; run migrate again",
+                clickhouse.qualified_table()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// What [`ensure_read_tables`] did to one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadTableOutcome {
+    /// Table and view were there.
+    AlreadyThere,
+    /// Filled from the jobs table (the table was new, or its view missing).
+    Backfilled,
+}
+
+/// Creates the read tables and their views if missing, giving an existing table the server's
+/// TTL, and backfills a table that is new or has no view (see the module's documentation).
+/// `client` may have any current database: every name is qualified.
+pub async fn ensure_read_tables(
+    client: &clickhouse::Client,
+    clickhouse: &ClickHouseSettings,
+    server_version: &str,
+) -> anyhow::Result<Vec<(String, ReadTableOutcome)>> {
+    let mut outcomes = Vec::new();
+    for read_table in READ_TABLES {
+        let table = read_table.name(&clickhouse.table);
+        let context = || {
+            format!(
+                "preparing ClickHouse table {}.{table} at {}",
+                clickhouse.database, clickhouse.url
+            )
+        };
+        let outcome = ensure_one(client, clickhouse, server_version, &read_table, &table)
+            .await
+            .with_context(context)?;
+        outcomes.push((table, outcome));
+    }
+    Ok(outcomes)
+}
+
+async fn ensure_one(
+    client: &clickhouse::Client,
+    clickhouse: &ClickHouseSettings,
+    server_version: &str,
+    read_table: &ReadTable,
+    table: &str,
+) -> anyhow::Result<ReadTableOutcome> {
+    let db = &clickhouse.database;
+    let view = view_name(table);
+    let capture = capture_view_name(table);
+    let existed = exists(client, db, table).await?;
+    client
+        .query(&read_table.ddl(clickhouse, server_version))
+        .execute()
+        .await?;
+    if existed && supports_table_ttl(server_version) {
+        let created: String = client
+            .query("SELECT create_table_query FROM system.tables WHERE database = ? AND name = ?")
+            .bind(db)
+            .bind(table)
+            .fetch_one()
+            .await?;
+        let wanted = read_table.ttl_expression(clickhouse);
+        let qualified = format!("{db}.{table}");
+        if let Some(alter) = ttl_alter_to(&qualified, &wanted, server_version, &created) {
+            tracing::info!(table = %qualified, %alter, "giving the table its TTL");
+            client.query(&alter).execute().await?;
+        }
+    }
+    if existed && exists(client, db, &view).await? {
+        // Done before; a capture view left by a run cut short after making the view goes.
+        client
+            .query(&format!("DROP TABLE IF EXISTS {db}.{capture}"))
+            .execute()
+            .await?;
+        return Ok(ReadTableOutcome::AlreadyThere);
+    }
+    client
+        .query(&read_table.view_ddl(clickhouse, &capture))
+        .execute()
+        .await?;
+    wait_for_earlier_inserts(client, clickhouse, Instant::now()).await?;
+    let started = Instant::now();
+    client
+        .query(&read_table.backfill(clickhouse))
+        .execute()
+        .await?;
+    client
+        .query(&read_table.view_ddl(clickhouse, &view))
+        .execute()
+        .await?;
+    client
+        .query(&format!("DROP TABLE IF EXISTS {db}.{capture}"))
+        .execute()
+        .await?;
+    tracing::info!(
+        table = %format!("{db}.{table}"),
+        seconds = started.elapsed().as_secs_f64(),
+        "read table filled from the completed jobs; its view keeps it from now on"
+    );
+    Ok(ReadTableOutcome::Backfilled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> ClickHouseSettings {
+        ClickHouseSettings {
+            url: "http://127.0.0.1:8123".into(),
+            user: "default".into(),
+            password: String::new().into(),
+            database: "db".into(),
+            table: "jobs".into(),
+            ttl_days: 30,
+        }
+    }
+
+    /// The names a fill SELECT gives its columns: the alias after `AS`, else the column.
+    fn selected_names(select: &str) -> Vec<String> {
+        let body = select
+            .split_once("SELECT\n")
+            .and_then(|(_, rest)| rest.split_once("\nFROM "))
+            .map(|(body, _)| body)
+            .expect("SELECT ... FROM");
+        // Top-level commas only: the tuples and function calls hold commas of their own.
+        let mut names = Vec::new();
+        let (mut depth, mut start) = (0i32, 0);
+        let bytes = body.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                b',' if depth == 0 => {
+                    names.push(&body[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        names.push(&body[start..]);
+        names
+            .into_iter()
+            .map(|expr| {
+                let expr = expr.trim();
+                match expr.rsplit_once(" AS ") {
+                    Some((_, alias)) => alias.trim().to_owned(),
+                    None => expr.to_owned(),
+                }
+            })
+            .collect()
+    }
+
+    /// The view inserts by name and the backfill by position after naming the columns: both
+    /// work only if the SELECT gives every column of the table, by its name, in its order.
+    #[test]
+    fn each_fill_selects_its_tables_columns_in_order() {
+        for t in READ_TABLES {
+            let declared = declared_columns(t.create_sql);
+            assert!(!declared.is_empty(), "{}", t.suffix);
+            assert_eq!(selected_names(t.fill_sql), declared, "{}", t.suffix);
+        }
+    }
+
+    /// The by-target table holds what the views read of a job: every column it declares but
+    /// the target's is a column of the jobs table, under the same name.
+    #[test]
+    fn the_by_target_table_copies_columns_of_the_contract() {
+        for name in declared_columns(READ_TABLES[0].create_sql) {
+            assert!(
+                oot_contract::clickhouse::is_column(name) || name.starts_with("target_"),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn ddl_and_statements_are_rendered_for_the_jobs_table() {
+        let s = settings();
+        assert_eq!(
+            read_tables("jobs"),
+            ["jobs_by_target", "jobs_targets", "jobs_columns"]
+        );
+        for t in READ_TABLES {
+            let old = t.ddl(&s, "18.16.1");
+            assert!(old.contains(&format!("db.jobs{}\n(", t.suffix)), "{old}");
+            assert!(!old.contains('{'), "{old}");
+            assert!(!old.contains("\nTTL "), "no TTL on 18.16: {old}");
+            let new = t.ddl(&s, "26.9.2.1");
+            let ttl = format!("\nTTL {} + toIntervalDay(30)\n", t.ttl_column);
+            assert!(new.contains(&ttl), "{new}");
+            let view = t.view_ddl(&s, &view_name(&t.name("jobs")));
+            assert!(view.starts_with(&format!(
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS db.jobs{0}_mv TO db.jobs{0} AS\n",
+                t.suffix
+            )));
+            assert!(view.contains("FROM db.jobs\n"), "{view}");
+            assert!(!view.contains('{'), "{view}");
+            let backfill = t.backfill(&s);
+            assert!(backfill.starts_with(&format!("INSERT INTO db.jobs{} (", t.suffix)));
+            assert!(backfill.contains("FROM db.jobs\n"), "{backfill}");
+        }
+        assert_eq!(
+            capture_view_name("jobs_targets"),
+            "jobs_targets_mv_backfill"
+        );
+    }
+
+    #[test]
+    fn a_read_table_gets_its_ttl_once() {
+        let made_on_18_16 = "CREATE TABLE db.jobs_targets (...) ENGINE = AggregatingMergeTree() \
+            PARTITION BY toYYYYMM(hour) ORDER BY (downstream_repo, hour)";
+        let wanted = "hour + toIntervalDay(30)";
+        assert_eq!(
+            ttl_alter_to("db.jobs_targets", wanted, "26.9.2.1", made_on_18_16).as_deref(),
+            Some("ALTER TABLE db.jobs_targets MODIFY TTL hour + toIntervalDay(30)")
+        );
+        assert_eq!(
+            ttl_alter_to("db.jobs_targets", wanted, "18.16.1", made_on_18_16),
+            None
+        );
+        let done = format!("{made_on_18_16} TTL hour + toIntervalDay(30) SETTINGS x = 1");
+        assert_eq!(
+            ttl_alter_to("db.jobs_targets", wanted, "26.9.2.1", &done),
+            None
+        );
+    }
+
+    #[test]
+    fn the_insert_pattern_is_made_of_the_plain_names() {
+        let pattern = insert_pattern(&settings());
+        assert_eq!(
+            pattern,
+            r"(?i)^\s*INSERT\s+INTO\s+(`?db`?\.)?`?jobs`?(\s|\(|$)"
+        );
+    }
+}

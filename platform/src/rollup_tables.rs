@@ -1,0 +1,120 @@
+//! Schema as code for the rollups: the DynamoDB ledger table and the two ClickHouse tables the
+//! summary and the backend header read (names from [`oot_contract::rollup`]). Created beside
+//! the job tables by [`crate::migrate::ensure_job_table`] and
+//! [`crate::migrate::ensure_clickhouse`], idempotently.
+//!
+//! A stack that had jobs before the rollups existed fills them by replaying the event log into
+//! the same stores (`oot-projector replay`): every job merges unchanged, and the ledger counts
+//! each run once whatever it already holds.
+
+use anyhow::Context as _;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use oot_contract::rollup::{attr, cells_table, ledger_table, repos_table};
+
+use crate::migrate::{supports_table_ttl, Outcome};
+use crate::settings::{ClickHouseSettings, DynamoSettings};
+
+const CREATE_CELLS_SQL: &str = include_str!("../sql/create_oot_job_cells.sql");
+const CREATE_REPOS_SQL: &str = include_str!("../sql/create_oot_repo_latest.sql");
+
+/// The ledger table: hash key `pk`, on-demand billing.
+pub async fn ensure_ledger_table(
+    client: &aws_sdk_dynamodb::Client,
+    dynamo: &DynamoSettings,
+) -> anyhow::Result<Outcome> {
+    let table = ledger_table(&dynamo.table);
+    let answer = client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attr::PK)
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(attr::PK)
+                .key_type(KeyType::Hash)
+                .build()?,
+        )
+        .send()
+        .await;
+    match answer {
+        Ok(_) => Ok(Outcome::Created),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(Outcome::AlreadyThere)
+        }
+        Err(error) => Err(anyhow::Error::new(error.into_service_error()))
+            .with_context(|| format!("creating DynamoDB table {table} at {}", dynamo.endpoint)),
+    }
+}
+
+/// The cells table's TTL: keyed on `hour`, our clock, like the jobs' `first_seen_at`.
+pub fn cells_ttl_expression(clickhouse: &ClickHouseSettings) -> String {
+    format!("hour + toIntervalDay({})", clickhouse.ttl_days)
+}
+
+/// The `CREATE TABLE` statements of the rollup tables on a server of `server_version`.
+pub fn rollup_ddl(clickhouse: &ClickHouseSettings, server_version: &str) -> [String; 2] {
+    let ttl_clause = if supports_table_ttl(server_version) {
+        format!("TTL {}", cells_ttl_expression(clickhouse))
+    } else {
+        String::new()
+    };
+    let fill = |sql: &str, table: String| {
+        sql.replace("{database}", &clickhouse.database)
+            .replace("{table}", &table)
+            .replace("{ttl_clause}", &ttl_clause)
+    };
+    [
+        fill(CREATE_CELLS_SQL, cells_table(&clickhouse.table)),
+        fill(CREATE_REPOS_SQL, repos_table(&clickhouse.table)),
+    ]
+}
+
+/// Creates the rollup tables if missing (`client` may have any current database).
+pub async fn ensure_rollup_tables(
+    client: &clickhouse::Client,
+    clickhouse: &ClickHouseSettings,
+    server_version: &str,
+) -> anyhow::Result<()> {
+    for ddl in rollup_ddl(clickhouse, server_version) {
+        client
+            .query(&ddl)
+            .execute()
+            .await
+            .with_context(|| format!("creating the rollup tables at {}", clickhouse.url))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ddl_names_the_derived_tables_and_ttl_only_where_supported() {
+        let settings = ClickHouseSettings {
+            database: "db".into(),
+            table: "jobs".into(),
+            ..crate::migrate::tests::settings(90)
+        };
+        let [cells, repos] = rollup_ddl(&settings, "18.16.1");
+        assert!(cells.contains("db.jobs_cells"), "{cells}");
+        assert!(repos.contains("db.jobs_repos"), "{repos}");
+        assert!(
+            !cells.contains("{ttl_clause}") && !cells.contains("\nTTL"),
+            "{cells}"
+        );
+        let [cells, _] = rollup_ddl(&settings, "26.9.1");
+        assert!(cells.contains("\nTTL hour + toIntervalDay(90)"), "{cells}");
+    }
+}

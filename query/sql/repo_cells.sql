@@ -1,0 +1,44 @@
+-- Backend header: what the runs of one downstream repo in the window count, from the hourly
+-- rollup cells (the summary's line for the repo, §11.5).
+-- Each cell is read at its latest version (argMax per cell: parts not yet merged still hold
+-- older versions of it), then summed: no FINAL, and rows read scale with the cells of the
+-- window (repos x hours x jobs), not with its jobs.
+-- Binds: the downstream repo; the window's start, in seconds since the epoch (on the hour).
+-- The inner aliases differ from the column names: ClickHouse 18.16 resolves a column name to a
+-- same-named alias inside other aggregates.
+SELECT ?fields
+FROM (
+    SELECT
+        downstream_repo,
+        sum(cell_completed) AS completed,
+        sum(cell_successes) AS successes,
+        sum(cell_failures) AS failures,
+        sum(cell_timed_out) AS timed_out,
+        sum(cell_cancelled) AS cancelled,
+        sum(cell_other) AS other,
+        sum(cell_duration_sum_us) AS duration_sum_us,
+        sum(cell_durations) AS durations,
+        sum(cell_queue_sum_us) AS queue_sum_us,
+        sum(cell_queues) AS queues
+    FROM (
+        SELECT
+            downstream_repo,
+            hour,
+            workflow_name,
+            job_name,
+            argMax(completed, version) AS cell_completed,
+            argMax(successes, version) AS cell_successes,
+            argMax(failures, version) AS cell_failures,
+            argMax(timed_out, version) AS cell_timed_out,
+            argMax(cancelled, version) AS cell_cancelled,
+            argMax(other, version) AS cell_other,
+            argMax(duration_sum_us, version) AS cell_duration_sum_us,
+            argMax(durations, version) AS cell_durations,
+            argMax(queue_sum_us, version) AS cell_queue_sum_us,
+            argMax(queues, version) AS cell_queues
+        FROM {cells}
+        WHERE downstream_repo = ? AND hour >= toDateTime(?)
+        GROUP BY downstream_repo, hour, workflow_name, job_name
+    )
+    GROUP BY downstream_repo
+)

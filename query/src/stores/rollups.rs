@@ -1,0 +1,177 @@
+//! Reading the rollups from ClickHouse: the hourly cells (what the runs of a window count, per
+//! repo) and the per-repo latest (last completion, latest level). Both tables are kept by the
+//! projector (`projector/src/rollups.rs`); their names derive from the completed-jobs table's
+//! ([`oot_contract::rollup`]).
+
+use std::time::Duration;
+
+use oot_contract::RepoName;
+use oot_rollup::Figures;
+use serde::Deserialize;
+
+use crate::stores::completed::RepoLastResult;
+use crate::stores::StoreError;
+
+const STORE: &str = "clickhouse";
+
+pub const SUMMARY_CELLS_SQL: &str = include_str!("../../sql/summary_cells.sql");
+pub const REPO_CELLS_SQL: &str = include_str!("../../sql/repo_cells.sql");
+pub const REPO_LATEST_SQL: &str = include_str!("../../sql/repo_latest.sql");
+
+/// What a repo's runs in a window count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepoFigures {
+    pub downstream_repo: String,
+    pub figures: Figures,
+}
+
+/// Sums named in the cells queries' middle select.
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct SumsRow {
+    downstream_repo: String,
+    completed: i64,
+    successes: i64,
+    failures: i64,
+    timed_out: i64,
+    cancelled: i64,
+    other: i64,
+    duration_sum_us: i64,
+    durations: i64,
+    queue_sum_us: i64,
+    queues: i64,
+}
+
+impl From<SumsRow> for RepoFigures {
+    fn from(row: SumsRow) -> RepoFigures {
+        RepoFigures {
+            downstream_repo: row.downstream_repo,
+            figures: Figures {
+                completed: row.completed,
+                successes: row.successes,
+                failures: row.failures,
+                timed_out: row.timed_out,
+                cancelled: row.cancelled,
+                other: row.other,
+                duration_sum_us: row.duration_sum_us,
+                durations: row.durations,
+                queue_sum_us: row.queue_sum_us,
+                queues: row.queues,
+            },
+        }
+    }
+}
+
+/// Named in `repo_latest.sql`'s subquery.
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct LatestRow {
+    downstream_repo: String,
+    completed_last: u32,
+    level_now: String,
+}
+
+/// The rollup tables of one completed-jobs table.
+#[derive(Clone)]
+pub struct Rollups {
+    client: clickhouse::Client,
+    cells: String,
+    repos: String,
+    timeout: Duration,
+}
+
+/// Seconds bound for a `toDateTime(?)`: `DateTime` is unsigned 32-bit.
+fn date_time(seconds: i64) -> u32 {
+    u32::try_from(seconds.max(0)).unwrap_or(u32::MAX)
+}
+
+impl Rollups {
+    /// The rollups of `database.table` (the completed-jobs table, qualified).
+    pub fn new(client: clickhouse::Client, qualified_jobs_table: &str, timeout: Duration) -> Self {
+        Self {
+            client,
+            cells: oot_contract::rollup::cells_table(qualified_jobs_table),
+            repos: oot_contract::rollup::repos_table(qualified_jobs_table),
+            timeout,
+        }
+    }
+
+    fn query(&self, template: &str) -> clickhouse::query::Query {
+        self.client.query(
+            &template
+                .replace("{cells}", &self.cells)
+                .replace("{repos}", &self.repos),
+        )
+    }
+
+    async fn fetch<R>(&self, query: clickhouse::query::Query) -> Result<Vec<R>, StoreError>
+    where
+        R: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        match tokio::time::timeout(self.timeout, query.fetch_all::<R>()).await {
+            Ok(Ok(rows)) => Ok(rows),
+            Ok(Err(error)) => Err(StoreError {
+                store: STORE,
+                detail: error.to_string(),
+            }),
+            Err(_) => Err(StoreError {
+                store: STORE,
+                detail: format!("no answer within {:?}", self.timeout),
+            }),
+        }
+    }
+
+    /// Per repo, what the runs of the window starting at `since` count.
+    pub async fn summary(&self, since: i64) -> Result<Vec<RepoFigures>, StoreError> {
+        let query = self.query(SUMMARY_CELLS_SQL).bind(date_time(since));
+        let rows: Vec<SumsRow> = self.fetch(query).await?;
+        Ok(rows.into_iter().map(RepoFigures::from).collect())
+    }
+
+    /// What the runs of `repo` in the window starting at `since` count.
+    pub async fn repo(&self, repo: &RepoName, since: i64) -> Result<Figures, StoreError> {
+        let query = self
+            .query(REPO_CELLS_SQL)
+            .bind(repo.as_str())
+            .bind(date_time(since));
+        let rows: Vec<SumsRow> = self.fetch(query).await?;
+        Ok(rows
+            .into_iter()
+            .map(RepoFigures::from)
+            .map(|r| r.figures)
+            .next()
+            .unwrap_or_default())
+    }
+
+    /// Every repo with a completed job, its last completion and latest level.
+    pub async fn latest(&self) -> Result<Vec<RepoLastResult>, StoreError> {
+        let rows: Vec<LatestRow> = self.fetch(self.query(REPO_LATEST_SQL)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| RepoLastResult {
+                downstream_repo: r.downstream_repo,
+                last_completed_at: i64::from(r.completed_last),
+                level: (!r.level_now.is_empty()).then_some(r.level_now),
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_query_reads_only_its_rollup_table_without_final() {
+        for sql in [SUMMARY_CELLS_SQL, REPO_CELLS_SQL, REPO_LATEST_SQL] {
+            assert!(sql.contains("SELECT ?fields"), "{sql}");
+            let statement: String = sql
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect();
+            assert!(!statement.to_uppercase().contains("FINAL"), "{sql}");
+            assert!(!sql.contains("{table}"), "{sql}");
+        }
+        assert!(SUMMARY_CELLS_SQL.contains("FROM {cells}"));
+        assert!(REPO_CELLS_SQL.contains("FROM {cells}"));
+        assert!(REPO_LATEST_SQL.contains("FROM {repos}"));
+    }
+}

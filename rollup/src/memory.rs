@@ -1,0 +1,93 @@
+//! The ledger held in memory: what the projector's DynamoDB ledger does, for a replay that
+//! rebuilds the ClickHouse tables without DynamoDB, and for the exactness tests.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use crate::figures::Figures;
+use crate::ledger::{advance, latest_per_run, AttemptSeen, CellKey, RepoLatest, RunKey, RunState};
+
+/// Runs, cells (each with a version bumped by every change) and repos, in memory. Runs are
+/// kept up to a capacity, oldest first out; a run seen again after it left is counted
+/// ([`MemoryLedger::beyond_window`]): its older attempt may then be counted beside the new one.
+pub struct MemoryLedger {
+    capacity: usize,
+    runs: HashMap<RunKey, RunState>,
+    order: VecDeque<RunKey>,
+    evicted: std::collections::HashSet<RunKey>,
+    cells: BTreeMap<CellKey, (Figures, u64)>,
+    repos: BTreeMap<String, (RepoLatest, u64)>,
+    pub beyond_window: u64,
+}
+
+impl MemoryLedger {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            runs: HashMap::new(),
+            order: VecDeque::new(),
+            evicted: std::collections::HashSet::new(),
+            cells: BTreeMap::new(),
+            repos: BTreeMap::new(),
+            beyond_window: 0,
+        }
+    }
+
+    /// Counts a batch's attempts, as the projector's ledger would.
+    pub fn apply(&mut self, seen: Vec<AttemptSeen>) {
+        for attempt in latest_per_run(seen) {
+            let stored = self.runs.get(&attempt.run);
+            if stored.is_none() && self.evicted.contains(&attempt.run) {
+                self.beyond_window += 1;
+            }
+            let Some(change) = advance(stored, &attempt) else {
+                continue;
+            };
+            for (hour, delta) in &change.deltas {
+                let (figures, version) = self.cells.entry(attempt.run.cell(*hour)).or_default();
+                figures.add(delta);
+                *version += 1;
+            }
+            if stored.is_none() {
+                while self.runs.len() >= self.capacity {
+                    let Some(oldest) = self.order.pop_front() else {
+                        break;
+                    };
+                    self.runs.remove(&oldest);
+                    self.evicted.insert(oldest);
+                }
+                self.order.push_back(attempt.run.clone());
+            }
+            self.runs.insert(attempt.run.clone(), change.state);
+        }
+    }
+
+    /// Joins a repo's latest.
+    pub fn join_repo(&mut self, downstream_repo: &str, latest: &RepoLatest) {
+        match self.repos.get_mut(downstream_repo) {
+            Some((stored, version)) => {
+                if stored.absorb(latest) {
+                    *version += 1;
+                }
+            }
+            None => {
+                self.repos
+                    .insert(downstream_repo.to_owned(), (latest.clone(), 1));
+            }
+        }
+    }
+
+    /// Every cell with its sums and version.
+    pub fn cells(&self) -> impl Iterator<Item = (&CellKey, &Figures, u64)> {
+        self.cells.iter().map(|(k, (f, v))| (k, f, *v))
+    }
+
+    /// Every repo's latest with its version.
+    pub fn repos(&self) -> impl Iterator<Item = (&str, &RepoLatest, u64)> {
+        self.repos.iter().map(|(k, (l, v))| (k.as_str(), l, *v))
+    }
+
+    /// The stored state of a run, if it is still held.
+    pub fn run(&self, run: &RunKey) -> Option<&RunState> {
+        self.runs.get(run)
+    }
+}
