@@ -12,6 +12,7 @@
 pub mod health;
 pub mod http_metrics;
 pub mod migrate;
+pub mod placement;
 pub mod probes;
 pub mod read_tables;
 pub mod rollup_tables;

@@ -429,15 +429,15 @@ pub async fn ensure_clickhouse(
         .await
         .with_context(context)?;
     client
-        .query(&format!(
+        .query(&clickhouse.ddl(&format!(
             "CREATE DATABASE IF NOT EXISTS {}",
             clickhouse.database
-        ))
+        )))
         .execute()
         .await
         .with_context(context)?;
     client
-        .query(&completed_jobs_ddl(clickhouse, &version))
+        .query(&clickhouse.ddl(&completed_jobs_ddl(clickhouse, &version)))
         .execute()
         .await
         .with_context(context)?;
@@ -451,7 +451,11 @@ pub async fn ensure_clickhouse(
             .with_context(context)?;
         if let Some(alter) = ttl_alter(clickhouse, &version, &created) {
             tracing::info!(table = %clickhouse.qualified_table(), %alter, "giving the table its TTL");
-            client.query(&alter).execute().await.with_context(context)?;
+            client
+                .query(&clickhouse.ddl(&alter))
+                .execute()
+                .await
+                .with_context(context)?;
         }
     }
     crate::rollup_tables::ensure_rollup_tables(&client, clickhouse, &version).await?;
@@ -485,12 +489,8 @@ pub(crate) mod tests {
     #[test]
     fn ddl_has_no_placeholder_left() {
         let settings = ClickHouseSettings {
-            url: "http://127.0.0.1:8123".into(),
-            user: "default".into(),
-            password: String::new().into(),
-            database: "db".into(),
-            table: "jobs".into(),
             ttl_days: 30,
+            ..settings(30)
         };
         for version in ["18.16.1", "25.3.1.1"] {
             let ddl = completed_jobs_ddl(&settings, version);
@@ -502,6 +502,8 @@ pub(crate) mod tests {
 
     pub(crate) fn settings(ttl_days: u32) -> ClickHouseSettings {
         ClickHouseSettings {
+            cluster: String::new(),
+            replicated: false,
             url: "http://127.0.0.1:8123".into(),
             user: "default".into(),
             password: String::new().into(),

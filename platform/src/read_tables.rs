@@ -308,7 +308,7 @@ async fn ensure_one(
     let capture = capture_view_name(table);
     let existed = exists(client, db, table).await?;
     client
-        .query(&read_table.ddl(clickhouse, server_version))
+        .query(&clickhouse.ddl(&read_table.ddl(clickhouse, server_version)))
         .execute()
         .await?;
     if existed && supports_table_ttl(server_version) {
@@ -322,19 +322,19 @@ async fn ensure_one(
         let qualified = format!("{db}.{table}");
         if let Some(alter) = ttl_alter_to(&qualified, &wanted, server_version, &created) {
             tracing::info!(table = %qualified, %alter, "giving the table its TTL");
-            client.query(&alter).execute().await?;
+            client.query(&clickhouse.ddl(&alter)).execute().await?;
         }
     }
     if existed && exists(client, db, &view).await? {
         // Done before; a capture view left by a run cut short after making the view goes.
         client
-            .query(&format!("DROP TABLE IF EXISTS {db}.{capture}"))
+            .query(&clickhouse.ddl(&format!("DROP TABLE IF EXISTS {db}.{capture}")))
             .execute()
             .await?;
         return Ok(ReadTableOutcome::AlreadyThere);
     }
     client
-        .query(&read_table.view_ddl(clickhouse, &capture))
+        .query(&clickhouse.ddl(&read_table.view_ddl(clickhouse, &capture)))
         .execute()
         .await?;
     wait_for_earlier_inserts(client, clickhouse, Instant::now()).await?;
@@ -344,11 +344,11 @@ async fn ensure_one(
         .execute()
         .await?;
     client
-        .query(&read_table.view_ddl(clickhouse, &view))
+        .query(&clickhouse.ddl(&read_table.view_ddl(clickhouse, &view)))
         .execute()
         .await?;
     client
-        .query(&format!("DROP TABLE IF EXISTS {db}.{capture}"))
+        .query(&clickhouse.ddl(&format!("DROP TABLE IF EXISTS {db}.{capture}")))
         .execute()
         .await?;
     tracing::info!(
@@ -365,6 +365,8 @@ mod tests {
 
     fn settings() -> ClickHouseSettings {
         ClickHouseSettings {
+            cluster: String::new(),
+            replicated: false,
             url: "http://127.0.0.1:8123".into(),
             user: "default".into(),
             password: String::new().into(),

@@ -88,7 +88,7 @@ pub async fn ensure_rollup_tables(
 ) -> anyhow::Result<()> {
     for ddl in rollup_ddl(clickhouse, server_version) {
         client
-            .query(&ddl)
+            .query(&clickhouse.ddl(&ddl))
             .execute()
             .await
             .with_context(|| format!("creating the rollup tables at {}", clickhouse.url))?;

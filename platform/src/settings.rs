@@ -131,6 +131,27 @@ pub struct ClickHouseSettings {
     )]
     pub table: String,
 
+    /// Cluster the DDL runs on (`ON CLUSTER name`); empty for one server (and for ClickHouse
+    /// Cloud, which replicates DDL itself). See `platform/src/placement.rs`.
+    #[arg(
+        id = "clickhouse-cluster",
+        long = "clickhouse-cluster",
+        env = "OOT_CLICKHOUSE_CLUSTER",
+        default_value = ""
+    )]
+    pub cluster: String,
+
+    /// Make the tables on `Replicated…MergeTree` engines (`{shard}`/`{replica}` macros of each
+    /// node); false for one server and for ClickHouse Cloud (its shared engines replicate).
+    #[arg(
+        id = "clickhouse-replicated",
+        long = "clickhouse-replicated",
+        env = "OOT_CLICKHOUSE_REPLICATED",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub replicated: bool,
+
     /// Days a completed job is kept, counted from when the job was first seen (`first_seen_at`,
     /// our clock; the table's TTL on ClickHouse 19.6+, monthly partitions dropped on 18.16).
     #[arg(
@@ -280,6 +301,9 @@ impl ClickHouseSettings {
         }
         check_identifier("OOT_CLICKHOUSE_DATABASE", &self.database)?;
         check_identifier("OOT_CLICKHOUSE_TABLE", &self.table)?;
+        if !self.cluster.is_empty() {
+            check_identifier("OOT_CLICKHOUSE_CLUSTER", &self.cluster)?;
+        }
         if self.ttl_days == 0 {
             return Err(invalid("OOT_CLICKHOUSE_TTL_DAYS", "must be at least 1"));
         }
@@ -302,6 +326,19 @@ impl ClickHouseSettings {
         } else {
             client.with_password(password)
         }
+    }
+
+    /// Where the DDL puts the tables (one server, or a cluster of replicas).
+    pub fn placement(&self) -> crate::placement::Placement<'_> {
+        crate::placement::Placement {
+            cluster: Some(self.cluster.as_str()).filter(|c| !c.is_empty()),
+            replicated: self.replicated,
+        }
+    }
+
+    /// `statement` (DDL) as [`Self::placement`] has it.
+    pub fn ddl(&self, statement: &str) -> String {
+        self.placement().apply(statement)
     }
 
     /// `database.table`, both checked by [`Self::validate`].
@@ -348,6 +385,8 @@ mod tests {
         assert_eq!(default("dynamo-table"), "torchci-oot-workflow-job");
         assert_eq!(default("clickhouse-database"), "oot_hud");
         assert_eq!(default("clickhouse-table"), "oot_workflow_job");
+        assert_eq!(default("clickhouse-cluster"), "", "one server unless asked");
+        assert_eq!(default("clickhouse-replicated"), "false");
         Cli::parse_from(["test"])
             .stores
             .validate()

@@ -67,7 +67,7 @@ pub async fn drop_expired_partitions(
                 settings.database,
                 partition.trim_matches('\'')
             );
-            client.query(&sql).execute().await?;
+            client.query(&settings.ddl(&sql)).execute().await?;
             tracing::info!(%table, partition, "dropped expired partition");
             dropped.push(format!("{table}:{partition}"));
         }
