@@ -4,8 +4,8 @@
 //! [`crate::migrate::ensure_clickhouse`], idempotently.
 //!
 //! A stack that had jobs before the rollups existed fills them by replaying the event log into
-//! the same stores (`oot-projector replay`): every job merges unchanged, and the ledger counts
-//! each run once whatever it already holds.
+//! the same stores (`oot-projector replay --into-existing`): every job merges unchanged, and the
+//! ledger counts each run once whatever it already holds.
 
 use anyhow::Context as _;
 use aws_sdk_dynamodb::types::{

@@ -5,6 +5,10 @@
 //! time) up to the end offsets it saw when it started. It joins no consumer group and commits
 //! nothing, so it never disturbs the live projector.
 //!
+//! **`--into-existing`** replays into tables that exist, the live ones included: how a stack
+//! that had jobs before a new projection (the rollups) fills it. Every job merges unchanged
+//! (nothing is rewritten), and the ledger counts each run once whatever it already holds.
+//!
 //! **Both stores** (the default) project through the same pipeline as the live projector
 //! ([`project`]); since the merge is order-independent the rebuilt tables hold what the live ones
 //! hold for the same events (but for the row versions, which count DynamoDB writes).
@@ -98,6 +102,13 @@ pub struct ReplayArgs {
     /// `--only clickhouse`: jobs whose merged record is kept in memory (see the module docs).
     #[arg(long, default_value_t = DEFAULT_WINDOW_JOBS)]
     pub window_jobs: usize,
+
+    /// Replay into tables that exist, e.g. the live ones (not with `--only clickhouse`, whose
+    /// versions are counted afresh): fills what a new projection adds to a stack that had jobs
+    /// before it (the rollups' ledger and cells). Safe beside the live projector: every job
+    /// merges unchanged, writes are conditional, and the ledger counts each run once.
+    #[arg(long)]
+    pub into_existing: bool,
 }
 
 /// See [`ReplayArgs::window_jobs`].
@@ -113,6 +124,18 @@ impl ReplayArgs {
             from_time: None,
             batch_events: None,
             window_jobs: DEFAULT_WINDOW_JOBS,
+            into_existing: false,
+        }
+    }
+
+    /// Both stores, into the tables of `settings` as they are (see [`Self::into_existing`]).
+    pub fn into_existing(settings: &StoreSettings) -> Self {
+        Self {
+            into_existing: true,
+            ..Self::both(
+                settings.dynamo.table.clone(),
+                settings.clickhouse.table.clone(),
+            )
         }
     }
 
@@ -448,12 +471,17 @@ pub async fn replay(
         })
         .transpose()?;
 
+    anyhow::ensure!(
+        !(args.into_existing && args.only == Some(Only::Clickhouse)),
+        "--into-existing cannot go with --only clickhouse: its versions are counted afresh and would not supersede the stored rows"
+    );
+    let fresh_only = !args.into_existing;
     if wants_dynamo {
         let dynamo = target.dynamo.client().await;
         let created = migrate::ensure_job_table(&dynamo, &target.dynamo).await?;
         anyhow::ensure!(
-            created == Outcome::Created,
-            "DynamoDB table {} already exists; replay builds fresh tables",
+            created == Outcome::Created || !fresh_only,
+            "DynamoDB table {} already exists; replay builds fresh tables (or give --into-existing)",
             target.dynamo.table
         );
     }
@@ -461,8 +489,8 @@ pub async fn replay(
         let created =
             migrate::ensure_clickhouse(&target.clickhouse.client(), &target.clickhouse).await?;
         anyhow::ensure!(
-            created == Outcome::Created,
-            "ClickHouse table {} already exists; replay builds fresh tables",
+            created == Outcome::Created || !fresh_only,
+            "ClickHouse table {} already exists; replay builds fresh tables (or give --into-existing)",
             target.clickhouse.qualified_table()
         );
     }
