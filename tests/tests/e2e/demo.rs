@@ -10,6 +10,10 @@ use oot_e2e::{
 };
 use serde_json::Value;
 
+fn json(view: &impl serde::Serialize) -> Value {
+    serde_json::to_value(view).unwrap()
+}
+
 async fn get_ok(query: &TestQuery, path: &str) -> Value {
     let (status, _, body) = query.get(path).await;
     assert_eq!(status, 200, "GET {path}: {body}");
@@ -106,5 +110,51 @@ async fn demo_data_populates_every_view() {
         .await
         .unwrap();
     assert!(summaries.iter().all(|s| !s.repos.is_empty()));
+    // So are the backend views and the PR views, read from the tables ordered for them.
+    let read = oot_e2e::query_stores(
+        &stores.settings.clickhouse,
+        &stores.settings.dynamo,
+        Duration::from_secs(10),
+    )
+    .await;
+    let now = oot_query::clock::now();
+    for backend in &report.backends {
+        for window in oot_query::rules::Window::ALL {
+            for page in [1, 2] {
+                let params = || oot_query::params::BackendParams {
+                    repo: oot_contract::RepoName::parse(backend).unwrap(),
+                    window,
+                    page: oot_query::params::PageRequest { page, per_page: 10 },
+                };
+                let served = oot_query::api::backend_at(&read, params(), now)
+                    .await
+                    .unwrap();
+                let baseline = oot_query::api::baseline_backend(&read, params(), now)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    json(&served),
+                    json(&baseline),
+                    "{backend} {window:?} page {page}"
+                );
+            }
+        }
+    }
+    for number in &report.pr_numbers {
+        for window in [None, Some(oot_query::rules::Window::Day)] {
+            let params = || oot_query::params::PrParams {
+                pr: oot_contract::UpstreamPr::new(
+                    oot_contract::RepoName::parse("pytorch/pytorch").unwrap(),
+                    oot_contract::PrNumber::new(*number).unwrap(),
+                ),
+                window,
+            };
+            let served = oot_query::api::pr_at(&read, params(), now).await.unwrap();
+            let baseline = oot_query::api::baseline_pr(&read, params(), now)
+                .await
+                .unwrap();
+            assert_eq!(json(&served), json(&baseline), "PR {number} {window:?}");
+        }
+    }
     drop(ingest);
 }
