@@ -17,8 +17,9 @@
 //! view's JSON (`/api/oot/pr/{n}`) is polled every `BENCH_POLL_MS` (50) ms until the job shows
 //! completed (so a figure includes up to one poll interval and one request); `BENCH_VISIBLE_SECS`
 //! (60) gives up. At the end the projector's `oot_projector_freshness_seconds` histogram (ingest
-//! received → committed) is read, and the group's lag when the stream stopped and once drained
-//! (`BENCH_DRAIN_SECS`, 120). The topic and tables are dropped unless `BENCH_KEEP=1`;
+//! received → committed) is read, with its batches, and the group's lag when the stream stopped
+//! and once drained (`BENCH_DRAIN_SECS`, 120); each service's CPU time over the run and peak RSS,
+//! and the followers' poll rate (their load on the query service) are printed too. The topic and tables are dropped unless `BENCH_KEEP=1`;
 //! `BENCH_SKIP_BUILD=1` skips the release build. The projector runs with its production
 //! defaults; any `OOT_PROJECTOR_*` setting in the environment reaches it.
 
@@ -28,8 +29,8 @@ use std::time::Duration;
 
 use oot_contract::{Conclusion, RepoLevel, TestCounts};
 use oot_e2e::bench::{
-    build_release, drop_stores, env_flag, env_number, histogram_quantile, ms, start_query,
-    Latencies,
+    build_release, cpu_seconds, drop_stores, env_flag, env_number, histogram_quantile,
+    histogram_share_within, ms, process_cpu_seconds, start_query, Latencies,
 };
 use oot_e2e::callbacks::{repo, FailedTest, Job, PullRequest, Trigger};
 use oot_e2e::drill::{
@@ -204,7 +205,7 @@ fn shows_completed(view: &serde_json::Value, key: &str) -> bool {
 }
 
 /// Polls the PR view of `pr` from `since` until job `key` shows completed: how long after
-/// `since` it did, or `None` after `timeout`.
+/// `since` it did (`None` after `timeout`), and how many requests that took.
 async fn time_to_visible(
     http: &reqwest::Client,
     query: &str,
@@ -213,19 +214,21 @@ async fn time_to_visible(
     since: Instant,
     poll: Duration,
     timeout: Duration,
-) -> Option<Duration> {
+) -> (Option<Duration>, u64) {
     let url = format!("{query}/api/oot/pr/{pr}");
+    let mut polls = 0;
     while since.elapsed() < timeout {
+        polls += 1;
         if let Ok(response) = http.get(&url).send().await {
             if let Ok(view) = response.json::<serde_json::Value>().await {
                 if shows_completed(&view, key) {
-                    return Some(since.elapsed());
+                    return (Some(since.elapsed()), polls);
                 }
             }
         }
         tokio::time::sleep(poll).await;
     }
-    None
+    (None, polls)
 }
 
 #[derive(Default)]
@@ -235,6 +238,7 @@ struct Outcome {
     acknowledged: Vec<Duration>,
     visible: Vec<Duration>,
     never_visible: u64,
+    polls: u64,
     last_answer: Option<Instant>,
 }
 
@@ -306,7 +310,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             .unwrap_or_default()
             .to_owned()
     };
-    let warm = time_to_visible(
+    let (warm, _) = time_to_visible(
         &http,
         &query.base_url,
         FIRST_PR + WARM_JOB / JOBS_PER_PR,
@@ -327,6 +331,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
 
     let due = schedule(&config);
     let total = due.len();
+    let schedule_span = due.last().map_or(Duration::ZERO, |&(at, ..)| at);
     println!(
         "  sending {total} callbacks: {}/s for {} s (+{} s of completions), 1 in {} completed followed",
         config.rate, config.secs, config.run_secs, config.sample
@@ -337,6 +342,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let run = Arc::new(format!("{prefix}-run"));
     let config = Arc::new(config);
     let mut senders = Vec::with_capacity(total);
+    let services = [
+        ("ingest", &ingest),
+        ("projector", &projector),
+        ("query", &query),
+    ];
+    let cpu_before: Vec<Option<f64>> = services.iter().map(|(_, s)| cpu_seconds(s)).collect();
+    let client_cpu_before = process_cpu_seconds(std::process::id());
     let started = Instant::now();
     let mut late = Duration::ZERO;
     for (at, j, completed) in due {
@@ -364,7 +376,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             let mut key = None;
             {
                 let mut o = lock(&outcome);
-                o.last_answer = Some(acknowledged);
+                o.last_answer = o.last_answer.max(Some(acknowledged));
                 match answer {
                     Ok((status, text)) => {
                         *o.statuses.entry(status).or_default() += 1;
@@ -383,7 +395,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             let Some(key) = key else { return };
             let follower = tokio::spawn(async move {
                 let pr = FIRST_PR + j / JOBS_PER_PR;
-                let visible = time_to_visible(
+                let (visible, polls) = time_to_visible(
                     &http,
                     &query_url,
                     pr,
@@ -394,6 +406,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 )
                 .await;
                 let mut o = lock(&outcome);
+                o.polls += polls;
                 match visible {
                     Some(after) => o.visible.push(after),
                     None => o.never_visible += 1,
@@ -418,6 +431,22 @@ async fn run(config: Config) -> anyhow::Result<()> {
         follower.await?;
     }
     let lag_end = group_position(&settings.kafka, &group).await?.lag();
+    let busy = started.elapsed().as_secs_f64();
+    let mut cpu: Vec<String> = services
+        .iter()
+        .zip(&cpu_before)
+        .map(
+            |((name, service), before)| match (cpu_seconds(service), before) {
+                (Some(after), Some(before)) => format!("{name} {:.1} s", after - before),
+                _ => format!("{name} ?"),
+            },
+        )
+        .collect();
+    if let (Some(after), Some(before)) =
+        (process_cpu_seconds(std::process::id()), client_cpu_before)
+    {
+        cpu.push(format!("this client {:.1} s", after - before));
+    }
     // The projector's lag metric is refreshed every 5 s: give it the time to come down.
     let mut metrics = String::new();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -443,11 +472,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let acknowledged = Latencies::new(o.acknowledged.clone());
     let visible = Latencies::new(o.visible.clone());
     println!("\n== freshness");
+    let scheduled = schedule_span.as_secs_f64().max(1e-9);
     println!(
-        "  sent {sent} callbacks in {:.1} s: {:.0}/s achieved (asked {}/s; the sender fell up to {} ms behind); \
-         answers {:?}, errors {}",
+        "  sent {sent} callbacks in {:.1} s: {:.0}/s achieved, {:.0}/s scheduled ({total} over {scheduled:.1} s: \
+         {}/s, then completions only); the sender fell up to {} ms behind; answers {:?}, errors {}",
         sending.as_secs_f64(),
         sent as f64 / sending.as_secs_f64().max(1e-9),
+        total as f64 / scheduled,
         config.rate,
         ms(late),
         o.statuses,
@@ -489,10 +520,36 @@ async fn run(config: Config) -> anyhow::Result<()> {
         quantiles(&metrics)
     );
     println!(
+        "  projector: committed within 0.5 s {}, within 1 s {} (exact, from the bucket bounds)",
+        histogram_share_within(&metrics, FRESHNESS, 0.5)
+            .map_or("?".to_owned(), |s| format!("{:.1}%", s * 100.0)),
+        histogram_share_within(&metrics, FRESHNESS, 1.0)
+            .map_or("?".to_owned(), |s| format!("{:.1}%", s * 100.0))
+    );
+    let batches = metric_value(&metrics, "oot_projector_batches");
+    let events = metric_value(&metrics, "oot_projector_events");
+    if let (Some(batches), Some(events)) = (batches, events) {
+        println!(
+            "  projector: {events:.0} events in {batches:.0} batches ({:.0} events per batch; \
+             one batch every {:.0} ms while the stream ran, wait {} ms)",
+            events / batches.max(1.0),
+            sending.as_secs_f64() * 1_000.0 / batches.max(1.0),
+            std::env::var("OOT_PROJECTOR_BATCH_WAIT_MS").unwrap_or_else(|_| "100".to_owned())
+        );
+    }
+    println!(
         "  lag: {lag_at_stop} when the stream stopped; {lag_end} at the end (drained in {drain_secs:.1} s{}), \
          metric oot_projector_consumer_lag {:?}",
         if caught_up.is_ok() { "" } else { ", NOT caught up" },
         metric_value(&metrics, "oot_projector_consumer_lag")
+    );
+    println!(
+        "  CPU used from the first callback to the end of the drain ({busy:.1} s, {} cores): {}; \
+         the followers' polls: {} requests ({:.0}/s while sending)",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        cpu.join(", "),
+        o.polls,
+        o.polls as f64 / sending.as_secs_f64().max(1e-9)
     );
     println!(
         "  peak RSS: {}",

@@ -34,7 +34,6 @@
 //! backend view (JSON and page) for `BENCH_MEMORY_SECS` (5) s; the service's peak RSS
 //! (`VmHWM`, reset before) is printed against the 100 MB aim.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -451,12 +450,26 @@ fn cases(data: &Dataset) -> anyhow::Result<Vec<Case>> {
             ask: Ask::Backend(BackendParams::parse(org, repo, Some(&query)).map_err(invalid)?),
         });
     }
+    // A page further down the matrix: its targets are found past the first page's.
+    let query = "window=30d&page=5";
+    cases.push(Case {
+        name: "backend 30d, page 5".to_owned(),
+        json: format!("/api/oot/{org}/{repo}?{query}"),
+        page: format!("/oot/{org}/{repo}?{query}"),
+        ask: Ask::Backend(BackendParams::parse(org, repo, Some(query)).map_err(invalid)?),
+    });
     let pr = data.pr.to_string();
     cases.push(Case {
         name: "PR (all retained)".to_owned(),
         json: format!("/api/oot/pr/{pr}"),
         page: format!("/pr/{pr}"),
         ask: Ask::Pr(PrParams::parse(&pr, None).map_err(invalid)?),
+    });
+    cases.push(Case {
+        name: "PR 7d".to_owned(),
+        json: format!("/api/oot/pr/{pr}?window=7d"),
+        page: format!("/pr/{pr}?window=7d"),
+        ask: Ask::Pr(PrParams::parse(&pr, Some("window=7d")).map_err(invalid)?),
     });
     Ok(cases)
 }
@@ -657,16 +670,30 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let mut served = Vec::with_capacity(cases.len());
     for case in &cases {
-        let (json, json_bytes) =
-            time_http(&http, &query.base_url, &case.json, config.requests).await?;
-        let (page, page_bytes) =
-            time_http(&http, &query.base_url, &case.page, config.requests).await?;
-        served.push(Served {
-            json,
-            json_kib: json_bytes as f64 / 1024.0,
-            page,
-            page_kib: page_bytes as f64 / 1024.0,
-        });
+        let measured = async {
+            let (json, json_bytes) =
+                time_http(&http, &query.base_url, &case.json, config.requests).await?;
+            let (page, page_bytes) =
+                time_http(&http, &query.base_url, &case.page, config.requests).await?;
+            anyhow::Ok(Served {
+                json,
+                json_kib: json_bytes as f64 / 1024.0,
+                page,
+                page_kib: page_bytes as f64 / 1024.0,
+            })
+        }
+        .await
+        .map_err(|e| e.to_string());
+        match &measured {
+            Ok(s) => eprintln!(
+                "  served {}: JSON p50 {} ms, page p50 {} ms",
+                case.name,
+                ms(s.json.percentile(0.5)),
+                ms(s.page.percentile(0.5))
+            ),
+            Err(e) => eprintln!("  served {}: FAILED {e}", case.name),
+        }
+        served.push(measured);
     }
     let peak_sequential = query.peak_rss_kib();
 
@@ -687,7 +714,17 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let stores = query_stores(&settings.clickhouse, &settings.dynamo, IN_PROCESS_TIMEOUT).await;
     let mut compared = Vec::with_capacity(cases.len());
     for case in &cases {
-        compared.push(compare(&stores, &case.ask, config.baseline_requests).await?);
+        let c = compare(&stores, &case.ask, config.baseline_requests).await?;
+        eprintln!(
+            "  in process {}: new p50 {} ms, baseline p50 {}",
+            case.name,
+            ms(c.new.percentile(0.5)),
+            c.baseline.as_ref().map_or_else(
+                |e| format!("failed ({e})"),
+                |b| format!("{} ms", ms(b.percentile(0.5)))
+            )
+        );
+        compared.push(c);
     }
 
     println!(
@@ -699,6 +736,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
         "view", "JSON p50", "p95", "max", "KiB", "page p50", "p95", "max", "KiB"
     );
     for (case, s) in cases.iter().zip(&served) {
+        let s = match s {
+            Ok(s) => s,
+            Err(e) => {
+                println!("  {:<20} FAILED: {e}", case.name);
+                continue;
+            }
+        };
         println!(
             "  {:<20} {:>9} {:>9} {:>9} {:>8.1} | {:>9} {:>9} {:>9} {:>8.1}",
             case.name,
@@ -726,7 +770,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 ms(b.percentile(0.5)),
                 ms(b.percentile(0.95)),
                 ratio(&c.new, b),
-                ratio(&s.json, b),
+                s.as_ref()
+                    .map_or_else(|_| "-".to_owned(), |s| ratio(&s.json, b)),
             ),
             Err(_) => ("failed".into(), "-".into(), "-".into(), "-".into()),
         };
@@ -793,23 +838,18 @@ async fn run(config: Config) -> anyhow::Result<()> {
             DATABASE
         );
     }
-    let problems: BTreeMap<&str, bool> = [
-        ("the service died", !alive),
-        ("requests failed under load", memory_run.failed > 0),
-        (
-            "an answer differs from its baseline",
-            compared
-                .iter()
-                .any(|c| c.same.is_err() && c.baseline.is_ok()),
-        ),
+    let differs = compared
+        .iter()
+        .any(|c| c.same.is_err() && c.baseline.is_ok());
+    let found: Vec<&str> = [
+        (!alive, "the service died"),
+        (served.iter().any(Result::is_err), "a view failed"),
+        (memory_run.failed > 0, "requests failed under load"),
+        (differs, "an answer differs from its baseline"),
     ]
     .into_iter()
+    .filter_map(|(found, problem)| found.then_some(problem))
     .collect();
-    let found: Vec<&str> = problems
-        .iter()
-        .filter(|(_, v)| **v)
-        .map(|(k, _)| *k)
-        .collect();
     anyhow::ensure!(found.is_empty(), "views benchmark: {}", found.join("; "));
     Ok(())
 }

@@ -74,6 +74,22 @@ pub fn reset_peak_rss(service: &ServiceProcess) -> bool {
         .is_some_and(|pid| std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok())
 }
 
+/// CPU time `service` has used so far (user + system), in seconds.
+pub fn cpu_seconds(service: &ServiceProcess) -> Option<f64> {
+    process_cpu_seconds(service.pid()?)
+}
+
+/// CPU time process `pid` has used so far (user + system, from `/proc/<pid>/stat`), in seconds.
+pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the name and state.
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux this runs on.
+    Some(ticks / 100.0)
+}
+
 /// Latencies of one series of requests.
 #[derive(Debug, Clone, Default)]
 pub struct Latencies {
@@ -130,22 +146,7 @@ pub fn ms(d: Duration) -> String {
 /// Prometheus's `histogram_quantile` does (the last finite bound when it falls in `+Inf`);
 /// `None` when the histogram is absent or empty.
 pub fn histogram_quantile(text: &str, metric: &str, q: f64) -> Option<f64> {
-    let bucket = format!("{metric}_bucket{{");
-    let mut buckets: Vec<(f64, f64)> = text
-        .lines()
-        .filter(|line| line.starts_with(&bucket))
-        .filter_map(|line| {
-            let (labels, value) = line.rsplit_once(' ')?;
-            let le = labels.split("le=\"").nth(1)?.split('"').next()?;
-            let le = if le == "+Inf" {
-                f64::INFINITY
-            } else {
-                le.parse().ok()?
-            };
-            Some((le, value.trim().parse().ok()?))
-        })
-        .collect();
-    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let buckets = histogram_buckets(text, metric);
     let total = buckets.last()?.1;
     if total <= 0.0 {
         return None;
@@ -165,6 +166,36 @@ pub fn histogram_quantile(text: &str, metric: &str, q: f64) -> Option<f64> {
         (lower, below) = (upper, count);
     }
     Some(lower)
+}
+
+/// The share of the histogram's observations at or under `bound`, which must be one of its
+/// bucket bounds (exact, where quantiles are interpolated); `None` when absent or empty.
+pub fn histogram_share_within(text: &str, metric: &str, bound: f64) -> Option<f64> {
+    let buckets = histogram_buckets(text, metric);
+    let total = buckets.last()?.1;
+    let within = buckets.iter().find(|(le, _)| *le == bound)?.1;
+    (total > 0.0).then(|| within / total)
+}
+
+/// The cumulative `(le, count)` buckets of histogram `metric`, by bound.
+fn histogram_buckets(text: &str, metric: &str) -> Vec<(f64, f64)> {
+    let bucket = format!("{metric}_bucket{{");
+    let mut buckets: Vec<(f64, f64)> = text
+        .lines()
+        .filter(|line| line.starts_with(&bucket))
+        .filter_map(|line| {
+            let (labels, value) = line.rsplit_once(' ')?;
+            let le = labels.split("le=\"").nth(1)?.split('"').next()?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, value.trim().parse().ok()?))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    buckets
 }
 
 /// Deletes `kafka.topic` and its dead-letter topic (a topic that is not there is not an error).
@@ -300,6 +331,8 @@ mod tests {
         assert!((q(0.99) - 1.0).abs() < 1e-9);
         assert!((q(1.0) - 1.0).abs() < 1e-9, "+Inf: the last finite bound");
         assert_eq!(histogram_quantile(text, "g", 0.5), None);
+        assert_eq!(histogram_share_within(text, "f", 0.5), Some(0.9));
+        assert_eq!(histogram_share_within(text, "f", 0.7), None);
         assert_eq!(
             histogram_quantile("f_bucket{le=\"+Inf\"} 0\n", "f", 0.5),
             None
