@@ -170,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
     let config = oot_projector::config::ProjectorConfig {
         listen: "127.0.0.1:0".parse()?,
         group: format!("bench-{id}"),
-        batch_events: 2000,
+        batch_events: oot_projector::source::DEFAULT_BATCH_EVENTS,
         batch_bytes: oot_projector::source::DEFAULT_BATCH_BYTES,
         batch_wait_ms: 100,
         instance_id: None,

@@ -44,10 +44,10 @@ pub struct ProjectorConfig {
     pub group: String,
 
     /// A batch closes at this many events...
-    #[arg(long, env = "OOT_PROJECTOR_BATCH_EVENTS", default_value_t = 2000)]
+    #[arg(long, env = "OOT_PROJECTOR_BATCH_EVENTS", default_value_t = crate::source::DEFAULT_BATCH_EVENTS)]
     pub batch_events: usize,
 
-    /// ...or this many bytes of payload (a batch of 2,000 callbacks of 2 MiB would be 4 GB)...
+    /// ...or this many bytes of payload (a batch of 1,000 callbacks of 2 MiB would be 2 GB)...
     #[arg(long, env = "OOT_PROJECTOR_BATCH_BYTES", default_value_t = crate::source::DEFAULT_BATCH_BYTES)]
     pub batch_bytes: usize,
 

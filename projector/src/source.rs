@@ -153,12 +153,39 @@ fn event_span<H: Headers>(
     span
 }
 
-/// Default byte bound of a batch (`OOT_PROJECTOR_BATCH_BYTES`).
-pub const DEFAULT_BATCH_BYTES: usize = 16 * 1024 * 1024;
+/// Default event bound of a batch (`OOT_PROJECTOR_BATCH_EVENTS`). A batch's working set (the
+/// events, their merged records, the DynamoDB items and the rows) grows with it: at 2,000 plain
+/// callbacks it was ~30 MiB more peak memory than at 1,000, for the same throughput (README,
+/// Measured).
+pub const DEFAULT_BATCH_EVENTS: usize = 1000;
 
-/// What librdkafka may prefetch per partition, in KiB: two default batches of 2,000 typical
-/// events are far below it, and a batch's byte bound is 16 MiB.
-const PREFETCH_KIB: u32 = 16 * 1024;
+/// Default byte bound of a batch (`OOT_PROJECTOR_BATCH_BYTES`): with callbacks of hundreds of
+/// KiB, 8 MiB kept the same events/s as 16 MiB for 20 MiB less peak memory.
+pub const DEFAULT_BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// How much librdkafka may prefetch (the one queue of the group consumer, uncompressed payload),
+/// in KiB: more than a default batch of typical callbacks, so the next batch is ready when the
+/// stores are done with this one.
+const PREFETCH_KIB: u32 = 4 * 1024;
+
+/// The most compressed bytes asked of one partition per fetch, and of all partitions together.
+/// Ingest's events are lz4-compressed and JSON compresses very well (tens of times for repeated
+/// failed tests or escaped control characters), and each fetched batch is decompressed whole,
+/// beyond the prefetch bound: at librdkafka's defaults (1 MiB per partition, 50 MiB in all) the
+/// decompressed fetches were ~200 MiB of the projector's 350 MiB peak in the soak's edge phase
+/// (heaptrack). A record batch bigger than these is still fetched whole, alone (KIP-74).
+const FETCH_PARTITION_BYTES: u32 = 64 * 1024;
+const FETCH_BYTES: u32 = 256 * 1024;
+
+/// The largest fetch response accepted: a record batch as large as the topic allows
+/// (`max.message.bytes`, 8 MiB, see `oot_platform::migrate`) comes whole in one response, so the
+/// bound must stay above it, whatever `FETCH_BYTES` is. (librdkafka derives it from
+/// `fetch.max.bytes` otherwise, and would refuse such a response.)
+const RECEIVE_MAX_BYTES: u32 = 8 * 1024 * 1024 + 64 * 1024;
+
+/// How long librdkafka waits before fetching again once the prefetch is full: its 1 s default
+/// would leave a small prefetch empty for most of a second.
+const FETCH_QUEUE_BACKOFF_MS: u32 = 10;
 
 /// Pause between attempts after a consumption error (the broker is away; librdkafka reconnects).
 const CONSUME_ERROR_PAUSE: Duration = Duration::from_secs(1);
@@ -203,9 +230,20 @@ impl EventSource {
             .set("partition.assignment.strategy", "cooperative-sticky")
             // A store outage is waited out with retries; the group should not evict us meanwhile.
             .set("max.poll.interval.ms", "900000")
-            // librdkafka prefetches up to 64 MiB per partition by default, most of a projector's
-            // memory while it is behind; a few batches' worth keeps the pipeline full.
+            // librdkafka prefetches up to 64 MiB by default, and fetches 1 MiB of compressed
+            // events per partition, which decompress to tens of MiB: most of a projector's memory
+            // while it is behind. A batch's worth, fetched in small pieces, keeps the pipeline
+            // full (see the constants).
             .set("queued.max.messages.kbytes", PREFETCH_KIB.to_string())
+            .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS.to_string())
+            .set(
+                "max.partition.fetch.bytes",
+                FETCH_PARTITION_BYTES.to_string(),
+            )
+            .set("fetch.max.bytes", FETCH_BYTES.to_string())
+            // Requests, not messages, for a consumer; librdkafka raises `fetch.max.bytes` to it.
+            .set("message.max.bytes", FETCH_BYTES.to_string())
+            .set("receive.message.max.bytes", RECEIVE_MAX_BYTES.to_string())
             .create()?;
         consumer.subscribe(&[topic])?;
         Ok(Self {
@@ -344,7 +382,12 @@ impl EventSource {
             reason,
         };
         match decoded {
-            Ok(event) => {
+            Ok(mut event) => {
+                // The relay's document (the whole request body, up to 2 MiB) is for replays and
+                // audits from the log; projecting never reads it, and the payload kept for the
+                // dead-letter topic holds it anyway. Held per event until the batch is
+                // committed, it was a second copy of the batch's bytes.
+                drop(std::mem::take(&mut event.relay_document));
                 if let Err(mismatch) = check_key(message.key(), &event.job_key) {
                     tracing::error!(
                         kafka_key = %mismatch.left,

@@ -112,8 +112,10 @@ pub async fn load_backend(
 
 /// [`load_backend`] at `now`. The header's tally is the repo's rollup cells; the matrix is read
 /// from the read tables: the window's targets of the repo with their newest job, its columns and
-/// its running jobs; then the completed jobs of only the targets the page needs
-/// ([`backend::BackendPlan::targets_to_read`]); then the failed tests of the page's failed jobs.
+/// its running jobs; then the completed jobs of only the targets the page shows
+/// ([`backend::BackendPlan::targets_to_read`]) and, for the header's running count, the attempt
+/// facts of the rows off the page with running jobs; then the failed tests of the page's failed
+/// jobs.
 pub async fn backend_at(
     stores: &Stores,
     params: BackendParams,
@@ -128,11 +130,14 @@ pub async fn backend_at(
         stores.rollups.repo(&repo, since),
     )?;
     let plan = backend::plan(repo.as_str(), window, now, targets, running, page);
-    let jobs = stores
-        .completed
-        .target_jobs(&repo, since, &plan.targets_to_read())
-        .await?;
-    let mut view = plan.build(columns, jobs, Tally::of_figures(&figures));
+    let (on_page, with_running) = (plan.targets_to_read(), plan.running_targets_off_page());
+    let (jobs, off_page) = tokio::try_join!(
+        stores.completed.target_jobs(&repo, since, &on_page),
+        stores
+            .completed
+            .target_attempts(&repo, since, &with_running),
+    )?;
+    let mut view = plan.build(columns, jobs, off_page, Tally::of_figures(&figures));
     let failed_tests = stores
         .completed
         .failed_tests(&repo, &view.failed_job_keys())

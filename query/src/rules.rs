@@ -159,6 +159,13 @@ pub fn latest_of_each_job<T: Attempt>(jobs: impl IntoIterator<Item = T>) -> Vec<
     .collect()
 }
 
+/// A candidate with a tag of the caller's (e.g. whether it runs): chosen by the candidate.
+impl<T: Attempt, U> Attempt for (T, U) {
+    fn attempt(&self) -> AttemptFacts<'_> {
+        self.0.attempt()
+    }
+}
+
 /// A job with whether it came from the running jobs (see [`counted_attempts`]).
 struct Tagged<T> {
     job: T,

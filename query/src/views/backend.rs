@@ -34,7 +34,7 @@ use crate::job::{Job, JobState};
 use crate::params::PageRequest;
 use crate::rules::{counted_attempts, in_window, latest_of_each_job, with_running, Window};
 use crate::tally::{Ratio, Tally};
-use crate::target::{Newest, TargetKey, TargetSummary};
+use crate::target::{CompletedAttempt, Newest, TargetKey, TargetSummary};
 use crate::views::cell::{JobCell, Links};
 use crate::views::failed_tests::{self, FailedTest};
 
@@ -203,6 +203,48 @@ fn header_tally(completed: Vec<Job>, running: Vec<Job>) -> Tally {
         tally.add(job.state, job.duration_s(), job.queue_time);
     }
     tally
+}
+
+/// How many of `running` are the latest attempt of the newest run in their cell (row and
+/// column), among themselves and the completed jobs of their rows (`completed`): the header's
+/// running count, as the matrix would show them on every page. A running copy of a completed
+/// job counts as completed ([`with_running`]).
+fn running_latest_in_their_cells(
+    running: &[Job],
+    completed: impl IntoIterator<Item = CompletedAttempt>,
+) -> u64 {
+    let rows: BTreeSet<TargetKey> = running.iter().map(TargetKey::of).collect();
+    let completed: Vec<CompletedAttempt> = completed
+        .into_iter()
+        .filter(|a| rows.contains(&a.target))
+        .collect();
+    let done: BTreeSet<&str> = completed.iter().map(|a| a.job_key.as_str()).collect();
+    let mut by_row: BTreeMap<TargetKey, Vec<(CompletedAttempt, bool)>> = BTreeMap::new();
+    for job in running
+        .iter()
+        .filter(|j| !done.contains(j.job_key.as_str()))
+    {
+        let attempt = CompletedAttempt::of(job);
+        by_row
+            .entry(attempt.target.clone())
+            .or_default()
+            .push((attempt, true));
+    }
+    for attempt in completed {
+        by_row
+            .entry(attempt.target.clone())
+            .or_default()
+            .push((attempt, false));
+    }
+    by_row
+        .into_values()
+        .map(|candidates| {
+            latest_of_each_job(candidates)
+                .into_iter()
+                .filter(|(_, running)| *running)
+                .count() as u64
+        })
+        .sum()
 }
 
 /// The jobs of `repo` in the window starting at `since`.
@@ -463,15 +505,27 @@ pub fn plan(
 }
 
 impl BackendPlan {
-    /// The targets whose completed jobs [`Self::build`] needs: the page's rows, for their cells,
-    /// and every row with a running job, to count the running jobs that are the latest in their
-    /// cell. Every other row is shown by its target and newest job alone.
+    /// The targets whose completed jobs [`Self::build`] needs: the page's rows, for their cells.
+    /// Every other row is shown by its target and newest job alone.
     pub fn targets_to_read(&self) -> Vec<TargetKey> {
         let range = page_range(self.page, self.rows.len());
         self.rows[range]
             .iter()
             .map(|r| r.key.clone())
-            .chain(self.running.iter().map(TargetKey::of))
+            .collect::<BTreeSet<TargetKey>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// The rows with a running job that are not on the page: [`Self::build`] needs the attempt
+    /// facts of their completed jobs ([`CompletedAttempt`]) to count the running jobs that are
+    /// the latest in their cell.
+    pub fn running_targets_off_page(&self) -> Vec<TargetKey> {
+        let on_page: BTreeSet<TargetKey> = self.targets_to_read().into_iter().collect();
+        self.running
+            .iter()
+            .map(TargetKey::of)
+            .filter(|t| !on_page.contains(t))
             .collect::<BTreeSet<TargetKey>>()
             .into_iter()
             .collect()
@@ -481,7 +535,13 @@ impl BackendPlan {
     /// [`Self::targets_to_read`] (`jobs`), and the header's tally (`tally`: what the repo's
     /// runs in the window count, from the rollup cells): everything but the failed tests'
     /// lists, as [`baseline_build`].
-    pub fn build(self, columns: Vec<Column>, jobs: Vec<Job>, tally: Tally) -> BackendView {
+    pub fn build(
+        self,
+        columns: Vec<Column>,
+        jobs: Vec<Job>,
+        off_page: Vec<CompletedAttempt>,
+        tally: Tally,
+    ) -> BackendView {
         let BackendPlan {
             repo,
             window,
@@ -493,15 +553,18 @@ impl BackendPlan {
         } = self;
         let keep = in_view(&repo, window.since(now));
         let range = page_range(page, rows.len());
-        let read: BTreeSet<TargetKey> = rows[range.clone()]
-            .iter()
-            .map(|r| r.key.clone())
-            .chain(running.iter().map(TargetKey::of))
-            .collect();
+        let read: BTreeSet<TargetKey> = rows[range.clone()].iter().map(|r| r.key.clone()).collect();
         let completed: Vec<Job> = jobs
             .into_iter()
             .filter(|j| keep(j) && read.contains(&TargetKey::of(j)))
             .collect();
+        let running_now = running_latest_in_their_cells(
+            &running,
+            completed
+                .iter()
+                .map(CompletedAttempt::of)
+                .chain(off_page.into_iter().filter(|a| !read.contains(&a.target))),
+        );
 
         let columns: Vec<Column> = columns
             .into_iter()
@@ -523,11 +586,6 @@ impl BackendPlan {
                 (key, cells)
             })
             .collect();
-        let running_now = shown
-            .values()
-            .flat_map(BTreeMap::values)
-            .filter(|j| j.is_running())
-            .count() as u64;
 
         let total_rows = rows.len();
         let page_rows = rows
@@ -643,7 +701,13 @@ pub(crate) mod tests {
             .filter(|j| keep(j) && wanted.contains(&TargetKey::of(j)))
             .cloned()
             .collect();
-        plan.build(columns, jobs, tally)
+        let off_page: BTreeSet<TargetKey> = plan.running_targets_off_page().into_iter().collect();
+        let attempts = completed
+            .iter()
+            .filter(|j| keep(j) && off_page.contains(&TargetKey::of(j)))
+            .map(CompletedAttempt::of)
+            .collect();
+        plan.build(columns, jobs, attempts, tally)
     }
 
     /// Both builders, which must agree; the view.
