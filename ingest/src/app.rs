@@ -49,6 +49,10 @@ pub fn ingest_state(config: &IngestConfig, clock: Clock) -> anyhow::Result<Inges
         "OOT_INGEST_MAX_BODY_BYTES_IN_FLIGHT must be at least 1"
     );
     anyhow::ensure!(
+        config.body_read_timeout_ms > 0,
+        "OOT_INGEST_BODY_READ_TIMEOUT_MS must be at least 1"
+    );
+    anyhow::ensure!(
         config.delivery_timeout_ms > 0,
         "OOT_INGEST_DELIVERY_TIMEOUT_MS must be at least 1"
     );
@@ -67,6 +71,7 @@ pub fn ingest_state(config: &IngestConfig, clock: Clock) -> anyhow::Result<Inges
         limits: Limits::default(),
         max_body_bytes: config.max_body_bytes,
         body_budget: BodyBudget::new(config.max_body_bytes_in_flight),
+        body_read_timeout: Duration::from_millis(config.body_read_timeout_ms),
         limiter: SlidingWindowLimiter::new(config.rate_limit, rate_window),
         rate_limit: config.rate_limit,
         rate_window,

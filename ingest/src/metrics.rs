@@ -128,6 +128,7 @@ mod tests {
             Refusal::UnsupportedMediaType,
             Refusal::TooLarge { limit: 1 },
             Refusal::UnreadableBody("cut".to_owned()),
+            Refusal::BodyReadTimeout { timeout_ms: 1 },
             Refusal::Invalid(ValidationError::NotAnObject { found: "array" }),
             Refusal::RateLimited {
                 repo: "a/b".to_owned(),
@@ -164,8 +165,12 @@ mod tests {
             "{before}"
         );
         let refusals = every_refusal();
-        metrics.refused(&refusals[4]);
-        metrics.refused(&refusals[4]);
+        let invalid = refusals
+            .iter()
+            .find(|r| matches!(r, Refusal::Invalid(_)))
+            .expect("an invalid callback among the refusals");
+        metrics.refused(invalid);
+        metrics.refused(invalid);
         metrics.refused(&refusals[0]);
         let after = metrics.render();
         assert!(

@@ -35,6 +35,11 @@ pub enum Refusal {
     TooLarge { limit: usize },
     #[error("the request body could not be read: {0}")]
     UnreadableBody(String),
+    #[error(
+        "the request body did not arrive within {timeout_ms} ms (a sender this slow would hold \
+         the bytes other callbacks are waiting for); send it again faster"
+    )]
+    BodyReadTimeout { timeout_ms: u64 },
     #[error("{0}")]
     Invalid(ValidationError),
     #[error("rate limit of {limit} callbacks per {window_secs} s exceeded for {repo}")]
@@ -52,11 +57,12 @@ pub enum Refusal {
 
 impl Refusal {
     /// Every [`Refusal::reason`], for the metrics to show each from the start.
-    pub const REASONS: [&'static str; 8] = [
+    pub const REASONS: [&'static str; 9] = [
         "unauthorized",
         "unsupported_media_type",
         "too_large",
         "unreadable_body",
+        "body_read_timeout",
         "invalid",
         "rate_limited",
         "log_unavailable",
@@ -71,6 +77,7 @@ impl Refusal {
             Refusal::UnsupportedMediaType => "unsupported_media_type",
             Refusal::TooLarge { .. } => "too_large",
             Refusal::UnreadableBody(_) => "unreadable_body",
+            Refusal::BodyReadTimeout { .. } => "body_read_timeout",
             Refusal::Invalid(_) => "invalid",
             Refusal::RateLimited { .. } => "rate_limited",
             Refusal::LogUnavailable { .. } => "log_unavailable",
@@ -84,6 +91,7 @@ impl Refusal {
             Refusal::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Refusal::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::UnreadableBody(_) | Refusal::Invalid(_) => StatusCode::BAD_REQUEST,
+            Refusal::BodyReadTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Refusal::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Refusal::LogUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -113,6 +121,9 @@ impl Refusal {
                 json!({"error": "payload_too_large", "message": message, "limit_bytes": limit})
             }
             Refusal::UnreadableBody(_) => json!({"error": "unreadable_body", "message": message}),
+            Refusal::BodyReadTimeout { timeout_ms } => {
+                json!({"error": "body_read_timeout", "message": message, "timeout_ms": timeout_ms})
+            }
             Refusal::Invalid(error) => error.to_json(),
             Refusal::RateLimited {
                 repo,
@@ -138,6 +149,17 @@ impl IntoResponse for Refusal {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if matches!(
+            self,
+            Refusal::BodyReadTimeout { .. } | Refusal::TooLarge { .. }
+        ) {
+            // The rest of the body may still be on its way, unread: this connection cannot carry
+            // another request. Said in the answer, the client does not put it back in its pool
+            // to send the next callback on it.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

@@ -2,8 +2,9 @@
 //!
 //! Checks run cheapest first, and each stops the request before the next costs anything: the
 //! token (a header), the content type, the size (the declared length, then the bytes as they
-//! stream in: a body over the limit is refused before it is buffered whole), validation, the
-//! rate limit of the verified repo, and only then the log.
+//! stream in: a body over the limit is refused before it is buffered whole) and the time the
+//! body takes to arrive (a slow sender is cut off with 408), validation, the rate limit of the
+//! verified repo, and only then the log.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +35,8 @@ pub struct IngestState {
     pub max_body_bytes: usize,
     /// The bytes of bodies read, parsed and validated at once.
     pub body_budget: BodyBudget,
+    /// Longest time to receive a body once its bytes are counted in `body_budget`.
+    pub body_read_timeout: Duration,
     pub limiter: SlidingWindowLimiter,
     pub rate_limit: u32,
     pub rate_window: Duration,
@@ -143,7 +146,17 @@ async fn accept_result(
                 .min(state.max_body_bytes),
         )
         .await;
-    let body = read_body_within(headers, body, state.max_body_bytes).await?;
+    // The permit is held while the body arrives, so a sender trickling its bytes would hold it
+    // for as long as it likes (and every callback waiting for the budget with it): the whole
+    // body must arrive within the timeout. Leaving here drops the permit.
+    let body = tokio::time::timeout(
+        state.body_read_timeout,
+        read_body_within(headers, body, state.max_body_bytes),
+    )
+    .await
+    .map_err(|_| Refusal::BodyReadTimeout {
+        timeout_ms: u64::try_from(state.body_read_timeout.as_millis()).unwrap_or(u64::MAX),
+    })??;
     let callback =
         validate_callback_at(&body, &state.limits, received_at).map_err(Refusal::Invalid)?;
 
@@ -191,5 +204,122 @@ async fn accept_result(
             tracing::error!(%error, "event could not be encoded");
             Err(Refusal::Internal)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+    use axum::response::IntoResponse as _;
+    use clap::Parser as _;
+    use http_body_util::{BodyExt as _, Full};
+
+    const TOKEN: &str = "a-test-token-of-enough-length";
+
+    /// The endpoint's state with a body budget of `budget` bytes and a body read timeout of
+    /// `timeout_ms`; no broker is reached (nothing here gets as far as the log).
+    fn state(budget: usize, timeout_ms: u64) -> Arc<IngestState> {
+        let config = crate::config::IngestConfig::parse_from([
+            "oot-ingest",
+            "--tokens",
+            TOKEN,
+            "--kafka-brokers",
+            "127.0.0.1:9",
+            "--max-body-bytes-in-flight",
+            &budget.to_string(),
+            "--body-read-timeout-ms",
+            &timeout_ms.to_string(),
+        ]);
+        let state = crate::app::ingest_state(&config, Clock::system());
+        Arc::new(state.unwrap_or_else(|e| panic!("state: {e:#}")))
+    }
+
+    fn headers(declared_length: usize) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(TOKEN_HEADER, HeaderValue::from_static(TOKEN));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(declared_length));
+        headers
+    }
+
+    /// A sender that sends the start of its body, then nothing more (the connection stays open).
+    fn stalled_body() -> Body {
+        Body::new(
+            Full::new(axum::body::Bytes::from_static(b"{\"trusted\": "))
+                .with_trailers(std::future::pending()),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_body_that_does_not_arrive_in_time_is_refused_408_and_gives_its_budget_back() {
+        let budget = 1024 * 1024;
+        let declared = 600 * 1024;
+        let state = state(budget, 300);
+        let started = Instant::now();
+        let slow = tokio::spawn({
+            let state = state.clone();
+            async move { accept_result(&state, &headers(declared), stalled_body()).await }
+        });
+        // While its bytes trickle in, the sender holds its share of the budget...
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(state.body_budget.available(), budget - declared);
+
+        // ...until the timeout cuts it off.
+        let refusal = match tokio::time::timeout(Duration::from_secs(10), slow).await {
+            Ok(Ok(Err(refusal))) => refusal,
+            Ok(Ok(Ok(accepted))) => panic!("a body that never ended was accepted: {accepted:?}"),
+            Ok(Err(error)) => panic!("task: {error}"),
+            Err(_) => panic!("the slow sender still holds the budget after 10 s"),
+        };
+        let took = started.elapsed();
+        assert!(
+            matches!(refusal, Refusal::BodyReadTimeout { timeout_ms: 300 }),
+            "{refusal:?}"
+        );
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(5),
+            "{took:?}"
+        );
+        assert_eq!(
+            state.body_budget.available(),
+            budget,
+            "the budget was not given back"
+        );
+        assert_eq!(refusal.reason(), "body_read_timeout");
+
+        let response = refusal.into_response();
+        assert_eq!(response.status().as_u16(), 408);
+        assert_eq!(response.headers()[header::CONNECTION], "close");
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(answer["error"], "body_read_timeout");
+        assert_eq!(answer["timeout_ms"], 300);
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("did not arrive within 300 ms"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_arrives_in_time_is_judged_on_its_content() {
+        let state = state(1024 * 1024, 300);
+        let body = Body::from("[]");
+        let outcome = accept_result(&state, &headers(2), body).await;
+        assert!(
+            matches!(outcome, Err(Refusal::Invalid(_))),
+            "{:?}",
+            outcome.map(|a| a.event_id)
+        );
+        assert_eq!(state.body_budget.available(), 1024 * 1024);
     }
 }

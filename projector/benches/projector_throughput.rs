@@ -23,8 +23,8 @@ use oot_projector::merge::JobRecord;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use tokio_util::sync::CancellationToken;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// No `#[global_allocator]`: the system allocator, as the `oot-projector` binary uses (see its
+// main.rs), so the figures are the binary's.
 
 #[derive(Parser)]
 struct StoresFromEnv {

@@ -20,8 +20,8 @@ use oot_projector::completed_rows::{CompletedJobRow, ROW_COLUMNS};
 use oot_projector::replay::{replay, ReplayArgs};
 use tokio_util::sync::CancellationToken;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// No `#[global_allocator]`: the system allocator, as the `oot-projector` binary uses (see its
+// main.rs), so the figures are the binary's.
 
 #[derive(Parser)]
 struct StoresFromEnv {

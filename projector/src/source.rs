@@ -173,15 +173,11 @@ const PREFETCH_KIB: u32 = 4 * 1024;
 /// failed tests or escaped control characters), and each fetched batch is decompressed whole,
 /// beyond the prefetch bound: at librdkafka's defaults (1 MiB per partition, 50 MiB in all) the
 /// decompressed fetches were ~200 MiB of the projector's 350 MiB peak in the soak's edge phase
-/// (heaptrack). A record batch bigger than these is still fetched whole, alone (KIP-74).
+/// (heaptrack). A record batch bigger than these is still fetched whole, alone (KIP-74; tested by
+/// `bounded::the_projector_reads_messages_far_bigger_than_its_fetches`).
 const FETCH_PARTITION_BYTES: u32 = 64 * 1024;
+/// See [`FETCH_PARTITION_BYTES`].
 const FETCH_BYTES: u32 = 256 * 1024;
-
-/// The largest fetch response accepted: a record batch as large as the topic allows
-/// (`max.message.bytes`, 8 MiB, see `oot_platform::migrate`) comes whole in one response, so the
-/// bound must stay above it, whatever `FETCH_BYTES` is. (librdkafka derives it from
-/// `fetch.max.bytes` otherwise, and would refuse such a response.)
-const RECEIVE_MAX_BYTES: u32 = 8 * 1024 * 1024 + 64 * 1024;
 
 /// How long librdkafka waits before fetching again once the prefetch is full: its 1 s default
 /// would leave a small prefetch empty for most of a second.
@@ -243,7 +239,6 @@ impl EventSource {
             .set("fetch.max.bytes", FETCH_BYTES.to_string())
             // Requests, not messages, for a consumer; librdkafka raises `fetch.max.bytes` to it.
             .set("message.max.bytes", FETCH_BYTES.to_string())
-            .set("receive.message.max.bytes", RECEIVE_MAX_BYTES.to_string())
             .create()?;
         consumer.subscribe(&[topic])?;
         Ok(Self {

@@ -282,7 +282,9 @@ async fn send_all(
                         reason
                     }
                     Err(error) => {
-                        let reason = format!("no answer: {error}");
+                        // The whole chain: "error sending request" alone does not say whether
+                        // the connection was reset, closed early or timed out.
+                        let reason = format!("no answer: {error:#}");
                         *o.refused.entry("no answer".to_owned()).or_default() += 1;
                         reason
                     }
@@ -386,8 +388,11 @@ async fn phase(
     let drain_started = Instant::now();
     let caught_up = wait_caught_up(&s.kafka, &group, drain).await;
     let drain_secs = drain_started.elapsed().as_secs_f64();
-    if let Err(error) = &caught_up {
-        println!("  NOT CAUGHT UP: {error}");
+    match &caught_up {
+        Ok(_) => println!(
+            "  caught up (group commits at the end of the log) {drain_secs:.1}s after sending"
+        ),
+        Err(error) => println!("  NOT CAUGHT UP: {error}"),
     }
     let position = group_position(&s.kafka, &group).await?;
     // The projector's own lag metric must come down to 0 too (it is reported periodically).
@@ -405,15 +410,33 @@ async fn phase(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let metric = |m: &str| oot_e2e::drill::metric_value(&metrics, m);
+    // Each check of the stores says how long it took: a slow one (the job table's scan once took
+    // an hour) must not pass for a projector that never catches up.
+    let checking = Instant::now();
     let items = item_keys(s).await?;
+    println!(
+        "  job table scanned: {} items in {:.1}s",
+        items.len(),
+        checking.elapsed().as_secs_f64()
+    );
+    let checking = Instant::now();
     let rows = row_counts(s).await?;
     let parked = dead_letter_count(&s.kafka);
     let parked_jobs = parked_keys(&s.kafka, parked).await;
+    println!(
+        "  completed rows and dead letters read in {:.1}s",
+        checking.elapsed().as_secs_f64()
+    );
     let lost: Vec<&String> = outcome
         .accepted_keys
         .iter()
         .filter(|k| !items.contains(*k) && !parked_jobs.contains(*k))
         .collect();
+    // Ingest's own count of what it refused, beside what the senders saw.
+    let ingest_metrics = reqwest::get(format!("{}/metrics", ingest.base_url))
+        .await?
+        .text()
+        .await?;
     let (ingest_peak, projector_peak) = (ingest.peak_rss_kib(), projector.peak_rss_kib());
     let services_alive = alive(&mut ingest) & alive(&mut projector);
 
@@ -428,6 +451,13 @@ async fn phase(
     println!("  refused by reason:");
     for (reason, count) in &outcome.refused {
         println!("    {count:>7}  {reason}");
+    }
+    println!("  ingest's refusals (oot_ingest_refused_total):");
+    for line in ingest_metrics
+        .lines()
+        .filter(|l| l.starts_with("oot_ingest_refused_total") && !l.ends_with(" 0"))
+    {
+        println!("    {line}");
     }
     println!(
         "  projected: {} of {} accepted jobs have an item; {} latest completed rows ({} physical); projector events {:?}",

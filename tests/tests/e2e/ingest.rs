@@ -229,8 +229,10 @@ async fn bodies_over_two_mib_are_refused_before_being_read_whole() {
         .unwrap();
     let big = vec![b' '; 2 * 1024 * 1024 + 1];
 
-    // Declared length over the limit.
-    let (status, answer) = json_of(ingest.post_callback(big.clone()).await).await;
+    // Declared length over the limit: refused unread, and the connection is not reused.
+    let response = ingest.post_callback(big.clone()).await;
+    assert_eq!(response.headers()["connection"], "close");
+    let (status, answer) = json_of(response).await;
     assert_eq!(
         (status, answer["error"].as_str()),
         (413, Some("payload_too_large"))
@@ -385,7 +387,7 @@ async fn the_openapi_description_is_served_and_documents_every_answer() {
 
     let document: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
     let responses = &document["paths"]["/api/oot/results"]["post"]["responses"];
-    for code in ["202", "400", "401", "413", "415", "429", "503"] {
+    for code in ["202", "400", "401", "408", "413", "415", "429", "503"] {
         assert!(
             responses.get(code).is_some(),
             "response {code} is not documented"
