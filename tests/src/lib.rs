@@ -154,7 +154,7 @@ pub fn ingest_config(stores: &StoreSettings) -> oot_ingest::config::IngestConfig
         tokens: Some(secrecy::SecretString::from(TEST_TOKENS.join(","))),
         max_body_bytes: 2 * 1024 * 1024,
         max_body_bytes_in_flight: 32 * 1024 * 1024,
-        body_read_timeout_ms: 5_000,
+        body_read_timeout_ms: 30_000,
         rate_limit: 0,
         rate_window_secs: 60,
         delivery_timeout_ms: 3_000,
