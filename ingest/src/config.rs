@@ -40,7 +40,11 @@ pub struct IngestConfig {
     /// budget above; a slower sender is answered 408, so it cannot hold the budget (and the
     /// callbacks waiting on it) for as long as it likes. 2 MiB in 30 s is ~70 KiB/s, far below
     /// what the relay sends at; 30 s leaves room for bodies that waited their turn under load.
-    #[arg(long, env = "OOT_INGEST_BODY_READ_TIMEOUT_MS", default_value_t = 30_000)]
+    #[arg(
+        long,
+        env = "OOT_INGEST_BODY_READ_TIMEOUT_MS",
+        default_value_t = 30_000
+    )]
     pub body_read_timeout_ms: u64,
 
     /// Callbacks accepted per downstream repo within the sliding window (0: no limit).
