@@ -8,11 +8,12 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use futures::StreamExt as _;
 use oot_contract::dynamo::attr;
 use oot_contract::{JobKey, Status, UpstreamPr};
+use oot_platform::dynamo_batch::{get_items, BatchGetError, BatchRead};
 
 use crate::merge::{JobRecord, DYNAMODB_FAILED_TESTS_BUDGET};
 
@@ -56,6 +57,14 @@ pub fn is_refusal(code: &str, status: Option<u16>) -> bool {
     REFUSAL_CODES.contains(&code) && status.is_none_or(|s| s < 500)
 }
 
+/// A failed batch read, classified as [`unavailable`] classifies a store error.
+pub(crate) fn batch_get_failed(error: BatchGetError) -> JobTableError {
+    match error {
+        BatchGetError::Build(message) => JobTableError::Unavailable(message),
+        BatchGetError::Store(error) => unavailable(*error),
+    }
+}
+
 pub(crate) fn unavailable<E>(error: aws_sdk_dynamodb::error::SdkError<E>) -> JobTableError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata
@@ -83,7 +92,6 @@ pub struct JobTable {
 }
 
 /// BatchGetItem takes at most 100 keys.
-const BATCH_GET_LIMIT: usize = 100;
 /// TransactWriteItems takes at most 100 items and 4 MB; keep a margin on the size.
 const TRANSACTION_ITEMS: usize = 100;
 const TRANSACTION_BYTES: usize = 3_500_000;
@@ -113,46 +121,27 @@ impl JobTable {
         &self,
         keys: &[&JobKey],
     ) -> Result<HashMap<JobKey, StoredJob>, JobTableError> {
-        let mut found = HashMap::new();
         let projection = [attr::DYNAMO_KEY, attr::VERSION, attr::MERGE_STATE].join(", ");
-        for chunk in keys.chunks(BATCH_GET_LIMIT) {
-            let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
-                .iter()
-                .map(|key| {
-                    HashMap::from([(
-                        attr::DYNAMO_KEY.to_owned(),
-                        AttributeValue::S(key.as_str().to_owned()),
-                    )])
-                })
-                .collect();
-            // DynamoDB may answer part of a batch and hand the rest back as unprocessed.
-            while !pending.is_empty() {
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .consistent_read(true)
-                    .projection_expression(&projection)
-                    .build()
-                    .map_err(|e| JobTableError::Unavailable(e.to_string()))?;
-                let answer = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                for item in answer
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let (key, stored) = stored_job(item)?;
-                    found.insert(key, stored);
-                }
-                if let Some(rest) = answer.unprocessed_keys().and_then(|u| u.get(&self.table)) {
-                    pending = rest.keys().to_vec();
-                }
-            }
+        let keys = keys
+            .iter()
+            .map(|key| {
+                HashMap::from([(
+                    attr::DYNAMO_KEY.to_owned(),
+                    AttributeValue::S(key.as_str().to_owned()),
+                )])
+            })
+            .collect();
+        let read = BatchRead {
+            consistent: true,
+            projection: Some(&projection),
+        };
+        let items = get_items(&self.client, &self.table, keys, &read)
+            .await
+            .map_err(batch_get_failed)?;
+        let mut found = HashMap::new();
+        for item in &items {
+            let (key, stored) = stored_job(item)?;
+            found.insert(key, stored);
         }
         Ok(found)
     }

@@ -14,18 +14,18 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use oot_contract::rollup::attr;
+use oot_platform::dynamo_batch::{get_items, BatchRead};
 use oot_rollup::{
     AttemptRank, CellKey, Contribution, Figures, LevelRank, Outcome, RepoLatest, RunChange, RunKey,
     RunState,
 };
 
-use crate::job_table::{unavailable, JobTableError};
+use crate::job_table::{batch_get_failed, unavailable, JobTableError};
 
 /// BatchGetItem takes at most 100 keys; TransactWriteItems at most 100 items.
-const BATCH_GET_LIMIT: usize = 100;
 const TRANSACTION_ITEMS: usize = 100;
 
 /// A cell's sums as the ledger holds them, at a version.
@@ -249,37 +249,18 @@ impl Ledger {
         &self,
         pks: impl IntoIterator<Item = String>,
     ) -> Result<HashMap<String, HashMap<String, AttributeValue>>, JobTableError> {
-        let pks: Vec<String> = pks.into_iter().collect();
+        let keys = pks.into_iter().map(key_of).collect();
+        let read = BatchRead {
+            consistent: true,
+            projection: None,
+        };
+        let items = get_items(&self.client, &self.table, keys, &read)
+            .await
+            .map_err(batch_get_failed)?;
         let mut found = HashMap::new();
-        for chunk in pks.chunks(BATCH_GET_LIMIT) {
-            let mut pending: Vec<HashMap<String, AttributeValue>> =
-                chunk.iter().map(|pk| key_of(pk.clone())).collect();
-            while !pending.is_empty() {
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| JobTableError::Unavailable(e.to_string()))?;
-                let answer = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                for item in answer
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(pk) = text(item, attr::PK) {
-                        found.insert(pk.to_owned(), item.clone());
-                    }
-                }
-                if let Some(rest) = answer.unprocessed_keys().and_then(|u| u.get(&self.table)) {
-                    pending = rest.keys().to_vec();
-                }
+        for item in items {
+            if let Some(pk) = text(&item, attr::PK) {
+                found.insert(pk.to_owned(), item);
             }
         }
         Ok(found)

@@ -113,9 +113,9 @@ pub async fn load_backend(
 /// [`load_backend`] at `now`. The header's tally is the repo's rollup cells; the matrix is read
 /// from the read tables: the window's targets of the repo with their newest job, its columns and
 /// its running jobs; then the completed jobs of only the targets the page shows
-/// ([`backend::BackendPlan::targets_to_read`]) and, for the header's running count, the attempt
-/// facts of the rows off the page with running jobs; then the failed tests of the page's failed
-/// jobs.
+/// ([`backend::BackendPlan::targets_to_read`]) and, for the header's running count, the latest
+/// completed attempt of the running jobs' runs from the rollup ledger, by key; then the failed
+/// tests of the page's failed jobs.
 pub async fn backend_at(
     stores: &Stores,
     params: BackendParams,
@@ -130,14 +130,17 @@ pub async fn backend_at(
         stores.rollups.repo(&repo, since),
     )?;
     let plan = backend::plan(repo.as_str(), window, now, targets, running, page);
-    let (on_page, with_running) = (plan.targets_to_read(), plan.running_targets_off_page());
-    let (jobs, off_page) = tokio::try_join!(
+    let (on_page, running_runs) = (plan.targets_to_read(), plan.running_runs());
+    let (jobs, latest_completed) = tokio::try_join!(
         stores.completed.target_jobs(&repo, since, &on_page),
-        stores
-            .completed
-            .target_attempts(&repo, since, &with_running),
+        stores.live.latest_completed(&running_runs),
     )?;
-    let mut view = plan.build(columns, jobs, off_page, Tally::of_figures(&figures));
+    let mut view = plan.build(
+        columns,
+        jobs,
+        &latest_completed,
+        Tally::of_figures(&figures),
+    );
     let failed_tests = stores
         .completed
         .failed_tests(&repo, &view.failed_job_keys())

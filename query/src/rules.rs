@@ -18,7 +18,9 @@
 //!   running job only stands in until its completed row lands.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+pub use oot_rollup::ledger::RunKey;
 
 /// The windows the views offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,6 +221,65 @@ where
     all
 }
 
+/// A run's latest completed attempt, as the running count compares a running attempt with:
+/// its `run_attempt`, then its job key (within one run, [`recency`] reduces to these).
+pub type CompletedRank = (u32, String);
+
+/// The run of a job: what a re-run keeps (the rollup ledger's run key).
+pub fn run_of<T: Attempt>(job: &T) -> RunKey {
+    let a = job.attempt();
+    RunKey {
+        downstream_repo: a.downstream_repo.to_owned(),
+        workflow_name: a.workflow_name.to_owned(),
+        job_name: a.job_name.to_owned(),
+        run_id: a.run_id.to_owned(),
+    }
+}
+
+/// The latest completed attempt of each run among `completed`.
+pub fn latest_completed<T: Attempt>(completed: &[T]) -> HashMap<RunKey, CompletedRank> {
+    let mut latest: HashMap<RunKey, CompletedRank> = HashMap::new();
+    for job in completed {
+        let a = job.attempt();
+        let rank = (a.run_attempt, a.job_key.to_owned());
+        let kept = latest.entry(run_of(job)).or_insert_with(|| rank.clone());
+        if rank > *kept {
+            *kept = rank;
+        }
+    }
+    latest
+}
+
+/// How many runs are running now (a backend header's running count, §11.2): the runs among
+/// `running` whose latest attempt is running, that is whose most recent running attempt ranks
+/// above the latest completed attempt of its run (`latest_completed`; none: it counts). A
+/// running copy of a completed job ranks equal and does not count: the job has completed. The
+/// same rule as the rates' ([`counted_attempts`]): a run is either running or counted, never both.
+pub fn running_runs<T: Attempt>(
+    running: &[T],
+    latest_completed: &HashMap<RunKey, CompletedRank>,
+) -> u64 {
+    let mut latest_running: HashMap<RunKey, (u32, &str)> = HashMap::new();
+    for job in running {
+        let a = job.attempt();
+        let rank = (a.run_attempt, a.job_key);
+        let kept = latest_running.entry(run_of(job)).or_insert(rank);
+        if rank > *kept {
+            *kept = rank;
+        }
+    }
+    latest_running
+        .into_iter()
+        .filter(|(run, (attempt, key))| {
+            latest_completed
+                .get(run)
+                .is_none_or(|(done_attempt, done_key)| {
+                    (*attempt, *key) > (*done_attempt, done_key.as_str())
+                })
+        })
+        .count() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +313,54 @@ mod tests {
                 run_attempt: self.attempt,
                 job_key: &self.key,
             }
+        }
+    }
+
+    #[test]
+    fn a_run_is_running_while_its_latest_attempt_runs() {
+        let completed = vec![j("a", "test", "7", 1), j("a", "test", "8", 2)];
+        let latest = latest_completed(&completed);
+        // Run 7: attempt 2 running after attempt 1 completed counts; run 8's attempt 1, still
+        // marked running (a lost callback), does not: attempt 2 has completed. Run 9 is new.
+        let running = vec![
+            j("a", "test", "7", 2),
+            j("a", "test", "8", 1),
+            j("a", "test", "9", 1),
+        ];
+        assert_eq!(running_runs(&running, &latest), 2);
+        // A running copy of a completed job is that completed job.
+        assert_eq!(running_runs(&[j("a", "test", "8", 2)], &latest), 0);
+        // Two running attempts of one run are one running run.
+        assert_eq!(
+            running_runs(&[j("b", "x", "1", 1), j("b", "x", "1", 2)], &latest),
+            1
+        );
+    }
+
+    proptest::proptest! {
+        /// The running count is the number of runs whose latest attempt among every job, running
+        /// and completed, is a running one, as the rates' rule ([`counted_attempts`]) decides.
+        #[test]
+        fn running_runs_are_the_runs_the_rates_leave_uncounted(
+            jobs in proptest::collection::vec((0usize..2, 0usize..3, 1u32..4, proptest::bool::ANY), 0..24)
+        ) {
+            const RUNS: [&str; 3] = ["1", "2", "3"];
+            const NAMES: [&str; 2] = ["build", "test"];
+            let mut completed = Vec::new();
+            let mut running = Vec::new();
+            for (name, run, attempt, is_running) in jobs {
+                let job = j("a", NAMES[name], RUNS[run], attempt);
+                if is_running { running.push(job) } else { completed.push(job) }
+            }
+            let latest = latest_completed(&completed);
+            let expected = latest_by(
+                completed.iter().map(|c| (c.clone(), false)).chain(running.iter().map(|r| (r.clone(), true))),
+                |(job, _)| run_of(job),
+            )
+            .into_values()
+            .filter(|(job, is_running)| *is_running && !completed.contains(job))
+            .count() as u64;
+            proptest::prop_assert_eq!(running_runs(&running, &latest), expected);
         }
     }
 

@@ -7,7 +7,6 @@
 use oot_contract::PrNumber;
 
 use crate::job::Job;
-use crate::rules::{Attempt, AttemptFacts};
 
 /// Which row a job belongs to. The derived order (PRs first, then by field) is the order rows
 /// with the same newest job and label keep, so both ways of building the matrix agree on it.
@@ -178,46 +177,5 @@ mod tests {
         assert_eq!(kept.as_ref().and_then(|k| k.value.as_deref()), Some("x"));
         let kept = Newest::newer(kept, n(10, "c", "higher key"));
         assert_eq!(kept.and_then(|k| k.value), Some("higher key".into()));
-    }
-}
-
-/// A completed job as the latest-attempt rule sees it, with its row's target: what the backend
-/// header's running count reads of the rows that are not on the page (`target_attempts.sql`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CompletedAttempt {
-    pub job_key: String,
-    pub downstream_repo: String,
-    pub target: TargetKey,
-    pub workflow_name: String,
-    pub job_name: String,
-    pub run_id: String,
-    pub run_attempt: u32,
-}
-
-impl CompletedAttempt {
-    /// What the rule reads of a completed `job`.
-    pub fn of(job: &Job) -> CompletedAttempt {
-        CompletedAttempt {
-            job_key: job.job_key.clone(),
-            downstream_repo: job.downstream_repo.clone(),
-            target: TargetKey::of(job),
-            workflow_name: job.workflow_name.clone(),
-            job_name: job.job_name.clone(),
-            run_id: job.run_id.clone(),
-            run_attempt: job.run_attempt,
-        }
-    }
-}
-
-impl Attempt for CompletedAttempt {
-    fn attempt(&self) -> AttemptFacts<'_> {
-        AttemptFacts {
-            downstream_repo: &self.downstream_repo,
-            workflow_name: &self.workflow_name,
-            job_name: &self.job_name,
-            run_id: &self.run_id,
-            run_attempt: self.run_attempt,
-            job_key: &self.job_key,
-        }
     }
 }

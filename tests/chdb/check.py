@@ -102,10 +102,6 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
         # Every target of the first repo, asked of the second: their shared PRs only.
         + [[data.targets_of(data.REPOS[0]), data.REPOS[1], 0]],
     ),
-    "target_attempts.sql": (
-        "AttemptRow",
-        [[data.targets_of(repo)[i::2], repo, since] for i, repo in enumerate(data.REPOS) for since in (0, T0 + 20 * D)],
-    ),
     "failed_tests.sql": (
         "FailedTestsRow",
         [

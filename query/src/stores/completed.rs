@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::job::{Job, JobState, SummaryJob, TestCounts};
 use crate::stores::{read, readable, Skipped, StoreError, Unreadable};
-use crate::target::{CompletedAttempt, Newest, StoredTarget, TargetKey, TargetSummary};
+use crate::target::{Newest, StoredTarget, TargetKey, TargetSummary};
 use crate::views::backend::Column;
 
 const STORE: &str = "clickhouse";
@@ -29,7 +29,6 @@ pub const PR_JOBS_SQL: &str = include_str!("../../sql/pr_jobs.sql");
 pub const BACKEND_TARGETS_SQL: &str = include_str!("../../sql/backend_targets.sql");
 pub const BACKEND_COLUMNS_SQL: &str = include_str!("../../sql/backend_columns.sql");
 pub const TARGET_JOBS_SQL: &str = include_str!("../../sql/target_jobs.sql");
-pub const TARGET_ATTEMPTS_SQL: &str = include_str!("../../sql/target_attempts.sql");
 pub const FAILED_TESTS_SQL: &str = include_str!("../../sql/failed_tests.sql");
 /// The full-window reads the read tables replaced: the reference of the tests and the benchmark.
 pub const BASELINE_REPO_JOBS_SQL: &str = include_str!("../../sql/baseline_repo_jobs.sql");
@@ -109,22 +108,6 @@ struct JobRow {
     failed_tests: Option<u64>,
     skipped_tests: Option<u64>,
     artifact_url: String,
-}
-
-/// What the latest-attempt rule reads of a completed job, with its target (`target_attempts.sql`).
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct AttemptRow {
-    #[serde(rename = "dynamoKey")]
-    dynamo_key: String,
-    downstream_repo: String,
-    upstream_repo: String,
-    target_pr: u64,
-    target_event: String,
-    target_delivery: String,
-    workflow_name: String,
-    job_name: String,
-    run_id: String,
-    run_attempt: u32,
 }
 
 /// A job's state and its conclusion, from its columns.
@@ -452,56 +435,6 @@ impl CompletedJobs {
             STORE,
             answers.into_iter().flatten().map(TryInto::try_into),
         ))
-    }
-
-    /// The attempt facts of the completed jobs of `repo` first seen since `since` for each of
-    /// `targets`, one per job: what the header's running count compares running jobs with.
-    pub async fn target_attempts(
-        &self,
-        repo: &RepoName,
-        since: i64,
-        targets: &[TargetKey],
-    ) -> Result<Vec<CompletedAttempt>, StoreError> {
-        let stored: Vec<StoredTarget> = targets.iter().map(TargetKey::stored).collect();
-        let queries: Vec<clickhouse::query::Query> =
-            chunk_by_size(&stored, bound_target_bytes, KEYS_PER_QUERY_BYTES)
-                .into_iter()
-                .map(|chunk| {
-                    self.query(TARGET_ATTEMPTS_SQL)
-                        .bind(chunk)
-                        .bind(repo.as_str())
-                        .bind(date_time(since))
-                })
-                .collect();
-        let answers: Vec<Vec<AttemptRow>> = stream::iter(queries)
-            .map(|query| self.fetch(query))
-            .buffer_unordered(CONCURRENT_KEY_QUERIES)
-            .try_collect()
-            .await?;
-        let mut by_key: HashMap<String, CompletedAttempt> = HashMap::new();
-        for row in answers.into_iter().flatten() {
-            let Some(target) = TargetKey::from_stored(
-                row.upstream_repo,
-                row.target_pr,
-                row.target_event,
-                row.target_delivery,
-            ) else {
-                continue;
-            };
-            by_key.insert(
-                row.dynamo_key.clone(),
-                CompletedAttempt {
-                    job_key: row.dynamo_key,
-                    downstream_repo: row.downstream_repo,
-                    target,
-                    workflow_name: row.workflow_name,
-                    job_name: row.job_name,
-                    run_id: row.run_id,
-                    run_attempt: row.run_attempt,
-                },
-            );
-        }
-        Ok(by_key.into_values().collect())
     }
 
     /// The `failed_tests_json` of each of `keys` (jobs of `repo`) that has a row.

@@ -20,8 +20,12 @@ use oot_contract::dynamo::attr::{
 use oot_contract::dynamo::{RUNNING_PR_INDEX, RUNNING_REPO_INDEX};
 use oot_contract::{PrNumber, RepoName, Status, UpstreamPr};
 
+use oot_contract::rollup::attr as ledger_attr;
+use oot_platform::dynamo_batch::{get_items, BatchRead};
+
 use crate::clock::parse_rfc3339;
 use crate::job::{Job, JobState, TestCounts};
+use crate::rules::{CompletedRank, RunKey};
 use crate::stores::{read, readable, StoreError, Unreadable};
 
 const STORE: &str = "dynamodb";
@@ -55,6 +59,9 @@ type Item = HashMap<String, AttributeValue>;
 pub struct LiveJobs {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    /// The rollup ledger the projector keeps beside the job table: per run, its latest
+    /// completed attempt.
+    ledger: String,
     timeout: Duration,
 }
 
@@ -62,9 +69,76 @@ impl LiveJobs {
     pub fn new(client: aws_sdk_dynamodb::Client, table: String, timeout: Duration) -> Self {
         Self {
             client,
+            ledger: oot_contract::rollup::ledger_table(&table),
             table,
             timeout,
         }
+    }
+
+    /// The latest attempt of each of `runs` whose latest attempt has completed, from the rollup
+    /// ledger's run items, by key (BatchGetItem): what a backend header's running count compares
+    /// running attempts with (`crate::rules::running_runs`). Eventually consistent reads, like
+    /// every view's.
+    pub async fn latest_completed(
+        &self,
+        runs: &[RunKey],
+    ) -> Result<HashMap<RunKey, CompletedRank>, StoreError> {
+        let by_pk: HashMap<String, &RunKey> = runs.iter().map(|r| (r.storage_key(), r)).collect();
+        let keys = by_pk
+            .keys()
+            .map(|pk| HashMap::from([(ledger_attr::PK.to_owned(), AttributeValue::S(pk.clone()))]))
+            .collect();
+        let projection = [
+            ledger_attr::PK,
+            ledger_attr::RUN_ATTEMPT,
+            ledger_attr::JOB_KEY,
+            ledger_attr::OUTCOME,
+        ]
+        .join(", ");
+        let read = BatchRead {
+            consistent: false,
+            projection: Some(&projection),
+        };
+        let items = match tokio::time::timeout(
+            self.timeout,
+            get_items(&self.client, &self.ledger, keys, &read),
+        )
+        .await
+        {
+            Ok(answer) => answer.map_err(|e| StoreError {
+                store: STORE,
+                detail: format!(
+                    "reading runs of {}: {}",
+                    self.ledger,
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                ),
+            })?,
+            Err(_) => {
+                return Err(StoreError {
+                    store: STORE,
+                    detail: format!("no answer within {:?}", self.timeout),
+                })
+            }
+        };
+        // A run item holds the latest attempt seen, running or completed; only a completed one
+        // (with an outcome) can make an earlier running attempt stale.
+        let completed = items
+            .iter()
+            .filter(|item| item.contains_key(ledger_attr::OUTCOME));
+        let ranks = completed.map(|item| {
+            let pk = text(item, ledger_attr::PK).unwrap_or_default();
+            let rank = || -> Result<(RunKey, CompletedRank), Unreadable> {
+                let run = by_pk
+                    .get(&pk)
+                    .ok_or_else(|| Unreadable::missing(ledger_attr::PK))?;
+                let attempt = number(item, ledger_attr::RUN_ATTEMPT)
+                    .ok_or_else(|| Unreadable::missing(ledger_attr::RUN_ATTEMPT))?;
+                let job_key = required_text(item, ledger_attr::JOB_KEY)?;
+                Ok(((*run).clone(), (attempt, job_key)))
+            };
+            rank().map_err(|why| why.of(&pk))
+        });
+        Ok(readable(STORE, ranks).into_iter().collect())
     }
 
     /// The running jobs of downstream repo `repo`.

@@ -4,7 +4,8 @@
 //!
 //! - Header: the same tally as the summary's line for this repo (the latest attempt of each run
 //!   in the window, running attempts included, counted when completed: [`counted_attempts`]),
-//!   plus the number of jobs running now that are the latest in their cell (all pages).
+//!   plus the number of runs running now: whose latest attempt is running ([`running_runs`]),
+//!   the rates' rule, so a run is either running or counted.
 //! - Rows: one per upstream PR (`upstream_repo#pr_number`), or, for events without a PR, one per
 //!   upstream delivery (a nightly run, a push) ([`TargetKey`]). Newest first: by the latest
 //!   `first_seen_at` of the row's jobs, so a PR pushed to today is on top even when its number
@@ -18,9 +19,10 @@
 //! - [`plan`] then [`BackendPlan::build`], what the service does: from the window's targets
 //!   with their newest job (the targets table), the window's columns (the columns table), the
 //!   running jobs, and the completed jobs of only the targets it needs
-//!   ([`BackendPlan::targets_to_read`]: the page's rows and the rows with running jobs, whose
-//!   cells decide the header's running count). No read grows with the jobs of the window: the
-//!   header's tally is the repo's rollup cells (`crate::stores::rollups`).
+//!   ([`BackendPlan::targets_to_read`]: the page's rows), and the latest completed attempt of
+//!   the running jobs' runs (the rollup ledger, by key: [`BackendPlan::running_runs`]). No read
+//!   grows with the jobs of the window: the header's tally is the repo's rollup cells
+//!   (`crate::stores::rollups`).
 //! - [`baseline_build`], from every completed job of the window: the reference the tests and
 //!   the benchmark compare with.
 
@@ -32,9 +34,12 @@ use serde::Serialize;
 use crate::clock::rfc3339;
 use crate::job::{Job, JobState};
 use crate::params::PageRequest;
-use crate::rules::{counted_attempts, in_window, latest_of_each_job, with_running, Window};
+use crate::rules::{
+    counted_attempts, in_window, latest_completed, latest_of_each_job, run_of, running_runs,
+    with_running, CompletedRank, RunKey, Window,
+};
 use crate::tally::{Ratio, Tally};
-use crate::target::{CompletedAttempt, Newest, TargetKey, TargetSummary};
+use crate::target::{Newest, TargetKey, TargetSummary};
 use crate::views::cell::{JobCell, Links};
 use crate::views::failed_tests::{self, FailedTest};
 
@@ -205,48 +210,6 @@ fn header_tally(completed: Vec<Job>, running: Vec<Job>) -> Tally {
     tally
 }
 
-/// How many of `running` are the latest attempt of the newest run in their cell (row and
-/// column), among themselves and the completed jobs of their rows (`completed`): the header's
-/// running count, as the matrix would show them on every page. A running copy of a completed
-/// job counts as completed ([`with_running`]).
-fn running_latest_in_their_cells(
-    running: &[Job],
-    completed: impl IntoIterator<Item = CompletedAttempt>,
-) -> u64 {
-    let rows: BTreeSet<TargetKey> = running.iter().map(TargetKey::of).collect();
-    let completed: Vec<CompletedAttempt> = completed
-        .into_iter()
-        .filter(|a| rows.contains(&a.target))
-        .collect();
-    let done: BTreeSet<&str> = completed.iter().map(|a| a.job_key.as_str()).collect();
-    let mut by_row: BTreeMap<TargetKey, Vec<(CompletedAttempt, bool)>> = BTreeMap::new();
-    for job in running
-        .iter()
-        .filter(|j| !done.contains(j.job_key.as_str()))
-    {
-        let attempt = CompletedAttempt::of(job);
-        by_row
-            .entry(attempt.target.clone())
-            .or_default()
-            .push((attempt, true));
-    }
-    for attempt in completed {
-        by_row
-            .entry(attempt.target.clone())
-            .or_default()
-            .push((attempt, false));
-    }
-    by_row
-        .into_values()
-        .map(|candidates| {
-            latest_of_each_job(candidates)
-                .into_iter()
-                .filter(|(_, running)| *running)
-                .count() as u64
-        })
-        .sum()
-}
-
 /// The jobs of `repo` in the window starting at `since`.
 fn in_view(repo: &str, since: i64) -> impl Fn(&Job) -> bool + '_ {
     move |j: &Job| j.downstream_repo == repo && in_window(j.first_seen_at, since)
@@ -352,6 +315,7 @@ pub fn baseline_build(
         .collect();
 
     let tally = header_tally(completed.clone(), running.clone());
+    let running_now = running_runs(&running, &latest_completed(&completed));
     let all = with_running(completed, running, |j| j.job_key.as_str());
     let level = all
         .iter()
@@ -383,11 +347,6 @@ pub fn baseline_build(
         })
         .collect();
     sort_rows(&mut rows, |r| (r.last_seen_at, r.target.label.as_str()));
-    let running_now = rows
-        .iter()
-        .flat_map(|r| r.jobs.values())
-        .filter(|j| j.is_running())
-        .count() as u64;
     let columns: Vec<Column> = rows
         .iter()
         .flat_map(|r| r.jobs.keys().cloned())
@@ -517,16 +476,13 @@ impl BackendPlan {
             .collect()
     }
 
-    /// The rows with a running job that are not on the page: [`Self::build`] needs the attempt
-    /// facts of their completed jobs ([`CompletedAttempt`]) to count the running jobs that are
-    /// the latest in their cell.
-    pub fn running_targets_off_page(&self) -> Vec<TargetKey> {
-        let on_page: BTreeSet<TargetKey> = self.targets_to_read().into_iter().collect();
+    /// The runs of the running jobs: [`Self::build`] needs the latest completed attempt of
+    /// each (the rollup ledger's run states) to count the runs running now.
+    pub fn running_runs(&self) -> Vec<RunKey> {
         self.running
             .iter()
-            .map(TargetKey::of)
-            .filter(|t| !on_page.contains(t))
-            .collect::<BTreeSet<TargetKey>>()
+            .map(run_of)
+            .collect::<BTreeSet<RunKey>>()
             .into_iter()
             .collect()
     }
@@ -539,7 +495,7 @@ impl BackendPlan {
         self,
         columns: Vec<Column>,
         jobs: Vec<Job>,
-        off_page: Vec<CompletedAttempt>,
+        latest_completed: &HashMap<RunKey, CompletedRank>,
         tally: Tally,
     ) -> BackendView {
         let BackendPlan {
@@ -558,13 +514,7 @@ impl BackendPlan {
             .into_iter()
             .filter(|j| keep(j) && read.contains(&TargetKey::of(j)))
             .collect();
-        let running_now = running_latest_in_their_cells(
-            &running,
-            completed
-                .iter()
-                .map(CompletedAttempt::of)
-                .chain(off_page.into_iter().filter(|a| !read.contains(&a.target))),
-        );
+        let running_now = running_runs(&running, latest_completed);
 
         let columns: Vec<Column> = columns
             .into_iter()
@@ -701,13 +651,18 @@ pub(crate) mod tests {
             .filter(|j| keep(j) && wanted.contains(&TargetKey::of(j)))
             .cloned()
             .collect();
-        let off_page: BTreeSet<TargetKey> = plan.running_targets_off_page().into_iter().collect();
-        let attempts = completed
-            .iter()
-            .filter(|j| keep(j) && off_page.contains(&TargetKey::of(j)))
-            .map(CompletedAttempt::of)
+        // The ledger: the latest completed attempt of every run, by key. It holds every
+        // attempt ever completed, the baseline the window's; they agree because a later attempt
+        // is first seen after an earlier one (a re-run starts once its run has ended), which
+        // this test's random times do not respect, so the window's are given here.
+        let in_window: Vec<Job> = completed.iter().filter(|j| keep(j)).cloned().collect();
+        let ledger = latest_completed(&in_window);
+        let looked_up: HashMap<RunKey, CompletedRank> = plan
+            .running_runs()
+            .into_iter()
+            .filter_map(|run| ledger.get(&run).map(|rank| (run, rank.clone())))
             .collect();
-        plan.build(columns, jobs, attempts, tally)
+        plan.build(columns, jobs, &looked_up, tally)
     }
 
     /// Both builders, which must agree; the view.

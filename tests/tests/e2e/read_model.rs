@@ -158,6 +158,9 @@ fn groups() -> Vec<Box<dyn Fn(OffsetDateTime) -> Vec<Value>>> {
                 done(&pr_job(XPU, FIRST_PR + 1, "build", 201, 1, 20), Success, at),
                 done(&pr_job(XPU, FIRST_PR + 1, "test", 201, 1, 21), Success, at),
                 done(&nightly("night-1", 90), Success, at),
+                // Attempt 1's completion is lost: it stays running in DynamoDB, while
+                // attempt 2 (last group) completes. The run is not running any more.
+                started(&pr_job(XPU, FIRST_PR + 1, "stale", 401, 1, 50), at),
             ]
         }),
         Box::new(|at| {
@@ -211,6 +214,7 @@ fn groups() -> Vec<Box<dyn Fn(OffsetDateTime) -> Vec<Value>>> {
             done(&pr_job(XPU, FIRST_PR + 1, "build", 301, 1, 22), Failure, at),
             started(&pr_job(NPU, FIRST_PR + 2, "test", 302, 1, 40), at),
             done(&pr_job(NPU, FIRST_PR + 1, "test", 303, 1, 41), Success, at),
+            done(&pr_job(XPU, FIRST_PR + 1, "stale", 401, 2, 51), Failure, at),
         ]
     }));
     groups
@@ -377,7 +381,8 @@ async fn the_pr_view_and_the_matrix_from_the_read_tables_equal_the_full_scan() {
     let xpu = every_page_both_ways(&stores, XPU, 3, Header::Compared).await;
     let week = &xpu[1];
     assert!(week["page"]["total_pages"].as_u64().unwrap() >= 4, "{week}");
-    // PR 1's attempt 2 on page 1, PR 3's lint off it: both count.
+    // PR 1's attempt 2 on page 1, PR 3's lint off it: both count. PR 2's "stale" attempt 1,
+    // still running in DynamoDB, does not: the ledger knows its attempt 2 completed.
     assert_eq!(week["header"]["running"], 2, "{}", week["header"]);
     assert!(!week["failures"].as_array().unwrap().is_empty());
     let day = &xpu[0];
