@@ -12,7 +12,9 @@
 //! counted in it: a crash, a lost race or a redelivery can neither count a run twice nor lose
 //! it. The ClickHouse cells are snapshots of the cell items, versioned by them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use futures::StreamExt as _;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
@@ -224,6 +226,66 @@ impl Pack {
     }
 }
 
+/// What became of one pack's transaction.
+enum PackOutcome {
+    Written(Vec<usize>),
+    Retry(Vec<usize>),
+    Refused(Vec<usize>, JobTableError),
+}
+
+/// Transactions in flight at once, within a wave.
+const CONCURRENT_TRANSACTIONS: usize = 8;
+
+/// `changes` gathered into packs of at most [`TRANSACTION_ITEMS`] items, in the order of the
+/// first cell each changes, so that the runs of one cell share packs and few packs share a cell.
+fn packs(changes: &[RunChange]) -> Vec<Pack> {
+    let mut order: Vec<usize> = (0..changes.len()).collect();
+    order.sort_by_cached_key(|&i| {
+        changes
+            .get(i)
+            .and_then(|c| c.deltas.first().map(|(hour, _)| c.run.cell(*hour)))
+    });
+    let mut packs: Vec<Pack> = vec![Pack::default()];
+    for index in order {
+        let Some(change) = changes.get(index) else {
+            continue;
+        };
+        if packs
+            .last()
+            .is_some_and(|p| !p.changes.is_empty() && p.items_with(change) > TRANSACTION_ITEMS)
+        {
+            packs.push(Pack::default());
+        }
+        if let Some(pack) = packs.last_mut() {
+            pack.push(index, change);
+        }
+    }
+    packs.retain(|p| !p.changes.is_empty());
+    packs
+}
+
+/// `packs` in waves: each pack in the first wave holding no pack that touches one of its
+/// cells, so the packs of a wave touch disjoint cells. Packs in cell order overlap only their
+/// neighbours (a cell split between two), which makes two waves. The order of the waves does
+/// not matter: a batch changes each run once, and cell deltas add up in any order.
+fn waves(packs: Vec<Pack>) -> Vec<Vec<Pack>> {
+    let mut waves: Vec<(BTreeSet<CellKey>, Vec<Pack>)> = Vec::new();
+    for pack in packs {
+        let free = waves
+            .iter()
+            .position(|(cells, _)| !pack.cells.keys().any(|c| cells.contains(c)))
+            .unwrap_or(waves.len());
+        if free == waves.len() {
+            waves.push((BTreeSet::new(), Vec::new()));
+        }
+        if let Some((cells, wave)) = waves.get_mut(free) {
+            cells.extend(pack.cells.keys().cloned());
+            wave.push(pack);
+        }
+    }
+    waves.into_iter().map(|(_, wave)| wave).collect()
+}
+
 /// What became of the changes given to [`Ledger::apply`].
 #[derive(Debug, Default)]
 pub struct Applied {
@@ -282,61 +344,69 @@ impl Ledger {
         Ok(states)
     }
 
-    /// Writes `changes`, as many runs per transaction as fit (one round trip each, one after
-    /// the other: transactions touching one cell at once would cancel each other).
+    /// Writes `changes`, as many runs per transaction as fit. Transactions touching one cell at
+    /// once would cancel each other, so the packs go in waves ([`waves`]): the packs of a wave
+    /// touch disjoint cells and are sent at once, the waves one after the other.
     pub async fn apply(&self, changes: &[RunChange]) -> Result<Applied, JobTableError> {
-        let mut packs: Vec<Pack> = vec![Pack::default()];
-        for (index, change) in changes.iter().enumerate() {
-            if packs
-                .last()
-                .is_some_and(|p| !p.changes.is_empty() && p.items_with(change) > TRANSACTION_ITEMS)
-            {
-                packs.push(Pack::default());
-            }
-            if let Some(pack) = packs.last_mut() {
-                pack.push(index, change);
-            }
-        }
         let mut applied = Applied::default();
-        for pack in packs.into_iter().filter(|p| !p.changes.is_empty()) {
-            let indexes = pack.changes;
-            let mut items = Vec::with_capacity(indexes.len() + pack.cells.len());
-            for change in indexes.iter().filter_map(|i| changes.get(*i)) {
-                items.push(run_put(&self.table, change)?);
-            }
-            for (cell, delta) in &pack.cells {
-                if !delta.is_zero() {
-                    items.push(cell_update(&self.table, cell, delta)?);
+        for wave in waves(packs(changes)) {
+            let sent: Vec<Result<PackOutcome, JobTableError>> = futures::stream::iter(wave)
+                .map(|pack| self.send(changes, pack))
+                .buffer_unordered(CONCURRENT_TRANSACTIONS)
+                .collect()
+                .await;
+            for outcome in sent {
+                match outcome? {
+                    PackOutcome::Written(indexes) => applied.written.extend(indexes),
+                    PackOutcome::Retry(indexes) => applied.retry.extend(indexes),
+                    PackOutcome::Refused(indexes, refused) => applied
+                        .refused
+                        .extend(indexes.into_iter().map(|i| (i, refused.clone()))),
                 }
-            }
-            let alone = indexes.len() == 1;
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-            {
-                Ok(_) => applied.written.extend(indexes),
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-                {
-                    applied.retry.extend(indexes);
-                }
-                Err(error) => match unavailable(error) {
-                    refused @ JobTableError::Refused { .. } if alone => {
-                        applied
-                            .refused
-                            .extend(indexes.into_iter().map(|i| (i, refused.clone())));
-                    }
-                    JobTableError::Refused { .. } => applied.retry.extend(indexes),
-                    other => return Err(other),
-                },
             }
         }
+        applied.written.sort_unstable();
+        applied.retry.sort_unstable();
+        applied.refused.sort_by_key(|(i, _)| *i);
         Ok(applied)
+    }
+
+    /// One pack's transaction.
+    async fn send(&self, changes: &[RunChange], pack: Pack) -> Result<PackOutcome, JobTableError> {
+        let indexes = pack.changes;
+        let mut items = Vec::with_capacity(indexes.len() + pack.cells.len());
+        for change in indexes.iter().filter_map(|i| changes.get(*i)) {
+            items.push(run_put(&self.table, change)?);
+        }
+        for (cell, delta) in &pack.cells {
+            if !delta.is_zero() {
+                items.push(cell_update(&self.table, cell, delta)?);
+            }
+        }
+        let alone = indexes.len() == 1;
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(PackOutcome::Written(indexes)),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                Ok(PackOutcome::Retry(indexes))
+            }
+            Err(error) => match unavailable(error) {
+                refused @ JobTableError::Refused { .. } if alone => {
+                    Ok(PackOutcome::Refused(indexes, refused))
+                }
+                JobTableError::Refused { .. } => Ok(PackOutcome::Retry(indexes)),
+                other => Err(other),
+            },
+        }
     }
 
     /// The current sums of `cells` (a cell no run was ever counted in has none).
@@ -501,6 +571,61 @@ mod tests {
         pack.push(1, &b);
         assert_eq!(pack.cells.len(), 2);
         assert_eq!(pack.cells[&a.run.cell(0)].completed, 2, "summed");
+    }
+
+    #[test]
+    fn packs_of_a_wave_touch_disjoint_cells_and_hold_every_change_once() {
+        // 600 runs in 120 hours (5 per hour, given in a shuffled order), some also in the next
+        // hour: packs of up to 100 items, in waves.
+        let changes: Vec<RunChange> = (0..600i64)
+            .map(|i| (i * 7) % 600)
+            .map(|i| {
+                let hour = (i / 5) * 3600;
+                let hours: Vec<i64> = if i % 4 == 0 {
+                    vec![hour, hour + 3600]
+                } else {
+                    vec![hour]
+                };
+                change(&i.to_string(), &hours)
+            })
+            .collect();
+        let packs = packs(&changes);
+        assert!(packs.len() >= 2, "{} packs", packs.len());
+        for pack in &packs {
+            let items = pack.changes.len() + pack.cells.len();
+            assert!(items <= TRANSACTION_ITEMS, "{items} items");
+        }
+        let waves = waves(packs);
+        assert!(waves.len() <= 2, "{} waves", waves.len());
+        assert!(
+            waves.iter().any(|w| w.len() > 1),
+            "some packs are sent at once"
+        );
+        let mut seen: Vec<usize> = Vec::new();
+        for wave in &waves {
+            let mut cells: BTreeSet<&CellKey> = BTreeSet::new();
+            for pack in wave {
+                for cell in pack.cells.keys() {
+                    assert!(cells.insert(cell), "{cell:?} in two packs of one wave");
+                }
+                seen.extend(&pack.changes);
+            }
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..changes.len()).collect::<Vec<_>>());
+        // A cell's deltas over every pack sum to its runs' deltas.
+        let cell = changes[0].run.cell(0);
+        let total: i64 = waves
+            .iter()
+            .flatten()
+            .filter_map(|p| p.cells.get(&cell))
+            .map(|f| f.completed)
+            .sum();
+        assert_eq!(
+            total,
+            5,
+            "hour 0 holds runs 0..5, none from an hour before"
+        );
     }
 
     #[test]

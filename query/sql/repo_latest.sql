@@ -3,7 +3,7 @@
 -- repo reads the latest version while older ones wait for a merge). The summary lists repos with
 -- nothing in the window from this, as stale.
 -- Binds: none.
--- Aliases differ from the column names (ClickHouse 18.16, see summary_cells.sql).
+-- Aliases differ from the column names (ClickHouse 18.16, see cells_sums.sql).
 SELECT ?fields
 FROM (
     SELECT

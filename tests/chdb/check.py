@@ -86,8 +86,8 @@ REPO_WINDOW_CASES = [[repo, since] for repo in data.REPOS for since in (0, T0 + 
 QUERIES: dict[str, tuple[str, list[list]]] = {
     "summary_jobs.sql": ("SummaryRow", [[0], [T0 + 10 * D], [T0 + 39 * D], [T0 + 400 * D]]),
     # The rollups (query/src/stores/rollups.rs), on the cells and repos tables of data.py.
-    "summary_cells.sql": ("SumsRow", [[0], [T0 + 10 * D], [T0 + 36 * D + 7 * 3600], [T0 + 400 * D]]),
-    "repo_cells.sql": ("SumsRow", REPO_WINDOW_CASES),
+    # Every repo (one bind) and one repo (two): the service splices `{repo_condition}` so.
+    "cells_sums.sql": ("SumsRow", [[0], [T0 + 10 * D], [T0 + 36 * D + 7 * 3600], [T0 + 400 * D]] + REPO_WINDOW_CASES),
     "repo_latest.sql": ("LatestRow", [[]]),
     "repo_last_results.sql": ("LastResultRow", [[]]),
     "baseline_repo_jobs.sql": ("JobRow", REPO_WINDOW_CASES),
@@ -502,6 +502,7 @@ def main() -> int:
                         template.replace("{table}", f"{DATABASE}.{table}")
                         .replace("{cells}", f"{DATABASE}.{table}_cells")
                         .replace("{repos}", f"{DATABASE}.{table}_repos")
+                        .replace("{repo_condition}", "downstream_repo = ? AND" if len(values) == 2 else "")
                     )
                     sql = bind(spliced, structs[struct], values)
                     try:

@@ -291,17 +291,7 @@ impl CompletedJobs {
     where
         R: clickhouse::RowOwned + clickhouse::RowRead,
     {
-        match tokio::time::timeout(self.timeout, query.fetch_all::<R>()).await {
-            Ok(Ok(rows)) => Ok(rows),
-            Ok(Err(error)) => Err(StoreError {
-                store: STORE,
-                detail: error.to_string(),
-            }),
-            Err(_) => Err(StoreError {
-                store: STORE,
-                detail: format!("no answer within {:?}", self.timeout),
-            }),
-        }
+        super::fetch_rows(query, self.timeout).await
     }
 
     async fn jobs(&self, query: clickhouse::query::Query) -> Result<Vec<Job>, StoreError> {

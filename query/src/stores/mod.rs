@@ -68,6 +68,29 @@ pub struct Skipped {
     pub why: Unreadable,
 }
 
+/// Every row `query` answers from ClickHouse within `timeout`, or the store error a view
+/// answers 503 with.
+async fn fetch_rows<R>(
+    query: clickhouse::query::Query,
+    timeout: std::time::Duration,
+) -> Result<Vec<R>, StoreError>
+where
+    R: clickhouse::RowOwned + clickhouse::RowRead,
+{
+    const STORE: &str = "clickhouse";
+    match tokio::time::timeout(timeout, query.fetch_all::<R>()).await {
+        Ok(Ok(rows)) => Ok(rows),
+        Ok(Err(error)) => Err(StoreError {
+            store: STORE,
+            detail: error.to_string(),
+        }),
+        Err(_) => Err(StoreError {
+            store: STORE,
+            detail: format!("no answer within {timeout:?}"),
+        }),
+    }
+}
+
 /// `parsed`, or why the value stored under `name` is not shown.
 fn read<T>(
     name: &'static str,

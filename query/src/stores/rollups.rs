@@ -12,10 +12,9 @@ use serde::Deserialize;
 use crate::stores::completed::RepoLastResult;
 use crate::stores::StoreError;
 
-const STORE: &str = "clickhouse";
-
-pub const SUMMARY_CELLS_SQL: &str = include_str!("../../sql/summary_cells.sql");
-pub const REPO_CELLS_SQL: &str = include_str!("../../sql/repo_cells.sql");
+pub const CELLS_SUMS_SQL: &str = include_str!("../../sql/cells_sums.sql");
+/// `cells_sums.sql`'s condition for one repo (bound first); every repo has none.
+const ONE_REPO: &str = "downstream_repo = ? AND";
 pub const REPO_LATEST_SQL: &str = include_str!("../../sql/repo_latest.sql");
 
 /// What a repo's runs in a window count.
@@ -106,22 +105,14 @@ impl Rollups {
     where
         R: clickhouse::RowOwned + clickhouse::RowRead,
     {
-        match tokio::time::timeout(self.timeout, query.fetch_all::<R>()).await {
-            Ok(Ok(rows)) => Ok(rows),
-            Ok(Err(error)) => Err(StoreError {
-                store: STORE,
-                detail: error.to_string(),
-            }),
-            Err(_) => Err(StoreError {
-                store: STORE,
-                detail: format!("no answer within {:?}", self.timeout),
-            }),
-        }
+        super::fetch_rows(query, self.timeout).await
     }
 
     /// Per repo, what the runs of the window starting at `since` count.
     pub async fn summary(&self, since: i64) -> Result<Vec<RepoFigures>, StoreError> {
-        let query = self.query(SUMMARY_CELLS_SQL).bind(date_time(since));
+        let query = self
+            .query(&CELLS_SUMS_SQL.replace("{repo_condition}", ""))
+            .bind(date_time(since));
         let rows: Vec<SumsRow> = self.fetch(query).await?;
         Ok(rows.into_iter().map(RepoFigures::from).collect())
     }
@@ -129,7 +120,7 @@ impl Rollups {
     /// What the runs of `repo` in the window starting at `since` count.
     pub async fn repo(&self, repo: &RepoName, since: i64) -> Result<Figures, StoreError> {
         let query = self
-            .query(REPO_CELLS_SQL)
+            .query(&CELLS_SUMS_SQL.replace("{repo_condition}", ONE_REPO))
             .bind(repo.as_str())
             .bind(date_time(since));
         let rows: Vec<SumsRow> = self.fetch(query).await?;
@@ -161,7 +152,7 @@ mod tests {
 
     #[test]
     fn every_query_reads_only_its_rollup_table_without_final() {
-        for sql in [SUMMARY_CELLS_SQL, REPO_CELLS_SQL, REPO_LATEST_SQL] {
+        for sql in [CELLS_SUMS_SQL, REPO_LATEST_SQL] {
             assert!(sql.contains("SELECT ?fields"), "{sql}");
             let statement: String = sql
                 .lines()
@@ -170,8 +161,8 @@ mod tests {
             assert!(!statement.to_uppercase().contains("FINAL"), "{sql}");
             assert!(!sql.contains("{table}"), "{sql}");
         }
-        assert!(SUMMARY_CELLS_SQL.contains("FROM {cells}"));
-        assert!(REPO_CELLS_SQL.contains("FROM {cells}"));
+        assert!(CELLS_SUMS_SQL.contains("FROM {cells}"));
+        assert!(CELLS_SUMS_SQL.contains("WHERE {repo_condition} hour >= toDateTime(?)"));
         assert!(REPO_LATEST_SQL.contains("FROM {repos}"));
     }
 }

@@ -1,9 +1,14 @@
--- Summary: per downstream repo, what the runs of the window count (latest attempt of each
--- run, once completed; docs/contract.md §11.2), from the hourly rollup cells.
+-- What the runs of the window count (latest attempt of each run, once completed;
+-- docs/contract.md §11.2), per downstream repo, from the hourly rollup cells: the summary's lines
+-- (every repo) and a backend header (one repo, §11.5).
 -- Each cell is read at its latest version (argMax per cell: parts not yet merged still hold
 -- older versions of it), then summed: no FINAL, and rows read scale with the cells of the
 -- window (repos x hours x jobs), not with its jobs.
--- Binds: the window's start, in seconds since the epoch (on the hour).
+-- The WHERE clause's repo condition placeholder is spliced in by the service: nothing for every
+-- repo, or a condition on `downstream_repo` bound to one repo (the table's first key column: the
+-- repo's range only).
+-- Binds: the downstream repo when asked for one; the window's start, in seconds since the
+-- epoch (on the hour).
 -- The inner aliases differ from the column names: ClickHouse 18.16 resolves a column name to a
 -- same-named alias inside other aggregates.
 SELECT ?fields
@@ -37,7 +42,7 @@ FROM (
             argMax(queue_sum_us, version) AS cell_queue_sum_us,
             argMax(queues, version) AS cell_queues
         FROM {cells}
-        WHERE hour >= toDateTime(?)
+        WHERE {repo_condition} hour >= toDateTime(?)
         GROUP BY downstream_repo, hour, workflow_name, job_name
     )
     GROUP BY downstream_repo
