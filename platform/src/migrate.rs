@@ -371,7 +371,7 @@ pub fn completed_jobs_ddl(clickhouse: &ClickHouseSettings, server_version: &str)
 }
 
 /// The `ALTER TABLE ... MODIFY TTL` that gives an existing table the project's TTL, given the
-/// server's version and the table's `create_table_query` (from `system.tables`), or `None` when
+/// server's version and the table's `CREATE` statement (`SHOW CREATE TABLE`), or `None` when
 /// there is nothing to do: the server has no table TTLs (18.16: retention drops partitions), or
 /// the table already has this TTL. A table created on 18.16 (no TTL), one keyed on the old
 /// `completed_at`, or one with another number of days all get it, so running migrate again after
@@ -421,13 +421,13 @@ pub async fn ensure_clickhouse(
         .fetch_one()
         .await
         .with_context(context)?;
-    let existing: u64 = client
-        .query("SELECT count() FROM system.tables WHERE database = ? AND name = ?")
-        .bind(&clickhouse.database)
-        .bind(&clickhouse.table)
-        .fetch_one()
-        .await
-        .with_context(context)?;
+    // EXISTS looks up the one name; listing `system.tables` on 18.16 fails when another table
+    // of the database is dropped meanwhile ("Table … doesn't exist").
+    let existing = u64::from(
+        crate::read_tables::exists(&client, &clickhouse.database, &clickhouse.table)
+            .await
+            .with_context(context)?,
+    );
     client
         .query(&clickhouse.ddl(&format!(
             "CREATE DATABASE IF NOT EXISTS {}",
@@ -442,13 +442,13 @@ pub async fn ensure_clickhouse(
         .await
         .with_context(context)?;
     if supports_table_ttl(&version) {
-        let created: String = client
-            .query("SELECT create_table_query FROM system.tables WHERE database = ? AND name = ?")
-            .bind(&clickhouse.database)
-            .bind(&clickhouse.table)
-            .fetch_one()
-            .await
-            .with_context(context)?;
+        let created = crate::read_tables::create_statement(
+            &client,
+            &clickhouse.database,
+            &clickhouse.table,
+        )
+        .await
+        .with_context(context)?;
         if let Some(alter) = ttl_alter(clickhouse, &version, &created) {
             tracing::info!(table = %clickhouse.qualified_table(), %alter, "giving the table its TTL");
             client

@@ -79,14 +79,10 @@ pub fn clickhouse_probe(client: clickhouse::Client, clickhouse: &ClickHouseSetti
         let client = client.clone();
         let (database, table) = (database.clone(), table.clone());
         async move {
-            let found: u64 = client
-                .query("SELECT count() FROM system.tables WHERE database = ? AND name = ?")
-                .bind(&database)
-                .bind(&table)
-                .fetch_one()
+            let found = crate::read_tables::exists(&client, &database, &table)
                 .await
                 .map_err(|e| e.to_string())?;
-            if found == 1 {
+            if found {
                 Ok(())
             } else {
                 Err(format!("table {database}.{table} does not exist"))

@@ -223,12 +223,29 @@ pub fn insert_pattern(clickhouse: &ClickHouseSettings) -> String {
 
 /// Whether `database.name` exists. `EXISTS TABLE` looks up the one name rather than listing
 /// the database's tables through `system.tables` (the names are plain identifiers, spliced in).
-async fn exists(client: &clickhouse::Client, database: &str, name: &str) -> anyhow::Result<bool> {
+pub(crate) async fn exists(
+    client: &clickhouse::Client,
+    database: &str,
+    name: &str,
+) -> anyhow::Result<bool> {
     let found: u8 = client
         .query(&format!("EXISTS TABLE {database}.{name}"))
         .fetch_one()
         .await?;
     Ok(found == 1)
+}
+
+/// The `CREATE` statement of `database.name`, by `SHOW CREATE TABLE` (one name looked up, as
+/// [`exists`] does, rather than `system.tables` listed).
+pub(crate) async fn create_statement(
+    client: &clickhouse::Client,
+    database: &str,
+    name: &str,
+) -> anyhow::Result<String> {
+    Ok(client
+        .query(&format!("SHOW CREATE TABLE {database}.{name}"))
+        .fetch_one()
+        .await?)
 }
 
 /// Waits until no INSERT into the jobs table that was running at `since` still runs.
@@ -312,12 +329,7 @@ async fn ensure_one(
         .execute()
         .await?;
     if existed && supports_table_ttl(server_version) {
-        let created: String = client
-            .query("SELECT create_table_query FROM system.tables WHERE database = ? AND name = ?")
-            .bind(db)
-            .bind(table)
-            .fetch_one()
-            .await?;
+        let created = create_statement(client, db, table).await?;
         let wanted = read_table.ttl_expression(clickhouse);
         let qualified = format!("{db}.{table}");
         if let Some(alter) = ttl_alter_to(&qualified, &wanted, server_version, &created) {
