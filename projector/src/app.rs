@@ -20,9 +20,9 @@ use crate::dead_letter::{dead_letter_topic, DeadLetterReason, DeadLetters};
 use crate::metrics::ProjectorMetrics;
 // Re-exported where callers have always found it; it lives beside `Stores`.
 pub use crate::pipeline::stores_of;
-use crate::pipeline::{now_micros, project, ProjectError, Stores};
+use crate::pipeline::{now_micros, store_jobs, store_rows, JobsStored, ProjectError, Projected, Stores};
 use crate::retry::{with_retries, Failed};
-use crate::source::{ConsumerFatal, EventSource, Poison};
+use crate::source::{Batch, ConsumerFatal, EventSource, Poison};
 
 pub struct Application {
     listener: tokio::net::TcpListener,
@@ -232,6 +232,13 @@ async fn dead_letter(
 }
 
 /// The projector's loop: batch, dead letters, both stores, refused and parked events, commit.
+///
+/// Two batches are in hand at once: while one's rows go to ClickHouse and its rollups are kept
+/// ([`store_rows`]), the next is read and its jobs merged into the job table ([`store_jobs`]).
+/// The two stages touch different stores, a batch's jobs are stored only after the previous
+/// batch's (so a job in both merges onto its latest item), and batches are committed in order,
+/// each once both its stages are done: a crash redelivers what was not committed, which merges
+/// unchanged and re-sends its rows and cells, as it always did.
 async fn project_until_stopped(
     source: &EventSource,
     dead_letters: &DeadLetters,
@@ -240,57 +247,107 @@ async fn project_until_stopped(
     config: &ProjectorConfig,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    while !shutdown.is_cancelled() {
-        let batch = source
-            .next_batch(config.batch_events, config.batch_wait(), shutdown)
-            .await?;
-        metrics
-            .halted_partitions
-            .set(i64::try_from(source.halted().len()).unwrap_or(i64::MAX));
-        if batch.is_empty() {
-            continue;
-        }
-        for poison in &batch.poison {
-            if !dead_letter(dead_letters, metrics, poison, shutdown).await? {
-                return Ok(());
+    // The batch whose jobs are stored and whose rows are not yet.
+    let mut in_hand: Option<(Batch, JobsStored)> = None;
+    while !shutdown.is_cancelled() || in_hand.is_some() {
+        let next = async {
+            if shutdown.is_cancelled() {
+                return Ok(None);
             }
-        }
-        let events: Vec<&CallbackEvent> = batch.events.iter().map(|e| &e.event).collect();
-        let projected = match project(stores, &events, now_micros(), shutdown).await {
-            Ok(projected) => projected,
-            // Stopped mid-retry: nothing is committed, the batch will be projected again.
-            Err(ProjectError::Stopped) => return Ok(()),
-            Err(error) => return Err(error.into()),
-        };
-        for rejected in &projected.rejected {
-            let Some(sourced) = batch.events.get(rejected.index) else {
-                anyhow::bail!("rejected event {} is not in the batch", rejected.index);
+            let batch = source
+                .next_batch(config.batch_events, config.batch_wait(), shutdown)
+                .await?;
+            metrics
+                .halted_partitions
+                .set(i64::try_from(source.halted().len()).unwrap_or(i64::MAX));
+            if batch.is_empty() {
+                return Ok(None);
+            }
+            for poison in &batch.poison {
+                if !dead_letter(dead_letters, metrics, poison, shutdown).await? {
+                    return Ok(None);
+                }
+            }
+            let stored = {
+                let events: Vec<&CallbackEvent> = batch.events.iter().map(|e| &e.event).collect();
+                store_jobs(stores, &events, shutdown).await
             };
-            let poison = sourced.poison(rejected.reason.clone());
-            if !dead_letter(dead_letters, metrics, &poison, shutdown).await? {
+            match stored {
+                Ok(stored) => Ok(Some((batch, stored))),
+                // Stopped mid-retry: nothing is committed, the batch will be projected again.
+                Err(ProjectError::Stopped) => Ok(None),
+                Err(error) => Err(anyhow::Error::from(error)),
+            }
+        };
+        tokio::pin!(next);
+        let mut read: Option<anyhow::Result<Option<(Batch, JobsStored)>>> = None;
+        if let Some((batch, stored)) = in_hand.take() {
+            // The batch in hand is committed as soon as its rows are stored: the next one may
+            // wait for messages that do not come.
+            let rows = store_rows(stores, stored, now_micros(), shutdown);
+            tokio::pin!(rows);
+            let projected = loop {
+                tokio::select! {
+                    projected = &mut rows => break projected,
+                    result = &mut next, if read.is_none() => read = Some(result),
+                }
+            };
+            let projected = match projected {
+                Ok(projected) => projected,
+                Err(ProjectError::Stopped) => return Ok(()),
+                Err(error) => return Err(error.into()),
+            };
+            if !settle(source, dead_letters, metrics, &batch, &projected, shutdown).await? {
                 return Ok(());
             }
         }
-        if let Err(error) = source.commit(&batch) {
-            if let Some(fatal) = source.fatal() {
-                return Err(fatal.into());
-            }
-            tracing::warn!(%error, "offsets not committed; the batch will be projected again (harmlessly)");
-        }
-        let now = now_micros();
-        for event in &batch.events {
-            let seconds = (now - event.event.received_at).max(0) as f64 / 1e6;
-            metrics.freshness_seconds.observe(seconds);
-        }
-        metrics.events.inc_by(projected.events as u64);
-        metrics.batches.inc();
-        metrics.dynamodb_writes.inc_by(projected.writes as u64);
-        metrics.clickhouse_rows.inc_by(projected.rows as u64);
-        tracing::debug!(
-            ?projected,
-            poison = batch.poison.len() + projected.rejected.len(),
-            "batch projected and committed"
-        );
+        in_hand = match read {
+            Some(result) => result?,
+            None => next.await?,
+        };
     }
     Ok(())
+}
+
+/// A projected batch's end: its refused and parked events dead-lettered, its offsets committed,
+/// its figures counted. `false` when stopped before its dead letters were written (nothing
+/// committed: the batch will be projected again).
+async fn settle(
+    source: &EventSource,
+    dead_letters: &DeadLetters,
+    metrics: &ProjectorMetrics,
+    batch: &Batch,
+    projected: &Projected,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<bool> {
+    for rejected in &projected.rejected {
+        let Some(sourced) = batch.events.get(rejected.index) else {
+            anyhow::bail!("rejected event {} is not in the batch", rejected.index);
+        };
+        let poison = sourced.poison(rejected.reason.clone());
+        if !dead_letter(dead_letters, metrics, &poison, shutdown).await? {
+            return Ok(false);
+        }
+    }
+    if let Err(error) = source.commit(batch) {
+        if let Some(fatal) = source.fatal() {
+            return Err(fatal.into());
+        }
+        tracing::warn!(%error, "offsets not committed; the batch will be projected again (harmlessly)");
+    }
+    let now = now_micros();
+    for event in &batch.events {
+        let seconds = (now - event.event.received_at).max(0) as f64 / 1e6;
+        metrics.freshness_seconds.observe(seconds);
+    }
+    metrics.events.inc_by(projected.events as u64);
+    metrics.batches.inc();
+    metrics.dynamodb_writes.inc_by(projected.writes as u64);
+    metrics.clickhouse_rows.inc_by(projected.rows as u64);
+    tracing::debug!(
+        ?projected,
+        poison = batch.poison.len() + projected.rejected.len(),
+        "batch projected and committed"
+    );
+    Ok(true)
 }

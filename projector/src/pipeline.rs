@@ -401,6 +401,25 @@ pub async fn project(
     now_micros: i64,
     shutdown: &CancellationToken,
 ) -> Result<Projected, ProjectError> {
+    let stored = store_jobs(stores, events, shutdown).await?;
+    store_rows(stores, stored, now_micros, shutdown).await
+}
+
+/// A batch once the job table holds its jobs: what [`store_rows`] goes on with. The projector
+/// overlaps the next batch's [`store_jobs`] with this one's [`store_rows`] (`crate::app`).
+pub struct JobsStored {
+    events: usize,
+    settled: Vec<Settled>,
+    rejected: Vec<Rejected>,
+}
+
+/// The first stage of [`project`]: every job of `events` merged with what the job table holds
+/// and written to it when changed.
+pub async fn store_jobs(
+    stores: &Stores,
+    events: &[&CallbackEvent],
+    shutdown: &CancellationToken,
+) -> Result<JobsStored, ProjectError> {
     let (jobs, mut rejected) = coalesce(events);
     let keys: Vec<&JobKey> = jobs.iter().map(|j| j.record.job_key()).collect();
     let loaded = with_retries("dynamodb read", shutdown, || stores.jobs.load(&keys)).await;
@@ -464,6 +483,26 @@ pub async fn project(
         }
     }
 
+    Ok(JobsStored {
+        events: events.len(),
+        settled,
+        rejected,
+    })
+}
+
+/// The second stage of [`project`]: the completed rows of the stored jobs inserted into
+/// ClickHouse, then the rollups kept. `now_micros` stamps the rows' `projected_at`.
+pub async fn store_rows(
+    stores: &Stores,
+    stored: JobsStored,
+    now_micros: i64,
+    shutdown: &CancellationToken,
+) -> Result<Projected, ProjectError> {
+    let JobsStored {
+        events,
+        settled,
+        mut rejected,
+    } = stored;
     let (rows, owners): (Vec<CompletedJobRow>, Vec<&Settled>) = settled
         .iter()
         .filter_map(|s| completed_row(s, now_micros).map(|row| (row, s)))
@@ -531,7 +570,7 @@ pub async fn project(
     }
     rejected.sort_by_key(|r| r.index);
     Ok(Projected {
-        events: events.len() - rejected.len(),
+        events: events - rejected.len(),
         jobs: settled.len(),
         writes: settled.iter().filter(|s| s.written).count(),
         rows: rows.len() - refused.len(),
