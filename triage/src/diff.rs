@@ -1,5 +1,5 @@
 //! Release to release: a backend's failing tests on one set of nightlies against another
-//! (docs/triage-rules.md §12.9).
+//! (docs/contract.md §12.9).
 //!
 //! Each set is one nightly per slot: among the slot's nightly series (§12.4: latest attempts),
 //! the last one on the given commit, or first seen in the given time range. Per slot and per

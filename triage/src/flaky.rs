@@ -1,4 +1,4 @@
-//! Flakiness (docs/triage-rules.md §12.6). Both read every attempt, not only the latest: a
+//! Flakiness (docs/contract.md §12.6). Both read every attempt, not only the latest: a
 //! failure a re-run hid is exactly what flakiness is about.
 //!
 //! - **Flaky**: a test is flaky in a slot when, on one upstream commit, some job of the slot in

@@ -1,5 +1,5 @@
 //! One test's history: per slot, what each job said about it, newest first (the strip of the
-//! test's page, docs/triage-rules.md §12.11).
+//! test's page, docs/contract.md §12.11).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! Test triage for one backend (issue 11, docs/triage-rules.md §12): which tests fail, since
+//! Test triage for one backend (issue 11, docs/contract.md §12): which tests fail, since
 //! when, whether that is new, known or fixed, whether they are flaky, where on upstream main
 //! they broke, whether a PR's reds are its own, and what changed between two releases.
 //!

@@ -1,5 +1,5 @@
 //! What triage reads: one backend's completed jobs, each with the tests it reported failing
-//! (docs/triage-rules.md §12.1).
+//! (docs/contract.md §12.1).
 //!
 //! **Job order.** Every "before", "after", "earliest" and "latest" in this crate is the order of
 //! [`JobResult::order`]: `first_seen_at` (our clock, §11.1), then the job key. Job keys are

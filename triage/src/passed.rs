@@ -1,4 +1,4 @@
-//! What a job says about one test when jobs report only their failures (docs/triage-rules.md
+//! What a job says about one test when jobs report only their failures (docs/contract.md
 //! §12.2, the "what passed means").
 //!
 //! - **Failed**: the test is in the job's failed list, whatever the job's conclusion (a listed

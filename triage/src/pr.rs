@@ -1,5 +1,5 @@
 //! "Is it mine?": for one upstream PR, whether each of its failing tests on a backend came with
-//! the PR (docs/triage-rules.md §12.8).
+//! the PR (docs/contract.md §12.8).
 //!
 //! The PR's job in a slot is the one the PR view shows (§11.2): the latest attempt of its newest
 //! run (higher `run_id` as a number, ids that are not numbers first; then the higher attempt,

@@ -1,7 +1,7 @@
 //! Properties of the rules over small random backends: few slots, tests, commits, PRs, runs and
 //! seconds, so ties, re-runs, shared commits and jobs without counts are frequent.
 //!
-//! The `naive_*` functions state the rules of docs/triage-rules.md the plain way, comparing
+//! The `naive_*` functions state the rules of docs/contract.md the plain way, comparing
 //! every job with every other; the crate's grouped versions must answer the same.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,4 +1,4 @@
-//! Where on upstream main a test broke (docs/triage-rules.md §12.7).
+//! Where on upstream main a test broke (docs/contract.md §12.7).
 //!
 //! Over the slot's nightly series (§12.4: latest attempts, job order, every nightly passed in,
 //! not only the window's), skipping the nightlies that say nothing about the test: when the last

@@ -1,4 +1,4 @@
-//! New, known or fixed: a failing test's status in a slot (docs/triage-rules.md §12.5). Reads
+//! New, known or fixed: a failing test's status in a slot (docs/contract.md §12.5). Reads
 //! latest attempts only (§12.3).
 //!
 //! A test is **failing in the window** in slot S when the latest attempt of some run of S first

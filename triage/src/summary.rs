@@ -1,4 +1,4 @@
-//! A backend's failing tests in a window (docs/triage-rules.md §12.10): one row per (test,
+//! A backend's failing tests in a window (docs/contract.md §12.10): one row per (test,
 //! slot) failing in the window (§12.5: a latest attempt first seen in the window failed it).
 //! A test whose every failure a re-run hid is not failing (its runs passed, as rates count them,
 //! §11.2); [`crate::flaky_tests`] lists it.
