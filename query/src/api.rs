@@ -14,17 +14,19 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use oot_contract::RepoName;
 
 use crate::clock;
 use crate::error::ApiError;
 use crate::job::SummaryJob;
-use crate::params::{BackendParams, PrParams, SummaryParams};
+use crate::params::{BackendParams, PageRequest, PrParams, SummaryParams};
 use crate::rules::Window;
 use crate::stores::completed::CompletedJobs;
 use crate::stores::live::LiveJobs;
 use crate::stores::rollups::Rollups;
 use crate::stores::StoreError;
 use crate::tally::Tally;
+use crate::target::TargetSummary;
 use crate::views::backend::{self, BackendView};
 use crate::views::pr::{self, PrView};
 use crate::views::summary::{self, Summary};
@@ -124,7 +126,7 @@ pub async fn backend_at(
     let BackendParams { repo, window, page } = params;
     let since = window.since(now);
     let (targets, columns, running, figures) = tokio::try_join!(
-        stores.completed.backend_targets(&repo, since),
+        newest_targets(stores, &repo, since, now, page),
         stores.completed.backend_columns(&repo, since),
         stores.live.running_of_repo(&repo),
         stores.rollups.repo(&repo, since),
@@ -147,6 +149,20 @@ pub async fn backend_at(
         .await?;
     view.attach_failed_tests(&failed_tests);
     Ok(view)
+}
+
+/// The window's targets of `repo` a page needs ([`backend::newest_targets`]).
+async fn newest_targets(
+    stores: &Stores,
+    repo: &RepoName,
+    since: i64,
+    now: i64,
+    page: PageRequest,
+) -> Result<Vec<TargetSummary>, StoreError> {
+    backend::newest_targets(since, now, page, |from, until| {
+        stores.completed.backend_targets(repo, from, until)
+    })
+    .await
 }
 
 /// The per-backend view as it was computed before the read tables: every completed job of the

@@ -94,7 +94,12 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
     "baseline_pr_jobs.sql": ("JobRow", PR_CASES),
     "pr_jobs.sql": ("JobRow", PR_CASES),
     # Windows start on the hour (T0 is a midnight).
-    "backend_targets.sql": ("TargetRow", REPO_WINDOW_CASES),
+    # The hours read: the whole window, or a span of it (a page reads the newest hours first).
+    "backend_targets.sql": (
+        "TargetRow",
+        [case + [T0 + 400 * D] for case in REPO_WINDOW_CASES]
+        + [[repo, T0 + 10 * D, T0 + 30 * D] for repo in data.REPOS],
+    ),
     "backend_columns.sql": ("ColumnRow", REPO_WINDOW_CASES),
     "target_jobs.sql": (
         "JobRow",

@@ -60,7 +60,7 @@ pub fn render(view: &BackendView, now: i64) -> Markup {
         h2 { "Upstream targets × jobs" }
         @if view.rows.is_empty() {
             p.empty {
-                @if view.page.total_rows == 0 { "No job of this backend in the window." }
+                @if view.page.page == 1 { "No job of this backend in the window." }
                 @else { "No rows on this page." }
             }
         } @else {
@@ -90,11 +90,8 @@ pub fn render(view: &BackendView, now: i64) -> Markup {
             @if view.page.page > 1 {
                 a rel="prev" href=(href(view.window, view.page.page - 1)) { "← newer" }
             }
-            span {
-                " page " (view.page.page) " of " (view.page.total_pages.max(1))
-                " (" (view.page.total_rows) " rows) "
-            }
-            @if view.page.page < view.page.total_pages {
+            span { " page " (view.page.page) " " }
+            @if view.page.has_more {
                 a rel="next" href=(href(view.window, view.page.page + 1)) { "older →" }
             }
         }

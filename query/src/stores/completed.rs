@@ -361,17 +361,20 @@ impl CompletedJobs {
         self.jobs(query).await
     }
 
-    /// The upstream targets of `repo` with a completed job first seen since `since` (on the
-    /// hour), each with its newest job and newest level: the matrix's rows.
+    /// The upstream targets of `repo` with a completed job first seen in the hours from `from`
+    /// to `until` (exclusive, both on the hour), each with its newest job and newest level there:
+    /// the matrix's rows.
     pub async fn backend_targets(
         &self,
         repo: &RepoName,
-        since: i64,
+        from: i64,
+        until: i64,
     ) -> Result<Vec<TargetSummary>, StoreError> {
         let query = self
             .query(BACKEND_TARGETS_SQL)
             .bind(repo.as_str())
-            .bind(date_time(since));
+            .bind(date_time(from))
+            .bind(date_time(until));
         let rows: Vec<TargetRow> = self.fetch(query).await?;
         Ok(readable(STORE, rows.into_iter().map(TryInto::try_into)))
     }
@@ -522,7 +525,7 @@ mod tests {
             (BASELINE_REPO_JOBS_SQL, 2),
             (BASELINE_PR_JOBS_SQL, 3),
             (PR_JOBS_SQL, 3),
-            (BACKEND_TARGETS_SQL, 2),
+            (BACKEND_TARGETS_SQL, 3),
             (BACKEND_COLUMNS_SQL, 2),
             (TARGET_JOBS_SQL, 3),
             (FAILED_TESTS_SQL, 2),

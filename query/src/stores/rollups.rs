@@ -163,6 +163,11 @@ mod tests {
         }
         assert!(CELLS_SUMS_SQL.contains("FROM {cells}"));
         assert!(CELLS_SUMS_SQL.contains("WHERE {repo_condition} hour >= toDateTime(?)"));
+        // `?` is a placeholder to the client even in a comment: exactly the binds made.
+        let binds = |sql: &str| sql.matches('?').count() - sql.matches("?fields").count();
+        assert_eq!(binds(&CELLS_SUMS_SQL.replace("{repo_condition}", "")), 1);
+        assert_eq!(binds(&CELLS_SUMS_SQL.replace("{repo_condition}", ONE_REPO)), 2);
+        assert_eq!(binds(REPO_LATEST_SQL), 0);
         assert!(REPO_LATEST_SQL.contains("FROM {repos}"));
     }
 }

@@ -109,8 +109,9 @@ pub struct Row {
 pub struct Page {
     pub page: usize,
     pub per_page: usize,
-    pub total_rows: usize,
-    pub total_pages: usize,
+    /// Rows after this page (older targets). No total is given: counting a month's targets
+    /// exactly costs more than the page (docs/contract.md §11.6), and people page newer/older.
+    pub has_more: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -221,7 +222,7 @@ struct Parts {
     tally: Tally,
     running_now: u64,
     columns: Vec<Column>,
-    total_rows: usize,
+    has_more: bool,
     page_rows: Vec<BuiltRow>,
 }
 
@@ -231,7 +232,7 @@ fn finish(repo: &str, window: Window, now: i64, page: PageRequest, parts: Parts)
         tally,
         running_now,
         columns,
-        total_rows,
+        has_more,
         page_rows,
     } = parts;
     let mut failures = Vec::new();
@@ -288,8 +289,7 @@ fn finish(repo: &str, window: Window, now: i64, page: PageRequest, parts: Parts)
         page: Page {
             page: page.page,
             per_page: page.per_page,
-            total_rows,
-            total_pages: total_rows.div_ceil(page.per_page),
+            has_more,
         },
         failures,
     }
@@ -354,8 +354,8 @@ pub fn baseline_build(
         .into_iter()
         .collect();
 
-    let total_rows = rows.len();
-    let range = page_range(page, total_rows);
+    let range = page_range(page, rows.len());
+    let has_more = rows.len() > range.end;
     let page_rows: Vec<BuiltRow> = rows
         .into_iter()
         .skip(range.start)
@@ -366,10 +366,53 @@ pub fn baseline_build(
         tally,
         running_now,
         columns,
-        total_rows,
+        has_more,
         page_rows,
     };
     finish(repo, window, now, page, parts)
+}
+
+/// Whether `targets`, those of the window's newest hours back to some hour, place every row
+/// through `page` and one more (so the page and whether more follow are known) and name the
+/// repo's level: then no older hour can change the page (docs/contract.md §11.6). A target seen
+/// in the hours read has its newest job there; a target not seen has only older jobs and ranks
+/// below every one seen; the newest job with a level among the hours read is the window's.
+pub fn targets_suffice(targets: &[TargetSummary], page: PageRequest) -> bool {
+    let distinct: BTreeSet<&TargetKey> = targets.iter().map(|t| &t.key).collect();
+    distinct.len() > page.page.saturating_mul(page.per_page)
+        && targets.iter().any(|t| t.level.is_some())
+}
+
+/// The first span of hours a backend page reads its targets in, from the newest hour; each next
+/// span, older, is this many times longer (6 h, 24 h, 4 d, 16 d, …: five reads at most for 30 d).
+const FIRST_TARGET_SPAN_HOURS: i64 = 6;
+const TARGET_SPAN_GROWTH: i64 = 4;
+
+/// The targets of the window starting at `since` that page `page` needs, read by `read(from,
+/// until)` (the targets with jobs first seen in those hours) span by span from the newest hour
+/// back, until [`targets_suffice`] or the window's start.
+pub async fn newest_targets<F, Fut, E>(
+    since: i64,
+    now: i64,
+    page: PageRequest,
+    mut read: F,
+) -> Result<Vec<TargetSummary>, E>
+where
+    F: FnMut(i64, i64) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<TargetSummary>, E>>,
+{
+    let mut targets = Vec::new();
+    let mut until = crate::rules::start_of_hour(now) + crate::rules::HOUR;
+    let mut span = FIRST_TARGET_SPAN_HOURS * crate::rules::HOUR;
+    loop {
+        let from = until.saturating_sub(span).max(since);
+        targets.extend(read(from, until).await?);
+        if from <= since || targets_suffice(&targets, page) {
+            return Ok(targets);
+        }
+        until = from;
+        span = span.saturating_mul(TARGET_SPAN_GROWTH);
+    }
 }
 
 /// A row of the matrix, placed.
@@ -537,7 +580,7 @@ impl BackendPlan {
             })
             .collect();
 
-        let total_rows = rows.len();
+        let has_more = rows.len() > range.end;
         let page_rows = rows
             .into_iter()
             .skip(range.start)
@@ -553,7 +596,7 @@ impl BackendPlan {
             tally,
             running_now,
             columns,
-            total_rows,
+            has_more,
             page_rows,
         };
         finish(&repo, window, now, page, parts)
@@ -587,12 +630,14 @@ pub(crate) mod tests {
 
     const NOW: i64 = 2_000_000;
 
-    /// What the targets table holds for `completed` (one version per job): per target of
-    /// `repo` in the window, the newest job and the newest with a level.
-    fn targets_table(repo: &str, since: i64, completed: &[Job]) -> Vec<TargetSummary> {
-        let keep = in_view(repo, since);
+    /// What the targets table holds for `completed` (one version per job) in the hours from
+    /// `from` to `until`: per target of `repo`, the newest job and the newest with a level.
+    fn targets_table(repo: &str, from: i64, until: i64, completed: &[Job]) -> Vec<TargetSummary> {
+        let keep = |j: &&Job| {
+            j.downstream_repo == repo && j.first_seen_at >= from && j.first_seen_at < until
+        };
         let mut by_target: BTreeMap<TargetKey, (Option<Newest>, Option<Newest>)> = BTreeMap::new();
-        for j in completed.iter().filter(|j| keep(j)) {
+        for j in completed.iter().filter(keep) {
             let (newest, level) = by_target.entry(TargetKey::of(j)).or_default();
             let this = |value: Option<String>| Newest {
                 first_seen_at: j.first_seen_at,
@@ -627,7 +672,12 @@ pub(crate) mod tests {
     ) -> BackendView {
         let since = window.since(now);
         let keep = in_view(repo, since);
-        let targets = targets_table(repo, since, &completed);
+        // Read span by span from the newest hour, as the service does.
+        let targets =
+            futures::executor::block_on(newest_targets(since, now, page, |from, until| {
+                std::future::ready(Ok::<_, ()>(targets_table(repo, from, until, &completed)))
+            }))
+            .unwrap_or_default();
         let columns: Vec<Column> = completed
             .iter()
             .filter(|j| keep(j))
@@ -795,9 +845,48 @@ pub(crate) mod tests {
             }
             let window = if week { Window::Week } else { Window::Day };
             let first = build("a/b", window, NOW, completed.clone(), running.clone(), page(1, per_page));
-            for p in 2..=first.page.total_pages + 1 {
-                build("a/b", window, NOW, completed.clone(), running.clone(), page(p, per_page));
+            let mut p = 1;
+            let mut view = first;
+            while view.page.has_more {
+                p += 1;
+                view = build("a/b", window, NOW, completed.clone(), running.clone(), page(p, per_page));
             }
+            build("a/b", window, NOW, completed.clone(), running.clone(), page(p + 1, per_page));
+        }
+    }
+
+    #[test]
+    fn a_page_reads_the_newest_hours_until_its_rows_are_known() {
+        // Three PRs an hour apart, each with a level, and one three days old.
+        let mut completed: Vec<Job> = (1..=3)
+            .map(|pr| {
+                let mut j = pr_job(&format!("k{pr}"), pr, "test", "1", 1, JobState::Success);
+                j.first_seen_at = NOW - i64::from(pr) * 3_600;
+                j
+            })
+            .collect();
+        let mut old = pr_job("k9", 9, "test", "1", 1, JobState::Failure);
+        old.first_seen_at = NOW - 3 * 86_400;
+        completed.push(old);
+        let since = Window::Week.since(NOW);
+        let reads = |page: PageRequest| {
+            let mut spans = Vec::new();
+            let targets = futures::executor::block_on(newest_targets(since, NOW, page, |f, u| {
+                spans.push((f, u));
+                std::future::ready(Ok::<_, ()>(targets_table("a/b", f, u, &completed)))
+            }))
+            .unwrap_or_default();
+            (spans.len(), targets.len())
+        };
+        // Page 1 of 2 rows needs 3 targets (2 and one more): the first 6 hours hold them.
+        assert_eq!(reads(page(1, 2)), (1, 3));
+        // Page 2 needs 5: the old PR is 3 days back, then the window ends with 4.
+        let (spans, targets) = reads(page(2, 2));
+        assert_eq!(targets, 4);
+        assert!(spans > 1, "read further back");
+        // Either way the page is the baseline's.
+        for p in 1..=3 {
+            build("a/b", Window::Week, NOW, completed.clone(), vec![], page(p, 2));
         }
     }
 
@@ -866,8 +955,7 @@ pub(crate) mod tests {
             Page {
                 page: 2,
                 per_page: 2,
-                total_rows: 5,
-                total_pages: 3
+                has_more: true
             }
         );
         let past_the_end = build("a/b", Window::Day, NOW, completed, vec![], page(9, 2));

@@ -338,7 +338,7 @@ async fn backend_view_shows_the_latest_attempt_running_jobs_and_failed_tests() {
     // Newest first: PR3, the nightly | PR2, PR1.
     assert_eq!(
         view["page"],
-        json!({"page": 2, "per_page": 2, "total_rows": 4, "total_pages": 2})
+        json!({"page": 2, "per_page": 2, "has_more": false})
     );
     assert_eq!(
         labels(&view),
@@ -437,7 +437,8 @@ async fn backend_view_shows_the_latest_attempt_running_jobs_and_failed_tests() {
     // A repo with nothing: an empty matrix and no rate.
     let empty = get_ok(&seeded.query, "/api/oot/nobody/nothing").await;
     assert_eq!(empty["header"]["pass_rate"], Value::Null);
-    assert_eq!(empty["page"]["total_rows"], 0);
+    assert_eq!(empty["page"]["has_more"], false);
+    assert_eq!(empty["rows"], json!([]));
 }
 
 fn backend<'a>(view: &'a Value, repo: &str) -> &'a Value {
