@@ -442,13 +442,10 @@ pub async fn ensure_clickhouse(
         .await
         .with_context(context)?;
     if supports_table_ttl(&version) {
-        let created = crate::read_tables::create_statement(
-            &client,
-            &clickhouse.database,
-            &clickhouse.table,
-        )
-        .await
-        .with_context(context)?;
+        let created =
+            crate::read_tables::create_statement(&client, &clickhouse.database, &clickhouse.table)
+                .await
+                .with_context(context)?;
         if let Some(alter) = ttl_alter(clickhouse, &version, &created) {
             tracing::info!(table = %clickhouse.qualified_table(), %alter, "giving the table its TTL");
             client

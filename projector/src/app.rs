@@ -20,7 +20,9 @@ use crate::dead_letter::{dead_letter_topic, DeadLetterReason, DeadLetters};
 use crate::metrics::ProjectorMetrics;
 // Re-exported where callers have always found it; it lives beside `Stores`.
 pub use crate::pipeline::stores_of;
-use crate::pipeline::{now_micros, store_jobs, store_rows, JobsStored, ProjectError, Projected, Stores};
+use crate::pipeline::{
+    now_micros, store_jobs, store_rows, JobsStored, ProjectError, Projected, Stores,
+};
 use crate::retry::{with_retries, Failed};
 use crate::source::{Batch, ConsumerFatal, EventSource, Poison};
 

@@ -621,11 +621,7 @@ mod tests {
             .filter_map(|p| p.cells.get(&cell))
             .map(|f| f.completed)
             .sum();
-        assert_eq!(
-            total,
-            5,
-            "hour 0 holds runs 0..5, none from an hour before"
-        );
+        assert_eq!(total, 5, "hour 0 holds runs 0..5, none from an hour before");
     }
 
     #[test]
