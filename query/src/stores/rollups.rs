@@ -166,7 +166,10 @@ mod tests {
         // `?` is a placeholder to the client even in a comment: exactly the binds made.
         let binds = |sql: &str| sql.matches('?').count() - sql.matches("?fields").count();
         assert_eq!(binds(&CELLS_SUMS_SQL.replace("{repo_condition}", "")), 1);
-        assert_eq!(binds(&CELLS_SUMS_SQL.replace("{repo_condition}", ONE_REPO)), 2);
+        assert_eq!(
+            binds(&CELLS_SUMS_SQL.replace("{repo_condition}", ONE_REPO)),
+            2
+        );
         assert_eq!(binds(REPO_LATEST_SQL), 0);
         assert!(REPO_LATEST_SQL.contains("FROM {repos}"));
     }

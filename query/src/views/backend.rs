@@ -886,7 +886,14 @@ pub(crate) mod tests {
         assert!(spans > 1, "read further back");
         // Either way the page is the baseline's.
         for p in 1..=3 {
-            build("a/b", Window::Week, NOW, completed.clone(), vec![], page(p, 2));
+            build(
+                "a/b",
+                Window::Week,
+                NOW,
+                completed.clone(),
+                vec![],
+                page(p, 2),
+            );
         }
     }
 
