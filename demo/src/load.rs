@@ -168,8 +168,10 @@ fn job_callbacks(
     };
     let run_key = if nightly { index } else { pr };
     // Each job its own workflow run: on GitHub a run holds one job of each name per attempt,
-    // so two jobs of one name (two pushes to a PR) are two runs.
-    let run_id = 20_000_000_000 + mix(spec.seed ^ index ^ (backend as u64) << 48) % 1_000_000_000;
+    // so two jobs of one name (two pushes to a PR) are two runs. Unique per seed and job (a
+    // hash modulo 10^9 collided ~1,000 times in 10M jobs, and jobs sharing a run id count as
+    // attempts of one run); seeds 10^11 apart.
+    let run_id = 20_000_000_000 + (spec.seed % 1_000) * 100_000_000_000 + index;
     let leg = rng.range(1, 7);
     let job = Job {
         repo: RepoName::parse(&repo)?,
