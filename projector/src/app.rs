@@ -342,6 +342,12 @@ async fn settle(
         let seconds = (now - event.event.received_at).max(0) as f64 / 1e6;
         metrics.freshness_seconds.observe(seconds);
     }
+    for (stage, took) in &projected.stages {
+        metrics
+            .stage_seconds
+            .get_or_create(&vec![("stage".to_owned(), stage.as_str().to_owned())])
+            .observe(took.as_secs_f64());
+    }
     metrics.events.inc_by(projected.events as u64);
     metrics.batches.inc();
     metrics.dynamodb_writes.inc_by(projected.writes as u64);

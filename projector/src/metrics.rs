@@ -13,6 +13,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+/// Histograms by label values, each with the same buckets.
+pub type HistogramsByLabel = Family<Vec<(String, String)>, Histogram, fn() -> Histogram>;
+
 /// Every metric of one projector; cheap to clone.
 #[derive(Clone)]
 pub struct ProjectorMetrics {
@@ -31,6 +34,9 @@ pub struct ProjectorMetrics {
     /// Kafka consumers replaced after librdkafka declared one unusable (a fenced member).
     pub consumer_rebuilds: Counter,
     pub freshness_seconds: Histogram,
+    /// Seconds each stage of a batch took, by `stage` (`jobs_read`, `jobs_write`,
+    /// `clickhouse_insert`, `rollups`): which store a slow batch waits on.
+    pub stage_seconds: HistogramsByLabel,
     registry: Arc<Registry>,
 }
 
@@ -108,6 +114,16 @@ impl ProjectorMetrics {
             "Kafka consumers rebuilt after a fatal consumer error (e.g. fenced after a broker restart)",
             consumer_rebuilds.clone(),
         );
+        let stage_seconds: HistogramsByLabel = Family::new_with_constructor(|| {
+            Histogram::new([
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ])
+        });
+        registry.register(
+            "stage_seconds",
+            "Seconds each stage of a batch took (retries included), by stage",
+            stage_seconds.clone(),
+        );
         registry.register(
             "freshness_seconds",
             "Time from ingest receiving an event to the projector committing it",
@@ -125,6 +141,7 @@ impl ProjectorMetrics {
             halted_partitions,
             consumer_rebuilds,
             freshness_seconds,
+            stage_seconds,
             registry: Arc::new(registry),
         }
     }

@@ -110,6 +110,32 @@ pub struct Projected {
     pub rows: usize,
     /// Events not (fully) stored; the caller dead-letters them.
     pub rejected: Vec<Rejected>,
+    /// How long each stage of the batch took, retries included (`oot_projector_stage_seconds`).
+    pub stages: Vec<(Stage, std::time::Duration)>,
+}
+
+/// A stage of a batch, as its time is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the batch's jobs from the job table.
+    JobsRead,
+    /// Writing the changed ones (transactions, then any job alone).
+    JobsWrite,
+    /// The completed rows' INSERT (with the read tables' materialized views).
+    ClickhouseInsert,
+    /// The rollups: ledger reads and transactions, cells re-read and inserted.
+    Rollups,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::JobsRead => "jobs_read",
+            Stage::JobsWrite => "jobs_write",
+            Stage::ClickhouseInsert => "clickhouse_insert",
+            Stage::Rollups => "rollups",
+        }
+    }
 }
 
 /// An event of the batch that was left out of the stores, and why: refused by the merge
@@ -411,6 +437,7 @@ pub struct JobsStored {
     events: usize,
     settled: Vec<Settled>,
     rejected: Vec<Rejected>,
+    stages: Vec<(Stage, std::time::Duration)>,
 }
 
 /// The first stage of [`project`]: every job of `events` merged with what the job table holds
@@ -422,7 +449,10 @@ pub async fn store_jobs(
 ) -> Result<JobsStored, ProjectError> {
     let (jobs, mut rejected) = coalesce(events);
     let keys: Vec<&JobKey> = jobs.iter().map(|j| j.record.job_key()).collect();
+    let started = std::time::Instant::now();
     let loaded = with_retries("dynamodb read", shutdown, || stores.jobs.load(&keys)).await;
+    let mut stages = vec![(Stage::JobsRead, started.elapsed())];
+    let started = std::time::Instant::now();
 
     // Merge every job with what is stored (pure), then write the changed ones in transactions.
     // A batch read refused for good (one key or one item the store cannot serve) is redone job
@@ -483,10 +513,12 @@ pub async fn store_jobs(
         }
     }
 
+    stages.push((Stage::JobsWrite, started.elapsed()));
     Ok(JobsStored {
         events: events.len(),
         settled,
         rejected,
+        stages,
     })
 }
 
@@ -502,11 +534,13 @@ pub async fn store_rows(
         events,
         settled,
         mut rejected,
+        mut stages,
     } = stored;
     let (rows, owners): (Vec<CompletedJobRow>, Vec<&Settled>) = settled
         .iter()
         .filter_map(|s| completed_row(s, now_micros).map(|row| (row, s)))
         .unzip();
+    let started = std::time::Instant::now();
     let refused = if stores.write_clickhouse {
         bisect("clickhouse insert", shutdown, &rows, |slice| {
             stores.completed.insert(slice)
@@ -515,6 +549,7 @@ pub async fn store_rows(
     } else {
         Vec::new()
     };
+    stages.push((Stage::ClickhouseInsert, started.elapsed()));
     for (index, error) in &refused {
         let (Some(row), Some(owner)) = (rows.get(*index), owners.get(*index)) else {
             continue;
@@ -552,7 +587,9 @@ pub async fn store_rows(
             )
         })
         .collect();
+    let started = std::time::Instant::now();
     let kept = stores.rollups.keep(&kept_jobs, shutdown).await?;
+    stages.push((Stage::Rollups, started.elapsed()));
     for (job_keys, error) in kept.refused {
         for settled_job in settled
             .iter()
@@ -575,6 +612,7 @@ pub async fn store_rows(
         writes: settled.iter().filter(|s| s.written).count(),
         rows: rows.len() - refused.len(),
         rejected,
+        stages,
     })
 }
 

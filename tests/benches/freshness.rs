@@ -537,6 +537,22 @@ async fn run(config: Config) -> anyhow::Result<()> {
             std::env::var("OOT_PROJECTOR_BATCH_WAIT_MS").unwrap_or_else(|_| "100".to_owned())
         );
     }
+    // Where a batch's time goes: the mean of each stage (oot_projector_stage_seconds).
+    let stage_means: Vec<String> = ["jobs_read", "jobs_write", "clickhouse_insert", "rollups"]
+        .iter()
+        .filter_map(|stage| {
+            let sample = |part: &str| {
+                let prefix = format!("oot_projector_stage_seconds_{part}{{stage=\"{stage}\"}} ");
+                metrics
+                    .lines()
+                    .find_map(|l| l.strip_prefix(prefix.as_str()))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            };
+            let (sum, count) = (sample("sum")?, sample("count")?);
+            Some(format!("{stage} {:.0} ms", sum * 1_000.0 / count.max(1.0)))
+        })
+        .collect();
+    println!("  projector: mean per batch: {}", stage_means.join(", "));
     println!(
         "  lag: {lag_at_stop} when the stream stopped; {lag_end} at the end (drained in {drain_secs:.1} s{}), \
          metric oot_projector_consumer_lag {:?}",

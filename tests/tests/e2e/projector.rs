@@ -582,6 +582,18 @@ async fn metrics_expose_events_lag_and_freshness_for_prometheus() {
     ] {
         assert!(text.contains(metric), "{metric} missing from:\n{text}");
     }
+    // Every stage of every batch is timed (one or two batches for the two events).
+    for stage in ["jobs_read", "jobs_write", "clickhouse_insert", "rollups"] {
+        let prefix = format!("oot_projector_stage_seconds_count{{stage=\"{stage}\"}} ");
+        let count = text
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|n| n.trim().parse::<u64>().ok());
+        assert!(
+            matches!(count, Some(1..=2)),
+            "{stage}: {count:?} in:\n{text}"
+        );
+    }
 }
 
 #[tokio::test]
