@@ -57,6 +57,43 @@ pub fn is_refusal(code: &str, status: Option<u16>) -> bool {
     REFUSAL_CODES.contains(&code) && status.is_none_or(|s| s < 500)
 }
 
+/// What became of one `TransactWriteItems`.
+pub(crate) enum Transacted {
+    Written,
+    /// A condition failed or another transaction touched an item: nothing written; re-read
+    /// and try again.
+    Canceled,
+    /// Refused for good ([`JobTableError::Refused`]): nothing written; the caller finds the one
+    /// item responsible by writing them alone.
+    Refused(JobTableError),
+}
+
+/// Sends `items` in one transaction; only transient errors are `Err`.
+pub(crate) async fn transact(
+    client: &Client,
+    items: Vec<TransactWriteItem>,
+) -> Result<Transacted, JobTableError> {
+    match client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(Transacted::Written),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+        {
+            Ok(Transacted::Canceled)
+        }
+        Err(error) => match unavailable(error) {
+            refused @ JobTableError::Refused { .. } => Ok(Transacted::Refused(refused)),
+            other => Err(other),
+        },
+    }
+}
+
 /// A failed batch read, classified as [`unavailable`] classifies a store error.
 pub(crate) fn batch_get_failed(error: BatchGetError) -> JobTableError {
     match error {
@@ -195,28 +232,13 @@ impl JobTable {
                 let indexes: Vec<usize> = chunk.iter().map(|(i, _)| *i).collect();
                 let items: Vec<TransactWriteItem> =
                     chunk.into_iter().map(|(_, item)| item).collect();
-                match self
-                    .client
-                    .transact_write_items()
-                    .set_transact_items(Some(items))
-                    .send()
-                    .await
-                {
-                    Ok(_) => Ok((indexes, true)),
-                    Err(error)
-                        if error
-                            .as_service_error()
-                            .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-                    {
+                match transact(&self.client, items).await? {
+                    Transacted::Written => Ok((indexes, true)),
+                    Transacted::Canceled => Ok((indexes, false)),
+                    Transacted::Refused(refused) => {
+                        tracing::warn!(%refused, items = indexes.len(), "transaction refused; writing its jobs one by one");
                         Ok((indexes, false))
                     }
-                    Err(error) => match unavailable(error) {
-                        JobTableError::Refused { code, message } => {
-                            tracing::warn!(%code, %message, items = indexes.len(), "transaction refused; writing its jobs one by one");
-                            Ok((indexes, false))
-                        }
-                        other => Err(other),
-                    },
                 }
             });
         let answers: Vec<Result<(Vec<usize>, bool), JobTableError>> = futures::stream::iter(sends)

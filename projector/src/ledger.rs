@@ -25,7 +25,7 @@ use oot_rollup::{
     RunState,
 };
 
-use crate::job_table::{batch_get_failed, unavailable, JobTableError};
+use crate::job_table::{batch_get_failed, transact, unavailable, JobTableError, Transacted};
 
 /// BatchGetItem takes at most 100 keys; TransactWriteItems at most 100 items.
 const TRANSACTION_ITEMS: usize = 100;
@@ -384,29 +384,11 @@ impl Ledger {
             }
         }
         let alone = indexes.len() == 1;
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(PackOutcome::Written(indexes)),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-            {
-                Ok(PackOutcome::Retry(indexes))
-            }
-            Err(error) => match unavailable(error) {
-                refused @ JobTableError::Refused { .. } if alone => {
-                    Ok(PackOutcome::Refused(indexes, refused))
-                }
-                JobTableError::Refused { .. } => Ok(PackOutcome::Retry(indexes)),
-                other => Err(other),
-            },
-        }
+        Ok(match transact(&self.client, items).await? {
+            Transacted::Written => PackOutcome::Written(indexes),
+            Transacted::Refused(refused) if alone => PackOutcome::Refused(indexes, refused),
+            Transacted::Canceled | Transacted::Refused(_) => PackOutcome::Retry(indexes),
+        })
     }
 
     /// The current sums of `cells` (a cell no run was ever counted in has none).

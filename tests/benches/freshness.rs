@@ -451,8 +451,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let mut metrics = String::new();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        if let Ok(response) = reqwest::get(format!("{}/metrics", projector.base_url)).await {
-            metrics = response.text().await.unwrap_or_default();
+        if let Ok(text) = oot_e2e::drill::metrics_text(&projector.base_url).await {
+            metrics = text;
         }
         let lag = metric_value(&metrics, "oot_projector_consumer_lag");
         if lag == Some(0.0) || Instant::now() > deadline {

@@ -399,10 +399,7 @@ async fn phase(
     let mut metrics;
     let metric_deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        metrics = reqwest::get(format!("{}/metrics", projector.base_url))
-            .await?
-            .text()
-            .await?;
+        metrics = oot_e2e::drill::metrics_text(&projector.base_url).await?;
         let lag = oot_e2e::drill::metric_value(&metrics, "oot_projector_consumer_lag");
         if lag == Some(0.0) || Instant::now() > metric_deadline {
             break;
@@ -433,10 +430,7 @@ async fn phase(
         .filter(|k| !items.contains(*k) && !parked_jobs.contains(*k))
         .collect();
     // Ingest's own count of what it refused, beside what the senders saw.
-    let ingest_metrics = reqwest::get(format!("{}/metrics", ingest.base_url))
-        .await?
-        .text()
-        .await?;
+    let ingest_metrics = oot_e2e::drill::metrics_text(&ingest.base_url).await?;
     let (ingest_peak, projector_peak) = (ingest.peak_rss_kib(), projector.peak_rss_kib());
     let services_alive = alive(&mut ingest) & alive(&mut projector);
 

@@ -141,13 +141,7 @@ impl ServiceProcess {
 
     /// GETs `/metrics` and sums the samples of `metric` (a counter's `_total` too), if present.
     pub async fn metric(&self, metric: &str) -> Option<f64> {
-        let text = reqwest::get(format!("{}/metrics", self.base_url))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        metric_value(&text, metric)
+        metric_value(&metrics_text(&self.base_url).await.ok()?, metric)
     }
 }
 
@@ -167,6 +161,14 @@ fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
         .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kib| kib.parse().ok())
+}
+
+/// The `/metrics` text of the service at `base_url`.
+pub async fn metrics_text(base_url: &str) -> reqwest::Result<String> {
+    reqwest::get(format!("{base_url}/metrics"))
+        .await?
+        .text()
+        .await
 }
 
 /// The sum of the samples of `metric` (or `{metric}_total`) in a Prometheus/OpenMetrics text.

@@ -151,10 +151,7 @@ async fn a_slow_sender_gets_408_and_the_callbacks_waiting_behind_it_go_through()
         waited >= Duration::from_millis(500),
         "it did not wait for the slow sender ({waited:?}): the test shows nothing"
     );
-    let metrics = reqwest::get(format!("{}/metrics", ingest.base_url))
-        .await
-        .unwrap()
-        .text()
+    let metrics = oot_e2e::drill::metrics_text(&ingest.base_url)
         .await
         .unwrap();
     assert!(

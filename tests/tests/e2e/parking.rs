@@ -128,10 +128,7 @@ async fn an_event_dynamodb_refuses_is_parked_and_the_partition_moves_on() {
     assert!(reason.contains("dynamodb"), "{reason}");
     assert!(reason.contains(&poison.job_key), "{reason}");
 
-    let text = reqwest::get(format!("{}/metrics", projector.base_url))
-        .await
-        .unwrap()
-        .text()
+    let text = oot_e2e::drill::metrics_text(&projector.base_url)
         .await
         .unwrap();
     assert!(
@@ -310,10 +307,7 @@ async fn an_unknown_schema_halts_its_partition_only_and_nothing_of_it_is_dead_le
     )
     .await
     .unwrap();
-    let text = reqwest::get(format!("{}/metrics", projector.base_url))
-        .await
-        .unwrap()
-        .text()
+    let text = oot_e2e::drill::metrics_text(&projector.base_url)
         .await
         .unwrap();
     assert!(text.contains("oot_projector_halted_partitions 1"), "{text}");

@@ -569,10 +569,7 @@ async fn metrics_expose_events_lag_and_freshness_for_prometheus() {
     )
     .await;
     wait_for_events(&projector, 2).await;
-    let text = reqwest::get(format!("{}/metrics", projector.base_url))
-        .await
-        .unwrap()
-        .text()
+    let text = oot_e2e::drill::metrics_text(&projector.base_url)
         .await
         .unwrap();
     for metric in [
