@@ -17,7 +17,7 @@ pub mod attr {
     pub const DOWNSTREAM_REPO: &str = "downstream_repo";
     pub const DOWNSTREAM_REPO_LEVEL: &str = "downstream_repo_level";
     pub const UPSTREAM_REPO: &str = "upstream_repo";
-    /// [`crate::UpstreamPr`] as `owner/name#number`: the PR index's partition key.
+    /// [`crate::UpstreamPr`] as `owner/name#number`; [`RUNNING_PR`]'s value while the job runs.
     pub const UPSTREAM_PR: &str = "upstream_pr";
     pub const PR_NUMBER: &str = "pr_number";
     pub const PYTORCH_HEAD_SHA: &str = "pytorch_head_sha";
@@ -56,20 +56,53 @@ pub mod attr {
     pub const RUNNING_PR: &str = "running_pr";
 }
 
-/// Every job of one upstream PR: partition key [`attr::UPSTREAM_PR`], sort key
-/// [`attr::DYNAMO_KEY`]. The PR view's running jobs.
-pub const UPSTREAM_PR_INDEX: &str = "upstream_pr-index";
-/// Every job of one downstream repo: partition key [`attr::DOWNSTREAM_REPO`], sort key
-/// [`attr::DYNAMO_KEY`]. The backend view's running jobs.
-pub const DOWNSTREAM_REPO_INDEX: &str = "downstream_repo-index";
 /// The running jobs of one downstream repo, and nothing else: partition key
 /// [`attr::RUNNING_REPO`], sort key [`attr::DYNAMO_KEY`]. Sparse: an item is in it only while
 /// its status is `in_progress`, so a query reads the repo's running jobs, never its history, and
 /// a scan reads every running job of every repo. The backend view's running jobs; the summary's.
-pub const RUNNING_REPO_INDEX: &str = "running_repo-index";
+/// Projects [`RUNNING_VIEW_ATTRIBUTES`] only: a job item is ~4.5 KB with its merge state, the
+/// attributes a view shows ~0.6 KB, and DynamoDB pages a query by the size of what the index
+/// holds (1 MB), so one request returns ~7 times more running jobs, and each write of a running
+/// job copies less into the index.
+pub const RUNNING_REPO_INDEX: &str = "running_repo-view-index";
 /// The running jobs of one upstream PR: partition key [`attr::RUNNING_PR`], sort key
-/// [`attr::DYNAMO_KEY`]; sparse like [`RUNNING_REPO_INDEX`]. The PR view's running jobs.
-pub const RUNNING_PR_INDEX: &str = "running_pr-index";
+/// [`attr::DYNAMO_KEY`]; sparse and projected like [`RUNNING_REPO_INDEX`]. The PR view's
+/// running jobs.
+pub const RUNNING_PR_INDEX: &str = "running_pr-view-index";
+
+/// The non-key attributes the running-jobs indexes hold (their projection is `INCLUDE` these):
+/// what the views show of a running job. The keys ([`attr::DYNAMO_KEY`] and the index's
+/// partition key) are always there.
+pub const RUNNING_VIEW_ATTRIBUTES: [&str; 17] = [
+    attr::STATUS,
+    attr::DOWNSTREAM_REPO,
+    attr::DOWNSTREAM_REPO_LEVEL,
+    attr::UPSTREAM_REPO,
+    attr::PR_NUMBER,
+    attr::PYTORCH_HEAD_SHA,
+    attr::DELIVERY_ID,
+    attr::EVENT_TYPE,
+    attr::WORKFLOW_RUN_URL,
+    attr::WORKFLOW_NAME,
+    attr::JOB_NAME,
+    attr::CHECK_RUN_ID,
+    attr::RUN_ID,
+    attr::RUN_ATTEMPT,
+    attr::QUEUE_TIME,
+    attr::STARTED_AT,
+    attr::FIRST_SEEN_AT,
+];
+
+/// Indexes of earlier versions of the table, which `migrate` deletes once their successors are
+/// active: the running-jobs indexes as they were first made (projection `ALL`, the whole item
+/// copied), and the per-PR and per-repo indexes of every job, which no view reads any more
+/// (each held a full copy of every job written).
+pub const RETIRED_INDEXES: [&str; 4] = [
+    "running_repo-index",
+    "running_pr-index",
+    "upstream_pr-index",
+    "downstream_repo-index",
+];
 
 /// Whether DynamoDB accepts `text` as the value of a number (`N`) attribute: a decimal with an
 /// optional sign, fraction and exponent, at most 38 significant digits, and zero or a magnitude

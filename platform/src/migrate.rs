@@ -13,15 +13,16 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
-    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TableStatus,
+    DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndex, GlobalSecondaryIndexUpdate,
+    IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+    TableStatus,
 };
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 
 use oot_contract::dynamo::{
-    attr, DOWNSTREAM_REPO_INDEX, RUNNING_PR_INDEX, RUNNING_REPO_INDEX, UPSTREAM_PR_INDEX,
+    attr, RETIRED_INDEXES, RUNNING_PR_INDEX, RUNNING_REPO_INDEX, RUNNING_VIEW_ATTRIBUTES,
 };
 
 use crate::settings::{ClickHouseSettings, DynamoSettings, KafkaSettings};
@@ -66,7 +67,8 @@ pub async fn ensure_topic(kafka: &KafkaSettings) -> anyhow::Result<Outcome> {
 }
 
 /// The sparse running-jobs indexes and their partition keys, which a table created before them
-/// is given by [`ensure_job_table`].
+/// is given by [`ensure_job_table`]. These are the table's only indexes: every view reads its
+/// history from ClickHouse.
 pub const RUNNING_INDEXES: [(&str, &str); 2] = [
     (RUNNING_REPO_INDEX, attr::RUNNING_REPO),
     (RUNNING_PR_INDEX, attr::RUNNING_PR),
@@ -86,9 +88,11 @@ fn key(name: &str, key_type: KeyType) -> anyhow::Result<KeySchemaElement> {
         .build()?)
 }
 
-fn all_attributes() -> Projection {
+/// What the running-jobs indexes hold besides their keys.
+fn view_attributes() -> Projection {
     Projection::builder()
-        .projection_type(ProjectionType::All)
+        .projection_type(ProjectionType::Include)
+        .set_non_key_attributes(Some(RUNNING_VIEW_ATTRIBUTES.map(str::to_owned).to_vec()))
         .build()
 }
 
@@ -97,19 +101,15 @@ fn index(index_name: &str, hash: &str) -> anyhow::Result<GlobalSecondaryIndex> {
         .index_name(index_name)
         .key_schema(key(hash, KeyType::Hash)?)
         .key_schema(key(attr::DYNAMO_KEY, KeyType::Range)?)
-        .projection(all_attributes())
+        .projection(view_attributes())
         .build()?)
 }
 
-/// The job-state table: hash key `dynamoKey`, on-demand billing, the views' indexes; and the
-/// rollups' ledger table beside it ([`crate::rollup_tables`]).
+/// The job-state table: hash key `dynamoKey`, on-demand billing, the running-jobs indexes; and
+/// the rollups' ledger table beside it ([`crate::rollup_tables`]).
 ///
-/// A table created before the sparse running-jobs indexes ([`RUNNING_INDEXES`]) is upgraded:
-/// first its running items are given the indexes' keys ([`backfill_running_keys`]), then each
-/// missing index is added (`UpdateTable` with a `GlobalSecondaryIndexUpdates` `Create`), waiting
-/// for it to become active. The indexes' presence marks the upgrade as done, so it runs once: a
-/// run cut short before the indexes exist is finished by the next one (the backfill is
-/// idempotent), and from then on every running item is written with its keys by the projector.
+/// A table of an earlier version is upgraded ([`upgrade_indexes`]): its missing running-jobs
+/// indexes ([`RUNNING_INDEXES`]) are added, then its [`RETIRED_INDEXES`] deleted.
 pub async fn ensure_job_table(
     client: &aws_sdk_dynamodb::Client,
     dynamo: &DynamoSettings,
@@ -125,13 +125,9 @@ pub async fn ensure_job_table(
         .table_name(&dynamo.table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(string_attribute(attr::DYNAMO_KEY)?)
-        .attribute_definitions(string_attribute(attr::UPSTREAM_PR)?)
-        .attribute_definitions(string_attribute(attr::DOWNSTREAM_REPO)?)
         .attribute_definitions(string_attribute(attr::RUNNING_REPO)?)
         .attribute_definitions(string_attribute(attr::RUNNING_PR)?)
         .key_schema(key(attr::DYNAMO_KEY, KeyType::Hash)?)
-        .global_secondary_indexes(index(UPSTREAM_PR_INDEX, attr::UPSTREAM_PR)?)
-        .global_secondary_indexes(index(DOWNSTREAM_REPO_INDEX, attr::DOWNSTREAM_REPO)?)
         .global_secondary_indexes(index(RUNNING_REPO_INDEX, attr::RUNNING_REPO)?)
         .global_secondary_indexes(index(RUNNING_PR_INDEX, attr::RUNNING_PR)?);
     let outcome = match request.send().await {
@@ -141,7 +137,7 @@ pub async fn ensure_job_table(
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
-            add_running_indexes(client, &dynamo.table)
+            upgrade_indexes(client, &dynamo.table)
                 .await
                 .with_context(context)?;
             Outcome::AlreadyThere
@@ -202,26 +198,88 @@ async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table: &str) -> an
     }
 }
 
-/// Adds the missing [`RUNNING_INDEXES`] to an existing table, after backfilling their keys.
-async fn add_running_indexes(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<()> {
+/// Brings an existing table's indexes to this version's: the missing [`RUNNING_INDEXES`] are
+/// added (`UpdateTable` with a `GlobalSecondaryIndexUpdates` `Create`, one per call, each
+/// waited for until active; DynamoDB and dynoxide build a new index from the existing items),
+/// then the [`RETIRED_INDEXES`] present are deleted, one per call. A table made before any
+/// running-jobs index first has its running items given the indexes' keys
+/// ([`backfill_running_keys`]); one that had the first running indexes has them already.
+///
+/// The indexes present mark how far an upgrade went, so a run cut short is finished by the
+/// next one and a finished upgrade changes nothing. The retired indexes go only once their
+/// successors are active, so the views of the previous version keep working until then;
+/// restart its query services once migrate has run.
+async fn upgrade_indexes(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<()> {
     let (present, _) = describe_indexes(client, table).await?;
+    let has = |name: &str| present.iter().any(|p| p == name);
     let missing: Vec<(&str, &str)> = RUNNING_INDEXES
         .into_iter()
-        .filter(|(name, _)| !present.iter().any(|p| p == name))
+        .filter(|(name, _)| !has(name))
         .collect();
-    if missing.is_empty() {
-        return Ok(());
+    let had_running_keys = RETIRED_INDEXES[..2].iter().any(|name| has(name));
+    if !missing.is_empty() && !had_running_keys {
+        let rewritten = backfill_running_keys(client, table).await?;
+        tracing::info!(%table, rewritten, "gave the running items the keys of the running-jobs indexes");
     }
-    let rewritten = backfill_running_keys(client, table).await?;
-    tracing::info!(%table, rewritten, "gave the running items the keys of the running-jobs indexes");
-    for (name, hash) in missing {
+    add_indexes(client, table, &missing).await?;
+    let retired: Vec<&str> = RETIRED_INDEXES.into_iter().filter(|n| has(n)).collect();
+    delete_indexes(client, table, &retired).await
+}
+
+/// Deletes the indexes `names` of `table`, one per `UpdateTable`, each on an active table.
+async fn delete_indexes(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    names: &[&str],
+) -> anyhow::Result<()> {
+    for name in names {
+        wait_until_active(client, table).await?;
+        let delete = DeleteGlobalSecondaryIndexAction::builder()
+            .index_name(*name)
+            .build()?;
+        let answer = client
+            .update_table()
+            .table_name(table)
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().delete(delete).build(),
+            )
+            .send()
+            .await;
+        match answer {
+            Ok(_) => tracing::info!(%table, index = name, "deleting retired index"),
+            // Another migrate deleted it meanwhile.
+            Err(error)
+                if error.as_service_error().is_some_and(|e| {
+                    e.is_resource_not_found_exception()
+                        || e.meta()
+                            .message()
+                            .is_some_and(|m| m.contains("does not exist"))
+                }) => {}
+            Err(error) => {
+                return Err(anyhow::anyhow!(
+                    aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()
+                ))
+                .with_context(|| format!("deleting index {name}"))
+            }
+        }
+    }
+    wait_until_active(client, table).await
+}
+
+/// Adds the indexes `missing` (name, partition key) to `table`.
+async fn add_indexes(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    missing: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    for &(name, hash) in missing {
         // One index per UpdateTable, and only on an active table.
         wait_until_active(client, table).await?;
         let create = CreateGlobalSecondaryIndexAction::builder()
             .index_name(name)
             .key_schema(key(hash, KeyType::Hash)?)
             .key_schema(key(attr::DYNAMO_KEY, KeyType::Range)?)
-            .projection(all_attributes())
+            .projection(view_attributes())
             .build()?;
         let answer = client
             .update_table()

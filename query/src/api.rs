@@ -39,6 +39,34 @@ pub struct Stores {
     pub live: LiveJobs,
 }
 
+impl Stores {
+    /// The stores over `clickhouse`'s tables and the DynamoDB job table `dynamo_table`, each
+    /// read given `timeout`.
+    ///
+    /// ClickHouse reads use its cache of decompressed blocks (`use_uncompressed_cache`, off by
+    /// default): every view reads short key ranges, a few dozen granules scattered over the
+    /// parts, and without the cache each granule costs decompressing its whole block of each
+    /// column (64 KB or more) for a few rows. Measured at 10M jobs: a backend page's jobs 150 ms
+    /// cold, 50 ms from the cache. The server uses the cache only for reads under
+    /// `merge_tree_max_rows_to_use_cache` rows, so a large read cannot flush it.
+    pub fn connect(
+        clickhouse: &oot_platform::settings::ClickHouseSettings,
+        dynamo: aws_sdk_dynamodb::Client,
+        dynamo_table: &str,
+        timeout: std::time::Duration,
+    ) -> Self {
+        let reads = clickhouse
+            .client()
+            .with_setting("use_uncompressed_cache", "1");
+        let table = clickhouse.qualified_table();
+        Self {
+            rollups: Rollups::new(reads.clone(), &table, timeout),
+            completed: CompletedJobs::new(reads, table, timeout),
+            live: LiveJobs::new(dynamo, dynamo_table.to_owned(), timeout),
+        }
+    }
+}
+
 pub fn routes(stores: Arc<Stores>) -> Router {
     Router::new()
         .route("/api/oot/summary", get(summary_view))

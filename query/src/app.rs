@@ -17,9 +17,6 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, Stores};
 use crate::config::QueryConfig;
 use crate::pages;
-use crate::stores::completed::CompletedJobs;
-use crate::stores::live::LiveJobs;
-use crate::stores::rollups::Rollups;
 use crate::stores::STORE_TIMEOUT;
 
 pub struct Application {
@@ -40,15 +37,12 @@ impl Application {
             clickhouse_probe(clickhouse.clone(), &config.clickhouse),
         ]);
         let timeout = STORE_TIMEOUT;
-        let stores = Arc::new(Stores {
-            rollups: Rollups::new(
-                clickhouse.clone(),
-                &config.clickhouse.qualified_table(),
-                timeout,
-            ),
-            completed: CompletedJobs::new(clickhouse, config.clickhouse.qualified_table(), timeout),
-            live: LiveJobs::new(dynamo, config.dynamo.table.clone(), timeout),
-        });
+        let stores = Arc::new(Stores::connect(
+            &config.clickhouse,
+            dynamo,
+            &config.dynamo.table,
+            timeout,
+        ));
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;

@@ -506,8 +506,6 @@ impl Drop for TestQuery {
     }
 }
 
-/// A completed job of `repo`, first seen and completed ten days ago, written straight into
-/// ClickHouse: ingest stamps `first_seen_at` with its own clock, so it cannot make an old job.
 /// The query service's stores over the given ClickHouse and DynamoDB (either may point at
 /// nothing), each read given `timeout`.
 pub async fn query_stores(
@@ -515,23 +513,7 @@ pub async fn query_stores(
     dynamo: &oot_platform::settings::DynamoSettings,
     timeout: Duration,
 ) -> oot_query::api::Stores {
-    oot_query::api::Stores {
-        rollups: oot_query::stores::rollups::Rollups::new(
-            clickhouse.client(),
-            &clickhouse.qualified_table(),
-            timeout,
-        ),
-        completed: oot_query::stores::completed::CompletedJobs::new(
-            clickhouse.client(),
-            clickhouse.qualified_table(),
-            timeout,
-        ),
-        live: oot_query::stores::live::LiveJobs::new(
-            dynamo.client().await,
-            dynamo.table.clone(),
-            timeout,
-        ),
-    }
+    oot_query::api::Stores::connect(clickhouse, dynamo.client().await, &dynamo.table, timeout)
 }
 
 /// The summary read from the rollups, in every window, as the baseline that counts every job

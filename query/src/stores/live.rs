@@ -17,7 +17,7 @@ use oot_contract::dynamo::attr::{
     FIRST_SEEN_AT, JOB_NAME, PR_NUMBER, PYTORCH_HEAD_SHA, QUEUE_TIME, RUNNING_PR, RUNNING_REPO,
     RUN_ATTEMPT, RUN_ID, STARTED_AT, STATUS, UPSTREAM_REPO, WORKFLOW_NAME, WORKFLOW_RUN_URL,
 };
-use oot_contract::dynamo::{RUNNING_PR_INDEX, RUNNING_REPO_INDEX};
+use oot_contract::dynamo::{RUNNING_PR_INDEX, RUNNING_REPO_INDEX, RUNNING_VIEW_ATTRIBUTES};
 use oot_contract::{PrNumber, RepoName, Status, UpstreamPr};
 
 use oot_contract::rollup::attr as ledger_attr;
@@ -30,27 +30,11 @@ use crate::stores::{read, readable, StoreError, Unreadable};
 
 const STORE: &str = "dynamodb";
 
-/// The attributes a running job is shown with.
-const ATTRIBUTES: [&str; 18] = [
-    DYNAMO_KEY,
-    STATUS,
-    DOWNSTREAM_REPO,
-    DOWNSTREAM_REPO_LEVEL,
-    UPSTREAM_REPO,
-    PR_NUMBER,
-    PYTORCH_HEAD_SHA,
-    DELIVERY_ID,
-    EVENT_TYPE,
-    WORKFLOW_RUN_URL,
-    WORKFLOW_NAME,
-    JOB_NAME,
-    CHECK_RUN_ID,
-    RUN_ID,
-    RUN_ATTEMPT,
-    QUEUE_TIME,
-    STARTED_AT,
-    FIRST_SEEN_AT,
-];
+/// The attributes a running job is shown with: the key and what the running-jobs indexes
+/// project.
+fn attributes() -> impl Iterator<Item = &'static str> {
+    std::iter::once(DYNAMO_KEY).chain(RUNNING_VIEW_ATTRIBUTES)
+}
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -188,12 +172,11 @@ impl LiveJobs {
     async fn read_all(&self, index: &str, key: Option<(&str, String)>) -> Result<Running, String> {
         // Every attribute goes through a placeholder: `status` is a DynamoDB reserved word, and
         // the others may become one.
-        let projection: Vec<String> = (0..ATTRIBUTES.len()).map(|i| format!("#a{i}")).collect();
-        let mut names: HashMap<String, String> = ATTRIBUTES
-            .iter()
+        let mut names: HashMap<String, String> = attributes()
             .enumerate()
-            .map(|(i, name)| (format!("#a{i}"), (*name).to_owned()))
+            .map(|(i, name)| (format!("#a{i}"), name.to_owned()))
             .collect();
+        let projection: Vec<String> = (0..names.len()).map(|i| format!("#a{i}")).collect();
         let mut running = Running::default();
         let mut start: Option<Item> = None;
         loop {

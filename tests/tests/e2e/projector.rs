@@ -232,8 +232,8 @@ async fn a_running_job_is_in_dynamodb_and_its_pr_index_but_not_in_clickhouse() {
         .await
         .query()
         .table_name(&s.dynamo.table)
-        .index_name(oot_contract::dynamo::UPSTREAM_PR_INDEX)
-        .key_condition_expression("upstream_pr = :pr")
+        .index_name(oot_contract::dynamo::RUNNING_PR_INDEX)
+        .key_condition_expression("running_pr = :pr")
         .expression_attribute_values(
             ":pr",
             aws_sdk_dynamodb::types::AttributeValue::S("pytorch/pytorch#179565".into()),

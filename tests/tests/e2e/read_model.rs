@@ -37,24 +37,7 @@ const NIGHTLY_SHA: &str = "b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0";
 
 /// The stores the query service reads, over the test's tables.
 async fn stores(s: &StoreSettings) -> Stores {
-    let timeout = Duration::from_secs(10);
-    Stores {
-        rollups: oot_query::stores::rollups::Rollups::new(
-            s.clickhouse.client(),
-            &s.clickhouse.qualified_table(),
-            timeout,
-        ),
-        completed: oot_query::stores::completed::CompletedJobs::new(
-            s.clickhouse.client(),
-            s.clickhouse.qualified_table(),
-            timeout,
-        ),
-        live: oot_query::stores::live::LiveJobs::new(
-            s.dynamo.client().await,
-            s.dynamo.table.clone(),
-            timeout,
-        ),
-    }
+    oot_e2e::query_stores(&s.clickhouse, &s.dynamo, Duration::from_secs(10)).await
 }
 
 fn now() -> i64 {

@@ -10,9 +10,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
-use oot_contract::dynamo::{
-    attr, DOWNSTREAM_REPO_INDEX, RUNNING_PR_INDEX, RUNNING_REPO_INDEX, UPSTREAM_PR_INDEX,
-};
+use oot_contract::dynamo::{attr, RUNNING_PR_INDEX, RUNNING_REPO_INDEX, RUNNING_VIEW_ATTRIBUTES};
 use oot_e2e::callbacks::sample;
 use oot_e2e::{ingest_config, job_item, read_topic, TestIngest, TestStores};
 use oot_platform::migrate::{self, Outcome};
@@ -63,8 +61,17 @@ fn numbered(template: &oot_avro::CallbackEvent, n: usize) -> JobRecord {
     JobRecord::from_event(&event).unwrap()
 }
 
-/// The job table as it was made before the running-jobs indexes.
-async fn create_legacy_table(client: &aws_sdk_dynamodb::Client, table: &str) {
+/// The generations of the job table's indexes before this one.
+#[derive(Clone, Copy, Debug)]
+enum Legacy {
+    /// Every job of a PR and of a repo, whole items (before the running-jobs indexes).
+    NoRunningIndexes,
+    /// Those, and the first running-jobs indexes, whole items too.
+    WholeRunningIndexes,
+}
+
+/// The job table as it was made by an earlier version.
+async fn create_legacy_table(client: &aws_sdk_dynamodb::Client, table: &str, legacy: Legacy) {
     let s = |name: &str| {
         AttributeDefinition::builder()
             .attribute_name(name)
@@ -92,7 +99,7 @@ async fn create_legacy_table(client: &aws_sdk_dynamodb::Client, table: &str) {
             .build()
             .unwrap()
     };
-    client
+    let mut request = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
@@ -100,14 +107,23 @@ async fn create_legacy_table(client: &aws_sdk_dynamodb::Client, table: &str) {
         .attribute_definitions(s(attr::UPSTREAM_PR))
         .attribute_definitions(s(attr::DOWNSTREAM_REPO))
         .key_schema(key(attr::DYNAMO_KEY, KeyType::Hash))
-        .global_secondary_indexes(index(UPSTREAM_PR_INDEX, attr::UPSTREAM_PR))
-        .global_secondary_indexes(index(DOWNSTREAM_REPO_INDEX, attr::DOWNSTREAM_REPO))
-        .send()
-        .await
-        .unwrap();
+        .global_secondary_indexes(index("upstream_pr-index", attr::UPSTREAM_PR))
+        .global_secondary_indexes(index("downstream_repo-index", attr::DOWNSTREAM_REPO));
+    if let Legacy::WholeRunningIndexes = legacy {
+        request = request
+            .attribute_definitions(s(attr::RUNNING_REPO))
+            .attribute_definitions(s(attr::RUNNING_PR))
+            .global_secondary_indexes(index("running_repo-index", attr::RUNNING_REPO))
+            .global_secondary_indexes(index("running_pr-index", attr::RUNNING_PR));
+    }
+    request.send().await.unwrap();
 }
 
-async fn index_names(client: &aws_sdk_dynamodb::Client, table: &str) -> BTreeSet<String> {
+/// The table's indexes, each with the non-key attributes it projects (`None`: all).
+async fn indexes(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> BTreeSet<(String, Option<BTreeSet<String>>)> {
     let answer = client
         .describe_table()
         .table_name(table)
@@ -119,16 +135,53 @@ async fn index_names(client: &aws_sdk_dynamodb::Client, table: &str) -> BTreeSet
         .unwrap()
         .global_secondary_indexes()
         .iter()
-        .filter_map(|i| i.index_name().map(str::to_owned))
+        .map(|i| {
+            let projection = i.projection().unwrap();
+            let attributes = match projection.projection_type().unwrap() {
+                ProjectionType::All => None,
+                _ => Some(projection.non_key_attributes().iter().cloned().collect()),
+            };
+            (i.index_name().unwrap().to_owned(), attributes)
+        })
+        .collect()
+}
+
+/// The indexes of this version: the two running-jobs indexes, holding what the views show.
+fn current_indexes() -> BTreeSet<(String, Option<BTreeSet<String>>)> {
+    let shown: BTreeSet<String> = RUNNING_VIEW_ATTRIBUTES.map(str::to_owned).into();
+    [RUNNING_REPO_INDEX, RUNNING_PR_INDEX]
+        .into_iter()
+        .map(|name| (name.to_owned(), Some(shown.clone())))
         .collect()
 }
 
 #[tokio::test]
-async fn a_backends_running_jobs_are_read_without_its_history() {
+async fn a_new_table_has_only_the_running_indexes() {
     let stores = TestStores::unique("running");
     let s = &stores.settings;
     let client = s.dynamo.client().await;
-    create_legacy_table(&client, &s.dynamo.table).await;
+    assert_eq!(
+        migrate::ensure_job_table(&client, &s.dynamo).await.unwrap(),
+        Outcome::Created
+    );
+    assert_eq!(indexes(&client, &s.dynamo.table).await, current_indexes());
+}
+
+#[tokio::test]
+async fn a_backends_running_jobs_are_read_without_its_history() {
+    upgrade_then_read_running_jobs(Legacy::NoRunningIndexes).await;
+}
+
+#[tokio::test]
+async fn a_table_with_the_whole_item_running_indexes_is_upgraded() {
+    upgrade_then_read_running_jobs(Legacy::WholeRunningIndexes).await;
+}
+
+async fn upgrade_then_read_running_jobs(legacy: Legacy) {
+    let stores = TestStores::unique("running");
+    let s = &stores.settings;
+    let client = s.dynamo.client().await;
+    create_legacy_table(&client, &s.dynamo.table, legacy).await;
 
     // One backend: 2,000 completed jobs and 3 running ones.
     let (running_template, completed_template) = templates().await;
@@ -147,8 +200,11 @@ async fn a_backends_running_jobs_are_read_without_its_history() {
     let versions = table.save_all(&writes).await.unwrap();
     assert!(versions.iter().all(Option::is_some), "every job written");
 
-    // Items written before the change lack the running keys: take them off the running ones.
-    for record in &running {
+    // Items written before the running indexes lack their keys: take them off the running ones.
+    for record in running
+        .iter()
+        .filter(|_| matches!(legacy, Legacy::NoRunningIndexes))
+    {
         client
             .update_item()
             .table_name(&s.dynamo.table)
@@ -164,14 +220,17 @@ async fn a_backends_running_jobs_are_read_without_its_history() {
             .unwrap();
     }
 
-    // migrate gives the table its indexes and its running items their keys, once.
+    // migrate gives the table this version's indexes (and the running items their keys, once),
+    // and deletes the retired ones.
     assert_eq!(
         migrate::ensure_job_table(&client, &s.dynamo).await.unwrap(),
         Outcome::AlreadyThere
     );
-    let indexes = index_names(&client, &s.dynamo.table).await;
-    assert!(indexes.contains(RUNNING_REPO_INDEX), "{indexes:?}");
-    assert!(indexes.contains(RUNNING_PR_INDEX), "{indexes:?}");
+    assert_eq!(
+        indexes(&client, &s.dynamo.table).await,
+        current_indexes(),
+        "from {legacy:?}"
+    );
     for record in &running {
         let item = job_item(s, record.job_key().as_str())
             .await
@@ -188,6 +247,7 @@ async fn a_backends_running_jobs_are_read_without_its_history() {
         Outcome::AlreadyThere,
         "migrating again changes nothing"
     );
+    assert_eq!(indexes(&client, &s.dynamo.table).await, current_indexes());
     assert_eq!(
         migrate::backfill_running_keys(&client, &s.dynamo.table)
             .await

@@ -104,6 +104,10 @@ async fn dynamodb_table_is_created_once_and_stores_items() {
             "upstream_pr",
             AttributeValue::S("pytorch/pytorch#179565".into()),
         ),
+        (
+            "running_pr",
+            AttributeValue::S("pytorch/pytorch#179565".into()),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -129,8 +133,8 @@ async fn dynamodb_table_is_created_once_and_stores_items() {
     let by_pr = client
         .query()
         .table_name(&dynamo.table)
-        .index_name(oot_contract::dynamo::UPSTREAM_PR_INDEX)
-        .key_condition_expression("upstream_pr = :pr")
+        .index_name(oot_contract::dynamo::RUNNING_PR_INDEX)
+        .key_condition_expression("running_pr = :pr")
         .expression_attribute_values(":pr", AttributeValue::S("pytorch/pytorch#179565".into()))
         .send()
         .await
