@@ -1,6 +1,7 @@
 //! The completed-jobs table in ClickHouse (`oot_workflow_job`): its columns, by name. The DDL
 //! (`platform/sql/create_oot_workflow_job.sql`), the projector's row and the query service's
-//! reads all use these names; a test in each checks its side against [`COLUMNS`].
+//! reads all use these names; a test in each checks its side against [`COLUMNS`]. Beside it, the
+//! failed-test table ([`failed_tests_table`], columns [`failed_test::COLUMNS`]).
 //!
 //! The names are HUD's, and where a column holds what a DynamoDB attribute holds it has the
 //! attribute's name.
@@ -81,4 +82,53 @@ pub const COLUMNS: [&str; 31] = [
 /// Whether `name` is a column of the table (for tests of each reader and writer).
 pub fn is_column(name: &str) -> bool {
     COLUMNS.contains(&name)
+}
+
+/// The failed-test table's name for the completed-jobs table `jobs_table`: one row per failed
+/// test per job version (docs/contract.md §10.3).
+pub fn failed_tests_table(jobs_table: &str) -> String {
+    format!("{jobs_table}_failed_tests")
+}
+
+/// The failed-test table's columns. The job's columns have the completed-jobs table's names;
+/// the test's have the names of a `failed_tests_json` entry's keys.
+pub mod failed_test {
+    use super::{
+        COMPLETED_AT, CONCLUSION, DOWNSTREAM_REPO, DYNAMO_KEY, EVENT_TYPE, FIRST_SEEN_AT, JOB_NAME,
+        PR_NUMBER, PYTORCH_HEAD_SHA, RUN_ATTEMPT, RUN_ID, UPSTREAM_REPO, VERSION, WORKFLOW_NAME,
+    };
+
+    /// The test's class or module (`''` when the job sent none); with [`NAME`], the test.
+    pub const CLASSNAME: &str = "classname";
+    pub const NAME: &str = "name";
+    /// The failure message as the job item holds it (`''` when none, or cut away to fit).
+    pub const MESSAGE: &str = "message";
+    /// 1 when the message was cut, by ingest or to fit the item.
+    pub const MESSAGE_TRUNCATED: &str = "message_truncated";
+    /// Seconds, when reported.
+    pub const DURATION_S: &str = "duration_s";
+
+    /// Every column of the table, in the DDL's order; the sort key's first
+    /// (`downstream_repo, classname, name, first_seen_at, dynamoKey`).
+    pub const COLUMNS: [&str; 19] = [
+        DOWNSTREAM_REPO,
+        CLASSNAME,
+        NAME,
+        FIRST_SEEN_AT,
+        DYNAMO_KEY,
+        VERSION,
+        UPSTREAM_REPO,
+        PR_NUMBER,
+        PYTORCH_HEAD_SHA,
+        EVENT_TYPE,
+        WORKFLOW_NAME,
+        JOB_NAME,
+        RUN_ID,
+        RUN_ATTEMPT,
+        CONCLUSION,
+        COMPLETED_AT,
+        MESSAGE,
+        MESSAGE_TRUNCATED,
+        DURATION_S,
+    ];
 }

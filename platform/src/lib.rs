@@ -3,7 +3,8 @@
 //! - [`settings`]: where Kafka, DynamoDB and ClickHouse are and what the project's objects in
 //!   them are called (flags and `OOT_*` variables, loopback defaults), and the clients built from that.
 //! - [`migrate`]: schema as code: the topic, the job table and the completed-jobs table, idempotently;
-//!   [`read_tables`]: the completed jobs' copies ordered for the views, kept by materialized views.
+//!   [`read_tables`]: the completed jobs' copies ordered for the views, kept by materialized views;
+//!   [`failed_tests_table`]: one row per failed test per job version, kept by the projector.
 //! - [`dynamo_batch`]: reading many DynamoDB items by key (BatchGetItem, concurrent, unprocessed keys asked again).
 //! - [`health`]: `/healthz` and `/readyz`; [`probes`]: the readiness probe of each store.
 //! - [`http_metrics`]: requests by route and status, latency and in-flight, and `/metrics`.
@@ -11,6 +12,7 @@
 //! - [`shutdown`]: SIGTERM/SIGINT to a cancellation token, and serving HTTP until it fires.
 
 pub mod dynamo_batch;
+pub mod failed_tests_table;
 pub mod health;
 pub mod http_metrics;
 pub mod migrate;

@@ -69,7 +69,7 @@ impl fmt::Display for RowColumns {
 
 /// Seconds of a µs timestamp, clamped to ClickHouse `DateTime`'s range (validation keeps
 /// timestamps within 1970..2100 already).
-fn seconds(micros: i64) -> u32 {
+pub(crate) fn seconds(micros: i64) -> u32 {
     u32::try_from(micros.div_euclid(1_000_000)).unwrap_or(if micros < 0 { 0 } else { u32::MAX })
 }
 

@@ -17,7 +17,8 @@
 //! - [`source`]: batches from the consumer group, and the commit; [`dead_letter`]: the poison path.
 //! - [`pipeline`]: one batch into both stores (coalesced per job, concurrent); [`retry`]:
 //!   waiting out store outages, and finding the one job a store refuses for good.
-//! - [`job_table`], [`completed_rows`]: the DynamoDB and ClickHouse sinks.
+//! - [`job_table`], [`completed_rows`]: the DynamoDB and ClickHouse sinks; [`failed_test_rows`]:
+//!   a row per failed test of each completed job, beside its row.
 //! - [`rollups`]: the hourly cells the summary and headers read, kept exact through the
 //!   [`ledger`] (rules in the `oot-rollup` crate).
 //! - [`metrics`]: events, lag, freshness, parked events for Prometheus; [`replay`]: rebuilding
@@ -29,6 +30,7 @@ pub mod app;
 pub mod completed_rows;
 pub mod config;
 pub mod dead_letter;
+pub mod failed_test_rows;
 pub mod job_table;
 pub mod ledger;
 pub mod merge;

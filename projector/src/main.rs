@@ -51,11 +51,12 @@ async fn main() -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(" and ");
             println!(
-                "replayed {} events into {into} in {seconds:.1}s ({:.0} events/s): {} jobs written, {} completed rows, {} undecodable, {} refused",
+                "replayed {} events into {into} in {seconds:.1}s ({:.0} events/s): {} jobs written, {} completed rows, {} failed-test rows, {} undecodable, {} refused",
                 report.events,
                 report.events as f64 / seconds.max(1e-9),
                 report.jobs_written,
                 report.rows,
+                report.failed_test_rows,
                 report.undecodable,
                 report.refused
             );

@@ -12,9 +12,10 @@
 //!    its jobs are then re-read, merged again and written one by one, concurrently. A stored
 //!    record whose key is not the job's is never merged nor overwritten: the job's events are
 //!    rejected with the [`JobKeyMismatch`].
-//! 5. The completed jobs become ClickHouse rows, inserted in one INSERT. Each row is built from
+//! 5. The completed jobs become ClickHouse rows, inserted in one INSERT, and their failed tests
+//!    rows of the failed-test table, inserted in another sent with it. Each row is built from
 //!    the job's merged record alone (its failed tests included, as the item holds them), so
-//!    live projection, replay and redelivery always write the same row.
+//!    live projection, replay and redelivery always write the same rows.
 //!
 //! Transient store errors are retried with backoff, forever ([`with_retries`]): an event is
 //! never skipped for an outage. A permanent refusal (DynamoDB's `ValidationException`,
@@ -34,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::completed_rows::{CompletedJobRow, CompletedJobs};
 use crate::dead_letter::{DeadLetterReason, Store, StoreRefusal};
+use crate::failed_test_rows::{FailedTestRow, FailedTestRows};
 use crate::job_table::{bounded_for_item, JobTable, JobTableError, StoredJob};
 use crate::ledger::Ledger;
 use crate::merge::{JobKeyMismatch, JobRecord};
@@ -48,6 +50,7 @@ const WRITE_CONCURRENCY: usize = 32;
 pub struct Stores {
     pub jobs: JobTable,
     pub completed: CompletedJobs,
+    pub failed_tests: FailedTestRows,
     pub rollups: Rollups,
     /// False for a replay that rebuilds DynamoDB only: no row is inserted.
     pub write_clickhouse: bool,
@@ -63,6 +66,7 @@ pub async fn stores_of(settings: &StoreSettings) -> Stores {
             &settings.clickhouse.database,
             &settings.clickhouse.table,
         ),
+        failed_tests: FailedTestRows::new(settings.clickhouse.client(), &settings.clickhouse.table),
         rollups: Rollups::new(
             Ledger::new(
                 dynamo,
@@ -108,6 +112,8 @@ pub struct Projected {
     /// DynamoDB items written (jobs whose record changed).
     pub writes: usize,
     pub rows: usize,
+    /// Rows of the failed-test table inserted.
+    pub failed_test_rows: usize,
     /// Events not (fully) stored; the caller dead-letters them.
     pub rejected: Vec<Rejected>,
     /// How long each stage of the batch took, retries included (`oot_projector_stage_seconds`).
@@ -121,7 +127,8 @@ pub enum Stage {
     JobsRead,
     /// Writing the changed ones (transactions, then any job alone).
     JobsWrite,
-    /// The completed rows' INSERT (with the read tables' materialized views).
+    /// The completed rows' INSERT (with the read tables' materialized views) and the failed
+    /// tests' INSERT, sent together.
     ClickhouseInsert,
     /// The rollups: ledger reads and transactions, cells re-read and inserted.
     Rollups,
@@ -540,25 +547,52 @@ pub async fn store_rows(
         .iter()
         .filter_map(|s| completed_row(s, now_micros).map(|row| (row, s)))
         .unzip();
-    let started = std::time::Instant::now();
-    let refused = if stores.write_clickhouse {
-        bisect("clickhouse insert", shutdown, &rows, |slice| {
-            stores.completed.insert(slice)
+    let (test_rows, test_owners): (Vec<FailedTestRow>, Vec<&Settled>) = settled
+        .iter()
+        .flat_map(|s| {
+            FailedTestRow::of(&s.merged, s.version)
+                .into_iter()
+                .map(move |row| (row, s))
         })
-        .await?
+        .unzip();
+    let started = std::time::Instant::now();
+    let (refused, refused_tests) = if stores.write_clickhouse {
+        // Sent together, so the stage costs one round trip, not two.
+        tokio::try_join!(
+            bisect("clickhouse insert", shutdown, &rows, |slice| {
+                stores.completed.insert(slice)
+            }),
+            bisect(
+                "clickhouse insert failed tests",
+                shutdown,
+                &test_rows,
+                |slice| { stores.failed_tests.insert(slice) }
+            ),
+        )?
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     stages.push((Stage::ClickhouseInsert, started.elapsed()));
-    for (index, error) in &refused {
-        let (Some(row), Some(owner)) = (rows.get(*index), owners.get(*index)) else {
+    // A job whose row or failed-test rows ClickHouse refuses for good is parked, once.
+    let mut parked_keys: HashSet<&str> = HashSet::new();
+    let refusals = refused
+        .iter()
+        .filter_map(|(index, error)| owners.get(*index).map(|owner| (*owner, error)))
+        .chain(
+            refused_tests
+                .iter()
+                .filter_map(|(index, error)| test_owners.get(*index).map(|owner| (*owner, error))),
+        );
+    for (owner, error) in refusals {
+        let job_key = owner.merged.job_key().as_str();
+        if !parked_keys.insert(job_key) {
             continue;
-        };
+        }
         let code = clickhouse_code(error).map_or_else(|| "unknown".to_owned(), |c| c.to_string());
         let parked = park(
             owner.events.clone(),
             Store::ClickHouse,
-            &row.dynamo_key,
+            job_key,
             code,
             error.to_string(),
         );
@@ -566,7 +600,8 @@ pub async fn store_rows(
     }
 
     // The rollups, from the jobs both stores now hold (a job whose row ClickHouse refused is
-    // parked, and left out of them too, until its redrive).
+    // parked, and left out of them too, until its redrive). A job parked for its failed-test
+    // rows alone is counted: its row is in the jobs table, which the rollups must agree with.
     let refused_keys: HashSet<&str> = refused
         .iter()
         .filter_map(|(index, _)| rows.get(*index).map(|r| r.dynamo_key.as_str()))
@@ -591,10 +626,10 @@ pub async fn store_rows(
     let kept = stores.rollups.keep(&kept_jobs, shutdown).await?;
     stages.push((Stage::Rollups, started.elapsed()));
     for (job_keys, error) in kept.refused {
-        for settled_job in settled
-            .iter()
-            .filter(|s| job_keys.iter().any(|k| k == s.merged.job_key().as_str()))
-        {
+        for settled_job in settled.iter().filter(|s| {
+            let key = s.merged.job_key().as_str();
+            job_keys.iter().any(|k| k == key) && !parked_keys.contains(key)
+        }) {
             let parked = park_dynamo(
                 BatchJob {
                     record: settled_job.merged.clone(),
@@ -611,6 +646,7 @@ pub async fn store_rows(
         jobs: settled.len(),
         writes: settled.iter().filter(|s| s.written).count(),
         rows: rows.len() - refused.len(),
+        failed_test_rows: test_rows.len() - refused_tests.len(),
         rejected,
         stages,
     })
@@ -633,8 +669,9 @@ mod tests {
     use proptest::sample::Index;
 
     /// The pure part of [`project`] for one job: each batch coalesced, merged into the stored
-    /// (bounded) item, the row built; returns the last row's `failed_tests_json`, if any.
-    fn rows_of_batches(batches: &[Vec<CallbackEvent>]) -> Option<String> {
+    /// (bounded) item, the rows built; returns the last row's `failed_tests_json` and failed-test
+    /// rows (their version, which counts writes, zeroed), if any.
+    fn rows_of_batches(batches: &[Vec<CallbackEvent>]) -> Option<(String, Vec<FailedTestRow>)> {
         let mut stored: Option<StoredJob> = None;
         let mut last = None;
         for batch in batches.iter().filter(|b| !b.is_empty()) {
@@ -647,7 +684,10 @@ mod tests {
             let version = plan.expected.map_or(1, |v| v + 1);
             let settled = plan.settled(version, true);
             if let Some(row) = completed_row(&settled, 0) {
-                last = Some(row.failed_tests_json);
+                let mut tests = FailedTestRow::of(&settled.merged, settled.version);
+                assert!(tests.iter().all(|t| t.version == row.version));
+                tests.iter_mut().for_each(|t| t.version = 0);
+                last = Some((row.failed_tests_json, tests));
             }
             stored = Some(StoredJob {
                 record: bounded_for_item(&settled.merged),
@@ -661,7 +701,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
         /// Live (small batches), replay (one big batch) and redelivery (some batches again after
-        /// the end) write the same `failed_tests_json`.
+        /// the end) write the same `failed_tests_json`, and the same failed-test rows.
         #[test]
         fn the_rows_failed_tests_are_the_same_under_any_batching_and_redelivery(
             (_, deliveries) in arb_deliveries(),

@@ -23,7 +23,8 @@
 //!   as DynamoDB counts them: 1 for the first write, one more for each batch that changes the
 //!   record. A job's callbacks follow each other closely in the log, and a job's events are in
 //!   one partition (keyed by job key), so a job seen again is almost always still in the map;
-//!   the row written is then the one a both-stores replay with the same batches writes.
+//!   the row written (and its failed tests' rows) is then the one a both-stores replay with
+//!   the same batches writes.
 //!
 //! Its limit: a job whose earlier callbacks left the map (more than `--window-jobs` other jobs
 //! came in between, e.g. a sweeper `timed_out` days later on a large log) gets a row merged from
@@ -56,6 +57,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use crate::completed_rows::{CompletedJobRow, CompletedJobs};
+use crate::failed_test_rows::{FailedTestRow, FailedTestRows};
 use crate::job_table::bounded_for_item;
 use crate::ledger::{CellSnapshot, RepoSnapshot};
 use crate::merge::JobRecord;
@@ -68,8 +70,8 @@ use oot_rollup::MemoryLedger;
 /// Which projection a replay rebuilds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Only {
-    /// The completed-jobs table and the rollup tables, with DynamoDB left out (see the module
-    /// docs).
+    /// The completed-jobs table, its failed tests and the rollup tables, with DynamoDB left out
+    /// (see the module docs).
     Clickhouse,
     /// The job table and the rollups' ledger, with ClickHouse left out.
     Dynamodb,
@@ -83,7 +85,8 @@ pub struct ReplayArgs {
     pub into_dynamo_table: Option<String>,
 
     /// ClickHouse table to build (in the configured database; its rollup tables `{table}_cells`
-    /// and `{table}_repos` beside it); must not exist yet. Required unless `--only dynamodb`.
+    /// and `{table}_repos` and its failed tests `{table}_failed_tests` beside it); must not
+    /// exist yet. Required unless `--only dynamodb`.
     #[arg(long = "into-clickhouse-table")]
     pub into_clickhouse_table: Option<String>,
 
@@ -175,6 +178,8 @@ pub struct ReplayReport {
     pub refused: u64,
     pub jobs_written: u64,
     pub rows: u64,
+    /// Rows of the failed-test table inserted.
+    pub failed_test_rows: u64,
     /// `--only clickhouse`: jobs seen again after leaving the window (their rows may miss
     /// earlier callbacks; see the module docs).
     pub beyond_window: u64,
@@ -217,6 +222,7 @@ struct Flushed {
     refused: u64,
     jobs_written: u64,
     rows: u64,
+    failed_test_rows: u64,
     beyond_window: u64,
 }
 
@@ -237,6 +243,7 @@ impl Sink {
                     refused: projected.rejected.len() as u64,
                     jobs_written: projected.writes as u64,
                     rows: projected.rows as u64,
+                    failed_test_rows: projected.failed_test_rows as u64,
                     beyond_window: 0,
                 })
             }
@@ -250,11 +257,19 @@ impl Sink {
 /// written when the replay ends.
 pub struct ClickHouseOnly {
     completed: CompletedJobs,
+    failed_tests: FailedTestRows,
     window: Window,
     ledger: MemoryLedger,
     rollups: RollupTables,
-    /// The previous batch's INSERT, while the next batch is read.
-    inserting: Option<tokio::task::JoinHandle<anyhow::Result<u64>>>,
+    /// The previous batch's INSERTs, while the next batch is read.
+    inserting: Option<tokio::task::JoinHandle<anyhow::Result<Inserted>>>,
+}
+
+/// The rows one batch's INSERTs stored: completed jobs, failed tests.
+#[derive(Debug, Default, Clone, Copy)]
+struct Inserted {
+    rows: u64,
+    failed_test_rows: u64,
 }
 
 /// The most recently first-seen jobs' records (as the item would hold them) and versions.
@@ -311,9 +326,15 @@ impl Window {
 }
 
 impl ClickHouseOnly {
-    pub fn new(completed: CompletedJobs, rollups: RollupTables, window_jobs: usize) -> Self {
+    pub fn new(
+        completed: CompletedJobs,
+        failed_tests: FailedTestRows,
+        rollups: RollupTables,
+        window_jobs: usize,
+    ) -> Self {
         Self {
             completed,
+            failed_tests,
             window: Window::new(window_jobs),
             ledger: MemoryLedger::new(window_jobs),
             rollups,
@@ -321,11 +342,14 @@ impl ClickHouseOnly {
         }
     }
 
-    /// Waits for the last INSERT, then writes the rollups counted over the whole replay;
+    /// Waits for the last INSERTs, then writes the rollups counted over the whole replay;
     /// returns the last batch's rows, the cells written and the runs seen again after leaving
     /// the window.
-    async fn finish(&mut self, shutdown: &CancellationToken) -> anyhow::Result<(u64, u64, u64)> {
-        let last_rows = self.wait_for_insert().await?;
+    async fn finish(
+        &mut self,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<(Inserted, u64, u64)> {
+        let last = self.wait_for_insert().await?;
         let cells: Vec<CellRow> = self
             .ledger
             .cells()
@@ -360,22 +384,29 @@ impl ClickHouseOnly {
         })
         .await
         .map_err(|e| anyhow::anyhow!("inserting repos: {e:?}"))?;
-        Ok((last_rows, cells.len() as u64, self.ledger.beyond_window))
+        Ok((last, cells.len() as u64, self.ledger.beyond_window))
     }
 
-    /// The rows of `events` (merged per job, then into the window), without storing them.
-    fn rows(&mut self, events: &[&CallbackEvent], flushed: &mut Flushed) -> Vec<CompletedJobRow> {
+    /// The rows of `events` (merged per job, then into the window) and their failed tests'
+    /// rows, without storing them.
+    fn rows(
+        &mut self,
+        events: &[&CallbackEvent],
+        flushed: &mut Flushed,
+    ) -> (Vec<CompletedJobRow>, Vec<FailedTestRow>) {
         let (jobs, rejected) = coalesce(events);
         flushed.refused += rejected.len() as u64;
         flushed.events += (events.len() - rejected.len()) as u64;
         let now = now_micros();
         let mut rows = Vec::with_capacity(jobs.len());
+        let mut test_rows = Vec::new();
         let mut seen = Vec::with_capacity(jobs.len());
         for job in jobs {
             let (merged, version, changed, late) = self.window.merge(job.record);
             flushed.jobs_written += u64::from(changed);
             flushed.beyond_window += u64::from(late);
             let row = CompletedJobRow::of(&merged, version, now);
+            test_rows.extend(FailedTestRow::of(&merged, version));
             seen.push(attempt_seen(&merged, version, row.as_ref()));
             rows.extend(row);
         }
@@ -383,11 +414,11 @@ impl ClickHouseOnly {
         for (repo, latest) in repos_latest(&rows) {
             self.ledger.join_repo(&repo, &latest);
         }
-        rows
+        (rows, test_rows)
     }
 
-    /// Merges `events` into rows and starts inserting them, after the previous batch's INSERT
-    /// is done: the next batch is read and merged while this one is written. The rows counted
+    /// Merges `events` into rows and starts inserting them, after the previous batch's INSERTs
+    /// are done: the next batch is read and merged while this one is written. The rows counted
     /// are those of the previous batch ([`ClickHouseOnly::finish`] counts the last).
     async fn flush(
         &mut self,
@@ -395,20 +426,30 @@ impl ClickHouseOnly {
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Flushed> {
         let mut flushed = Flushed::default();
-        let rows = self.rows(events, &mut flushed);
-        flushed.rows = self.wait_for_insert().await?;
+        let (rows, test_rows) = self.rows(events, &mut flushed);
+        let previous = self.wait_for_insert().await?;
+        flushed.rows = previous.rows;
+        flushed.failed_test_rows = previous.failed_test_rows;
         let completed = self.completed.clone();
+        let failed_tests = self.failed_tests.clone();
         let shutdown = shutdown.clone();
         self.inserting = Some(tokio::spawn(async move {
-            insert_rows(&completed, &rows, &shutdown).await
+            let (rows, failed_test_rows) = tokio::try_join!(
+                insert_rows(&completed, &rows, &shutdown),
+                insert_failed_tests(&failed_tests, &test_rows, &shutdown),
+            )?;
+            Ok(Inserted {
+                rows,
+                failed_test_rows,
+            })
         }));
         Ok(flushed)
     }
 
-    /// The rows the INSERT in flight stored, once it is done (0 when none is).
-    async fn wait_for_insert(&mut self) -> anyhow::Result<u64> {
+    /// The rows the INSERTs in flight stored, once they are done (none when none are).
+    async fn wait_for_insert(&mut self) -> anyhow::Result<Inserted> {
         match self.inserting.take() {
-            None => Ok(0),
+            None => Ok(Inserted::default()),
             Some(task) => task.await?,
         }
     }
@@ -428,6 +469,25 @@ async fn insert_rows(
     for (index, error) in &refused {
         if let Some(row) = rows.get(*index) {
             tracing::error!(job_key = %row.dynamo_key, %error, "ClickHouse refuses the row; skipped");
+        }
+    }
+    Ok((rows.len() - refused.len()) as u64)
+}
+
+/// Inserts the failed tests' `rows` as [`insert_rows`] does the jobs'.
+async fn insert_failed_tests(
+    failed_tests: &FailedTestRows,
+    rows: &[FailedTestRow],
+    shutdown: &CancellationToken,
+) -> anyhow::Result<u64> {
+    let refused = bisect("clickhouse insert failed tests", shutdown, rows, |slice| {
+        failed_tests.insert(slice)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("inserting failed-test rows: {e:?}"))?;
+    for (index, error) in &refused {
+        if let Some(row) = rows.get(*index) {
+            tracing::error!(job_key = %row.dynamo_key, %error, "ClickHouse refuses the failed-test row; skipped");
         }
     }
     Ok((rows.len() - refused.len()) as u64)
@@ -503,6 +563,7 @@ pub async fn replay(
                 &target.clickhouse.database,
                 &target.clickhouse.table,
             ),
+            FailedTestRows::new(target.clickhouse.client(), &target.clickhouse.table),
             RollupTables::new(target.clickhouse.client(), &target.clickhouse.table),
             args.window_jobs,
         ))),
@@ -606,13 +667,15 @@ pub async fn replay(
             report.refused += flushed.refused;
             report.jobs_written += flushed.jobs_written;
             report.rows += flushed.rows;
+            report.failed_test_rows += flushed.failed_test_rows;
             report.beyond_window += flushed.beyond_window;
             batch.clear();
         }
     }
     if let Sink::ClickHouse(only) = &mut sink {
-        let (last_rows, cells, beyond) = only.finish(shutdown).await?;
-        report.rows += last_rows;
+        let (last, cells, beyond) = only.finish(shutdown).await?;
+        report.rows += last.rows;
+        report.failed_test_rows += last.failed_test_rows;
         report.cells = cells;
         report.runs_beyond_window = beyond;
     }

@@ -1,6 +1,7 @@
-//! Retention of completed jobs (and their rollup cells) on ClickHouse servers without table TTLs (Debian's 18.16): whole
-//! monthly partitions are dropped once every row in them is past the retention period. Servers
-//! with TTLs (19.6+) get a `TTL` clause at table creation instead, and this task does nothing.
+//! Retention of completed jobs (and their read tables, rollup cells and failed tests) on
+//! ClickHouse servers without table TTLs (Debian's 18.16): whole monthly partitions are dropped
+//! once every row in them is past the retention period. Servers with TTLs (19.6+) get a `TTL`
+//! clause at table creation instead, and this task does nothing.
 //!
 //! The table is partitioned by the month of `first_seen_at` (see the DDL), so a partition may be
 //! dropped when the end of its month is `ttl_days` in the past: a little later than a row-level
@@ -38,9 +39,10 @@ pub fn expired(partitions: &[String], ttl_days: u32, now: OffsetDateTime) -> Vec
         .collect()
 }
 
-/// Drops the expired partitions of the completed-jobs table, its read tables and its rollup
-/// cells (each partitioned by the month of our own clock: `first_seen_at`, `hour`); returns the
-/// ones dropped, as `table:partition`. (The per-repo table has no partitions: one row a repo.)
+/// Drops the expired partitions of the completed-jobs table, its read tables, its rollup cells
+/// and its failed tests (each partitioned by the month of our own clock: `first_seen_at`,
+/// `hour`); returns the ones dropped, as `table:partition`. (The per-repo table has no
+/// partitions: one row a repo.)
 pub async fn drop_expired_partitions(
     client: &Client,
     settings: &ClickHouseSettings,
@@ -50,6 +52,7 @@ pub async fn drop_expired_partitions(
     let tables = [
         settings.table.clone(),
         oot_contract::rollup::cells_table(&settings.table),
+        oot_contract::clickhouse::failed_tests_table(&settings.table),
     ]
     .into_iter()
     .chain(oot_platform::read_tables::read_tables(&settings.table));

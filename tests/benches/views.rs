@@ -29,6 +29,7 @@
 //! process, both the served loaders (`summary_at`, `backend_at`, `pr_at`) and the full-scan
 //! baselines (`baseline_summary`, `baseline_backend`, `baseline_pr`), `BENCH_BASELINE_REQUESTS`
 //! (10) each, with the ratio new/baseline and whether both give the same answer.
+//! `BENCH_CASES=backend,PR` runs only the views whose name contains one of the words.
 //!
 //! **Memory.** `BENCH_CONCURRENCY` (8) clients requesting the 30-day summary and the 30-day
 //! backend view (JSON and page) for `BENCH_MEMORY_SECS` (5) s; the service's peak RSS
@@ -74,6 +75,8 @@ struct Config {
     memory_secs: u64,
     load_threads: usize,
     reuse: Option<String>,
+    /// Only the cases whose name contains one of these (all when empty).
+    only: Vec<String>,
     drop: bool,
     keep_topic: bool,
 }
@@ -93,6 +96,13 @@ impl Config {
             memory_secs: env_number("BENCH_MEMORY_SECS", 5)?,
             load_threads: usize::try_from(env_number("BENCH_LOAD_THREADS", threads as u64)?)?,
             reuse: std::env::var("BENCH_REUSE").ok().filter(|v| !v.is_empty()),
+            only: std::env::var("BENCH_CASES")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect(),
             drop: env_flag("BENCH_DROP"),
             keep_topic: env_flag("BENCH_KEEP_TOPIC"),
         })
@@ -666,7 +676,15 @@ async fn run(config: Config) -> anyhow::Result<()> {
         query.base_url,
         mib(query.rss_kib())
     );
-    let cases = cases(&data)?;
+    let cases: Vec<Case> = cases(&data)?
+        .into_iter()
+        .filter(|c| config.only.is_empty() || config.only.iter().any(|o| c.name.contains(o)))
+        .collect();
+    anyhow::ensure!(
+        !cases.is_empty(),
+        "BENCH_CASES {:?} names no view",
+        config.only
+    );
     let http = reqwest::Client::new();
     let mut served = Vec::with_capacity(cases.len());
     for case in &cases {
@@ -697,11 +715,19 @@ async fn run(config: Config) -> anyhow::Result<()> {
     }
     let peak_sequential = query.peak_rss_kib();
 
-    let memory_paths: Vec<String> = cases
+    // The heaviest views, or with `BENCH_CASES` those chosen.
+    let heaviest: Vec<&Case> = cases
         .iter()
         .filter(|c| c.name == "summary 30d" || c.name == "backend 30d")
-        .flat_map(|c| [c.json.clone(), c.page.clone()])
         .collect();
+    let memory_paths: Vec<String> = if heaviest.is_empty() {
+        cases.iter().collect()
+    } else {
+        heaviest
+    }
+    .into_iter()
+    .flat_map(|c| [c.json.clone(), c.page.clone()])
+    .collect();
     let memory_run = memory(
         &query,
         &memory_paths,

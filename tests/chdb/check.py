@@ -16,6 +16,10 @@ What it checks:
     backfill. The data goes into jobs tables with the views made first (kept by the views) and
     into jobs tables whose read tables are made afterwards and backfilled (INSERT ... SELECT, as
     migrate does on an existing stack): every query reads both, in both engines, alike.
+  * Failed tests (platform/sql/create_oot_workflow_job_failed_tests.sql, docs/contract.md
+    §10.3): rows made from the data set's failed_tests_json, one INSERT per version, beside each
+    jobs table; the contract's reading rule (a job's rows of its latest version, taken by key
+    from the jobs table) gives the same rows in both engines, and the ones data.py expects.
   * Queries: every query/sql/*.sql, `{table}` spliced in and `?` / `?fields` bound the way the
     clickhouse crate 0.15 binds them (fields from the row struct in query/src/stores/completed.rs),
     on the same small data set (tests/chdb/data.py) in both engines; the answers (names, types,
@@ -65,6 +69,19 @@ T0 = data.T0
 # fill_oot_workflow_job{suffix}.sql.
 READ_TABLE_SUFFIXES = ["_by_target", "_targets", "_columns"]
 JOB_TABLE_STEM = "oot_workflow_job"
+
+# The failed-test table of a jobs table `jobs` (oot_contract::clickhouse::failed_tests_table).
+FAILED_TESTS_DDL = "create_oot_workflow_job_failed_tests.sql"
+FAILED_TESTS_SUFFIX = "_failed_tests"
+# The contract's reading rule for it (docs/contract.md §10.3): a test an older version of a job
+# listed and the newer does not keeps its old row, so a job's rows count only at the version
+# the jobs table holds as its latest.
+FAILED_TESTS_CURRENT = (
+    "SELECT dynamoKey, classname, name, version, message, first_seen_at FROM {failed}\n"
+    "WHERE (dynamoKey, version) IN (SELECT dynamoKey, max(version) FROM {jobs} GROUP BY dynamoKey)\n"
+    "ORDER BY version DESC\n"
+    "LIMIT 1 BY dynamoKey, classname, name"
+)
 
 # The column each DDL file's TTL is keyed on (as the Rust that renders it), when not first_seen_at.
 TTL_COLUMN = {
@@ -484,6 +501,38 @@ def main() -> int:
                     )
             except EngineError as e:
                 fail(f"data: {engine.name} {table}{suffix}", str(e)[:600])
+
+    # Failed tests: the rows the projector would write for each job row of the data set.
+    failed_batches = [data.failed_test_rows(batch) for batch in batches]
+    expected = data.current_failed_tests(batches)
+    failed_template = (DDL_DIR / FAILED_TESTS_DDL).read_text()
+    current_answers = []
+    for engine, table, ttl, tz in tables:
+        failed = f"{table}{FAILED_TESTS_SUFFIX}"
+        what = f"failed tests of {table} on {engine.name}: the latest versions' rows"
+        try:
+            engine.run(render_ddl(failed_template, failed, ttl))
+            for batch in filter(None, failed_batches):
+                engine.run(
+                    f"INSERT INTO {DATABASE}.{failed} FORMAT JSONEachRow\n" + "\n".join(json.dumps(r) for r in batch)
+                )
+            sql = FAILED_TESTS_CURRENT.format(failed=f"{DATABASE}.{failed}", jobs=f"{DATABASE}.{table}")
+            current_answers.append(answer(engine, sql, tz))
+        except EngineError as e:
+            fail(what, str(e)[:600])
+            continue
+        got = sorted((r[0], r[1], r[2], r[3]) for r in current_answers[-1][2])
+        if got != expected:
+            fail(what, f"{len(got)} rows, data.py expects {len(expected)}")
+            continue
+        if (d := difference(current_answers[0], current_answers[-1])) is not None:
+            fail(what, f"differs from 18.16 (jobs): {d}")
+            continue
+        results.append((what, str(len(got)), "", "ok"))
+    stale = sum(len(b) for b in failed_batches) - len(expected)
+    if not expected or stale <= 0:
+        failures.append("failed tests: the data set has no current or no stale rows, so the rule is not exercised")
+    print(f"failed tests: {sum(len(b) for b in failed_batches)} rows inserted, {len(expected)} current")
 
     # Queries -------------------------------------------------------------------------------
     structs = {}

@@ -140,6 +140,58 @@ def insert_batches() -> list[list[dict]]:
     return batches
 
 
+def failed_test_rows(batch: list[dict]) -> list[dict]:
+    """The failed-test table's rows (platform/sql/create_oot_workflow_job_failed_tests.sql) of
+    one INSERT of job rows, as the projector makes them: one per listed test of each completed
+    job row, at the row's version."""
+    rows = []
+    for job in batch:
+        if job["status"] != "completed" or not job["failed_tests_json"]:
+            continue
+        for test in json.loads(job["failed_tests_json"]):
+            rows.append(
+                {
+                    "downstream_repo": job["downstream_repo"],
+                    "classname": test.get("classname") or "",
+                    "name": test["name"],
+                    "first_seen_at": job["first_seen_at"],
+                    "dynamoKey": job["dynamoKey"],
+                    "version": job["version"],
+                    "upstream_repo": job["upstream_repo"],
+                    "pr_number": job["pr_number"],
+                    "pytorch_head_sha": job["pytorch_head_sha"],
+                    "event_type": job["event_type"],
+                    "workflow_name": job["workflow_name"],
+                    "job_name": job["job_name"],
+                    "run_id": job["run_id"],
+                    "run_attempt": job["run_attempt"],
+                    "conclusion": job["conclusion"],
+                    "completed_at": job["completed_at"],
+                    "message": test.get("message") or "",
+                    "message_truncated": 0,
+                    "duration_s": test.get("duration_s"),
+                }
+            )
+    return rows
+
+
+def current_failed_tests(batches: list[list[dict]]) -> list[tuple]:
+    """(dynamoKey, classname, name, version) of the failed tests each job lists at its latest
+    version: what the contract's reading rule must give, sorted."""
+    latest: dict[str, int] = {}
+    for batch in batches:
+        for job in batch:
+            latest[job["dynamoKey"]] = max(latest.get(job["dynamoKey"], 0), job["version"])
+    return sorted(
+        {
+            (r["dynamoKey"], r["classname"], r["name"], r["version"])
+            for batch in batches
+            for r in failed_test_rows(batch)
+            if r["version"] == latest[r["dynamoKey"]]
+        }
+    )
+
+
 def keys_of(repo: str) -> list[str]:
     return sorted({j["key"] for j in _jobs() if j["repo"] == repo})
 

@@ -11,6 +11,7 @@ mod bounded;
 mod compose_file;
 mod demo;
 mod drills;
+mod failed_tests;
 mod ingest;
 mod load;
 mod metrics;
