@@ -2,6 +2,7 @@
 //!
 //! - `GET /api/oot/summary?window=24h|7d|30d`
 //! - `GET /api/oot/{org}/{repo}?window=..&page=N&per_page=M`
+//! - `GET /api/oot/{org}/{repo}/tests?window=..`, the backend's failing tests
 //! - `GET /api/oot/pr/{number}?upstream_repo=owner/name&window=..`
 //!
 //! Each handler takes its parameters parsed at the edge ([`crate::extract`]: a 400 naming the one
@@ -16,10 +17,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use oot_contract::RepoName;
 
+use crate::baselines;
 use crate::clock;
 use crate::error::ApiError;
 use crate::job::SummaryJob;
-use crate::params::{BackendParams, PageRequest, PrParams, SummaryParams};
+use crate::observations::Observations;
+use crate::params::{BackendParams, FailingTestsParams, PageRequest, PrParams, SummaryParams};
 use crate::rules::Window;
 use crate::stores::completed::CompletedJobs;
 use crate::stores::live::LiveJobs;
@@ -28,6 +31,7 @@ use crate::stores::StoreError;
 use crate::tally::Tally;
 use crate::target::TargetSummary;
 use crate::views::backend::{self, BackendView};
+use crate::views::failing_tests::{self, FailingTestsView};
 use crate::views::pr::{self, PrView};
 use crate::views::summary::{self, Summary};
 
@@ -72,6 +76,7 @@ pub fn routes(stores: Arc<Stores>) -> Router {
         .route("/api/oot/summary", get(summary_view))
         .route("/api/oot/pr/{number}", get(pr_view))
         .route("/api/oot/{org}/{repo}", get(backend_view))
+        .route("/api/oot/{org}/{repo}/tests", get(failing_tests_view))
         .with_state(stores)
 }
 
@@ -87,6 +92,13 @@ async fn backend_view(
     params: BackendParams,
 ) -> Result<Json<BackendView>, ApiError> {
     Ok(Json(load_backend(&stores, params).await?))
+}
+
+async fn failing_tests_view(
+    State(stores): State<Arc<Stores>>,
+    params: FailingTestsParams,
+) -> Result<Json<FailingTestsView>, ApiError> {
+    Ok(Json(load_failing_tests(&stores, params).await?))
 }
 
 async fn pr_view(
@@ -143,9 +155,9 @@ pub async fn load_backend(
 /// [`load_backend`] at `now`. The header's tally is the repo's rollup cells; the matrix is read
 /// from the read tables: the window's targets of the repo with their newest job, its columns and
 /// its running jobs; then the completed jobs of only the targets the page shows
-/// ([`backend::BackendPlan::targets_to_read`]) and, for the header's running count, the latest
-/// completed attempt of the running jobs' runs from the rollup ledger, by key; then the failed
-/// tests of the page's failed jobs.
+/// ([`backend::BackendPlan::targets_to_read`]), at the same time the failed tests of those
+/// targets' failed jobs and, for the header's running count, the latest completed attempt of
+/// the running jobs' runs from the rollup ledger, by key.
 pub async fn backend_at(
     stores: &Stores,
     params: BackendParams,
@@ -161,8 +173,9 @@ pub async fn backend_at(
     )?;
     let plan = backend::plan(repo.as_str(), window, now, targets, running, page);
     let (on_page, running_runs) = (plan.targets_to_read(), plan.running_runs());
-    let (jobs, latest_completed) = tokio::try_join!(
+    let (jobs, failed_tests, latest_completed) = tokio::try_join!(
         stores.completed.target_jobs(&repo, since, &on_page),
+        stores.completed.target_failed_tests(&repo, since, &on_page),
         stores.live.latest_completed(&running_runs),
     )?;
     let mut view = plan.build(
@@ -171,10 +184,6 @@ pub async fn backend_at(
         &latest_completed,
         Tally::of_figures(&figures),
     );
-    let failed_tests = stores
-        .completed
-        .failed_tests(&repo, &view.failed_job_keys())
-        .await?;
     view.attach_failed_tests(&failed_tests);
     Ok(view)
 }
@@ -215,6 +224,70 @@ pub async fn baseline_backend(
         .await?;
     view.attach_failed_tests(&failed_tests);
     Ok(view)
+}
+
+/// One backend's failing tests in the window asked for, ending now.
+pub async fn load_failing_tests(
+    stores: &Stores,
+    params: FailingTestsParams,
+) -> Result<FailingTestsView, StoreError> {
+    failing_tests_at(stores, params, clock::now()).await
+}
+
+/// [`load_failing_tests`] at `now` (docs/contract.md §12.13): the window's jobs and failed-test
+/// rows of the repo, at once; the rules run on them; then, for the slots whose baseline may be
+/// from before the window ([`baselines::pending_slots`]), their nightlies read back a span at a
+/// time ([`baselines::spans`]) until none is pending; then whether the nightlies that became
+/// baselines failed the tests they are baselines of. The rules run again after each read that
+/// added something: every answer is [`oot_triage::failing_tests`]'s on what was read.
+pub async fn failing_tests_at(
+    stores: &Stores,
+    params: FailingTestsParams,
+    now: i64,
+) -> Result<FailingTestsView, StoreError> {
+    let FailingTestsParams { repo, window } = params;
+    let since = window.since(now);
+    let (jobs, failures) = tokio::try_join!(
+        stores.completed.failing_window_jobs(&repo, since),
+        stores.completed.failing_window_tests(&repo, since),
+    )?;
+    let mut observations = Observations::of_window(jobs, failures);
+    let mut rows = oot_triage::failing_tests(observations.results(), since);
+    for (from, until) in baselines::spans(since) {
+        let pending = baselines::pending_slots(&rows, since);
+        if pending.is_empty() {
+            break;
+        }
+        let nightlies = stores
+            .completed
+            .nightlies_before(&repo, from, until, since)
+            .await?;
+        let mut of_pending = nightlies
+            .into_iter()
+            .filter(|job| pending.contains(&job.slot()))
+            .peekable();
+        if of_pending.peek().is_some() {
+            observations.add_before_window(of_pending);
+            rows = oot_triage::failing_tests(observations.results(), since);
+        }
+    }
+    let asked = baselines::asked_of_baselines(&rows, since, |key| observations.version_of(key));
+    if !asked.is_empty() {
+        let failures = stores
+            .completed
+            .baseline_failed_tests(&repo, &asked)
+            .await?;
+        observations.attach_asked(failures);
+        rows = oot_triage::failing_tests(observations.results(), since);
+    }
+    Ok(failing_tests::build(
+        repo.as_str(),
+        window,
+        now,
+        since - baselines::LOOKBACK,
+        rows,
+        |number| observations.upstream_of_pr(number).map(str::to_owned),
+    ))
 }
 
 /// One upstream PR's view, over the window if one is asked for.

@@ -7,7 +7,7 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 
 use crate::error::ApiError;
-use crate::params::{BackendParams, PrParams, SummaryParams};
+use crate::params::{BackendParams, FailingTestsParams, PrParams, SummaryParams};
 
 fn query(parts: &Parts) -> Option<&str> {
     parts.uri.query()
@@ -21,15 +21,33 @@ impl<S: Send + Sync> FromRequestParts<S> for SummaryParams {
     }
 }
 
+/// The `{org}` and `{repo}` of a backend's path. A path axum cannot decode (e.g. not UTF-8) is
+/// a bad repo, like any other bad repo.
+async fn org_and_repo<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<(String, String), ApiError> {
+    let Path(org_and_repo) = Path::<(String, String)>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::invalid("repo", e.body_text()))?;
+    Ok(org_and_repo)
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for BackendParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        // A path axum cannot decode (e.g. not UTF-8) is a bad repo, like any other bad repo.
-        let Path((org, repo)) = Path::<(String, String)>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::invalid("repo", e.body_text()))?;
+        let (org, repo) = org_and_repo(parts, state).await?;
         BackendParams::parse(&org, &repo, query(parts))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FailingTestsParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let (org, repo) = org_and_repo(parts, state).await?;
+        FailingTestsParams::parse(&org, &repo, query(parts))
     }
 }
 
@@ -65,7 +83,11 @@ mod tests {
                 "/b/{org}/{repo}",
                 get(|p: BackendParams| async move { p.repo.to_string() }),
             )
-            .route("/p/{number}", get(|p: PrParams| async move { p.pr.key() }));
+            .route("/p/{number}", get(|p: PrParams| async move { p.pr.key() }))
+            .route(
+                "/t/{org}/{repo}/tests",
+                get(|p: FailingTestsParams| async move { p.window.as_str() }),
+            );
         let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
         let response = router.oneshot(request).await.into_response();
         let status = response.status();
@@ -86,6 +108,10 @@ mod tests {
             (StatusCode::OK, "intel/torch-xpu-ops".into())
         );
         assert_eq!(
+            status_of("/t/intel/torch-xpu-ops/tests?window=30d").await,
+            (StatusCode::OK, "30d".into())
+        );
+        assert_eq!(
             status_of("/p/5?upstream_repo=pytorch/audio").await,
             (StatusCode::OK, "pytorch/audio#5".into())
         );
@@ -94,6 +120,8 @@ mod tests {
             ("/b/intel%2Fx/y", "repo"),
             ("/b/intel/%FF", "repo"),
             ("/p/abc", "number"),
+            ("/t/intel/%FF/tests", "repo"),
+            ("/t/intel/x/tests?window=1y", "window"),
         ] {
             let (status, body) = status_of(uri).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");

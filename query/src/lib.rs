@@ -2,6 +2,8 @@
 //! from ClickHouse) and serves the views, as JSON and as pages.
 //!
 //! - [`rules`]: which jobs a view shows: the time window and the latest-attempt rule, for all views.
+//! - [`observations`]: stored rows as the triage rules read them; [`baselines`]: which nightlies
+//!   from before the window the failing-tests view reads.
 //! - [`job`]: one job as the views see it; [`tally`]: pass rates and averages over jobs;
 //!   [`target`]: what a row of the per-backend matrix stands for upstream.
 //! - [`stores`]: the reads of each store (SQL in `query/sql/`, one file per query).
@@ -13,11 +15,13 @@
 
 pub mod api;
 pub mod app;
+pub mod baselines;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod job;
+pub mod observations;
 pub mod pages;
 pub mod params;
 pub mod rules;

@@ -1,5 +1,5 @@
 //! Reading a view's path and query parameters into what its loader takes ([`SummaryParams`],
-//! [`BackendParams`], [`PrParams`]), each parameter refused with a 400 that names it. Repo
+//! [`BackendParams`], [`FailingTestsParams`], [`PrParams`]), each parameter refused with a 400 that names it. Repo
 //! names and PR numbers are the contract's own types, so they follow the rules ingest applies.
 //!
 //! Query strings are parsed here rather than by axum's `Query` extractor, whose rejections are
@@ -167,6 +167,25 @@ impl BackendParams {
     }
 }
 
+/// What a backend's failing tests are asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailingTestsParams {
+    pub repo: RepoName,
+    pub window: Window,
+}
+
+impl FailingTestsParams {
+    /// From the path's `{org}` and `{repo}` and the query string, checked in that order.
+    pub fn parse(org: &str, repo: &str, query: Option<&str>) -> Result<Self, ApiError> {
+        let repo = downstream_repo(org, repo)?;
+        let params = QueryParams::parse(query);
+        Ok(Self {
+            repo,
+            window: window(&params)?,
+        })
+    }
+}
+
 /// What the PR view is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrParams {
@@ -321,6 +340,18 @@ mod tests {
         // Both wrong: the path is named, as it was checked first.
         let error = BackendParams::parse("-x", "y", Some("window=1y")).unwrap_err();
         assert_eq!(parameter_of(error), "repo");
+
+        let tests =
+            FailingTestsParams::parse("intel", "torch-xpu-ops", Some("window=30d")).unwrap();
+        assert_eq!(
+            (tests.repo.as_str(), tests.window),
+            ("intel/torch-xpu-ops", Window::Month)
+        );
+        let error = FailingTestsParams::parse("intel", "x", Some("window=2d")).unwrap_err();
+        assert_eq!(parameter_of(error), "window");
+        let error =
+            FailingTestsParams::parse("intel", "x", Some("window=7d&window=7d")).unwrap_err();
+        assert_eq!(parameter_of(error), "window");
 
         let pr = PrParams::parse("179565", None).unwrap();
         assert_eq!(pr.pr.key(), "pytorch/pytorch#179565");

@@ -51,7 +51,7 @@ import data  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 DDL_DIR = REPO / "platform" / "sql"
 QUERY_DIR = REPO / "query" / "sql"
-ROWS_RS = [REPO / "query" / "src" / "stores" / f for f in ("completed.rs", "rollups.rs")]
+ROWS_RS = [REPO / "query" / "src" / "stores" / f for f in ("completed.rs", "rollups.rs", "triage.rs")]
 JOB_TABLE_DDL = "create_oot_workflow_job.sql"
 
 DATABASE = "oot_chdb_check"
@@ -100,6 +100,33 @@ PR_CASES = [
     for since in (0, T0 + 15 * D)
 ] + [["pytorch/pytorch", 999_999, 0]]
 REPO_WINDOW_CASES = [[repo, since] for repo in data.REPOS for since in (0, T0 + 20 * D)] + [["nobody/nothing", 0]]
+
+
+def baseline_failed_tests_case(repo: str, jobs: int) -> list:
+    """baseline_failed_tests.sql's binds as baselines::asked_of_baselines and the store make them:
+    the repo, tests as (classname, name), the first and last first_seen_at of the jobs asked, and
+    the jobs as (key, latest version). Every test of the repo is asked of `jobs` of its jobs that
+    failed some at their latest version."""
+    batches = data.insert_batches()
+    latest = {}
+    for batch in batches:
+        for job in batch:
+            latest[job["dynamoKey"]] = max(latest.get(job["dynamoKey"], 0), job["version"])
+    rows = [r for b in batches for r in data.failed_test_rows(b) if r["downstream_repo"] == repo]
+    current = [r for r in rows if r["version"] == latest[r["dynamoKey"]]]
+    keys = sorted({r["dynamoKey"] for r in current})[:jobs]
+    seen = [r["first_seen_at"] for r in current if r["dynamoKey"] in keys]
+    tests = sorted({(r["classname"], r["name"]) for r in rows})
+    return [repo, tests, min(seen), max(seen), [(key, latest[key]) for key in keys]]
+
+
+# The data's jobs without a PR are pushes: nightlies_before.sql is run with the event types bound
+# as `push` to read them (the service binds the nightly ones, which the data has none of).
+NIGHTLIES_BEFORE_CASES = (
+    [[repo, T0, T0 + 41 * D, ["push"], repo, T0 + 41 * D] for repo in data.REPOS]
+    + [[repo, T0 + 10 * D, T0 + 30 * D, ["nightly", "push"], repo, T0 + 30 * D] for repo in data.REPOS]
+    + [["nobody/nothing", T0, T0 + 41 * D, ["push"], "nobody/nothing", T0 + 41 * D]]
+)
 QUERIES: dict[str, tuple[str, list[list]]] = {
     "summary_jobs.sql": ("SummaryRow", [[0], [T0 + 10 * D], [T0 + 39 * D], [T0 + 400 * D]]),
     # The rollups (query/src/stores/rollups.rs), on the cells and repos tables of data.py.
@@ -133,6 +160,20 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
             [data.REPOS[2], data.keys_of(data.REPOS[0])[:5]],
             # No empty list: chunk_keys makes no empty chunk (and 18.16 refuses `has([], x)`).
         ],
+    ),
+    # A backend's failing tests (query/src/stores/triage.rs, docs/contract.md §12.13).
+    "failing_window_jobs.sql": ("TriageJobRow", REPO_WINDOW_CASES),
+    "failing_window_tests.sql": ("FailedTestKeyRow", [case + case for case in REPO_WINDOW_CASES]),
+    "nightlies_before.sql": ("TriageJobRow", NIGHTLIES_BEFORE_CASES),
+    "baseline_failed_tests.sql": (
+        "FailedTestKeyRow",
+        [baseline_failed_tests_case(repo, jobs) for repo in data.REPOS for jobs in (1, 6)],
+    ),
+    "target_failed_tests.sql": (
+        "FailedTestsRow",
+        [[repo, data.targets_of(repo), repo, since, "failure", "failure"] for repo in data.REPOS for since in (0, T0 + 20 * D)]
+        # Every target of the first repo, asked of the second: its failed jobs of their shared PRs.
+        + [[data.REPOS[1], data.targets_of(data.REPOS[0]), data.REPOS[1], 0, "failure", "failure"]],
     ),
 }
 

@@ -39,6 +39,11 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// The event types that make a job without a PR a run on upstream main; a `push` is one
+    /// only when it went to main ([`Trigger::classify`]). A store reading nightlies filters by
+    /// these, so the list is written once.
+    pub const NIGHTLY_EVENT_TYPES: [&'static str; 3] = ["nightly", "periodic", "schedule"];
+
     /// The trigger of a job from its stored `event_type` and PR number. A PR number wins (the
     /// contract keeps one sent with any event type). `push_to_main` says whether a `push` went
     /// to upstream main; the event type alone cannot tell.
@@ -46,8 +51,10 @@ impl Trigger {
         if let Some(number) = pr_number {
             return Trigger::PullRequest(number);
         }
+        if Self::NIGHTLY_EVENT_TYPES.contains(&event_type) {
+            return Trigger::Nightly;
+        }
         match event_type {
-            "nightly" | "periodic" | "schedule" => Trigger::Nightly,
             "push" if push_to_main => Trigger::Nightly,
             _ => Trigger::Other,
         }

@@ -184,6 +184,7 @@ fn naive_failing_tests(rows: &[JobResult], since: i64) -> Vec<FailingTest> {
                 .filter(|j| j.slot == slot && j.in_window(since) && is_latest(rows, j))
                 .count() as u64,
             prs_hit: prs.len() as u64,
+            prs: prs.into_iter().collect(),
             first_failure_at: first.run.first_seen_at,
             last_failure_at: last.run.first_seen_at,
             flaky: !naive_flaky_shas(rows, &test, &slot, since).is_empty(),

@@ -27,6 +27,8 @@ pub struct FailingTest {
     pub runs_of_job: u64,
     /// Distinct upstream PRs among the failed runs.
     pub prs_hit: u64,
+    /// Those PRs' numbers, ascending (`prs_hit` of them).
+    pub prs: Vec<u64>,
     /// `first_seen_at` of the first and last failed runs' latest attempts.
     pub first_failure_at: i64,
     pub last_failure_at: i64,
@@ -85,6 +87,7 @@ fn failing_test(
         runs_failed: failed_runs.len() as u64,
         runs_of_job: window.runs(slot),
         prs_hit: prs_hit.len() as u64,
+        prs: prs_hit.into_iter().collect(),
         first_failure_at: index.jobs[judged.first_failure].run.first_seen_at,
         last_failure_at: index.jobs[judged.last_failure].run.first_seen_at,
         flaky: !flaky_shas(index, window, slot, failing).is_empty(),
@@ -153,6 +156,7 @@ mod tests {
             (3, 5, 1),
             "runs a, b, d failed; a, b, c, d, e ran; c's failure was re-run away"
         );
+        assert_eq!(row.prs, [1]);
         assert_eq!((row.first_failure_at, row.last_failure_at), (11, 15));
         assert!(row.flaky, "c failed then passed on one commit");
         assert_eq!(row.status, Status::New);

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use maud::{html, Markup};
 
+use crate::pages::failing_tests::failing_tests_path;
 use crate::pages::format;
 use crate::pages::layout::{self, Freshness};
 use crate::views::backend::{BackendView, Failure, Header, Row, Target};
@@ -52,6 +53,11 @@ pub fn render(view: &BackendView, now: i64) -> Markup {
                 Some(&format!("https://github.com/{}", view.downstream_repo)),
                 "repository on GitHub",
             ))
+            " · "
+            a href={
+                (failing_tests_path(&view.downstream_repo))
+                (format::query(&[("window", Some(view.window))]))
+            } { "failing tests" }
         }
         (layout::window_selector(Some(view.window), None, |w| {
             href(w.map_or(view.window, |w| w.as_str()), 1)

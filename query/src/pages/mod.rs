@@ -2,6 +2,7 @@
 //!
 //! - `GET /` redirects to `GET /oot`, the global summary;
 //! - `GET /oot/{org}/{repo}?window=..&page=N&per_page=M`, one backend;
+//! - `GET /oot/{org}/{repo}/tests?window=..`, one backend's failing tests;
 //! - `GET /pr/{number}?upstream_repo=owner/name&window=..`, one upstream PR;
 //! - `GET /static/oot.css`, the one stylesheet.
 //!
@@ -11,9 +12,11 @@
 //! as pre-escaped. Links to downstream URLs are `https` only ([`format::external_link`]).
 //!
 //! - [`format`]: one value shown (state, rate, time, link); [`layout`]: the shared frame;
-//! - [`summary`], [`backend`], [`pr`]: the three pages; [`security`]: their response headers.
+//! - [`summary`], [`backend`], [`pr`]: the three pages, and [`failing_tests`], a backend's
+//!   failing tests; [`security`]: their response headers.
 
 pub mod backend;
+pub mod failing_tests;
 pub mod format;
 pub mod layout;
 pub mod pr;
@@ -32,7 +35,7 @@ use maud::Markup;
 use crate::api::{self, Stores};
 use crate::clock;
 use crate::error::{ApiError, RETRY_AFTER_SECS};
-use crate::params::{BackendParams, PrParams, SummaryParams};
+use crate::params::{BackendParams, FailingTestsParams, PrParams, SummaryParams};
 use crate::stores::StoreError;
 
 /// The stylesheet, compiled in so the service is one file to deploy.
@@ -43,6 +46,7 @@ pub fn routes(stores: Arc<Stores>) -> Router {
         .route("/", get(|| async { Redirect::to("/oot") }))
         .route("/oot", get(summary_page))
         .route("/oot/{org}/{repo}", get(backend_page))
+        .route("/oot/{org}/{repo}/tests", get(failing_tests_page))
         .route("/pr/{number}", get(pr_page))
         .route("/static/oot.css", get(stylesheet))
         .with_state(stores);
@@ -73,6 +77,14 @@ async fn backend_page(
 ) -> PageResult {
     let view = api::load_backend(&stores, params?).await?;
     Ok(html(backend::render(&view, clock::now())))
+}
+
+async fn failing_tests_page(
+    State(stores): State<Arc<Stores>>,
+    params: Result<FailingTestsParams, ApiError>,
+) -> PageResult {
+    let view = api::load_failing_tests(&stores, params?).await?;
+    Ok(html(failing_tests::render(&view, clock::now())))
 }
 
 async fn pr_page(

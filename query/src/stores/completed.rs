@@ -30,6 +30,7 @@ pub const BACKEND_TARGETS_SQL: &str = include_str!("../../sql/backend_targets.sq
 pub const BACKEND_COLUMNS_SQL: &str = include_str!("../../sql/backend_columns.sql");
 pub const TARGET_JOBS_SQL: &str = include_str!("../../sql/target_jobs.sql");
 pub const FAILED_TESTS_SQL: &str = include_str!("../../sql/failed_tests.sql");
+pub const TARGET_FAILED_TESTS_SQL: &str = include_str!("../../sql/target_failed_tests.sql");
 /// The full-window reads the read tables replaced: the reference of the tests and the benchmark.
 pub const BASELINE_REPO_JOBS_SQL: &str = include_str!("../../sql/baseline_repo_jobs.sql");
 pub const BASELINE_PR_JOBS_SQL: &str = include_str!("../../sql/baseline_pr_jobs.sql");
@@ -51,12 +52,12 @@ pub struct CompletedJobs {
     timeout: Duration,
 }
 
-fn non_empty(text: String) -> Option<String> {
+pub(super) fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
 /// Seconds bound for a `toDateTime(?)`: `DateTime` is unsigned 32-bit.
-fn date_time(seconds: i64) -> u32 {
+pub(super) fn date_time(seconds: i64) -> u32 {
     u32::try_from(seconds.max(0)).unwrap_or(u32::MAX)
 }
 
@@ -65,7 +66,7 @@ fn status(text: &str) -> Result<Status, Unreadable> {
 }
 
 /// The column holds `""` for a job without a conclusion.
-fn conclusion(text: &str) -> Result<Option<Conclusion>, Unreadable> {
+pub(super) fn conclusion(text: &str) -> Result<Option<Conclusion>, Unreadable> {
     if text.is_empty() {
         return Ok(None);
     }
@@ -283,11 +284,14 @@ impl CompletedJobs {
 
     /// `template` over this table; the read tables are named after it (`{table}_by_target`,
     /// ..., see `oot_platform::read_tables`), so the one substitution names them too.
-    fn query(&self, template: &str) -> clickhouse::query::Query {
+    pub(super) fn query(&self, template: &str) -> clickhouse::query::Query {
         self.client.query(&template.replace("{table}", &self.table))
     }
 
-    async fn fetch<R>(&self, query: clickhouse::query::Query) -> Result<Vec<R>, StoreError>
+    pub(super) async fn fetch<R>(
+        &self,
+        query: clickhouse::query::Query,
+    ) -> Result<Vec<R>, StoreError>
     where
         R: clickhouse::RowOwned + clickhouse::RowRead,
     {
@@ -430,6 +434,42 @@ impl CompletedJobs {
         ))
     }
 
+    /// The `failed_tests_json` of the jobs of `repo` for `targets` first seen since `since`
+    /// that failed or reported failed tests, by job key: every job a page of those targets
+    /// lists in its drill-down, and others (older attempts), asked beside
+    /// [`Self::target_jobs`].
+    pub async fn target_failed_tests(
+        &self,
+        repo: &RepoName,
+        since: i64,
+        targets: &[TargetKey],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let stored: Vec<StoredTarget> = targets.iter().map(TargetKey::stored).collect();
+        let queries: Vec<clickhouse::query::Query> =
+            chunk_by_size(&stored, bound_target_bytes, KEYS_PER_QUERY_BYTES)
+                .into_iter()
+                .map(|chunk| {
+                    self.query(TARGET_FAILED_TESTS_SQL)
+                        .bind(repo.as_str())
+                        .bind(chunk)
+                        .bind(repo.as_str())
+                        .bind(date_time(since))
+                        .bind(oot_contract::Conclusion::Failure.as_str())
+                        .bind(oot_contract::Conclusion::Failure.as_str())
+                })
+                .collect();
+        let answers: Vec<Vec<FailedTestsRow>> = stream::iter(queries)
+            .map(|query| self.fetch(query))
+            .buffer_unordered(CONCURRENT_KEY_QUERIES)
+            .try_collect()
+            .await?;
+        Ok(answers
+            .into_iter()
+            .flatten()
+            .map(|r| (r.dynamo_key, r.failed_tests_json))
+            .collect())
+    }
+
     /// The `failed_tests_json` of each of `keys` (jobs of `repo`) that has a row.
     ///
     /// The keys are bound as one array literal per query, and ClickHouse refuses a query over
@@ -466,11 +506,11 @@ pub const KEYS_PER_QUERY_BYTES: usize = 64 * 1024;
 
 /// How many chunks of one key list are asked at once: enough to overlap round trips, few
 /// enough that one page cannot take every connection of the server.
-const CONCURRENT_KEY_QUERIES: usize = 4;
+pub(super) const CONCURRENT_KEY_QUERIES: usize = 4;
 
 /// The most one key can take in an array literal: the client escapes at most every byte (one
 /// `\` each), and adds two quotes and a comma.
-fn bound_key_bytes(key: &str) -> usize {
+pub(super) fn bound_key_bytes(key: &str) -> usize {
     2 * key.len() + 3
 }
 
@@ -489,7 +529,11 @@ fn chunk_keys(keys: &[String], budget: usize) -> Vec<&[String]> {
 
 /// `items` in consecutive chunks of at most `budget` bytes each as `size` counts them, as
 /// [`chunk_keys`] does for keys.
-fn chunk_by_size<T>(items: &[T], size: impl Fn(&T) -> usize, budget: usize) -> Vec<&[T]> {
+pub(super) fn chunk_by_size<T>(
+    items: &[T],
+    size: impl Fn(&T) -> usize,
+    budget: usize,
+) -> Vec<&[T]> {
     let mut chunks = Vec::new();
     let mut start = 0;
     let mut used = 0;
@@ -529,6 +573,7 @@ mod tests {
             (BACKEND_COLUMNS_SQL, 2),
             (TARGET_JOBS_SQL, 3),
             (FAILED_TESTS_SQL, 2),
+            (TARGET_FAILED_TESTS_SQL, 6),
         ] {
             let fields = sql.matches("?fields").count();
             assert_eq!(fields, 1, "{sql}");
@@ -550,7 +595,12 @@ mod tests {
         ] {
             assert!(sql.contains(&format!("FROM {{table}}{suffix}\n")), "{sql}");
         }
-        for sql in [PR_JOBS_SQL, TARGET_JOBS_SQL, FAILED_TESTS_SQL] {
+        for sql in [
+            PR_JOBS_SQL,
+            TARGET_JOBS_SQL,
+            FAILED_TESTS_SQL,
+            TARGET_FAILED_TESTS_SQL,
+        ] {
             assert!(
                 !sql.contains("} FINAL") && !sql.contains("_by_target FINAL"),
                 "{sql}"

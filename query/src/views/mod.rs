@@ -4,11 +4,13 @@
 //! - [`summary`]: every downstream repo, worst first.
 //! - [`backend`]: one downstream repo: header, PR-by-job matrix, failure drill-down.
 //! - [`pr`]: one upstream PR across backends, with its headline.
+//! - [`failing_tests`]: one downstream repo's failing tests, new first (the triage rules' rows).
 //! - [`cell`]: one job as the matrix and the PR view show it; [`failed_tests`]: the drill-down's list.
 
 pub mod backend;
 pub mod cell;
 pub mod failed_tests;
+pub mod failing_tests;
 pub mod pr;
 pub mod summary;
 

@@ -12,6 +12,7 @@ mod compose_file;
 mod demo;
 mod drills;
 mod failed_tests;
+mod failing_tests;
 mod ingest;
 mod load;
 mod metrics;

@@ -335,6 +335,31 @@ async fn backend_page_shows_header_matrix_drill_down_links_and_pages() {
 }
 
 #[tokio::test]
+async fn failing_tests_page_lists_the_backends_failing_tests_escaped_and_is_linked() {
+    let seeded = seeded().await;
+    let backend = page(&seeded.query, &format!("/oot/{XPU}?window=7d")).await;
+    assert!(backend.contains(&format!(r#"href="/oot/{XPU}/tests?window=7d""#)));
+
+    let body = page(&seeded.query, &format!("/oot/{XPU}/tests?window=7d")).await;
+    assert!(body.contains(&format!("<h1>Failing tests of {XPU}</h1>")));
+    // The failed job's two tests, new (no nightly to compare with), escaped.
+    assert!(body.contains("test_&lt;b&gt;bold&lt;/b&gt;"));
+    assert!(body.contains("T&lt;i&gt;."));
+    assert!(body.contains("test_plain"));
+    assert!(body.contains(EVIL_JOB_ESCAPED));
+    assert!(body.contains("✘ new"));
+    assert!(!body.contains("◆ known") && !body.contains("✔ fixed"));
+    assert!(body.contains(r#"<span class="fraction">1/1</span>"#));
+    assert!(body.contains(&format!(
+        r#"href="/pr/{PR1}?upstream_repo=pytorch%2Fpytorch&amp;window=7d""#
+    )));
+    assert!(body.contains(r#"aria-current="page">7d</a>"#));
+
+    let none = page(&seeded.query, &format!("/oot/{ASCEND}/tests")).await;
+    assert!(none.contains("No test of this backend failed in the window."));
+}
+
+#[tokio::test]
 async fn pr_page_has_headlines_per_backend_and_escaped_jobs() {
     let seeded = seeded().await;
     let body = page(&seeded.query, &format!("/pr/{PR1}")).await;
@@ -587,6 +612,12 @@ async fn pages_in_headless_chromium_run_no_script_and_fit_a_phone() {
             path: format!("/oot/{XPU}?window=7d"),
             title: format!("{XPU} · OOT HUD"),
             shows: EVIL_JOB,
+        },
+        BrowserPage {
+            name: "failing-tests",
+            path: format!("/oot/{XPU}/tests?window=7d"),
+            title: format!("Failing tests · {XPU} · OOT HUD"),
+            shows: EVIL_TEST,
         },
         BrowserPage {
             name: "pr",

@@ -1,0 +1,23 @@
+-- Failing tests of a backend (docs/contract.md §12.13): the nightly jobs of one downstream repo
+-- from some hours before the window, latest version of each, for the slots whose baseline may be
+-- their last nightly before the window. What is read of a job is as in failing_window_jobs.sql.
+-- Binds: the downstream repo; the first hour and the end (exclusive) of the hours, in seconds
+-- since the epoch, on the hour; the nightly event types, as an array; the downstream repo
+-- again; the window's start.
+-- The targets table gives the repo's targets of those hours (one range of its sort key, a few
+-- rows per target); the nightly ones (no PR, a nightly event type: a PR number wins over the
+-- event type, as the rules classify jobs) name the by-target table's ranges to read (the
+-- subquery's set is matched against its sort key, as in target_jobs.sql). Every job of those
+-- deliveries first seen before the window is returned, the latest version of each as in
+-- pr_jobs.sql.
+SELECT ?fields
+FROM {table}_by_target
+WHERE (upstream_repo, target_pr, target_event, target_delivery) IN (
+        SELECT upstream_repo, target_pr, target_event, target_delivery
+        FROM {table}_targets
+        WHERE downstream_repo = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)
+            AND target_pr = 0 AND has(?, target_event)
+    )
+    AND downstream_repo = ? AND first_seen_at < toDateTime(?)
+ORDER BY version DESC
+LIMIT 1 BY dynamoKey

@@ -1,0 +1,259 @@
+//! A backend's failing tests (`/oot/{org}/{repo}/tests`, contract §12.10): each test failing
+//! in the window in each job slot, new first, with its status against the baseline nightly, how
+//! often it failed, the PRs it hit, and whether it is flaky; and a headline counting them.
+//!
+//! The rows are [`oot_triage::failing_tests`]'s, in its order ([`oot_triage::summary_order`]);
+//! this module only shapes them for JSON and the page: times as RFC 3339, the baseline as the
+//! nightly it was, a few of the PRs with their upstream repo.
+
+use serde::Serialize;
+
+use oot_triage::{FailingTest, FlipScore, JobRef, Status};
+
+use crate::clock::rfc3339;
+use crate::rules::Window;
+
+/// PRs listed per test (the newest numbers); `prs_hit` counts them all.
+pub const PRS_LISTED: usize = 5;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailingTestsView {
+    pub downstream_repo: String,
+    pub window: &'static str,
+    pub since: Option<String>,
+    pub generated_at: Option<String>,
+    /// Baselines before the window were looked for back to this time (contract §12.13): a slot
+    /// whose last nightly is older is answered as if it had none before the window.
+    pub baselines_since: Option<String>,
+    pub headline: Headline,
+    /// New, then known, then fixed; within a status the most failed runs first.
+    pub tests: Vec<FailingTestLine>,
+}
+
+/// How many (test, slot) rows have each status, and how many are flaky.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Headline {
+    pub failing: u64,
+    pub new: u64,
+    pub known: u64,
+    pub fixed: u64,
+    pub flaky: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailingTestLine {
+    /// `''` when the job sent none.
+    pub classname: String,
+    pub name: String,
+    pub workflow_name: String,
+    pub job_name: String,
+    pub status: Status,
+    /// Runs of the slot in the window whose latest attempt failed the test, out of
+    /// `runs_of_job`, the runs of the slot in the window.
+    pub runs_failed: u64,
+    pub runs_of_job: u64,
+    /// Distinct upstream PRs among the failed runs; [`PRS_LISTED`] of them in `prs`, highest
+    /// number first.
+    pub prs_hit: u64,
+    pub prs: Vec<PrRef>,
+    pub first_failure_at: Option<String>,
+    pub last_failure_at: Option<String>,
+    pub flaky: bool,
+    pub flip: FlipScore,
+    /// The nightly the status compared with; `null` when the slot has none.
+    pub baseline: Option<Baseline>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrRef {
+    /// `null` when no job read named it.
+    pub upstream_repo: Option<String>,
+    pub number: u64,
+}
+
+/// A nightly job, as the status compared with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Baseline {
+    pub job_key: String,
+    /// `null` when the job named no commit.
+    pub upstream_sha: Option<String>,
+    pub run_id: String,
+    pub run_attempt: u32,
+    pub first_seen_at: Option<String>,
+}
+
+impl Baseline {
+    fn of(job: &JobRef) -> Baseline {
+        Baseline {
+            job_key: job.job_key.clone(),
+            upstream_sha: (!job.upstream_sha.is_empty()).then(|| job.upstream_sha.clone()),
+            run_id: job.run_id.clone(),
+            run_attempt: job.run_attempt,
+            first_seen_at: rfc3339(job.first_seen_at),
+        }
+    }
+}
+
+/// The view of `repo`'s failing tests in `window` ending at `now` (window start `since`),
+/// from the rules' rows; `upstream_of_pr` names each PR number's upstream repo, and
+/// `baselines_since` is how far back baselines were looked for.
+pub fn build(
+    repo: &str,
+    window: Window,
+    now: i64,
+    baselines_since: i64,
+    rows: Vec<FailingTest>,
+    upstream_of_pr: impl Fn(u64) -> Option<String>,
+) -> FailingTestsView {
+    let since = window.since(now);
+    let mut headline = Headline::default();
+    let tests = rows
+        .into_iter()
+        .map(|row| {
+            headline.count(&row);
+            line(row, &upstream_of_pr)
+        })
+        .collect();
+    FailingTestsView {
+        downstream_repo: repo.to_owned(),
+        window: window.as_str(),
+        since: rfc3339(since),
+        generated_at: rfc3339(now),
+        baselines_since: rfc3339(baselines_since),
+        headline,
+        tests,
+    }
+}
+
+impl Headline {
+    fn count(&mut self, row: &FailingTest) {
+        self.failing += 1;
+        match row.status {
+            Status::New => self.new += 1,
+            Status::Known => self.known += 1,
+            Status::Fixed => self.fixed += 1,
+        }
+        if row.flaky {
+            self.flaky += 1;
+        }
+    }
+}
+
+fn line(row: FailingTest, upstream_of_pr: &impl Fn(u64) -> Option<String>) -> FailingTestLine {
+    let prs = row
+        .prs
+        .iter()
+        .rev()
+        .take(PRS_LISTED)
+        .map(|&number| PrRef {
+            upstream_repo: upstream_of_pr(number),
+            number,
+        })
+        .collect();
+    FailingTestLine {
+        status: row.status,
+        runs_failed: row.runs_failed,
+        runs_of_job: row.runs_of_job,
+        prs_hit: row.prs_hit,
+        prs,
+        first_failure_at: rfc3339(row.first_failure_at),
+        last_failure_at: rfc3339(row.last_failure_at),
+        flaky: row.flaky,
+        flip: row.flip,
+        baseline: row.baseline.as_ref().map(Baseline::of),
+        classname: row.test.classname,
+        name: row.test.name,
+        workflow_name: row.slot.workflow_name,
+        job_name: row.slot.job_name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oot_triage::{JobSlot, TestId, Trigger};
+
+    fn row(name: &str, status: Status, flaky: bool, prs: Vec<u64>) -> FailingTest {
+        FailingTest {
+            test: TestId {
+                classname: "T".to_owned(),
+                name: name.to_owned(),
+            },
+            slot: JobSlot {
+                workflow_name: "ci".to_owned(),
+                job_name: "test".to_owned(),
+            },
+            status,
+            baseline: None,
+            runs_failed: 2,
+            runs_of_job: 5,
+            prs_hit: prs.len() as u64,
+            prs,
+            first_failure_at: 1_777_371_330,
+            last_failure_at: 1_777_371_390,
+            flaky,
+            flip: FlipScore::new(0, 0),
+        }
+    }
+
+    #[test]
+    fn the_headline_counts_each_status_and_the_flaky_rows() {
+        let rows = vec![
+            row("a", Status::New, true, vec![]),
+            row("b", Status::New, false, vec![]),
+            row("c", Status::Known, true, vec![]),
+            row("d", Status::Fixed, false, vec![]),
+        ];
+        let view = build("a/b", Window::Week, 1_777_400_000, 0, rows, |_| None);
+        assert_eq!(
+            view.headline,
+            Headline {
+                failing: 4,
+                new: 2,
+                known: 1,
+                fixed: 1,
+                flaky: 2
+            }
+        );
+        let names: Vec<&str> = view.tests.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c", "d"], "the rules' order is kept");
+        assert_eq!(view.window, "7d");
+        assert_eq!(view.since.as_deref(), Some("2026-04-21T18:00:00Z"));
+    }
+
+    #[test]
+    fn a_line_shows_the_newest_prs_times_and_the_baseline() {
+        let mut failing = row("t", Status::Known, false, (1..=8).collect());
+        failing.baseline = Some(JobRef {
+            job_key: "k".to_owned(),
+            event: Trigger::Nightly,
+            upstream_sha: String::new(),
+            run_id: "9".to_owned(),
+            run_attempt: 2,
+            first_seen_at: 1_777_371_330,
+        });
+        let view = build("a/b", Window::Day, 1_777_400_000, 0, vec![failing], |n| {
+            (n % 2 == 0).then(|| "pytorch/pytorch".to_owned())
+        });
+        let line = &view.tests[0];
+        let numbers: Vec<u64> = line.prs.iter().map(|p| p.number).collect();
+        assert_eq!(numbers, [8, 7, 6, 5, 4]);
+        assert_eq!(line.prs_hit, 8);
+        assert_eq!(
+            line.prs[0].upstream_repo.as_deref(),
+            Some("pytorch/pytorch")
+        );
+        assert_eq!(line.prs[1].upstream_repo, None);
+        assert_eq!(
+            line.first_failure_at.as_deref(),
+            Some("2026-04-28T10:15:30Z")
+        );
+        let baseline = line.baseline.as_ref().unwrap();
+        assert_eq!(baseline.upstream_sha, None, "no commit named");
+        assert_eq!((baseline.run_id.as_str(), baseline.run_attempt), ("9", 2));
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["tests"][0]["status"], "known");
+        assert_eq!(json["tests"][0]["flip"]["score"], 0.0);
+        assert_eq!(json["headline"]["known"], 1);
+    }
+}
