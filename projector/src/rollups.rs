@@ -249,6 +249,45 @@ impl Rollups {
                 .or_default()
                 .push(s.rank.job_key.clone());
         }
+        // The repos' latest depends on the rows alone: joined beside the runs' ledger work,
+        // which is three to five round trips of its own.
+        let rows: Vec<&CompletedJobRow> = jobs.iter().filter_map(|(_, _, row)| *row).collect();
+        let repos = repos_latest(rows);
+        let repos_joined =
+            futures::future::try_join_all(repos.iter().map(|(repo, latest)| async move {
+                with_retries("rollup ledger repo", shutdown, || {
+                    self.ledger.join_repo(repo, latest)
+                })
+                .await
+                .map(|snapshot| RepoRow::of(&snapshot))
+            }));
+        let ((mut kept, snapshots), repo_rows) =
+            tokio::try_join!(self.keep_runs(seen, owners, shutdown), async {
+                repos_joined.await.map_err(RollupError::from)
+            },)?;
+        let cell_rows: Vec<CellRow> = snapshots.iter().map(CellRow::of).collect();
+        if let Some(tables) = &self.tables {
+            tokio::try_join!(
+                with_retries("clickhouse insert cells", shutdown, || tables
+                    .insert_cells(&cell_rows)),
+                with_retries("clickhouse insert repos", shutdown, || tables
+                    .insert_repos(&repo_rows)),
+            )?;
+        }
+        kept.cells = cell_rows.len();
+        kept.repos = repo_rows.len();
+        Ok(kept)
+    }
+
+    /// The runs' part of [`Self::keep`]: each run's latest attempt advanced against the ledger
+    /// and written (lost races re-read and tried again, alone), then every cell the runs
+    /// touched read back.
+    async fn keep_runs(
+        &self,
+        seen: Vec<AttemptSeen>,
+        mut owners: HashMap<RunKey, Vec<String>>,
+        shutdown: &CancellationToken,
+    ) -> Result<(Kept, Vec<CellSnapshot>), RollupError> {
         let mut kept = Kept::default();
         let mut touched: BTreeSet<CellKey> = BTreeSet::new();
         let mut pending = latest_per_run(seen);
@@ -324,30 +363,7 @@ impl Rollups {
             self.ledger.load_cells(&cells)
         })
         .await?;
-        let cell_rows: Vec<CellRow> = snapshots.iter().map(CellRow::of).collect();
-        let rows: Vec<&CompletedJobRow> = jobs.iter().filter_map(|(_, _, row)| *row).collect();
-        // One round trip or two per repo, all repos at once (a batch holds a few).
-        let repos = repos_latest(rows);
-        let repo_rows: Vec<RepoRow> =
-            futures::future::try_join_all(repos.iter().map(|(repo, latest)| async move {
-                with_retries("rollup ledger repo", shutdown, || {
-                    self.ledger.join_repo(repo, latest)
-                })
-                .await
-                .map(|snapshot| RepoRow::of(&snapshot))
-            }))
-            .await?;
-        if let Some(tables) = &self.tables {
-            tokio::try_join!(
-                with_retries("clickhouse insert cells", shutdown, || tables
-                    .insert_cells(&cell_rows)),
-                with_retries("clickhouse insert repos", shutdown, || tables
-                    .insert_repos(&repo_rows)),
-            )?;
-        }
-        kept.cells = cell_rows.len();
-        kept.repos = repo_rows.len();
-        Ok(kept)
+        Ok((kept, snapshots))
     }
 }
 
