@@ -7,7 +7,9 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 
 use crate::error::ApiError;
-use crate::params::{BackendParams, FailingTestsParams, PrParams, SummaryParams};
+use crate::params::{
+    BackendParams, FailingTestsParams, PrParams, PrTriageParams, SummaryParams, TestHistoryParams,
+};
 
 fn query(parts: &Parts) -> Option<&str> {
     parts.uri.query()
@@ -51,6 +53,26 @@ impl<S: Send + Sync> FromRequestParts<S> for FailingTestsParams {
     }
 }
 
+impl<S: Send + Sync> FromRequestParts<S> for TestHistoryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let (org, repo) = org_and_repo(parts, state).await?;
+        TestHistoryParams::parse(&org, &repo, query(parts))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PrTriageParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(number) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::invalid("number", e.body_text()))?;
+        PrTriageParams::parse(&number, query(parts))
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for PrParams {
     type Rejection = ApiError;
 
@@ -87,6 +109,10 @@ mod tests {
             .route(
                 "/t/{org}/{repo}/tests",
                 get(|p: FailingTestsParams| async move { p.window.as_str() }),
+            )
+            .route(
+                "/h/{org}/{repo}/tests/history",
+                get(|p: TestHistoryParams| async move { p.test.name }),
             );
         let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
         let response = router.oneshot(request).await.into_response();
@@ -112,6 +138,10 @@ mod tests {
             (StatusCode::OK, "30d".into())
         );
         assert_eq!(
+            status_of("/h/a/b/tests/history?classname=&name=x%3A%3Ay%20%2F%20z").await,
+            (StatusCode::OK, "x::y / z".into())
+        );
+        assert_eq!(
             status_of("/p/5?upstream_repo=pytorch/audio").await,
             (StatusCode::OK, "pytorch/audio#5".into())
         );
@@ -122,6 +152,9 @@ mod tests {
             ("/p/abc", "number"),
             ("/t/intel/%FF/tests", "repo"),
             ("/t/intel/x/tests?window=1y", "window"),
+            ("/h/intel/x/tests/history?name=t", "classname"),
+            ("/h/intel/x/tests/history?classname=C", "name"),
+            ("/h/-x/y/tests/history?classname=C&name=t", "repo"),
         ] {
             let (status, body) = status_of(uri).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");

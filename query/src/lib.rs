@@ -24,6 +24,7 @@ pub mod job;
 pub mod observations;
 pub mod pages;
 pub mod params;
+pub mod pr_triage;
 pub mod rules;
 pub mod stores;
 pub mod tally;

@@ -64,6 +64,15 @@ pub struct ListedFailure {
     pub test: TestId,
 }
 
+/// What a job's failed list (the stored `failed_tests_json`) says of one test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListOf {
+    /// Entries the list holds.
+    pub entries: u64,
+    /// Whether the test is one of them.
+    pub has_test: bool,
+}
+
 /// How a conclusion counts for the rules (§11.4's classes); none is `other`.
 pub fn outcome(conclusion: Option<Conclusion>) -> JobOutcome {
     match conclusion {
@@ -112,8 +121,44 @@ impl Observations {
             }
         }
         for job in latest.values() {
-            let failed = listed.remove(job.job_key.as_str()).unwrap_or_default();
-            observations.push(job, failed.into_iter().collect());
+            let failed: Vec<TestId> = listed
+                .remove(job.job_key.as_str())
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            let entries = failed.len();
+            observations.push(job, failed, entries);
+        }
+        observations
+    }
+
+    /// One test's jobs (contract §12.14), each with what its failed list at the version read
+    /// says of `test`: each job at its highest version, failing `test` when that list names it,
+    /// and saying it passed when the list holds every failure counted (§12.2), whatever other
+    /// tests it failed. Taken from the job's own row, the two always belong to the version its
+    /// facts are of.
+    pub fn of_test(
+        jobs: impl IntoIterator<Item = (JobFacts, ListOf)>,
+        test: &TestId,
+    ) -> Observations {
+        let mut latest: HashMap<String, (JobFacts, ListOf)> = HashMap::new();
+        for (job, list) in jobs {
+            match latest.get(&job.job_key) {
+                Some((kept, _)) if kept.version >= job.version => {}
+                _ => {
+                    latest.insert(job.job_key.clone(), (job, list));
+                }
+            }
+        }
+        let mut observations = Observations::default();
+        for (job, list) in latest.into_values() {
+            let failed = if list.has_test {
+                vec![test.clone()]
+            } else {
+                Vec::new()
+            };
+            let entries = usize::try_from(list.entries).unwrap_or(usize::MAX);
+            observations.push(&job, failed, entries);
         }
         observations
     }
@@ -125,11 +170,11 @@ impl Observations {
             match self.read_at.get(&job.job_key) {
                 Some(&(_, version)) if version >= job.version => {}
                 Some(&(at, _)) => {
-                    let (result, _) = observe(&job, Vec::new());
+                    let (result, _) = observe(&job, Vec::new(), 0);
                     self.results[at] = result;
                     self.read_at.insert(job.job_key.clone(), (at, job.version));
                 }
-                None => self.push(&job, Vec::new()),
+                None => self.push(&job, Vec::new(), 0),
             }
         }
     }
@@ -162,8 +207,9 @@ impl Observations {
         self.pr_upstreams.get(&number).map(String::as_str)
     }
 
-    fn push(&mut self, job: &JobFacts, failed: Vec<TestId>) {
-        let (result, upstream) = observe(job, failed);
+    /// Adds `job` with the tests it listed, its list holding `entries` entries.
+    fn push(&mut self, job: &JobFacts, failed: Vec<TestId>, entries: usize) {
+        let (result, upstream) = observe(job, failed, entries);
         if let (Some(number), Some(upstream)) = (job.pr_number, upstream) {
             self.pr_upstreams
                 .entry(number)
@@ -194,8 +240,9 @@ fn latest_versions(jobs: impl IntoIterator<Item = JobFacts>) -> HashMap<String, 
     latest
 }
 
-/// One job as the rules read it, with the tests it listed, and its upstream repo.
-fn observe(job: &JobFacts, failed: Vec<TestId>) -> (JobResult, Option<String>) {
+/// One job as the rules read it, with the tests it listed (its list holding `entries` entries),
+/// and its upstream repo.
+fn observe(job: &JobFacts, failed: Vec<TestId>, entries: usize) -> (JobResult, Option<String>) {
     let result = JobResult {
         slot: job.slot(),
         run: RunOf {
@@ -207,7 +254,7 @@ fn observe(job: &JobFacts, failed: Vec<TestId>) -> (JobResult, Option<String>) {
             job_key: job.job_key.clone(),
         },
         outcome: outcome(job.conclusion),
-        reported_counts: counts_cover_failed_list(job.failed_count, failed.len()),
+        reported_counts: counts_cover_failed_list(job.failed_count, entries),
         failed,
     };
     (result, job.upstream_repo.clone())
@@ -341,6 +388,50 @@ pub(crate) mod tests {
         );
         assert_eq!(observations.upstream_of_pr(7), Some("pytorch/pytorch"));
         assert_eq!(observations.upstream_of_pr(8), None);
+    }
+
+    #[test]
+    fn one_tests_jobs_say_passed_by_the_size_of_their_list_at_the_version_read() {
+        let asked = test_id("t");
+        let list = |entries, has_test| ListOf { entries, has_test };
+        // Failed three others, listed all three: it passed t.
+        let mut others = facts("others", 1);
+        others.failed_count = Some(3);
+        // Listed t at version 1 only; version 2 lists two others.
+        let mut relisted = facts("relisted", 2);
+        relisted.failed_count = Some(2);
+        // Counted 5 failures, its list cut to 2: nothing said of t.
+        let mut cut = facts("cut", 1);
+        cut.failed_count = Some(5);
+        let observations = Observations::of_test(
+            [
+                (others, list(3, false)),
+                (facts("relisted", 1), list(1, true)),
+                (relisted, list(2, false)),
+                (cut, list(2, false)),
+                (facts("failed", 1), list(1, true)),
+            ],
+            &asked,
+        );
+        let result = |key: &str| {
+            let job = observations
+                .results()
+                .iter()
+                .find(|j| j.run.job_key == key)
+                .unwrap();
+            oot_triage::result_of(job, &asked)
+        };
+        use oot_triage::TestResult::{Failed, Passed, Unknown};
+        assert_eq!(observations.results().len(), 4);
+        assert_eq!(result("others"), Passed);
+        assert_eq!(
+            result("relisted"),
+            Passed,
+            "its latest version does not list t"
+        );
+        assert_eq!(result("cut"), Unknown);
+        assert_eq!(result("failed"), Failed);
+        assert_eq!(observations.version_of("relisted"), Some(2));
     }
 
     #[test]

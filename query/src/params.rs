@@ -1,5 +1,6 @@
 //! Reading a view's path and query parameters into what its loader takes ([`SummaryParams`],
-//! [`BackendParams`], [`FailingTestsParams`], [`PrParams`]), each parameter refused with a 400 that names it. Repo
+//! [`BackendParams`], [`FailingTestsParams`], [`TestHistoryParams`], [`PrParams`]), each
+//! parameter refused with a 400 that names it. Repo
 //! names and PR numbers are the contract's own types, so they follow the rules ingest applies.
 //!
 //! Query strings are parsed here rather than by axum's `Query` extractor, whose rejections are
@@ -7,6 +8,7 @@
 //! busters, newer clients); a parameter given twice is refused rather than guessed at.
 
 use oot_contract::{PrNumber, RepoName, UpstreamPr};
+use oot_triage::TestId;
 
 use crate::error::ApiError;
 use crate::rules::Window;
@@ -186,6 +188,43 @@ impl FailingTestsParams {
     }
 }
 
+/// What one test's history is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestHistoryParams {
+    pub repo: RepoName,
+    pub test: TestId,
+    pub window: Window,
+}
+
+impl TestHistoryParams {
+    /// From the path's `{org}` and `{repo}` and the query string: `classname` (required, empty
+    /// when the jobs sent none), `name` (required, not empty), `window`.
+    ///
+    /// The test is named in the query string, not the path: test names hold `/`, `::`, spaces
+    /// and brackets, and a query value is one opaque form-encoded string that round-trips any
+    /// text, where an encoded `/` in a path is decoded or refused by some proxies.
+    pub fn parse(org: &str, repo: &str, query: Option<&str>) -> Result<Self, ApiError> {
+        let repo = downstream_repo(org, repo)?;
+        let params = QueryParams::parse(query);
+        let classname = params.get("classname")?.ok_or_else(|| {
+            ApiError::invalid("classname", "required (empty when the job sent none)")
+        })?;
+        let name = match params.get("name")? {
+            None => return Err(ApiError::invalid("name", "required")),
+            Some("") => return Err(ApiError::invalid("name", "must not be empty")),
+            Some(name) => name,
+        };
+        Ok(Self {
+            repo,
+            test: TestId {
+                classname: classname.to_owned(),
+                name: name.to_owned(),
+            },
+            window: window(&params)?,
+        })
+    }
+}
+
 /// What the PR view is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrParams {
@@ -203,6 +242,40 @@ impl PrParams {
         Ok(Self {
             pr: UpstreamPr::new(repo, number),
             window: optional_window(&params)?,
+        })
+    }
+}
+
+/// The window "seen on other PRs" looks in when the request names none.
+pub const DEFAULT_OTHER_PRS_WINDOW: Window = Window::Week;
+
+/// What the PR view with its "is it mine?" triage is asked for: the PR view's parameters and
+/// `other_prs_window` (default [`DEFAULT_OTHER_PRS_WINDOW`]), the window "seen on other PRs"
+/// looks in, ending now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrTriageParams {
+    pub view: PrParams,
+    pub other_prs_window: Window,
+}
+
+impl PrTriageParams {
+    /// As [`PrParams::parse`], then `other_prs_window`.
+    pub fn parse(number: &str, query: Option<&str>) -> Result<Self, ApiError> {
+        let view = PrParams::parse(number, query)?;
+        let params = QueryParams::parse(query);
+        let other_prs_window = match params.get("other_prs_window")? {
+            None => DEFAULT_OTHER_PRS_WINDOW,
+            Some(text) => Window::parse(text).ok_or_else(|| {
+                let names: Vec<&str> = Window::ALL.iter().map(|w| w.as_str()).collect();
+                ApiError::invalid(
+                    "other_prs_window",
+                    format!("unknown window {text:?}; one of {}", names.join(", ")),
+                )
+            })?,
+        };
+        Ok(Self {
+            view,
+            other_prs_window,
         })
     }
 }
@@ -353,6 +426,34 @@ mod tests {
             FailingTestsParams::parse("intel", "x", Some("window=7d&window=7d")).unwrap_err();
         assert_eq!(parameter_of(error), "window");
 
+        let history = TestHistoryParams::parse(
+            "intel",
+            "x",
+            Some("classname=test%2Ftest_ops.py%3A%3AT&name=test+a+%5Bf32%5D+%2F+b%2Bc&window=30d"),
+        )
+        .unwrap();
+        assert_eq!(
+            (history.test.classname.as_str(), history.test.name.as_str()),
+            ("test/test_ops.py::T", "test a [f32] / b+c")
+        );
+        assert_eq!(history.window, Window::Month);
+        let history = TestHistoryParams::parse("intel", "x", Some("classname=&name=t")).unwrap();
+        assert_eq!(
+            (history.test.classname.as_str(), history.window),
+            ("", Window::DEFAULT)
+        );
+        for (query, name) in [
+            (Some("name=t"), "classname"),
+            (None, "classname"),
+            (Some("classname=C"), "name"),
+            (Some("classname=C&name="), "name"),
+            (Some("classname=C&name=t&name=u"), "name"),
+            (Some("classname=C&name=t&window=2d"), "window"),
+        ] {
+            let error = TestHistoryParams::parse("intel", "x", query).unwrap_err();
+            assert_eq!(parameter_of(error), name, "{query:?}");
+        }
+
         let pr = PrParams::parse("179565", None).unwrap();
         assert_eq!(pr.pr.key(), "pytorch/pytorch#179565");
         assert_eq!(pr.window, None);
@@ -365,5 +466,13 @@ mod tests {
         assert_eq!(parameter_of(error), "upstream_repo");
         let error = PrParams::parse("1", Some("window=2d")).unwrap_err();
         assert_eq!(parameter_of(error), "window");
+
+        let triage = PrTriageParams::parse("7", Some("window=24h")).unwrap();
+        assert_eq!(triage.other_prs_window, DEFAULT_OTHER_PRS_WINDOW);
+        assert_eq!(triage.view.window, Some(Window::Day));
+        let triage = PrTriageParams::parse("7", Some("other_prs_window=30d")).unwrap();
+        assert_eq!(triage.other_prs_window, Window::Month);
+        let error = PrTriageParams::parse("7", Some("other_prs_window=2d")).unwrap_err();
+        assert_eq!(parameter_of(error), "other_prs_window");
     }
 }

@@ -51,7 +51,9 @@ import data  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 DDL_DIR = REPO / "platform" / "sql"
 QUERY_DIR = REPO / "query" / "sql"
-ROWS_RS = [REPO / "query" / "src" / "stores" / f for f in ("completed.rs", "rollups.rs", "triage.rs")]
+ROWS_RS = [
+    REPO / "query" / "src" / "stores" / f for f in ("completed.rs", "rollups.rs", "triage.rs", "test_history.rs", "pr_triage.rs")
+]
 JOB_TABLE_DDL = "create_oot_workflow_job.sql"
 
 DATABASE = "oot_chdb_check"
@@ -120,6 +122,49 @@ def baseline_failed_tests_case(repo: str, jobs: int) -> list:
     return [repo, tests, min(seen), max(seen), [(key, latest[key]) for key in keys]]
 
 
+# A test no job of the data failed: its history is empty by design.
+NO_SUCH_TEST = "test_no_such"
+
+
+def entry_prefix(classname: str, name: str) -> str:
+    """query/src/stores/test_history.rs entry_prefix: a failed_tests_json entry's start."""
+    return '{"name":' + json.dumps(name, ensure_ascii=False) + ',"classname":' + json.dumps(classname, ensure_ascii=False) + ","
+
+
+def test_history_cases() -> list[list]:
+    """(repo, classname, name, since) for test_history_*.sql, as query/src/stores/test_history.rs
+    binds them: each repo's two first tests from the start, and from the middle of their rows'
+    first_seen_at (on the hour, as windows start); and a test no job failed."""
+    rows = [r for b in data.insert_batches() for r in data.failed_test_rows(b)]
+    cases = []
+    for repo in data.REPOS:
+        tests = sorted({(r["classname"], r["name"]) for r in rows if r["downstream_repo"] == repo})[:2]
+        for classname, name in tests:
+            seen = sorted(r["first_seen_at"] for r in rows if (r["downstream_repo"], r["classname"], r["name"]) == (repo, classname, name))
+            cases += [[repo, classname, name, 0], [repo, classname, name, seen[len(seen) // 2] // 3600 * 3600]]
+    return cases + [[data.REPOS[0], "", NO_SUCH_TEST, 0]]
+
+
+def pr_triage_other_prs_cases() -> list[list]:
+    """pr_triage_other_prs.sql's binds as query/src/stores/pr_triage.rs makes them: the repo, its
+    failed tests as (classname, name), the window's start, the PR left out, then the repo twice,
+    the tests and the start again. Every test of each repo, from the start and from the middle
+    of its rows; left out, a PR no job has and, where the repo has two, its first PR."""
+    rows = [r for b in data.insert_batches() for r in data.failed_test_rows(b)]
+    cases = []
+    for repo in data.REPOS:
+        mine = [r for r in rows if r["downstream_repo"] == repo]
+        tests = sorted({(r["classname"], r["name"]) for r in mine})
+        seen = sorted(r["first_seen_at"] for r in mine)
+        prs = sorted({r["pr_number"] for r in mine if r.get("pr_number") is not None})
+        # Leaving out a repo's only PR leaves nothing to compare.
+        left_out = [999_999] + prs[:1] * (len(prs) > 1)
+        for since in (0, seen[len(seen) // 2] // 3600 * 3600):
+            for pr in left_out:
+                cases.append([repo, tests, since, pr, repo, repo, tests, since])
+    return cases
+
+
 # The data's jobs without a PR are pushes: nightlies_before.sql is run with the event types bound
 # as `push` to read them (the service binds the nightly ones, which the data has none of).
 NIGHTLIES_BEFORE_CASES = (
@@ -169,17 +214,29 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
         "FailedTestKeyRow",
         [baseline_failed_tests_case(repo, jobs) for repo in data.REPOS for jobs in (1, 6)],
     ),
-    "target_failed_tests.sql": (
-        "FailedTestsRow",
-        [[repo, data.targets_of(repo), repo, since, "failure", "failure"] for repo in data.REPOS for since in (0, T0 + 20 * D)]
-        # Every target of the first repo, asked of the second: its failed jobs of their shared PRs.
-        + [[data.REPOS[1], data.targets_of(data.REPOS[0]), data.REPOS[1], 0, "failure", "failure"]],
+    # One test's history (query/src/stores/test_history.rs, docs/contract.md §12.14).
+    # The first bind is the test's entry prefix (stores/test_history.rs entry_prefix); data.py's
+    # lists are not compact JSON, so it finds none there: the engines are compared, the matching
+    # is the e2e test's.
+    "test_history_jobs.sql": (
+        "SlotJobRow",
+        [[entry_prefix(c, n), r, since, r, c, n, since] for r, c, n, since in test_history_cases()],
     ),
+    "test_history_failures.sql": ("TestFailureRow", test_history_cases()),
+    # The PR view's "is it mine?" (query/src/stores/pr_triage.rs, docs/contract.md §12.15).
+    "pr_triage_jobs.sql": (
+        "PrTriageJobRow",
+        [
+            [data.REPOS[0], data.keys_of(data.REPOS[0])[:25] + ["no/such/key", data.ODD_KEY]],
+            [data.REPOS[1], data.keys_of(data.REPOS[1])],
+        ],
+    ),
+    "pr_triage_other_prs.sql": ("OtherPrFailureRow", pr_triage_other_prs_cases()),
 }
 
 # Binds whose answer is empty by design (no such repo, PR or window); every other case must
 # return rows, or it would compare nothing.
-EMPTY_BY_DESIGN = ("nobody/nothing", 999_999, T0 + 400 * D)
+EMPTY_BY_DESIGN = ("nobody/nothing", 999_999, T0 + 400 * D, NO_SUCH_TEST)
 
 FLOAT_REL_TOL = 1e-9
 

@@ -7,6 +7,7 @@ use oot_triage::Status;
 
 use crate::pages::format;
 use crate::pages::layout::{self, Freshness};
+use crate::pages::test_history::test_history_href;
 use crate::views::failing_tests::{Baseline, FailingTestLine, FailingTestsView, Headline, PrRef};
 
 /// The failing-tests page of `owner/name`.
@@ -72,7 +73,7 @@ pub fn render(view: &FailingTestsView, now: i64) -> Markup {
                     }
                     tbody {
                         @for test in &view.tests {
-                            (line(test, view.window, now))
+                            (line(repo, test, view.window, now))
                         }
                     }
                 }
@@ -101,13 +102,16 @@ fn headline(h: &Headline) -> Markup {
     }
 }
 
-fn line(test: &FailingTestLine, window: &str, now: i64) -> Markup {
+fn line(repo: &str, test: &FailingTestLine, window: &str, now: i64) -> Markup {
+    let history = test_history_href(repo, &test.classname, &test.name, window);
     html! {
         tr {
             td { (status(test.status)) }
             th scope="row" {
-                @if !test.classname.is_empty() { span.muted { (test.classname) "." } }
-                code { (test.name) }
+                a href=(history) title="history and regression range" {
+                    @if !test.classname.is_empty() { span.muted { (test.classname) "." } }
+                    code { (test.name) }
+                }
             }
             td { span.workflow { (test.workflow_name) } " / " (test.job_name) }
             td.num { span.fraction { (test.runs_failed) "/" (test.runs_of_job) } }
@@ -225,6 +229,9 @@ mod tests {
         assert!(html.contains(r#"<code class="sha">abcdef0</code>"#));
         assert!(html.contains(r#"href="/oot/intel/torch-xpu-ops?window=7d""#));
         assert!(html.contains(r#"href="/oot/intel/torch-xpu-ops/tests?window=24h""#));
+        assert!(html.contains(
+            r#"href="/oot/intel/torch-xpu-ops/tests/history?classname=T%3Ci%3E&amp;name=test_%3Cb%3Ebold%3C%2Fb%3E&amp;window=7d""#
+        ));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! - `GET /` redirects to `GET /oot`, the global summary;
 //! - `GET /oot/{org}/{repo}?window=..&page=N&per_page=M`, one backend;
 //! - `GET /oot/{org}/{repo}/tests?window=..`, one backend's failing tests;
+//! - `GET /oot/{org}/{repo}/tests/history?classname=..&name=..&window=..`, one test's history;
 //! - `GET /pr/{number}?upstream_repo=owner/name&window=..`, one upstream PR;
 //! - `GET /static/oot.css`, the one stylesheet.
 //!
@@ -13,7 +14,7 @@
 //!
 //! - [`format`]: one value shown (state, rate, time, link); [`layout`]: the shared frame;
 //! - [`summary`], [`backend`], [`pr`]: the three pages, and [`failing_tests`], a backend's
-//!   failing tests; [`security`]: their response headers.
+//!   failing tests, and [`test_history`], one test's; [`security`]: their response headers.
 
 pub mod backend;
 pub mod failing_tests;
@@ -22,6 +23,7 @@ pub mod layout;
 pub mod pr;
 pub mod security;
 pub mod summary;
+pub mod test_history;
 
 use std::sync::Arc;
 
@@ -35,7 +37,9 @@ use maud::Markup;
 use crate::api::{self, Stores};
 use crate::clock;
 use crate::error::{ApiError, RETRY_AFTER_SECS};
-use crate::params::{BackendParams, FailingTestsParams, PrParams, SummaryParams};
+use crate::params::{
+    BackendParams, FailingTestsParams, PrTriageParams, SummaryParams, TestHistoryParams,
+};
 use crate::stores::StoreError;
 
 /// The stylesheet, compiled in so the service is one file to deploy.
@@ -47,6 +51,7 @@ pub fn routes(stores: Arc<Stores>) -> Router {
         .route("/oot", get(summary_page))
         .route("/oot/{org}/{repo}", get(backend_page))
         .route("/oot/{org}/{repo}/tests", get(failing_tests_page))
+        .route("/oot/{org}/{repo}/tests/history", get(test_history_page))
         .route("/pr/{number}", get(pr_page))
         .route("/static/oot.css", get(stylesheet))
         .with_state(stores);
@@ -87,11 +92,19 @@ async fn failing_tests_page(
     Ok(html(failing_tests::render(&view, clock::now())))
 }
 
+async fn test_history_page(
+    State(stores): State<Arc<Stores>>,
+    params: Result<TestHistoryParams, ApiError>,
+) -> PageResult {
+    let view = api::load_test_history(&stores, params?).await?;
+    Ok(html(test_history::render(&view, clock::now())))
+}
+
 async fn pr_page(
     State(stores): State<Arc<Stores>>,
-    params: Result<PrParams, ApiError>,
+    params: Result<PrTriageParams, ApiError>,
 ) -> PageResult {
-    let view = api::load_pr(&stores, params?).await?;
+    let view = api::load_pr_triage(&stores, params?).await?;
     Ok(html(pr::render(&view, clock::now())))
 }
 

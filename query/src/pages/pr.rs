@@ -5,8 +5,11 @@ use maud::{html, Markup};
 
 use crate::pages::format;
 use crate::pages::layout::{self, Freshness};
+use crate::pages::test_history::test_history_href;
 use crate::params::DEFAULT_UPSTREAM_REPO;
 use crate::views::pr::{BackendJobs, PrView};
+use crate::views::pr_triage::{BackendTriage, PrTriageSummary};
+use oot_triage::PrVerdict;
 
 pub fn render(view: &PrView, now: i64) -> Markup {
     let newest = format::newest(
@@ -33,6 +36,9 @@ pub fn render(view: &PrView, now: i64) -> Markup {
             ))
         }
         p.headline { strong { (view.headline) } }
+        @if let Some(triage) = &view.triage {
+            p.headline.triage { "Failing tests: " strong { (triage.headline) } " " (other_prs_note(triage)) }
+        }
         (layout::window_selector(view.window, Some("all retained"), |w| {
             format!("{path}{}", format::query(&[
                 ("upstream_repo", Some(upstream)),
@@ -53,13 +59,18 @@ pub fn render(view: &PrView, now: i64) -> Markup {
             p.empty { "No backend has reported a job for this PR." }
         }
         @for backend in &view.backends {
-            (backend_section(backend, view.window, now))
+            (backend_section(backend, view.window, view.triage.as_ref(), now))
         }
     };
     layout::page(&title, now, Some(freshness), body)
 }
 
-fn backend_section(b: &BackendJobs, window: Option<&str>, now: i64) -> Markup {
+fn backend_section(
+    b: &BackendJobs,
+    window: Option<&str>,
+    summary: Option<&PrTriageSummary>,
+    now: i64,
+) -> Markup {
     let href = format!(
         "{}{}",
         format::backend_path(&b.downstream_repo),
@@ -72,6 +83,9 @@ fn backend_section(b: &BackendJobs, window: Option<&str>, now: i64) -> Markup {
                 @if let Some(level) = &b.level { " " span.level { (level) } }
             }
             p.headline { (b.headline) }
+            @if let (Some(triage), Some(summary)) = (&b.triage, summary) {
+                (triage_section(&b.downstream_repo, triage, summary))
+            }
             div.matrix-scroll tabindex="0" role="region" aria-label="jobs, scroll sideways" {
                 table.jobs {
                     thead {
@@ -108,5 +122,97 @@ fn backend_section(b: &BackendJobs, window: Option<&str>, now: i64) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// "seen on other PRs" looks back this far.
+fn other_prs_note(summary: &PrTriageSummary) -> Markup {
+    html! { span.small { "(other PRs: last " (summary.other_prs_window) ")" } }
+}
+
+/// The verdict in words: what the page says of each failing test.
+pub fn verdict_words(verdict: PrVerdict) -> String {
+    match verdict {
+        PrVerdict::NewOnThisPr => "new on this PR".to_owned(),
+        PrVerdict::KnownOnNightly => "known: also failing on nightly".to_owned(),
+        PrVerdict::SeenOnOtherPrs { count: 1 } => {
+            "seen failing on 1 other PR (upstream or flaky)".to_owned()
+        }
+        PrVerdict::SeenOnOtherPrs { count } => {
+            format!("seen failing on {count} other PRs (upstream or flaky)")
+        }
+    }
+}
+
+fn verdict_class(verdict: PrVerdict) -> &'static str {
+    match verdict {
+        PrVerdict::NewOnThisPr => "verdict new",
+        PrVerdict::KnownOnNightly => "verdict known",
+        PrVerdict::SeenOnOtherPrs { .. } => "verdict seen",
+    }
+}
+
+/// One backend's failing tests with their verdicts, each linked to its history.
+fn triage_section(repo: &str, triage: &BackendTriage, summary: &PrTriageSummary) -> Markup {
+    html! {
+        p.headline.triage { "Failing tests: " strong { (triage.headline) } }
+        @if !triage.tests.is_empty() {
+            div.matrix-scroll tabindex="0" role="region" aria-label="failing tests, scroll sideways" {
+                table.triage {
+                    thead {
+                        tr {
+                            th scope="col" { "Test" }
+                            th scope="col" { "Job" }
+                            th scope="col" { "Is it this PR's?" }
+                        }
+                    }
+                    tbody {
+                        @for test in &triage.tests {
+                            tr {
+                                th scope="row" {
+                                    a href=(test_history_href(repo, &test.test.classname, &test.test.name, summary.other_prs_window))
+                                        title="history and regression range" {
+                                        @if !test.test.classname.is_empty() {
+                                            span.small { (test.test.classname) } " "
+                                        }
+                                        (test.test.name)
+                                    }
+                                }
+                                td { span.workflow { (test.slot.workflow_name) } " / " (test.slot.job_name) }
+                                td { span class=(verdict_class(test.verdict)) { (verdict_words(test.verdict)) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if triage.tests_not_triaged > 0 {
+            p.small {
+                (triage.tests_not_triaged) " more failing tests not triaged (the first "
+                (summary.tests_asked_per_backend) " by name are)."
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_read_as_words() {
+        assert_eq!(verdict_words(PrVerdict::NewOnThisPr), "new on this PR");
+        assert_eq!(
+            verdict_words(PrVerdict::KnownOnNightly),
+            "known: also failing on nightly"
+        );
+        assert_eq!(
+            verdict_words(PrVerdict::SeenOnOtherPrs { count: 2 }),
+            "seen failing on 2 other PRs (upstream or flaky)"
+        );
+        assert_eq!(
+            verdict_words(PrVerdict::SeenOnOtherPrs { count: 1 }),
+            "seen failing on 1 other PR (upstream or flaky)"
+        );
     }
 }

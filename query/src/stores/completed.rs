@@ -30,7 +30,6 @@ pub const BACKEND_TARGETS_SQL: &str = include_str!("../../sql/backend_targets.sq
 pub const BACKEND_COLUMNS_SQL: &str = include_str!("../../sql/backend_columns.sql");
 pub const TARGET_JOBS_SQL: &str = include_str!("../../sql/target_jobs.sql");
 pub const FAILED_TESTS_SQL: &str = include_str!("../../sql/failed_tests.sql");
-pub const TARGET_FAILED_TESTS_SQL: &str = include_str!("../../sql/target_failed_tests.sql");
 /// The full-window reads the read tables replaced: the reference of the tests and the benchmark.
 pub const BASELINE_REPO_JOBS_SQL: &str = include_str!("../../sql/baseline_repo_jobs.sql");
 pub const BASELINE_PR_JOBS_SQL: &str = include_str!("../../sql/baseline_pr_jobs.sql");
@@ -434,42 +433,6 @@ impl CompletedJobs {
         ))
     }
 
-    /// The `failed_tests_json` of the jobs of `repo` for `targets` first seen since `since`
-    /// that failed or reported failed tests, by job key: every job a page of those targets
-    /// lists in its drill-down, and others (older attempts), asked beside
-    /// [`Self::target_jobs`].
-    pub async fn target_failed_tests(
-        &self,
-        repo: &RepoName,
-        since: i64,
-        targets: &[TargetKey],
-    ) -> Result<HashMap<String, String>, StoreError> {
-        let stored: Vec<StoredTarget> = targets.iter().map(TargetKey::stored).collect();
-        let queries: Vec<clickhouse::query::Query> =
-            chunk_by_size(&stored, bound_target_bytes, KEYS_PER_QUERY_BYTES)
-                .into_iter()
-                .map(|chunk| {
-                    self.query(TARGET_FAILED_TESTS_SQL)
-                        .bind(repo.as_str())
-                        .bind(chunk)
-                        .bind(repo.as_str())
-                        .bind(date_time(since))
-                        .bind(oot_contract::Conclusion::Failure.as_str())
-                        .bind(oot_contract::Conclusion::Failure.as_str())
-                })
-                .collect();
-        let answers: Vec<Vec<FailedTestsRow>> = stream::iter(queries)
-            .map(|query| self.fetch(query))
-            .buffer_unordered(CONCURRENT_KEY_QUERIES)
-            .try_collect()
-            .await?;
-        Ok(answers
-            .into_iter()
-            .flatten()
-            .map(|r| (r.dynamo_key, r.failed_tests_json))
-            .collect())
-    }
-
     /// The `failed_tests_json` of each of `keys` (jobs of `repo`) that has a row.
     ///
     /// The keys are bound as one array literal per query, and ClickHouse refuses a query over
@@ -573,7 +536,6 @@ mod tests {
             (BACKEND_COLUMNS_SQL, 2),
             (TARGET_JOBS_SQL, 3),
             (FAILED_TESTS_SQL, 2),
-            (TARGET_FAILED_TESTS_SQL, 6),
         ] {
             let fields = sql.matches("?fields").count();
             assert_eq!(fields, 1, "{sql}");
@@ -595,12 +557,7 @@ mod tests {
         ] {
             assert!(sql.contains(&format!("FROM {{table}}{suffix}\n")), "{sql}");
         }
-        for sql in [
-            PR_JOBS_SQL,
-            TARGET_JOBS_SQL,
-            FAILED_TESTS_SQL,
-            TARGET_FAILED_TESTS_SQL,
-        ] {
+        for sql in [PR_JOBS_SQL, TARGET_JOBS_SQL, FAILED_TESTS_SQL] {
             assert!(
                 !sql.contains("} FINAL") && !sql.contains("_by_target FINAL"),
                 "{sql}"

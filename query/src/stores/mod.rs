@@ -1,5 +1,5 @@
 //! The two projections the views read: completed jobs from ClickHouse ([`completed`], and what
-//! the failing-tests view reads of them, [`triage`]), running jobs from DynamoDB ([`live`]). Every read has a deadline; a store that fails or misses it
+//! the failing-tests view reads of them, [`triage`], and one test's history, [`test_history`]), running jobs from DynamoDB ([`live`]). Every read has a deadline; a store that fails or misses it
 //! answers a [`StoreError`] naming itself, which the HTTP edge turns into a 503.
 //!
 //! What a store holds is read back through the contract's types: a row or item whose value is
@@ -11,7 +11,9 @@ use std::time::Duration;
 
 pub mod completed;
 pub mod live;
+pub mod pr_triage;
 pub mod rollups;
+pub mod test_history;
 pub mod triage;
 
 /// How long a view waits for one store: past this a dashboard is better served by a 503 it can

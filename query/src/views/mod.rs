@@ -5,6 +5,7 @@
 //! - [`backend`]: one downstream repo: header, PR-by-job matrix, failure drill-down.
 //! - [`pr`]: one upstream PR across backends, with its headline.
 //! - [`failing_tests`]: one downstream repo's failing tests, new first (the triage rules' rows).
+//! - [`test_history`]: one test's results per job slot, with its regression range.
 //! - [`cell`]: one job as the matrix and the PR view show it; [`failed_tests`]: the drill-down's list.
 
 pub mod backend;
@@ -12,7 +13,9 @@ pub mod cell;
 pub mod failed_tests;
 pub mod failing_tests;
 pub mod pr;
+pub mod pr_triage;
 pub mod summary;
+pub mod test_history;
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ use crate::clock::rfc3339;
 use crate::job::{Job, JobState};
 use crate::rules::{in_window, latest_of_each_job, with_running, Window};
 use crate::views::cell::JobCell;
+use crate::views::pr_triage::{BackendTriage, PrTriageSummary};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PrView {
@@ -23,6 +24,10 @@ pub struct PrView {
     pub headline: String,
     pub counts: StateCounts,
     pub backends: Vec<BackendJobs>,
+    /// "Is it mine?" over the backends ([`crate::views::pr_triage`]); absent from the jobs view
+    /// alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub triage: Option<PrTriageSummary>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -33,6 +38,9 @@ pub struct BackendJobs {
     pub counts: StateCounts,
     /// By workflow, then job name.
     pub jobs: Vec<JobCell>,
+    /// The verdicts on this backend's failing tests; absent from the jobs view alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub triage: Option<BackendTriage>,
 }
 
 /// Jobs shown, by state.
@@ -161,6 +169,7 @@ pub fn build(
                 headline: headline(&backend_counts),
                 counts: backend_counts,
                 jobs: jobs.iter().map(JobCell::of).collect(),
+                triage: None,
             }
         })
         .collect();
@@ -173,6 +182,7 @@ pub fn build(
         headline: headline(&counts),
         counts,
         backends,
+        triage: None,
     }
 }
 

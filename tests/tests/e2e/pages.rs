@@ -33,6 +33,8 @@ const PR2: u64 = 910_002;
 const EVIL_JOB: &str = "evil <script>alert(1)</script>";
 const EVIL_JOB_ESCAPED: &str = "evil &lt;script&gt;alert(1)&lt;/script&gt;";
 const EVIL_TEST: &str = "test_<b>bold</b>";
+/// Its history's query string, as the failing-tests page links it.
+const EVIL_TEST_QUERY: &str = "classname=T%3Ci%3E&name=test_%3Cb%3Ebold%3C%2Fb%3E&window=7d";
 const EVIL_MESSAGE: &str = "AssertionError: <img src=x onerror=alert(2)> \"quoted\" & more";
 const EVIL_MESSAGE_ESCAPED: &str =
     "AssertionError: &lt;img src=x onerror=alert(2)&gt; &quot;quoted&quot; &amp; more";
@@ -357,6 +359,17 @@ async fn failing_tests_page_lists_the_backends_failing_tests_escaped_and_is_link
 
     let none = page(&seeded.query, &format!("/oot/{ASCEND}/tests")).await;
     assert!(none.contains("No test of this backend failed in the window."));
+
+    // Each test links to its history, whose page shows the failure escaped.
+    let history = format!("/oot/{XPU}/tests/history?{EVIL_TEST_QUERY}");
+    assert!(body.contains(&format!(r#"href="{}""#, history.replace('&', "&amp;"))));
+    let body = page(&seeded.query, &history).await;
+    assert!(body.contains("test_&lt;b&gt;bold&lt;/b&gt;"));
+    assert!(body.contains(EVIL_JOB_ESCAPED));
+    assert!(body.contains(EVIL_MESSAGE_ESCAPED));
+    assert!(body.contains("✘ failed"));
+    assert!(body.contains("none: no nightly of the window reported a result for it."));
+    assert!(body.contains(r#"href="https://github.com/intel/torch-xpu-ops/actions/runs/5001" rel="noopener noreferrer""#));
 }
 
 #[tokio::test]
@@ -617,6 +630,12 @@ async fn pages_in_headless_chromium_run_no_script_and_fit_a_phone() {
             name: "failing-tests",
             path: format!("/oot/{XPU}/tests?window=7d"),
             title: format!("Failing tests · {XPU} · OOT HUD"),
+            shows: EVIL_TEST,
+        },
+        BrowserPage {
+            name: "test-history",
+            path: format!("/oot/{XPU}/tests/history?{EVIL_TEST_QUERY}"),
+            title: format!("{EVIL_TEST} · {XPU} · OOT HUD"),
             shows: EVIL_TEST,
         },
         BrowserPage {

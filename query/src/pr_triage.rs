@@ -1,0 +1,248 @@
+//! How one backend's "is it mine?" for a PR is read (contract §12.15): the few jobs the rule
+//! reads, each by key or key range, then [`oot_triage::is_it_mine`] on them.
+//!
+//! The rule (§12.8) needs, per slot, the PR's shown job and its failed tests; for each such
+//! test, the jobs of other PRs of the slot in the window that failed it; and the slot's
+//! baseline nightly (the last before the PR job) with whether it failed the test. So:
+//!
+//! 1. the PR's shown completed jobs of the backend by key, with their failed lists;
+//! 2. at once, the failures of the first [`crate::views::pr_triage::TESTS_ASKED_PER_BACKEND`] of those tests on other
+//!    PRs in the window (one key range of the failed-test table per test), and the backend's
+//!    nightlies from the day before the PR's first judged job to its last
+//!    ([`CompletedJobs::nightlies_before`]), kept where they are of a judged slot and not after
+//!    its PR job;
+//! 3. when a failing test still has no baseline, the rest of [`baselines::LOOKBACK`];
+//! 4. whether each nightly that became a baseline failed the tests it is the baseline of
+//!    ([`CompletedJobs::baseline_failed_tests`]), and the rule once more.
+//!
+//! A nightly read that is not a baseline changes no verdict, and the rule never asks the other
+//! PRs' jobs about tests they do not list, so they are read without their counts.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use oot_contract::RepoName;
+use oot_triage::{is_it_mine, JobSlot, PrTriage, TestId};
+
+use crate::baselines::{self, Asked};
+use crate::observations::{JobFacts, ListedFailure, Observations};
+use crate::stores::completed::CompletedJobs;
+use crate::stores::pr_triage::JudgedJob;
+use crate::stores::StoreError;
+use crate::views::pr_triage::{asked, BackendTriage};
+
+const HOUR: i64 = 3_600;
+const DAY: i64 = 86_400;
+
+/// The triage of PR number `pr` on `repo`, whose shown completed jobs are `shown` (keys), with
+/// other PRs looked for from `since`.
+pub async fn judge_backend(
+    completed: &CompletedJobs,
+    repo: &RepoName,
+    pr: u64,
+    shown: &[String],
+    since: i64,
+) -> Result<BackendTriage, StoreError> {
+    let judged = completed.pr_triage_jobs(repo, shown).await?;
+    let failing: BTreeSet<TestId> = judged.iter().flat_map(|j| j.failed.clone()).collect();
+    let (asked_tests, not_triaged) = asked(failing);
+    let judged_at = judged_slots(&judged, &asked_tests);
+    let (Some(&first), Some(&last)) = (judged_at.values().min(), judged_at.values().max()) else {
+        let nothing = PrTriage {
+            headline: Default::default(),
+            tests: Vec::new(),
+        };
+        return Ok(BackendTriage::of(nothing, not_triaged));
+    };
+    let asked_list: Vec<TestId> = asked_tests.iter().cloned().collect();
+    let first_hour = first - first.rem_euclid(HOUR);
+    let last_hour = last - last.rem_euclid(HOUR);
+    let (others, nightlies) = tokio::try_join!(
+        completed.pr_triage_other_prs(repo, &asked_list, since, pr),
+        completed.nightlies_before(repo, first_hour - DAY, last_hour + HOUR, last + 1),
+    )?;
+
+    let mut jobs: Vec<JobFacts> = Vec::new();
+    let mut listed: Vec<ListedFailure> = Vec::new();
+    for job in judged {
+        for test in job.failed.into_iter().filter(|t| asked_tests.contains(t)) {
+            listed.push(ListedFailure {
+                job_key: job.facts.job_key.clone(),
+                version: job.facts.version,
+                test,
+            });
+        }
+        jobs.push(job.facts);
+    }
+    for other in others {
+        jobs.push(other.facts);
+        listed.push(other.failure);
+    }
+    let mut observations = Observations::of_window(jobs, listed);
+    observations.add_before_window(of_judged_slots(nightlies, &judged_at));
+    let mut triage = is_it_mine(observations.results(), pr, since);
+
+    if triage.tests.iter().any(|t| t.baseline.is_none()) {
+        let older = completed
+            .nightlies_before(
+                repo,
+                first_hour - baselines::LOOKBACK,
+                first_hour - DAY,
+                last + 1,
+            )
+            .await?;
+        let mut older = of_judged_slots(older, &judged_at).peekable();
+        if older.peek().is_some() {
+            observations.add_before_window(older);
+            triage = is_it_mine(observations.results(), pr, since);
+        }
+    }
+
+    let asked_of_nightlies = asked_of_baselines(&triage, |key| observations.version_of(key));
+    if !asked_of_nightlies.is_empty() {
+        let failures = completed
+            .baseline_failed_tests(repo, &asked_of_nightlies)
+            .await?;
+        observations.attach_asked(failures);
+        triage = is_it_mine(observations.results(), pr, since);
+    }
+    Ok(BackendTriage::of(triage, not_triaged))
+}
+
+/// Per slot with an asked failing test, when its judged job was first seen (the latest, should
+/// a slot hold two).
+fn judged_slots(judged: &[JudgedJob], asked: &BTreeSet<TestId>) -> HashMap<JobSlot, i64> {
+    let mut at: HashMap<JobSlot, i64> = HashMap::new();
+    for job in judged
+        .iter()
+        .filter(|j| j.failed.iter().any(|t| asked.contains(t)))
+    {
+        let seen = at
+            .entry(job.facts.slot())
+            .or_insert(job.facts.first_seen_at);
+        *seen = (*seen).max(job.facts.first_seen_at);
+    }
+    at
+}
+
+/// The nightlies of judged slots not first seen after their slot's PR job: only those can be a
+/// baseline once the slot's first nightly after the PR job is left out (§12.15).
+fn of_judged_slots(
+    nightlies: Vec<JobFacts>,
+    judged_at: &HashMap<JobSlot, i64>,
+) -> impl Iterator<Item = JobFacts> + '_ {
+    nightlies.into_iter().filter(move |job| {
+        judged_at
+            .get(&job.slot())
+            .is_some_and(|&at| job.first_seen_at <= at)
+    })
+}
+
+/// Each baseline nightly with the tests it is the baseline of, at the version it was read at.
+fn asked_of_baselines(triage: &PrTriage, version_of: impl Fn(&str) -> Option<u64>) -> Vec<Asked> {
+    let mut asked: BTreeMap<&str, Asked> = BTreeMap::new();
+    for test in &triage.tests {
+        let Some(baseline) = &test.baseline else {
+            continue;
+        };
+        let Some(version) = version_of(&baseline.job_key) else {
+            continue;
+        };
+        asked
+            .entry(baseline.job_key.as_str())
+            .or_insert_with(|| Asked {
+                job_key: baseline.job_key.clone(),
+                version,
+                first_seen_at: baseline.first_seen_at,
+                tests: BTreeSet::new(),
+            })
+            .tests
+            .insert(test.test.clone());
+    }
+    asked.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observations::tests::{facts, test_id};
+
+    fn judged(key: &str, job_name: &str, at: i64, failed: &[&str]) -> JudgedJob {
+        JudgedJob {
+            facts: JobFacts {
+                job_name: job_name.to_owned(),
+                first_seen_at: at,
+                ..facts(key, 1)
+            },
+            failed: failed.iter().map(|n| test_id(n)).collect(),
+        }
+    }
+
+    #[test]
+    fn only_slots_with_an_asked_failure_are_judged_and_their_nightlies_kept_up_to_the_pr_job() {
+        let asked = BTreeSet::from([test_id("t")]);
+        let jobs = [
+            judged("a", "test", 100, &["t"]),
+            judged("b", "build", 200, &[]),
+            judged("c", "lint", 300, &["not asked"]),
+        ];
+        let at = judged_slots(&jobs, &asked);
+        assert_eq!(at.len(), 1);
+        let nightly = |key: &str, job_name: &str, at: i64| JobFacts {
+            job_name: job_name.to_owned(),
+            first_seen_at: at,
+            pr_number: None,
+            event_type: "nightly".to_owned(),
+            ..facts(key, 1)
+        };
+        let kept: Vec<String> = of_judged_slots(
+            vec![
+                nightly("before", "test", 50),
+                nightly("same second", "test", 100),
+                nightly("after", "test", 101),
+                nightly("other slot", "build", 50),
+            ],
+            &at,
+        )
+        .map(|j| j.job_key)
+        .collect();
+        assert_eq!(kept, ["before", "same second"]);
+    }
+
+    #[test]
+    fn each_baseline_is_asked_about_its_tests_at_the_version_read() {
+        let mut observations = Observations::of_window(
+            [facts("mine", 1)],
+            [ListedFailure {
+                job_key: "mine".to_owned(),
+                version: 1,
+                test: test_id("t"),
+            }],
+        );
+        let nightly = JobFacts {
+            first_seen_at: 10,
+            pr_number: None,
+            event_type: "nightly".to_owned(),
+            ..facts("n", 3)
+        };
+        observations.add_before_window([nightly]);
+        let triage = is_it_mine(observations.results(), 7, 0);
+        let asked = asked_of_baselines(&triage, |key| observations.version_of(key));
+        assert_eq!(asked.len(), 1);
+        assert_eq!(
+            (
+                asked[0].job_key.as_str(),
+                asked[0].version,
+                asked[0].first_seen_at
+            ),
+            ("n", 3, 10)
+        );
+        assert_eq!(asked[0].tests, BTreeSet::from([test_id("t")]));
+        observations.attach_asked([ListedFailure {
+            job_key: "n".to_owned(),
+            version: 3,
+            test: test_id("t"),
+        }]);
+        let triage = is_it_mine(observations.results(), 7, 0);
+        assert_eq!(triage.headline.known_on_nightly, 1);
+    }
+}

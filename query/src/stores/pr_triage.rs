@@ -1,0 +1,282 @@
+//! The reads of a PR's "is it mine?" (contract §12.15), one SQL file each: the PR's shown jobs
+//! of one backend by key, each with its failed list at the version read; and the failures of
+//! some of those tests on other PRs of the backend since the window's start, one key range of
+//! the failed-test table per test. The nightlies are the failing-tests view's reads
+//! ([`CompletedJobs::nightlies_before`], [`CompletedJobs::baseline_failed_tests`]).
+
+use futures::stream::{self, StreamExt as _, TryStreamExt as _};
+use oot_contract::RepoName;
+use oot_triage::TestId;
+use serde::Deserialize;
+
+use crate::observations::{JobFacts, ListedFailure};
+use crate::stores::completed::{
+    bound_key_bytes, chunk_by_size, conclusion, date_time, non_empty, CompletedJobs,
+    CONCURRENT_KEY_QUERIES, KEYS_PER_QUERY_BYTES,
+};
+use crate::stores::{readable, Skipped, StoreError};
+use crate::views::pr_triage::failed_list;
+
+const STORE: &str = "clickhouse";
+
+pub const PR_TRIAGE_JOBS_SQL: &str = include_str!("../../sql/pr_triage_jobs.sql");
+pub const PR_TRIAGE_OTHER_PRS_SQL: &str = include_str!("../../sql/pr_triage_other_prs.sql");
+
+/// A PR job as read for its triage: its facts and the tests its failed list names, each once,
+/// in the list's order, both of the version read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JudgedJob {
+    pub facts: JobFacts,
+    pub failed: Vec<TestId>,
+}
+
+/// One failure of an asked test by another PR's job, with that job's facts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtherPrFailure {
+    pub facts: JobFacts,
+    pub failure: ListedFailure,
+}
+
+// Field names are column names of the jobs table (a test checks them), selected in this order
+// and read positionally.
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct PrTriageJobRow {
+    #[serde(rename = "dynamoKey")]
+    dynamo_key: String,
+    version: u64,
+    upstream_repo: String,
+    pr_number: Option<u64>,
+    pytorch_head_sha: String,
+    event_type: String,
+    workflow_name: String,
+    job_name: String,
+    run_id: String,
+    run_attempt: u32,
+    conclusion: String,
+    first_seen_at: u32,
+    failed_tests: Option<u64>,
+    failed_tests_json: String,
+}
+
+impl TryFrom<PrTriageJobRow> for JudgedJob {
+    type Error = Skipped;
+
+    fn try_from(row: PrTriageJobRow) -> Result<JudgedJob, Skipped> {
+        let conclusion = conclusion(&row.conclusion).map_err(|why| why.of(&row.dynamo_key))?;
+        let failed = failed_list(&row.dynamo_key, &row.failed_tests_json);
+        Ok(JudgedJob {
+            facts: JobFacts {
+                job_key: row.dynamo_key,
+                version: row.version,
+                upstream_repo: non_empty(row.upstream_repo),
+                pr_number: row.pr_number,
+                head_sha: row.pytorch_head_sha,
+                event_type: row.event_type,
+                workflow_name: row.workflow_name,
+                job_name: row.job_name,
+                run_id: row.run_id,
+                run_attempt: row.run_attempt,
+                conclusion,
+                first_seen_at: i64::from(row.first_seen_at),
+                failed_count: row.failed_tests,
+            },
+            failed,
+        })
+    }
+}
+
+// Column names of the failed-test table (a test checks them).
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct OtherPrFailureRow {
+    #[serde(rename = "dynamoKey")]
+    dynamo_key: String,
+    version: u64,
+    upstream_repo: String,
+    pr_number: Option<u64>,
+    pytorch_head_sha: String,
+    event_type: String,
+    workflow_name: String,
+    job_name: String,
+    run_id: String,
+    run_attempt: u32,
+    conclusion: String,
+    first_seen_at: u32,
+    classname: String,
+    name: String,
+}
+
+impl TryFrom<OtherPrFailureRow> for OtherPrFailure {
+    type Error = Skipped;
+
+    fn try_from(row: OtherPrFailureRow) -> Result<OtherPrFailure, Skipped> {
+        let conclusion = conclusion(&row.conclusion).map_err(|why| why.of(&row.dynamo_key))?;
+        let failure = ListedFailure {
+            job_key: row.dynamo_key.clone(),
+            version: row.version,
+            test: TestId {
+                classname: row.classname,
+                name: row.name,
+            },
+        };
+        Ok(OtherPrFailure {
+            facts: JobFacts {
+                job_key: row.dynamo_key,
+                version: row.version,
+                upstream_repo: non_empty(row.upstream_repo),
+                pr_number: row.pr_number,
+                head_sha: row.pytorch_head_sha,
+                event_type: row.event_type,
+                workflow_name: row.workflow_name,
+                job_name: row.job_name,
+                run_id: row.run_id,
+                run_attempt: row.run_attempt,
+                conclusion,
+                first_seen_at: i64::from(row.first_seen_at),
+                // The rows of some tests cannot say how many the job failed: it is read as
+                // saying nothing of tests it does not list, which the rule never asks of it.
+                failed_count: None,
+            },
+            failure,
+        })
+    }
+}
+
+/// The most one test can take in an array literal of (classname, name) tuples.
+fn bound_test_bytes(test: &TestId) -> usize {
+    bound_key_bytes(&test.classname) + bound_key_bytes(&test.name) + 3
+}
+
+impl CompletedJobs {
+    /// The jobs `keys` of `repo`, latest version of each, with their failed lists; in chunks of
+    /// keys as [`Self::failed_tests`] sends them.
+    pub async fn pr_triage_jobs(
+        &self,
+        repo: &RepoName,
+        keys: &[String],
+    ) -> Result<Vec<JudgedJob>, StoreError> {
+        let queries: Vec<clickhouse::query::Query> =
+            chunk_by_size(keys, |k| bound_key_bytes(k), KEYS_PER_QUERY_BYTES)
+                .into_iter()
+                .map(|chunk| {
+                    self.query(PR_TRIAGE_JOBS_SQL)
+                        .bind(repo.as_str())
+                        .bind(chunk)
+                })
+                .collect();
+        let answers: Vec<Vec<PrTriageJobRow>> = stream::iter(queries)
+            .map(|query| self.fetch(query))
+            .buffer_unordered(CONCURRENT_KEY_QUERIES)
+            .try_collect()
+            .await?;
+        Ok(readable(
+            STORE,
+            answers.into_iter().flatten().map(TryInto::try_into),
+        ))
+    }
+
+    /// The failures of `tests` in `repo` by jobs first seen since `since` on PRs numbered other
+    /// than `pr`, each at its job's latest version. The tests are bound twice per query, so a
+    /// chunk takes at most half the key budget.
+    pub async fn pr_triage_other_prs(
+        &self,
+        repo: &RepoName,
+        tests: &[TestId],
+        since: i64,
+        pr: u64,
+    ) -> Result<Vec<OtherPrFailure>, StoreError> {
+        let queries: Vec<clickhouse::query::Query> =
+            chunk_by_size(tests, bound_test_bytes, KEYS_PER_QUERY_BYTES / 2)
+                .into_iter()
+                .map(|chunk| {
+                    let tuples: Vec<(&str, &str)> = chunk
+                        .iter()
+                        .map(|t| (t.classname.as_str(), t.name.as_str()))
+                        .collect();
+                    self.query(PR_TRIAGE_OTHER_PRS_SQL)
+                        .bind(repo.as_str())
+                        .bind(&tuples)
+                        .bind(date_time(since))
+                        .bind(pr)
+                        .bind(repo.as_str())
+                        .bind(repo.as_str())
+                        .bind(&tuples)
+                        .bind(date_time(since))
+                })
+                .collect();
+        let answers: Vec<Vec<OtherPrFailureRow>> = stream::iter(queries)
+            .map(|query| self.fetch(query))
+            .buffer_unordered(CONCURRENT_KEY_QUERIES)
+            .try_collect()
+            .await?;
+        Ok(readable(
+            STORE,
+            answers.into_iter().flatten().map(TryInto::try_into),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clickhouse::Row;
+    use oot_contract::clickhouse::{failed_test, failed_tests_table, is_column};
+
+    use super::*;
+
+    /// `?` outside a value is a placeholder to the client: each file has exactly the binds its
+    /// caller makes.
+    #[test]
+    fn every_sql_file_has_the_placeholders_its_caller_binds() {
+        for (sql, binds) in [(PR_TRIAGE_JOBS_SQL, 2), (PR_TRIAGE_OTHER_PRS_SQL, 8)] {
+            let fields = sql.matches("?fields").count();
+            assert_eq!(fields, 1, "{sql}");
+            assert_eq!(sql.matches('?').count() - fields, binds, "{sql}");
+            assert!(!sql.contains("FINAL"), "{sql}");
+        }
+    }
+
+    #[test]
+    fn the_sql_names_the_tables_migrate_makes() {
+        let failed = failed_tests_table("{table}");
+        assert!(PR_TRIAGE_JOBS_SQL.contains("FROM {table}\n"));
+        assert!(PR_TRIAGE_OTHER_PRS_SQL.contains(&format!("FROM {failed}\n")));
+        assert!(PR_TRIAGE_OTHER_PRS_SQL.contains("FROM {table}\n"));
+    }
+
+    #[test]
+    fn every_row_reads_columns_of_the_contract() {
+        for name in PrTriageJobRow::COLUMN_NAMES {
+            assert!(is_column(name), "{name} is not a column of the jobs table");
+        }
+        for name in OtherPrFailureRow::COLUMN_NAMES {
+            assert!(
+                failed_test::COLUMNS.contains(name),
+                "{name} is not a column of the failed-test table"
+            );
+        }
+    }
+
+    #[test]
+    fn a_jobs_row_reads_back_with_its_failed_list_and_a_bad_conclusion_is_skipped() {
+        let row = |conclusion: &str| PrTriageJobRow {
+            dynamo_key: "k".to_owned(),
+            version: 4,
+            upstream_repo: "pytorch/pytorch".to_owned(),
+            pr_number: Some(7),
+            pytorch_head_sha: "abc".to_owned(),
+            event_type: "pull_request".to_owned(),
+            workflow_name: "w".to_owned(),
+            job_name: "j".to_owned(),
+            run_id: "1".to_owned(),
+            run_attempt: 1,
+            conclusion: conclusion.to_owned(),
+            first_seen_at: 1_000,
+            failed_tests: Some(1),
+            failed_tests_json: r#"[{"name":"t","classname":"C"}]"#.to_owned(),
+        };
+        let job = JudgedJob::try_from(row("failure")).unwrap();
+        assert_eq!((job.facts.version, job.facts.pr_number), (4, Some(7)));
+        assert_eq!(job.failed[0].name, "t");
+        let skipped = JudgedJob::try_from(row("exploded")).unwrap_err();
+        assert_eq!(skipped.why.name, "conclusion");
+    }
+}
