@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod drill;
+pub mod story;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -21,14 +21,10 @@
 //! one commit.
 #![allow(clippy::unwrap_used)] // a failed step should stop the test where it failed
 
-use std::time::Duration;
-
-use oot_contract::{Conclusion, RepoLevel, TestCounts};
-use oot_e2e::callbacks::{repo, upstream_pr, FailedTest, Job, Trigger};
-use oot_e2e::{
-    eventually, ingest_config, projector_config, query_config, TestClock, TestIngest,
-    TestProjector, TestQuery, TestStores,
-};
+use oot_contract::RepoLevel;
+use oot_e2e::callbacks::{repo, upstream_pr, Job, Trigger};
+use oot_e2e::story::{completed_listing, seed, Seeded};
+use oot_e2e::TestQuery;
 use serde_json::Value;
 
 const XPU: &str = "intel/torch-xpu-ops";
@@ -105,75 +101,20 @@ fn story() -> Vec<Seen> {
     ]
 }
 
-/// The completed callback of `seen`, at ingest's time `at`: counts covering its failed list.
+/// The completed callback of `seen`, at ingest's time `at`.
 fn callback(seen: &Seen, at: time::OffsetDateTime) -> Value {
-    let failed: Vec<FailedTest> = seen
-        .failed
-        .iter()
-        .map(|(classname, name)| FailedTest {
-            name: (*name).to_owned(),
-            classname: (*classname).to_owned(),
-            message: format!("AssertionError in {name}"),
-            stacktrace: None,
-            duration_s: Some(1.0),
-        })
-        .collect();
-    let count = failed.len() as u64;
-    let counts = TestCounts::new(100 - count, count, 0, Some(100)).unwrap();
-    let conclusion = if failed.is_empty() {
-        Conclusion::Success
-    } else {
-        Conclusion::Failure
-    };
-    seen.job
-        .completed(conclusion, at - time::Duration::seconds(60), Some(600.0))
-        .with_tests(counts, failed)
-        .to_json()
-}
-
-struct Seeded {
-    _stores: TestStores,
-    _ingest: TestIngest,
-    _projector: TestProjector,
-    query: TestQuery,
+    completed_listing(&seen.job, None, &seen.failed, at)
 }
 
 /// The story posted through ingest, each job at its time, projected, and a query service.
 async fn seeded(prefix: &str) -> Seeded {
-    let stores = TestStores::unique(prefix);
-    let story = story();
-    let clock = TestClock::default();
-    let ingest = TestIngest::spawn_with_clock(ingest_config(&stores.settings), clock.clock())
-        .await
-        .unwrap();
-    let projector = TestProjector::spawn(projector_config(&stores.settings))
-        .await
-        .unwrap();
-    let mut offset = 0;
-    for seen in &story {
-        clock.advance(-seen.ago - offset);
-        offset = -seen.ago;
-        let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(offset);
-        let response = ingest.post_callback(callback(seen, at).to_string()).await;
-        let status = response.status().as_u16();
-        assert_eq!(status, 202, "{}", response.text().await.unwrap());
-    }
-    eventually(
-        Duration::from_secs(60),
-        "the projector projects every event",
-        || async { projector.metrics.events.get() >= story.len() as u64 },
+    seed(
+        prefix,
+        &story(),
+        |seen| seen.ago,
+        |seen, at| callback(seen, at).to_string(),
     )
     .await
-    .unwrap();
-    let query = TestQuery::spawn(query_config(&stores.settings))
-        .await
-        .unwrap();
-    Seeded {
-        _stores: stores,
-        _ingest: ingest,
-        _projector: projector,
-        query,
-    }
 }
 
 /// `text` with every byte but the unreserved ones percent-encoded (a space as `%20`, where the
