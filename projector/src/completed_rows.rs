@@ -159,15 +159,28 @@ impl CompletedJobs {
 
     /// Appends `rows` in one INSERT.
     pub async fn insert(&self, rows: &[CompletedJobRow]) -> Result<(), clickhouse::error::Error> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut insert = self.client.insert::<CompletedJobRow>(&self.table).await?;
-        for row in rows {
-            insert.write(row).await?;
-        }
-        insert.end().await
+        insert_rows(&self.client, &self.table, rows).await
     }
+}
+
+/// Appends `rows` to `table` in one INSERT (none for no rows): how every sink of the projector
+/// writes ClickHouse.
+pub(crate) async fn insert_rows<T>(
+    client: &Client,
+    table: &str,
+    rows: &[T],
+) -> Result<(), clickhouse::error::Error>
+where
+    T: clickhouse::RowOwned + clickhouse::RowWrite,
+{
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut insert = client.insert::<T>(table).await?;
+    for row in rows {
+        insert.write(row).await?;
+    }
+    insert.end().await
 }
 
 #[cfg(test)]

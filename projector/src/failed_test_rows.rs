@@ -111,14 +111,7 @@ impl FailedTestRows {
 
     /// Appends `rows` in one INSERT.
     pub async fn insert(&self, rows: &[FailedTestRow]) -> Result<(), clickhouse::error::Error> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut insert = self.client.insert::<FailedTestRow>(&self.table).await?;
-        for row in rows {
-            insert.write(row).await?;
-        }
-        insert.end().await
+        crate::completed_rows::insert_rows(&self.client, &self.table, rows).await
     }
 }
 

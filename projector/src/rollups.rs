@@ -172,11 +172,11 @@ impl RollupTables {
     }
 
     pub async fn insert_cells(&self, rows: &[CellRow]) -> Result<(), clickhouse::error::Error> {
-        insert(&self.client, &self.cells_table, rows).await
+        crate::completed_rows::insert_rows(&self.client, &self.cells_table, rows).await
     }
 
     pub async fn insert_repos(&self, rows: &[RepoRow]) -> Result<(), clickhouse::error::Error> {
-        insert(&self.client, &self.repos_table, rows).await
+        crate::completed_rows::insert_rows(&self.client, &self.repos_table, rows).await
     }
 }
 
@@ -365,21 +365,6 @@ impl Rollups {
         .await?;
         Ok((kept, snapshots))
     }
-}
-
-/// Appends `rows` to `table` in one INSERT.
-async fn insert<T>(client: &Client, table: &str, rows: &[T]) -> Result<(), clickhouse::error::Error>
-where
-    T: clickhouse::RowOwned + clickhouse::RowWrite,
-{
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut insert = client.insert::<T>(table).await?;
-    for row in rows {
-        insert.write(row).await?;
-    }
-    insert.end().await
 }
 
 #[cfg(test)]

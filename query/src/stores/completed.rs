@@ -297,6 +297,23 @@ impl CompletedJobs {
         super::fetch_rows(query, self.timeout).await
     }
 
+    /// The rows of every query of one key list cut in chunks, a few queries at a time
+    /// ([`CONCURRENT_KEY_QUERIES`]), in no particular order.
+    pub(super) async fn fetch_chunks<R>(
+        &self,
+        queries: Vec<clickhouse::query::Query>,
+    ) -> Result<Vec<R>, StoreError>
+    where
+        R: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        let answers: Vec<Vec<R>> = stream::iter(queries)
+            .map(|query| self.fetch(query))
+            .buffer_unordered(CONCURRENT_KEY_QUERIES)
+            .try_collect()
+            .await?;
+        Ok(answers.into_iter().flatten().collect())
+    }
+
     async fn jobs(&self, query: clickhouse::query::Query) -> Result<Vec<Job>, StoreError> {
         let rows: Vec<JobRow> = self.fetch(query).await?;
         Ok(readable(STORE, rows.into_iter().map(TryInto::try_into)))
@@ -422,15 +439,8 @@ impl CompletedJobs {
                         .bind(date_time(since))
                 })
                 .collect();
-        let answers: Vec<Vec<JobRow>> = stream::iter(queries)
-            .map(|query| self.fetch(query))
-            .buffer_unordered(CONCURRENT_KEY_QUERIES)
-            .try_collect()
-            .await?;
-        Ok(readable(
-            STORE,
-            answers.into_iter().flatten().map(TryInto::try_into),
-        ))
+        let answers: Vec<JobRow> = self.fetch_chunks(queries).await?;
+        Ok(readable(STORE, answers.into_iter().map(TryInto::try_into)))
     }
 
     /// The `failed_tests_json` of each of `keys` (jobs of `repo`) that has a row.
@@ -450,14 +460,9 @@ impl CompletedJobs {
             .into_iter()
             .map(|chunk| self.query(FAILED_TESTS_SQL).bind(repo.as_str()).bind(chunk))
             .collect();
-        let answers: Vec<Vec<FailedTestsRow>> = stream::iter(queries)
-            .map(|query| self.fetch(query))
-            .buffer_unordered(CONCURRENT_KEY_QUERIES)
-            .try_collect()
-            .await?;
+        let answers: Vec<FailedTestsRow> = self.fetch_chunks(queries).await?;
         Ok(answers
             .into_iter()
-            .flatten()
             .map(|r| (r.dynamo_key, r.failed_tests_json))
             .collect())
     }

@@ -4,7 +4,6 @@
 //! the failed-test table per test. The nightlies are the failing-tests view's reads
 //! ([`CompletedJobs::nightlies_before`], [`CompletedJobs::baseline_failed_tests`]).
 
-use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 use oot_contract::RepoName;
 use oot_triage::TestId;
 use serde::Deserialize;
@@ -12,7 +11,7 @@ use serde::Deserialize;
 use crate::observations::{JobFacts, ListedFailure};
 use crate::stores::completed::{
     bound_key_bytes, chunk_by_size, conclusion, date_time, non_empty, CompletedJobs,
-    CONCURRENT_KEY_QUERIES, KEYS_PER_QUERY_BYTES,
+    KEYS_PER_QUERY_BYTES,
 };
 use crate::stores::{readable, Skipped, StoreError};
 use crate::views::pr_triage::failed_list;
@@ -163,15 +162,8 @@ impl CompletedJobs {
                         .bind(chunk)
                 })
                 .collect();
-        let answers: Vec<Vec<PrTriageJobRow>> = stream::iter(queries)
-            .map(|query| self.fetch(query))
-            .buffer_unordered(CONCURRENT_KEY_QUERIES)
-            .try_collect()
-            .await?;
-        Ok(readable(
-            STORE,
-            answers.into_iter().flatten().map(TryInto::try_into),
-        ))
+        let answers: Vec<PrTriageJobRow> = self.fetch_chunks(queries).await?;
+        Ok(readable(STORE, answers.into_iter().map(TryInto::try_into)))
     }
 
     /// The failures of `tests` in `repo` by jobs first seen since `since` on PRs numbered other
@@ -203,15 +195,8 @@ impl CompletedJobs {
                         .bind(date_time(since))
                 })
                 .collect();
-        let answers: Vec<Vec<OtherPrFailureRow>> = stream::iter(queries)
-            .map(|query| self.fetch(query))
-            .buffer_unordered(CONCURRENT_KEY_QUERIES)
-            .try_collect()
-            .await?;
-        Ok(readable(
-            STORE,
-            answers.into_iter().flatten().map(TryInto::try_into),
-        ))
+        let answers: Vec<OtherPrFailureRow> = self.fetch_chunks(queries).await?;
+        Ok(readable(STORE, answers.into_iter().map(TryInto::try_into)))
     }
 }
 

@@ -3,7 +3,6 @@
 //! rows some of those nightlies have for some tests, each at its job's latest version (§10,
 //! §10.3). [`crate::observations`] makes them the rules' input.
 
-use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 use oot_contract::RepoName;
 use oot_triage::{TestId, Trigger};
 use serde::Deserialize;
@@ -12,7 +11,7 @@ use crate::baselines::Asked;
 use crate::observations::{JobFacts, ListedFailure};
 use crate::stores::completed::{
     bound_key_bytes, chunk_by_size, conclusion, date_time, non_empty, CompletedJobs,
-    CONCURRENT_KEY_QUERIES, KEYS_PER_QUERY_BYTES,
+    KEYS_PER_QUERY_BYTES,
 };
 use crate::stores::{readable, Skipped, StoreError};
 
@@ -196,12 +195,8 @@ impl CompletedJobs {
                         .bind(jobs.as_slice())
                 })
                 .collect();
-        let answers: Vec<Vec<FailedTestKeyRow>> = stream::iter(queries)
-            .map(|query| self.fetch(query))
-            .buffer_unordered(CONCURRENT_KEY_QUERIES)
-            .try_collect()
-            .await?;
-        Ok(answers.into_iter().flatten().map(Into::into).collect())
+        let answers: Vec<FailedTestKeyRow> = self.fetch_chunks(queries).await?;
+        Ok(answers.into_iter().map(Into::into).collect())
     }
 }
 
