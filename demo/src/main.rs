@@ -64,7 +64,7 @@ async fn main() -> ExitCode {
     let mut report = plan.report;
     println!(
         "oot-demo: sending {} callbacks (run {}) to {}",
-        plan.callbacks.len(),
+        plan.callbacks.len() + plan.in_order.len(),
         report.run_id,
         args.ingest_url
     );
@@ -76,6 +76,13 @@ async fn main() -> ExitCode {
         &mut report,
     )
     .await
+    {
+        eprintln!("oot-demo: {error:#}");
+        return ExitCode::FAILURE;
+    }
+    // The test-triage story, one at a time: its order is its story.
+    if let Err(error) =
+        oot_demo::send(&args.ingest_url, &token, plan.in_order, 1, &mut report).await
     {
         eprintln!("oot-demo: {error:#}");
         return ExitCode::FAILURE;

@@ -271,8 +271,33 @@ impl DemoReport {
 /// The callbacks of one run, in the order a relay would plausibly send them.
 pub struct DemoPlan {
     pub callbacks: Vec<Value>,
+    /// The test-triage story ([`TRIAGE_BACKEND`]): sent after `callbacks`, one at a time and in
+    /// this order, since the triage rules order jobs by when ingest first saw them (contract
+    /// §12.1) and its job keys grow in this order (for jobs first seen in the same second).
+    pub in_order: Vec<Value>,
     pub report: DemoReport,
 }
+
+/// The backend of the test-triage story: one slot of it shows each state of contract §12.
+pub const TRIAGE_BACKEND: &str = "intel/torch-xpu-ops";
+/// The slot (workflow, job) of the triage story: a leg of the backend's PR workflow, which its
+/// nightly schedule also runs, so PR jobs have a nightly baseline in the same slot.
+pub const TRIAGE_SLOT: (&str, &str) = ("xpu-ci", "linux-xpu / test (default, 1, 4)");
+/// The classname of the triage story's tests.
+pub const TRIAGE_CLASS: &str = "test.test_ops.TestCommonXPU";
+/// New on PR [`TRIAGE_PRS`]`[0]`: the nightly before it passed it.
+pub const TEST_NEW: &str = "test_layer_norm_backward_bf16_xpu";
+/// Known: fails on every nightly and on PR [`TRIAGE_PRS`]`[0]`.
+pub const TEST_KNOWN: &str = "test_histc_float64_xpu";
+/// Fixed: failed on the first two nightlies, passes on the latest.
+pub const TEST_FIXED: &str = "test_cdist_grad_p2_xpu";
+/// Flaky: attempt 1 of PR [`TRIAGE_PRS`]`[1]` failed it, attempt 2 (same commit) passed it;
+/// PR [`TRIAGE_PRS`]`[2]` fails it again, so it is failing (new) and flagged flaky.
+pub const TEST_FLAKY: &str = "test_multinomial_stress_xpu";
+/// A regression range: passed on nightly 1, fails from nightly 2 on.
+pub const TEST_REGRESSION: &str = "test_addmm_relu_fusion_xpu";
+/// The upstream PRs of the triage story (outside the random PRs' 160,000..170,000).
+pub const TRIAGE_PRS: [u64; 3] = [170_101, 170_102, 170_103];
 
 /// One leg of a backend's run: its job, and the backend it belongs to.
 struct Leg<'a> {
@@ -529,7 +554,153 @@ pub fn plan(seed: u64, run_nonce: u128, now: OffsetDateTime) -> Result<DemoPlan,
         callbacks.push(leg.in_progress(started_at, 60.0));
         callbacks.push(leg.completed(&mut rng, conclusion, started_at, completed_at));
     }
-    Ok(DemoPlan { callbacks, report })
+
+    let (_, repo) = &backends[0];
+    let triage = Triage {
+        backend: &BACKENDS[0],
+        repo,
+        upstream: &upstream,
+        nonce: (nonce_hi, nonce_lo),
+        now,
+    };
+    let in_order = triage.callbacks(&mut rng, next_run_id, next_check_run_id);
+    count(&mut report, "triage");
+    Ok(DemoPlan {
+        callbacks,
+        in_order,
+        report,
+    })
+}
+
+/// The test-triage story: one slot of [`TRIAGE_BACKEND`] over three days, each job sent in
+/// this order (contract §12):
+///
+/// | job | upstream | failed tests |
+/// |---|---|---|
+/// | nightly 1 | commit A | known, fixed |
+/// | nightly 2 | commit B | known, fixed, regression |
+/// | PR 1 | its head | known, new |
+/// | PR 2, attempt 1 | its head | flaky |
+/// | PR 2, attempt 2 | the same head | none: passed |
+/// | nightly 3 (the latest) | commit C | known, regression |
+/// | PR 3 | its head | flaky |
+///
+/// So `TEST_NEW` is new (nightly 2, its baseline, passed it), `TEST_KNOWN` known, `TEST_FIXED`
+/// fixed (nightly 3 passes it), `TEST_FLAKY` new and flaky, and `TEST_REGRESSION` has the
+/// regression range A...B. Every job reports counts its failed list covers, so a test it does
+/// not list passed (§12.2).
+struct Triage<'a> {
+    backend: &'a Backend,
+    repo: &'a RepoName,
+    upstream: &'a RepoName,
+    nonce: (u64, u64),
+    now: OffsetDateTime,
+}
+
+impl Triage<'_> {
+    fn callbacks(&self, rng: &mut Rng, first_run_id: u64, first_check_run_id: u64) -> Vec<Value> {
+        const HOUR: i64 = 3_600;
+        let nightly = |rng: &mut Rng| Trigger::Nightly {
+            upstream: self.upstream.clone(),
+            head_sha: rng.hex(40),
+        };
+        let pr = |rng: &mut Rng, index: usize| {
+            let (title, branch) = PR_TITLES[index % PR_TITLES.len()];
+            Trigger::PullRequest(PullRequest {
+                upstream: self.upstream.clone(),
+                number: TRIAGE_PRS[index],
+                title: title.to_owned(),
+                author: "guangyey".to_owned(),
+                head_sha: rng.hex(40),
+                branch: branch.to_owned(),
+            })
+        };
+        let pr_2 = pr(rng, 1);
+        // (hours ago, trigger, attempt, failed tests); attempt 2 re-runs the job before it.
+        let story: Vec<(i64, Trigger, u32, &[&str])> = vec![
+            (72, nightly(rng), 1, &[TEST_KNOWN, TEST_FIXED]),
+            (
+                48,
+                nightly(rng),
+                1,
+                &[TEST_KNOWN, TEST_FIXED, TEST_REGRESSION],
+            ),
+            (36, pr(rng, 0), 1, &[TEST_KNOWN, TEST_NEW]),
+            (30, pr_2.clone(), 1, &[TEST_FLAKY]),
+            (29, pr_2, 2, &[]),
+            (24, nightly(rng), 1, &[TEST_KNOWN, TEST_REGRESSION]),
+            (6, pr(rng, 2), 1, &[TEST_FLAKY]),
+        ];
+        let (workflow, job_name) = TRIAGE_SLOT;
+        let mut callbacks = Vec::new();
+        let mut run_id = first_run_id;
+        let mut delivery = 0;
+        for (check_run_id, (ago, trigger, attempt, failed)) in (first_check_run_id..).zip(story) {
+            if attempt == 1 {
+                run_id += 1;
+                delivery += 1;
+            }
+            // Delivery ids that grow in sending order: a job key orders jobs first seen in
+            // the same second (§12.1).
+            let delivery_id = uuid::Uuid::from_u64_pair(
+                self.nonce.0 ^ 0x7269_6167_6500_0000,
+                (self.nonce.1 & !0xffff) | delivery,
+            )
+            .to_string();
+            let leg = Leg {
+                backend: self.backend,
+                job: Job {
+                    repo: self.repo.clone(),
+                    level: self.backend.level,
+                    trigger,
+                    delivery_id,
+                    workflow: workflow.to_owned(),
+                    job_name: job_name.to_owned(),
+                    run_id,
+                    run_attempt: attempt,
+                    check_run_id,
+                },
+            };
+            let started_at = self.now - time::Duration::seconds(ago * HOUR);
+            let completed_at = started_at + time::Duration::seconds(rng.range(1_800, 3_600) as i64);
+            let conclusion = if failed.is_empty() {
+                Conclusion::Success
+            } else {
+                Conclusion::Failure
+            };
+            let failed_tests: Vec<FailedTest> = failed
+                .iter()
+                .map(|name| FailedTest {
+                    name: (*name).to_owned(),
+                    classname: TRIAGE_CLASS.to_owned(),
+                    message: format!("AssertionError: Tensor-likes are not close! ({name})"),
+                    stacktrace: Some(format!(
+                        "Traceback (most recent call last):\n  File \"test/test_ops.py\", \
+                         line 1387, in {name}\n    self.assertEqual(actual, expected)\n\
+                         AssertionError: Tensor-likes are not close!"
+                    )),
+                    duration_s: Some(rng.range(1, 300) as f64 / 10.0),
+                })
+                .collect();
+            let passed = rng.range(3_000, 12_000);
+            let execution = (completed_at - started_at).whole_seconds() as f64;
+            let mut completed = leg
+                .job
+                .completed(conclusion, completed_at, Some(execution))
+                .with_environment((self.backend.environment)());
+            if let Ok(counts) = TestCounts::new(
+                passed,
+                failed.len() as u64,
+                0,
+                Some(passed + failed.len() as u64),
+            ) {
+                completed = completed.with_tests(counts, failed_tests);
+            }
+            callbacks.push(leg.in_progress(started_at, 60.0));
+            callbacks.push(completed.to_json());
+        }
+        callbacks
+    }
 }
 
 fn count(report: &mut DemoReport, what: &str) {
@@ -639,6 +810,7 @@ pub async fn send_demo(ingest_url: &str, token: &str, seed: u64) -> anyhow::Resu
         &mut report,
     )
     .await?;
+    send(ingest_url, token, plan.in_order, 1, &mut report).await?;
     Ok(report)
 }
 
@@ -679,5 +851,57 @@ mod tests {
                 .count();
             assert!(sent < 600, "{}: {sent} callbacks", backend.repo);
         }
+    }
+
+    #[test]
+    fn the_triage_story_is_one_slot_sent_in_job_key_order() {
+        let plan = plan(42, 1, OffsetDateTime::now_utc()).unwrap();
+        assert_eq!(BACKENDS[0].repo, TRIAGE_BACKEND);
+        let workflow = |c: &Value| c["untrusted"]["callback_payload"]["workflow"].clone();
+        let completed: Vec<Value> = plan
+            .in_order
+            .iter()
+            .filter(|c| workflow(c)["status"] == "completed")
+            .map(workflow)
+            .collect();
+        assert_eq!(completed.len(), 7);
+        let mut keys = Vec::new();
+        for callback in &plan.in_order {
+            assert_eq!(callback["trusted"]["verified_repo"], TRIAGE_BACKEND);
+            let w = workflow(callback);
+            assert_eq!(
+                (w["name"].as_str(), w["job_name"].as_str()),
+                (Some(TRIAGE_SLOT.0), Some(TRIAGE_SLOT.1))
+            );
+            let delivery = callback["untrusted"]["callback_payload"]["delivery_id"].clone();
+            keys.push(format!("{delivery}/{}", w["check_run_id"]));
+        }
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted, "job keys grow in sending order");
+        // Every completed job reports counts its failed list covers (contract §12.2).
+        for w in &completed {
+            let listed = w["failed_tests"].as_array().unwrap().len() as u64;
+            assert_eq!(w["test_results"]["failed"].as_u64(), Some(listed), "{w}");
+        }
+        let failed_by = |name: &str| -> Vec<usize> {
+            (0..completed.len())
+                .filter(|&i| {
+                    completed[i]["failed_tests"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|t| t["name"] == name)
+                })
+                .collect()
+        };
+        // Jobs: nightly 1, nightly 2, PR 1, PR 2 attempt 1, PR 2 attempt 2, nightly 3, PR 3.
+        assert_eq!(failed_by(TEST_NEW), [2]);
+        assert_eq!(failed_by(TEST_KNOWN), [0, 1, 2, 5]);
+        assert_eq!(failed_by(TEST_FIXED), [0, 1]);
+        assert_eq!(failed_by(TEST_FLAKY), [3, 6]);
+        assert_eq!(failed_by(TEST_REGRESSION), [1, 5]);
+        assert_eq!(completed[3]["run_id"], completed[4]["run_id"]);
+        assert_eq!(completed[4]["run_attempt"], "2");
     }
 }

@@ -104,6 +104,52 @@ async fn demo_data_populates_every_view() {
         "no failed tests on the backend page: {backend}"
     );
 
+    // The triage story shows each test state on one backend (contract §12): new, known,
+    // fixed, and flaky.
+    let tests = get_ok(
+        &query,
+        &format!(
+            "/api/oot/{}/tests?window=30d",
+            oot_demo::story::TRIAGE_BACKEND
+        ),
+    )
+    .await;
+    let test_line = |name: &str| {
+        tests["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name && t["classname"] == oot_demo::story::TRIAGE_CLASS)
+            .unwrap_or_else(|| panic!("no {name} in {tests}"))
+            .clone()
+    };
+    use oot_demo::story::{TEST_FIXED, TEST_FLAKY, TEST_KNOWN, TEST_NEW, TEST_REGRESSION};
+    for (name, status, flaky) in [
+        (TEST_NEW, "new", false),
+        (TEST_KNOWN, "known", false),
+        (TEST_FIXED, "fixed", false),
+        (TEST_FLAKY, "new", true),
+        (TEST_REGRESSION, "new", false),
+    ] {
+        let line = test_line(name);
+        assert_eq!(line["status"], status, "{line}");
+        assert_eq!(line["flaky"], flaky, "{line}");
+    }
+
+    // And a regression range on the nightly series: passed on nightly 1, failing from 2 on.
+    let history = get_ok(
+        &query,
+        &format!(
+            "/api/oot/{}/tests/history?classname={}&name={TEST_REGRESSION}&window=30d",
+            oot_demo::story::TRIAGE_BACKEND,
+            oot_demo::story::TRIAGE_CLASS
+        ),
+    )
+    .await;
+    let regression = &history["slots"][0]["regression"];
+    assert_eq!(regression["finding"], "found", "{history}");
+    assert!(regression["compare_url"].is_string(), "{history}");
+
     // The views' figures are the same read from the rollups as counted from every job (the
     // read path before the rollups, kept as the baseline), in every window.
     let summaries = oot_e2e::rollups_match_baseline(&stores.settings)
