@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use oot_triage::{FailingTest, JobSlot, TestId};
+use oot_triage::{FailingTest, JobRef, JobSlot, TestId};
 
 const DAY: i64 = 86_400;
 
@@ -71,11 +71,23 @@ pub fn asked_of_baselines(
     since: i64,
     version_of: impl Fn(&str) -> Option<u64>,
 ) -> Vec<Asked> {
+    by_baseline(
+        rows.iter().filter_map(|row| {
+            let baseline = row.baseline.as_ref().filter(|b| b.first_seen_at < since)?;
+            Some((baseline, &row.test))
+        }),
+        version_of,
+    )
+}
+
+/// Each baseline of `pairs` (baseline, test it is the baseline of) with its tests, at the
+/// version `version_of` says it was read at (a baseline not read is left out).
+pub fn by_baseline<'a>(
+    pairs: impl IntoIterator<Item = (&'a JobRef, &'a TestId)>,
+    version_of: impl Fn(&str) -> Option<u64>,
+) -> Vec<Asked> {
     let mut asked: BTreeMap<&str, Asked> = BTreeMap::new();
-    for row in rows {
-        let Some(baseline) = row.baseline.as_ref().filter(|b| b.first_seen_at < since) else {
-            continue;
-        };
+    for (baseline, test) in pairs {
         let Some(version) = version_of(&baseline.job_key) else {
             continue;
         };
@@ -88,7 +100,7 @@ pub fn asked_of_baselines(
                 tests: BTreeSet::new(),
             })
             .tests
-            .insert(row.test.clone());
+            .insert(test.clone());
     }
     asked.into_values().collect()
 }

@@ -18,7 +18,7 @@
 //! A nightly read that is not a baseline changes no verdict, and the rule never asks the other
 //! PRs' jobs about tests they do not list, so they are read without their counts.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use oot_contract::RepoName;
 use oot_triage::{is_it_mine, JobSlot, PrTriage, TestId};
@@ -139,26 +139,13 @@ fn of_judged_slots(
 
 /// Each baseline nightly with the tests it is the baseline of, at the version it was read at.
 fn asked_of_baselines(triage: &PrTriage, version_of: impl Fn(&str) -> Option<u64>) -> Vec<Asked> {
-    let mut asked: BTreeMap<&str, Asked> = BTreeMap::new();
-    for test in &triage.tests {
-        let Some(baseline) = &test.baseline else {
-            continue;
-        };
-        let Some(version) = version_of(&baseline.job_key) else {
-            continue;
-        };
-        asked
-            .entry(baseline.job_key.as_str())
-            .or_insert_with(|| Asked {
-                job_key: baseline.job_key.clone(),
-                version,
-                first_seen_at: baseline.first_seen_at,
-                tests: BTreeSet::new(),
-            })
+    baselines::by_baseline(
+        triage
             .tests
-            .insert(test.test.clone());
-    }
-    asked.into_values().collect()
+            .iter()
+            .filter_map(|test| Some((test.baseline.as_ref()?, &test.test))),
+        version_of,
+    )
 }
 
 #[cfg(test)]
