@@ -307,6 +307,18 @@ pub async fn stack_server(action: &str, server: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Fresh stores of the test's own, with ingest and a projector running on them.
+pub async fn ingest_and_projector(prefix: &str) -> (TestStores, TestIngest, TestProjector) {
+    let stores = TestStores::unique(prefix);
+    let ingest = TestIngest::spawn(ingest_config(&stores.settings))
+        .await
+        .expect("ingest starts");
+    let projector = TestProjector::spawn(projector_config(&stores.settings))
+        .await
+        .expect("the projector starts");
+    (stores, ingest, projector)
+}
+
 /// Projector settings for a test: port 0, its own consumer group, small quick batches.
 pub fn projector_config(stores: &StoreSettings) -> oot_projector::config::ProjectorConfig {
     oot_projector::config::ProjectorConfig {

@@ -10,8 +10,7 @@ use oot_contract::clickhouse::failed_tests_table;
 use oot_contract::TestCounts;
 use oot_e2e::callbacks::{sample, Callback, FailedTest};
 use oot_e2e::{
-    attr_n, completed_rows, eventually, ingest_config, job_item, projector_config, TestIngest,
-    TestProjector, TestStores,
+    attr_n, completed_rows, eventually, job_item, TestIngest, TestProjector, TestStores,
 };
 use oot_platform::settings::StoreSettings;
 use oot_projector::failed_test_rows::FailedTestRow;
@@ -47,14 +46,7 @@ fn three_failures() -> Vec<FailedTest> {
 }
 
 async fn stack(prefix: &str) -> (TestStores, TestIngest, TestProjector) {
-    let stores = TestStores::unique(prefix);
-    let ingest = TestIngest::spawn(ingest_config(&stores.settings))
-        .await
-        .unwrap();
-    let projector = TestProjector::spawn(projector_config(&stores.settings))
-        .await
-        .unwrap();
-    (stores, ingest, projector)
+    oot_e2e::ingest_and_projector(prefix).await
 }
 
 /// Posts `bodies` in order, each accepted, and waits until the projector has projected

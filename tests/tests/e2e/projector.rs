@@ -76,14 +76,7 @@ async fn wait_for_events(projector: &TestProjector, count: u64) {
 }
 
 async fn stack(prefix: &str) -> (TestStores, TestIngest, TestProjector) {
-    let stores = TestStores::unique(prefix);
-    let ingest = TestIngest::spawn(ingest_config(&stores.settings))
-        .await
-        .unwrap();
-    let projector = TestProjector::spawn(projector_config(&stores.settings))
-        .await
-        .unwrap();
-    (stores, ingest, projector)
+    oot_e2e::ingest_and_projector(prefix).await
 }
 
 async fn item(
