@@ -16,6 +16,29 @@ pub fn repos_table(jobs_table: &str) -> String {
     format!("{jobs_table}_repos")
 }
 
+/// The duration histograms a cell holds (docs/contract.md §10.2): each is a ledger attribute per
+/// bucket ([`bucket_attribute`]) and a cells-table column of all buckets ([`buckets_column`]).
+pub mod histogram {
+    /// A verdict job's execution time.
+    pub const DURATION: &str = "duration";
+    /// A job's queue time.
+    pub const QUEUE: &str = "queue";
+    /// Queue plus execution time, for jobs with both.
+    pub const END_TO_END: &str = "e2e";
+}
+
+/// The ledger attribute holding bucket `bucket` of the histogram named `histogram`
+/// (e.g. `e2e_b07`).
+pub fn bucket_attribute(histogram: &str, bucket: usize) -> String {
+    format!("{histogram}_b{bucket:02}")
+}
+
+/// The cells table's `Array(Int64)` column holding every bucket of the histogram named
+/// `histogram` (e.g. `e2e_buckets`).
+pub fn buckets_column(histogram: &str) -> String {
+    format!("{histogram}_buckets")
+}
+
 /// Attributes of the ledger's items. Every item has [`attr::PK`] (what it is: `run#…`,
 /// `cell#…` or `repo#…`) and [`attr::VERSION`].
 pub mod attr {

@@ -7,6 +7,7 @@
 //! | `{jobs}_by_target` | upstream repo, PR (or delivery), downstream repo, job key | every completed job version | the PR view; a matrix page's jobs |
 //! | `{jobs}_targets` | downstream repo, hour, target | per hour and target: the newest job (its head commit) and the newest level | the matrix's rows |
 //! | `{jobs}_columns` | downstream repo, hour, workflow, job name | the (workflow, job name) pairs | the matrix's columns |
+//! | `{jobs}_levels` | downstream repo, day, level | per day and reported level: its first and last job | the scorecard's level history |
 //!
 //! **Migration.** [`ensure_read_tables`] (called by [`crate::migrate::ensure_clickhouse`], so by
 //! `migrate` and every service's start-up) creates each table and its view if missing. A table
@@ -30,8 +31,8 @@
 //! rows the projector writes while two migrations run at once, or while both views exist
 //! between step 4's two statements. Twice is harmless in each table: in `_by_target` the copies
 //! are the same job at the same version, which ReplacingMergeTree(version) collapses and the
-//! readers' latest-version-per-job choice sees once; `_targets` keeps `max` states, and the max
-//! of a value with itself is that value; `_columns` keeps distinct names. What must not happen
+//! readers' latest-version-per-job choice sees once; `_targets` keeps `max` states (`_levels` `min` and
+//! `max`), and either of a value with itself is that value; `_columns` keeps distinct names. What must not happen
 //! is a row reaching neither, and steps 1-3 ensure every row is either committed before the
 //! backfill reads (the backfill has it) or inserted after the capture view existed (the views
 //! have it).
@@ -70,8 +71,11 @@ pub const TARGETS: &str = "_targets";
 /// Suffix of the matrix's columns.
 pub const COLUMNS: &str = "_columns";
 
+/// Suffix of the level history.
+pub const LEVELS: &str = "_levels";
+
 /// Every read table, in the order they are made.
-pub const READ_TABLES: [ReadTable; 3] = [
+pub const READ_TABLES: [ReadTable; 4] = [
     ReadTable {
         suffix: BY_TARGET,
         create_sql: include_str!("../sql/create_oot_workflow_job_by_target.sql"),
@@ -89,6 +93,12 @@ pub const READ_TABLES: [ReadTable; 3] = [
         create_sql: include_str!("../sql/create_oot_workflow_job_columns.sql"),
         fill_sql: include_str!("../sql/fill_oot_workflow_job_columns.sql"),
         ttl_column: "hour",
+    },
+    ReadTable {
+        suffix: LEVELS,
+        create_sql: include_str!("../sql/create_oot_workflow_job_levels.sql"),
+        fill_sql: include_str!("../sql/fill_oot_workflow_job_levels.sql"),
+        ttl_column: "day",
     },
 ];
 
@@ -451,7 +461,12 @@ mod tests {
         let s = settings();
         assert_eq!(
             read_tables("jobs"),
-            ["jobs_by_target", "jobs_targets", "jobs_columns"]
+            [
+                "jobs_by_target",
+                "jobs_targets",
+                "jobs_columns",
+                "jobs_levels"
+            ]
         );
         for t in READ_TABLES {
             let old = t.ddl(&s, "18.16.1");

@@ -11,7 +11,9 @@ use anyhow::Context as _;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use oot_contract::rollup::{attr, cells_table, ledger_table, repos_table};
+use oot_contract::rollup::{
+    attr, buckets_column, cells_table, histogram, ledger_table, repos_table,
+};
 
 use crate::migrate::{supports_table_ttl, Outcome};
 use crate::settings::{ClickHouseSettings, DynamoSettings};
@@ -80,18 +82,61 @@ pub fn rollup_ddl(clickhouse: &ClickHouseSettings, server_version: &str) -> [Str
     ]
 }
 
-/// Creates the rollup tables if missing (`client` may have any current database).
+/// The cells' histogram columns, in the order the DDL declares them after `queues`.
+const HISTOGRAM_COLUMNS: [&str; 3] = [histogram::DURATION, histogram::QUEUE, histogram::END_TO_END];
+
+/// The `ALTER TABLE`s that give a cells table made before the histograms (its `SHOW CREATE
+/// TABLE` is `created`) the columns it lacks, each after the one before it.
+pub fn histogram_alters(qualified_cells: &str, created: &str) -> Vec<String> {
+    let mut after = "queues".to_owned();
+    let mut alters = Vec::new();
+    for name in HISTOGRAM_COLUMNS {
+        let column = buckets_column(name);
+        // 18.16 shows `name Type`, current releases `` `name` Type ``.
+        if !created.contains(&column) {
+            alters.push(format!(
+                "ALTER TABLE {qualified_cells} ADD COLUMN {column} Array(Int64) AFTER {after}"
+            ));
+        }
+        after = column;
+    }
+    alters
+}
+
+/// Creates the rollup tables if missing, and gives a cells table made before the histograms
+/// their columns (`client` may have any current database).
 pub async fn ensure_rollup_tables(
     client: &clickhouse::Client,
     clickhouse: &ClickHouseSettings,
     server_version: &str,
 ) -> anyhow::Result<()> {
+    let context = || format!("creating the rollup tables at {}", clickhouse.url);
     for ddl in rollup_ddl(clickhouse, server_version) {
         client
             .query(&clickhouse.ddl(&ddl))
             .execute()
             .await
-            .with_context(|| format!("creating the rollup tables at {}", clickhouse.url))?;
+            .with_context(context)?;
+    }
+    let cells = cells_table(&clickhouse.table);
+    let created = crate::read_tables::create_statement(client, &clickhouse.database, &cells)
+        .await
+        .with_context(context)?;
+    let qualified = format!("{}.{cells}", clickhouse.database);
+    for alter in histogram_alters(&qualified, &created) {
+        tracing::info!(table = %qualified, %alter, "adding the cells' histograms");
+        let done = client.query(&clickhouse.ddl(&alter)).execute().await;
+        if let Err(error) = done {
+            // 18.16 has no ADD COLUMN IF NOT EXISTS: another migrate that ran at once may have
+            // added it first, which is as good.
+            let now = crate::read_tables::create_statement(client, &clickhouse.database, &cells)
+                .await
+                .with_context(context)?;
+            if !histogram_alters(&qualified, &now).contains(&alter) {
+                continue;
+            }
+            return Err(anyhow::Error::new(error)).with_context(context);
+        }
     }
     Ok(())
 }
@@ -116,5 +161,26 @@ mod tests {
         );
         let [cells, _] = rollup_ddl(&settings, "26.9.1");
         assert!(cells.contains("\nTTL hour + toIntervalDay(90)"), "{cells}");
+    }
+
+    #[test]
+    fn a_cells_table_from_before_the_histograms_gets_each_column_once() {
+        let settings = crate::migrate::tests::settings(90);
+        let [new, _] = rollup_ddl(&settings, "18.16.1");
+        assert_eq!(histogram_alters("db.c", &new), Vec::<String>::new());
+        let old = new
+            .lines()
+            .filter(|line| !line.contains("_buckets"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace("queues Int64,", "queues Int64");
+        assert_eq!(
+            histogram_alters("db.c", &old),
+            [
+                "ALTER TABLE db.c ADD COLUMN duration_buckets Array(Int64) AFTER queues",
+                "ALTER TABLE db.c ADD COLUMN queue_buckets Array(Int64) AFTER duration_buckets",
+                "ALTER TABLE db.c ADD COLUMN e2e_buckets Array(Int64) AFTER queue_buckets",
+            ]
+        );
     }
 }

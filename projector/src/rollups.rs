@@ -45,6 +45,10 @@ pub struct CellRow {
     pub durations: i64,
     pub queue_sum_us: i64,
     pub queues: i64,
+    /// The histograms' buckets (`Array(Int64)`, `oot_rollup::histogram`).
+    pub duration_buckets: Vec<i64>,
+    pub queue_buckets: Vec<i64>,
+    pub e2e_buckets: Vec<i64>,
 }
 
 impl CellRow {
@@ -66,6 +70,9 @@ impl CellRow {
             durations: f.durations,
             queue_sum_us: f.queue_sum_us,
             queues: f.queues,
+            duration_buckets: f.duration_buckets.counts().to_vec(),
+            queue_buckets: f.queue_buckets.counts().to_vec(),
+            e2e_buckets: f.e2e_buckets.counts().to_vec(),
         }
     }
 }

@@ -9,6 +9,8 @@
 -- repo's range only).
 -- Binds: the downstream repo when asked for one; the window's start, in seconds since the
 -- epoch (on the hour).
+-- The histograms are summed bucket by bucket (sumForEach; a row written before the histograms
+-- holds empty arrays, which add nothing).
 -- The inner aliases differ from the column names: ClickHouse 18.16 resolves a column name to a
 -- same-named alias inside other aggregates.
 SELECT ?fields
@@ -24,7 +26,10 @@ FROM (
         sum(cell_duration_sum_us) AS duration_sum_us,
         sum(cell_durations) AS durations,
         sum(cell_queue_sum_us) AS queue_sum_us,
-        sum(cell_queues) AS queues
+        sum(cell_queues) AS queues,
+        sumForEach(cell_duration_buckets) AS duration_buckets,
+        sumForEach(cell_queue_buckets) AS queue_buckets,
+        sumForEach(cell_e2e_buckets) AS e2e_buckets
     FROM (
         SELECT
             downstream_repo,
@@ -40,7 +45,10 @@ FROM (
             argMax(duration_sum_us, version) AS cell_duration_sum_us,
             argMax(durations, version) AS cell_durations,
             argMax(queue_sum_us, version) AS cell_queue_sum_us,
-            argMax(queues, version) AS cell_queues
+            argMax(queues, version) AS cell_queues,
+            argMax(duration_buckets, version) AS cell_duration_buckets,
+            argMax(queue_buckets, version) AS cell_queue_buckets,
+            argMax(e2e_buckets, version) AS cell_e2e_buckets
         FROM {cells}
         WHERE {repo_condition} hour >= toDateTime(?)
         GROUP BY downstream_repo, hour, workflow_name, job_name

@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 use serde::Serialize;
 
 use oot_rollup::figures::micros;
-use oot_rollup::{Contribution, Figures, Outcome};
+use oot_rollup::{Contribution, Figures, Histogram, Outcome};
 
 use crate::job::JobState;
 
@@ -59,6 +59,10 @@ pub struct Tally {
     durations: u64,
     queue_sum_us: u64,
     queues: u64,
+    /// The same durations, queue times and end-to-end times per bucket, for percentiles.
+    pub duration_buckets: Histogram,
+    pub queue_buckets: Histogram,
+    pub e2e_buckets: Histogram,
 }
 
 impl Tally {
@@ -98,6 +102,12 @@ impl Tally {
         self.durations += n(figures.durations);
         self.queue_sum_us += n(figures.queue_sum_us);
         self.queues += n(figures.queues);
+        self.duration_buckets
+            .zip(&figures.duration_buckets, i64::saturating_add);
+        self.queue_buckets
+            .zip(&figures.queue_buckets, i64::saturating_add);
+        self.e2e_buckets
+            .zip(&figures.e2e_buckets, i64::saturating_add);
     }
 
     /// The tally of rollup sums.

@@ -1,7 +1,11 @@
 //! What a run contributes to the rates, and the sums of a rollup cell.
 
+use std::borrow::Cow;
+
 use oot_contract::{Conclusion, Status};
 use serde::{Deserialize, Serialize};
+
+use crate::histogram::{Histogram, Measure};
 
 /// The outcome classes a rate distinguishes (docs/contract.md §11.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,6 +84,11 @@ pub struct Contribution {
 }
 
 impl Contribution {
+    /// Queue plus execution time, when both are known (only verdicts have a duration).
+    pub fn end_to_end_us(&self) -> Option<u64> {
+        self.duration_us?.checked_add(self.queue_us?)
+    }
+
     /// The contribution of a job with `status` and `conclusion`; `None` while it runs (it has no
     /// outcome yet). The duration is the relay's `execution_time` when it measured one, else
     /// `completed_at - started_at` (seconds since the epoch, as the completed row holds them).
@@ -114,7 +123,8 @@ impl Contribution {
 
 /// The sums of a set of contributions. Every field is a count or a sum of whole microseconds,
 /// so [`Figures::add`] and [`Figures::retract`] commute: a cell kept by adding and retracting in
-/// any order equals the sum of its current contributions.
+/// any order equals the sum of its current contributions. The histograms count the same
+/// durations as the sums, per bucket ([`crate::histogram`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Figures {
     pub completed: i64,
@@ -127,6 +137,10 @@ pub struct Figures {
     pub durations: i64,
     pub queue_sum_us: i64,
     pub queues: i64,
+    pub duration_buckets: Histogram,
+    pub queue_buckets: Histogram,
+    /// Queue plus duration, for the verdicts with both.
+    pub e2e_buckets: Histogram,
 }
 
 impl Figures {
@@ -152,7 +166,27 @@ impl Figures {
             figures.queue_sum_us = signed(us);
             figures.queues = 1;
         }
+        figures.duration_buckets = Histogram::of(contribution.duration_us);
+        figures.queue_buckets = Histogram::of(contribution.queue_us);
+        figures.e2e_buckets = Histogram::of(contribution.end_to_end_us());
         figures
+    }
+
+    /// The histogram of `measure`.
+    pub fn histogram(&self, measure: Measure) -> &Histogram {
+        match measure {
+            Measure::Duration => &self.duration_buckets,
+            Measure::Queue => &self.queue_buckets,
+            Measure::EndToEnd => &self.e2e_buckets,
+        }
+    }
+
+    fn histogram_mut(&mut self, measure: Measure) -> &mut Histogram {
+        match measure {
+            Measure::Duration => &mut self.duration_buckets,
+            Measure::Queue => &mut self.queue_buckets,
+            Measure::EndToEnd => &mut self.e2e_buckets,
+        }
     }
 
     /// `self + other`, field by field.
@@ -176,6 +210,10 @@ impl Figures {
         self.durations = op(self.durations, other.durations);
         self.queue_sum_us = op(self.queue_sum_us, other.queue_sum_us);
         self.queues = op(self.queues, other.queues);
+        for measure in Measure::ALL {
+            self.histogram_mut(measure)
+                .zip(other.histogram(measure), op);
+        }
     }
 
     /// The change that turns `before` into `after` (either may be nothing).
@@ -191,10 +229,12 @@ impl Figures {
         *self == Figures::default()
     }
 
-    /// The fields with their names, in the order of the cells table's columns.
-    pub fn fields(&self) -> [(&'static str, i64); 10] {
+    /// The fields with their names: the sums, in the order of the cells table's columns, then
+    /// each histogram's buckets that are not zero (by [`oot_contract::rollup::bucket_attribute`];
+    /// a missing one is zero).
+    pub fn fields(&self) -> Vec<(Cow<'static, str>, i64)> {
         use oot_contract::rollup::column as c;
-        [
+        let sums = [
             (c::COMPLETED, self.completed),
             (c::SUCCESSES, self.successes),
             (c::FAILURES, self.failures),
@@ -205,14 +245,27 @@ impl Figures {
             (c::DURATIONS, self.durations),
             (c::QUEUE_SUM_US, self.queue_sum_us),
             (c::QUEUES, self.queues),
-        ]
+        ];
+        let mut fields: Vec<(Cow<'static, str>, i64)> = sums
+            .into_iter()
+            .map(|(name, value)| (Cow::Borrowed(name), value))
+            .collect();
+        for measure in Measure::ALL {
+            for (bucket, count) in self.histogram(measure).counts().iter().enumerate() {
+                if *count != 0 {
+                    let name = oot_contract::rollup::bucket_attribute(measure.name(), bucket);
+                    fields.push((Cow::Owned(name), *count));
+                }
+            }
+        }
+        fields
     }
 
     /// Figures from named fields (missing ones are 0): the inverse of [`Figures::fields`].
     pub fn from_fields(mut get: impl FnMut(&str) -> Option<i64>) -> Figures {
         use oot_contract::rollup::column as c;
         let mut v = |name| get(name).unwrap_or(0);
-        Figures {
+        let mut figures = Figures {
             completed: v(c::COMPLETED),
             successes: v(c::SUCCESSES),
             failures: v(c::FAILURES),
@@ -223,7 +276,20 @@ impl Figures {
             durations: v(c::DURATIONS),
             queue_sum_us: v(c::QUEUE_SUM_US),
             queues: v(c::QUEUES),
+            duration_buckets: Histogram::default(),
+            queue_buckets: Histogram::default(),
+            e2e_buckets: Histogram::default(),
+        };
+        for measure in Measure::ALL {
+            let counts: Vec<i64> = (0..crate::histogram::BUCKETS)
+                .map(|bucket| {
+                    let name = oot_contract::rollup::bucket_attribute(measure.name(), bucket);
+                    get(&name).unwrap_or(0)
+                })
+                .collect();
+            *figures.histogram_mut(measure) = Histogram::from_counts(&counts);
         }
+        figures
     }
 }
 
@@ -298,6 +364,11 @@ mod tests {
         let fields = f.fields();
         let back = Figures::from_fields(|n| fields.iter().find(|(k, _)| *k == n).map(|(_, v)| *v));
         assert_eq!(back, f);
+        assert_eq!(f.e2e_buckets.total(), 1, "a verdict with a queue time");
+        assert!(
+            fields.iter().any(|(name, v)| name == "e2e_b00" && *v == 1),
+            "5.5 s end to end is in the first bucket: {fields:?}"
+        );
     }
 
     fn arb_contribution() -> impl Strategy<Value = Option<Contribution>> {
@@ -352,6 +423,9 @@ mod tests {
                 expected.add(&Figures::of(c));
             }
             prop_assert_eq!(cell, expected);
+            prop_assert_eq!(cell.duration_buckets.total(), cell.durations);
+            prop_assert_eq!(cell.queue_buckets.total(), cell.queues);
+            prop_assert!(cell.e2e_buckets.total() <= cell.durations.min(cell.queues));
         }
     }
 }

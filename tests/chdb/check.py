@@ -69,7 +69,7 @@ T0 = data.T0
 # The tables ordered for the views (platform/src/read_tables.rs): a table of the jobs table
 # `jobs` is `jobs{suffix}`, made by create_oot_workflow_job{suffix}.sql and filled by
 # fill_oot_workflow_job{suffix}.sql.
-READ_TABLE_SUFFIXES = ["_by_target", "_targets", "_columns"]
+READ_TABLE_SUFFIXES = ["_by_target", "_targets", "_columns", "_levels"]
 JOB_TABLE_STEM = "oot_workflow_job"
 
 # The failed-test table of a jobs table `jobs` (oot_contract::clickhouse::failed_tests_table).
@@ -90,6 +90,7 @@ TTL_COLUMN = {
     "create_oot_workflow_job_targets.sql": "hour",
     "create_oot_workflow_job_columns.sql": "hour",
     "create_oot_job_cells.sql": "hour",
+    "create_oot_workflow_job_levels.sql": "day",
 }
 
 # Each query file: the row struct whose fields `?fields` becomes, and the cases to run, each a
@@ -178,6 +179,10 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
     # Every repo (one bind) and one repo (two): the service splices `{repo_condition}` so.
     "cells_sums.sql": ("SumsRow", [[0], [T0 + 10 * D], [T0 + 36 * D + 7 * 3600], [T0 + 400 * D]] + REPO_WINDOW_CASES),
     "repo_latest.sql": ("LatestRow", [[]]),
+    # The level history (platform/sql/create_oot_workflow_job_levels.sql, a read table kept by
+    # its view or backfilled): every repo (no bind) and one repo (one).
+    # A repo that never reported a level has no rows.
+    "level_days.sql": ("LevelDay", [[]] + [[repo] for repo in data.REPOS if any(data.LEVELS[repo])] + [["nobody/nothing"]]),
     "repo_last_results.sql": ("LastResultRow", [[]]),
     "baseline_repo_jobs.sql": ("JobRow", REPO_WINDOW_CASES),
     "baseline_pr_jobs.sql": ("JobRow", PR_CASES),
@@ -310,6 +315,14 @@ def row_fields(source: str) -> dict[str, list[str]]:
     return structs
 
 
+def repo_condition(query: str, values: list) -> str:
+    """What the service splices for `{repo_condition}` (query/src/stores/rollups.rs): a condition
+    on one repo when the case binds one, else nothing."""
+    if query == "level_days.sql":
+        return "WHERE downstream_repo = ?" if len(values) == 1 else ""
+    return "downstream_repo = ? AND" if len(values) == 2 else ""
+
+
 def render_ddl(template: str, table: str, ttl_days: int | None, ttl_column: str = "first_seen_at") -> str:
     """migrate::completed_jobs_ddl: the TTL clause where the server has table TTLs, else empty."""
     ttl_clause = f"TTL {ttl_column} + toIntervalDay({ttl_days})" if ttl_days else ""
@@ -418,6 +431,9 @@ def parse_value(text: str, type_: str, tz: ZoneInfo):
         return float(text)
     if type_ == "String":
         return unescape_tsv(text)
+    if re.fullmatch(r"Array\(U?Int\d+\)", type_):
+        # TSV prints an array of numbers as [1,2,3]; a tuple, so rows stay sortable.
+        return tuple(json.loads(text))
     raise ValueError(f"a type this check does not read: {type_}")
 
 
@@ -654,7 +670,8 @@ def main() -> int:
                         template.replace("{table}", f"{DATABASE}.{table}")
                         .replace("{cells}", f"{DATABASE}.{table}_cells")
                         .replace("{repos}", f"{DATABASE}.{table}_repos")
-                        .replace("{repo_condition}", "downstream_repo = ? AND" if len(values) == 2 else "")
+                        .replace("{levels}", f"{DATABASE}.{table}_levels")
+                        .replace("{repo_condition}", repo_condition(path.name, values))
                     )
                     sql = bind(spliced, structs[struct], values)
                     try:

@@ -234,7 +234,16 @@ def cell_batches() -> list[list[dict]]:
                             timed_out = rng.randint(0, completed - successes - failures)
                             cancelled = completed - successes - failures - timed_out
                             verdicts = successes + failures + timed_out
+                            # Bucket counts (rollup/src/histogram.rs), of another length now and
+                            # then, or absent: a row written before the histograms existed.
+                            histograms = {}
+                            if rng.random() > 0.2:
+                                histograms = {
+                                    name: [rng.randint(0, 5) for _ in range(rng.choice([24, 24, 24, 3]))]
+                                    for name in ("duration_buckets", "queue_buckets", "e2e_buckets")
+                                }
                             batches[v - 1].append({
+                                **histograms,
                                 "downstream_repo": repo,
                                 "hour": T0 + day * D + hour * 3600,
                                 "workflow_name": workflow,

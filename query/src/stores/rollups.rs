@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use oot_contract::RepoName;
-use oot_rollup::Figures;
+use oot_rollup::{Figures, Histogram};
 use serde::Deserialize;
 
 use crate::stores::completed::RepoLastResult;
@@ -16,6 +16,9 @@ pub const CELLS_SUMS_SQL: &str = include_str!("../../sql/cells_sums.sql");
 /// `cells_sums.sql`'s condition for one repo (bound first); every repo has none.
 const ONE_REPO: &str = "downstream_repo = ? AND";
 pub const REPO_LATEST_SQL: &str = include_str!("../../sql/repo_latest.sql");
+pub const LEVEL_DAYS_SQL: &str = include_str!("../../sql/level_days.sql");
+/// `level_days.sql`'s condition for one repo (bound); every repo has none.
+const LEVELS_OF_ONE_REPO: &str = "WHERE downstream_repo = ?";
 
 /// What a repo's runs in a window count.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +41,9 @@ struct SumsRow {
     durations: i64,
     queue_sum_us: i64,
     queues: i64,
+    duration_buckets: Vec<i64>,
+    queue_buckets: Vec<i64>,
+    e2e_buckets: Vec<i64>,
 }
 
 impl From<SumsRow> for RepoFigures {
@@ -55,6 +61,9 @@ impl From<SumsRow> for RepoFigures {
                 durations: row.durations,
                 queue_sum_us: row.queue_sum_us,
                 queues: row.queues,
+                duration_buckets: Histogram::from_counts(&row.duration_buckets),
+                queue_buckets: Histogram::from_counts(&row.queue_buckets),
+                e2e_buckets: Histogram::from_counts(&row.e2e_buckets),
             },
         }
     }
@@ -68,12 +77,23 @@ struct LatestRow {
     level_now: String,
 }
 
-/// The rollup tables of one completed-jobs table.
+/// One day of a repo's level history: the first and last job seen that (UTC) day at `level`.
+#[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, Deserialize)]
+pub struct LevelDay {
+    pub downstream_repo: String,
+    pub level: String,
+    pub day_start: u32,
+    pub first_seen: u32,
+    pub last_seen: u32,
+}
+
+/// The rollup tables of one completed-jobs table, and its level history.
 #[derive(Clone)]
 pub struct Rollups {
     client: clickhouse::Client,
     cells: String,
     repos: String,
+    levels: String,
     timeout: Duration,
 }
 
@@ -89,6 +109,10 @@ impl Rollups {
             client,
             cells: oot_contract::rollup::cells_table(qualified_jobs_table),
             repos: oot_contract::rollup::repos_table(qualified_jobs_table),
+            levels: format!(
+                "{qualified_jobs_table}{}",
+                oot_platform::read_tables::LEVELS
+            ),
             timeout,
         }
     }
@@ -97,7 +121,8 @@ impl Rollups {
         self.client.query(
             &template
                 .replace("{cells}", &self.cells)
-                .replace("{repos}", &self.repos),
+                .replace("{repos}", &self.repos)
+                .replace("{levels}", &self.levels),
         )
     }
 
@@ -132,6 +157,28 @@ impl Rollups {
             .unwrap_or_default())
     }
 
+    /// The level history of `repo`, or of every repo; by repo, then day, then level.
+    pub async fn level_days(&self, repo: Option<&RepoName>) -> Result<Vec<LevelDay>, StoreError> {
+        let mut rows: Vec<LevelDay> = match repo {
+            Some(repo) => {
+                let sql = LEVEL_DAYS_SQL.replace("{repo_condition}", LEVELS_OF_ONE_REPO);
+                self.fetch(self.query(&sql).bind(repo.as_str())).await?
+            }
+            None => {
+                let sql = LEVEL_DAYS_SQL.replace("{repo_condition}", "");
+                self.fetch(self.query(&sql)).await?
+            }
+        };
+        rows.sort_by(|a, b| {
+            (&a.downstream_repo, a.day_start, &a.level).cmp(&(
+                &b.downstream_repo,
+                b.day_start,
+                &b.level,
+            ))
+        });
+        Ok(rows)
+    }
+
     /// Every repo with a completed job, its last completion and latest level.
     pub async fn latest(&self) -> Result<Vec<RepoLastResult>, StoreError> {
         let rows: Vec<LatestRow> = self.fetch(self.query(REPO_LATEST_SQL)).await?;
@@ -152,7 +199,7 @@ mod tests {
 
     #[test]
     fn every_query_reads_only_its_rollup_table_without_final() {
-        for sql in [CELLS_SUMS_SQL, REPO_LATEST_SQL] {
+        for sql in [CELLS_SUMS_SQL, REPO_LATEST_SQL, LEVEL_DAYS_SQL] {
             assert!(sql.contains("SELECT ?fields"), "{sql}");
             let statement: String = sql
                 .lines()
@@ -171,6 +218,12 @@ mod tests {
             2
         );
         assert_eq!(binds(REPO_LATEST_SQL), 0);
+        assert_eq!(binds(&LEVEL_DAYS_SQL.replace("{repo_condition}", "")), 0);
+        assert_eq!(
+            binds(&LEVEL_DAYS_SQL.replace("{repo_condition}", LEVELS_OF_ONE_REPO)),
+            1
+        );
+        assert!(LEVEL_DAYS_SQL.contains("FROM {levels}\n    {repo_condition}\n"));
         assert!(REPO_LATEST_SQL.contains("FROM {repos}"));
     }
 }

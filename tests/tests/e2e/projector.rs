@@ -477,6 +477,8 @@ async fn expired_months_are_dropped_and_recent_ones_kept() {
         key: String,
         version: u64,
         first_seen_at: u32,
+        // Kept by the level history too (a job with no level says nothing there).
+        downstream_repo_level: String,
     }
     let now = time::OffsetDateTime::now_utc();
     let mut insert = client.insert::<Seen>(&s.clickhouse.table).await.unwrap();
@@ -485,6 +487,7 @@ async fn expired_months_are_dropped_and_recent_ones_kept() {
             key: "old".into(),
             version: 1,
             first_seen_at: 1_580_000_000,
+            downstream_repo_level: "L2".into(),
         })
         .await
         .unwrap(); // Jan 2020
@@ -493,6 +496,7 @@ async fn expired_months_are_dropped_and_recent_ones_kept() {
             key: "new".into(),
             version: 1,
             first_seen_at: now.unix_timestamp() as u32,
+            downstream_repo_level: "L2".into(),
         })
         .await
         .unwrap();

@@ -696,6 +696,7 @@ async fn a_jobs_table_made_before_the_read_tables_is_backfilled_once_under_concu
             (read[0].clone(), ReadTableOutcome::AlreadyThere),
             (read[1].clone(), ReadTableOutcome::Backfilled),
             (read[2].clone(), ReadTableOutcome::AlreadyThere),
+            (read[3].clone(), ReadTableOutcome::AlreadyThere),
         ]
     );
     assert!(exists(s, &read_tables::view_name(targets)).await);
