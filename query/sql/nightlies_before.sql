@@ -10,6 +10,9 @@
 -- subquery's set is matched against its sort key, as in target_jobs.sql). Every job of those
 -- deliveries first seen before the window is returned, the latest version of each as in
 -- pr_jobs.sql.
+-- The PR view's triage (§12.15) reads the nightlies around a PR's jobs so; the release diff
+-- (§12.16) the nightlies of its window and of its time ranges, binding the end of the hours as
+-- the last value and keeping the jobs first seen in them.
 SELECT ?fields
 FROM {table}_by_target
 WHERE (upstream_repo, target_pr, target_event, target_delivery) IN (

@@ -4,6 +4,9 @@
 //! - `GET /api/oot/{org}/{repo}?window=..&page=N&per_page=M`
 //! - `GET /api/oot/{org}/{repo}/tests?window=..`, the backend's failing tests
 //! - `GET /api/oot/{org}/{repo}/tests/history?classname=..&name=..&window=..`, one test's history
+//! - `GET /api/oot/{org}/{repo}/tests/diff?old=..&new=..&window=..` (or `old_from`, `old_until`,
+//!   `new_from`, `new_until`), the backend's release diff
+//! - `GET /api/oot/{org}/{repo}/scorecard`, the backend's readiness gates and level history
 //! - `GET /api/oot/pr/{number}?upstream_repo=owner/name&window=..`
 //!
 //! Each handler takes its parameters parsed at the edge ([`crate::extract`]: a 400 naming the one
@@ -22,11 +25,12 @@ use oot_contract::RepoName;
 use crate::baselines;
 use crate::clock;
 use crate::error::ApiError;
+use crate::extract::RepoPath;
 use crate::job::SummaryJob;
 use crate::observations::Observations;
 use crate::params::{
-    BackendParams, FailingTestsParams, PageRequest, PrParams, PrTriageParams, SummaryParams,
-    TestHistoryParams,
+    BackendParams, FailingTestsParams, PageRequest, PrParams, PrTriageParams, ReleaseDiffParams,
+    SummaryParams, TestHistoryParams,
 };
 use crate::rules::Window;
 use crate::stores::completed::CompletedJobs;
@@ -39,6 +43,8 @@ use crate::views::backend::{self, BackendView};
 use crate::views::failing_tests::{self, FailingTestsView};
 use crate::views::pr::{self, PrView};
 use crate::views::pr_triage;
+use crate::views::release_diff::ReleaseDiffView;
+use crate::views::scorecard::{self, ScorecardView, ScorecardWindows, Verdicts};
 use crate::views::summary::{self, Summary};
 use crate::views::test_history::{self, JobDetails, TestHistoryView};
 
@@ -48,6 +54,9 @@ pub struct Stores {
     /// The hourly cells and per-repo latest the summary and the backend header read.
     pub rollups: Rollups,
     pub live: LiveJobs,
+    /// The readiness gates' thresholds (a setting, not a store: here because every handler's
+    /// state is this).
+    pub thresholds: oot_readiness::Thresholds,
 }
 
 impl Stores {
@@ -74,7 +83,13 @@ impl Stores {
             rollups: Rollups::new(reads.clone(), &table, timeout),
             completed: CompletedJobs::new(reads, table, timeout),
             live: LiveJobs::new(dynamo, dynamo_table.to_owned(), timeout),
+            thresholds: oot_readiness::Thresholds::default(),
         }
+    }
+
+    /// The same stores, judging readiness against `thresholds`.
+    pub fn with_thresholds(self, thresholds: oot_readiness::Thresholds) -> Self {
+        Self { thresholds, ..self }
     }
 }
 
@@ -88,6 +103,8 @@ pub fn routes(stores: Arc<Stores>) -> Router {
             "/api/oot/{org}/{repo}/tests/history",
             get(test_history_view),
         )
+        .route("/api/oot/{org}/{repo}/tests/diff", get(release_diff_view))
+        .route("/api/oot/{org}/{repo}/scorecard", get(scorecard_view))
         .with_state(stores)
 }
 
@@ -119,6 +136,20 @@ async fn test_history_view(
     Ok(Json(load_test_history(&stores, params).await?))
 }
 
+async fn release_diff_view(
+    State(stores): State<Arc<Stores>>,
+    params: ReleaseDiffParams,
+) -> Result<Json<ReleaseDiffView>, ApiError> {
+    Ok(Json(load_release_diff(&stores, params).await?))
+}
+
+async fn scorecard_view(
+    State(stores): State<Arc<Stores>>,
+    repo: RepoPath,
+) -> Result<Json<ScorecardView>, ApiError> {
+    Ok(Json(load_scorecard(&stores, &repo.0).await?))
+}
+
 async fn pr_view(
     State(stores): State<Arc<Stores>>,
     params: PrTriageParams,
@@ -132,8 +163,16 @@ async fn pr_view(
 
 /// The summary of the window asked for, ending now: two reads of the rollups (the window's
 /// cells, every repo's latest), whatever the number of jobs.
+/// The summary as served: [`summary_at`] with each repo's readiness verdicts ([`verdicts_at`]),
+/// read at once.
 pub async fn load_summary(stores: &Stores, params: SummaryParams) -> Result<Summary, StoreError> {
-    summary_at(stores, params.window, clock::now()).await
+    let now = clock::now();
+    let (mut summary, verdicts) = tokio::try_join!(
+        summary_at(stores, params.window, now),
+        verdicts_at(stores, now)
+    )?;
+    summary.attach_readiness(&verdicts);
+    Ok(summary)
 }
 
 /// The summary of `window` ending at `now`, from the rollups.
@@ -210,6 +249,54 @@ pub async fn backend_at(
         .await?;
     view.attach_failed_tests(&failed_tests);
     Ok(view)
+}
+
+pub async fn load_scorecard(stores: &Stores, repo: &RepoName) -> Result<ScorecardView, StoreError> {
+    scorecard_at(stores, repo, clock::now()).await
+}
+
+/// [`load_scorecard`] at `now`: the repo's rollup cells of the promotion and the demotion
+/// windows and its level-history rows, read at once (docs/contract.md §14.3).
+pub async fn scorecard_at(
+    stores: &Stores,
+    repo: &RepoName,
+    now: i64,
+) -> Result<ScorecardView, StoreError> {
+    let windows = ScorecardWindows::at(now, &stores.thresholds);
+    let (promotion, demotion, level_days) = tokio::try_join!(
+        stores.rollups.repo(repo, windows.promotion_since),
+        stores.rollups.repo(repo, windows.demotion_since),
+        stores.rollups.level_days(Some(repo)),
+    )?;
+    Ok(scorecard::build(
+        repo.as_str(),
+        now,
+        &stores.thresholds,
+        &promotion,
+        &demotion,
+        &level_days,
+    ))
+}
+
+/// Every repo's verdicts at `now` (the summary's readiness column), from every repo's cells of
+/// both windows and every repo's level rows.
+pub async fn verdicts_at(
+    stores: &Stores,
+    now: i64,
+) -> Result<std::collections::BTreeMap<String, Verdicts>, StoreError> {
+    let windows = ScorecardWindows::at(now, &stores.thresholds);
+    let (promotion, demotion, level_days) = tokio::try_join!(
+        stores.rollups.summary(windows.promotion_since),
+        stores.rollups.summary(windows.demotion_since),
+        stores.rollups.level_days(None),
+    )?;
+    Ok(scorecard::verdicts(
+        now,
+        &stores.thresholds,
+        &promotion,
+        &demotion,
+        &level_days,
+    ))
 }
 
 /// The window's targets of `repo` a page needs ([`backend::newest_targets`]).
@@ -369,6 +456,26 @@ pub async fn test_history_at(
         observations.results(),
         &details,
     ))
+}
+
+/// One backend's release diff as asked for, its window ending now. Unlike the other loaders it
+/// can refuse its parameters: a commit prefix is looked up among the window's nightly commits.
+pub async fn load_release_diff(
+    stores: &Stores,
+    params: ReleaseDiffParams,
+) -> Result<ReleaseDiffView, ApiError> {
+    release_diff_at(stores, params, clock::now()).await
+}
+
+/// [`load_release_diff`] at `now` (docs/contract.md §12.16): the nightlies of the window and of
+/// the time ranges asked for, then the nightlies compared by key
+/// ([`crate::release_diff::diff_at`]); the answer is [`oot_triage::release_diff`]'s on them.
+pub async fn release_diff_at(
+    stores: &Stores,
+    params: ReleaseDiffParams,
+    now: i64,
+) -> Result<ReleaseDiffView, ApiError> {
+    crate::release_diff::diff_at(&stores.completed, params, now).await
 }
 
 /// One upstream PR's view, over the window if one is asked for.

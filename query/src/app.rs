@@ -28,6 +28,10 @@ impl Application {
     pub async fn build(config: QueryConfig) -> anyhow::Result<Self> {
         config.dynamo.validate()?;
         config.clickhouse.validate()?;
+        let thresholds = match &config.readiness_thresholds {
+            Some(path) => oot_readiness::Thresholds::load(path)?,
+            None => oot_readiness::Thresholds::default(),
+        };
         let dynamo = config.dynamo.client().await;
         let clickhouse = config.clickhouse.client();
         migrate::ensure_job_table(&dynamo, &config.dynamo).await?;
@@ -37,12 +41,10 @@ impl Application {
             clickhouse_probe(clickhouse.clone(), &config.clickhouse),
         ]);
         let timeout = STORE_TIMEOUT;
-        let stores = Arc::new(Stores::connect(
-            &config.clickhouse,
-            dynamo,
-            &config.dynamo.table,
-            timeout,
-        ));
+        let stores = Arc::new(
+            Stores::connect(&config.clickhouse, dynamo, &config.dynamo.table, timeout)
+                .with_thresholds(thresholds),
+        );
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;

@@ -21,4 +21,9 @@ pub struct QueryConfig {
 
     #[command(flatten)]
     pub clickhouse: ClickHouseSettings,
+
+    /// The readiness gates' thresholds and windows (TOML, e.g. `readiness/readiness.toml`);
+    /// without it, the defaults that file documents (RFC-0054's revised gates).
+    #[arg(long, env = "OOT_READINESS_THRESHOLDS")]
+    pub readiness_thresholds: Option<std::path::PathBuf>,
 }

@@ -8,7 +8,8 @@ use axum::http::request::Parts;
 
 use crate::error::ApiError;
 use crate::params::{
-    BackendParams, FailingTestsParams, PrParams, PrTriageParams, SummaryParams, TestHistoryParams,
+    BackendParams, FailingTestsParams, PrParams, PrTriageParams, ReleaseDiffParams, SummaryParams,
+    TestHistoryParams,
 };
 
 fn query(parts: &Parts) -> Option<&str> {
@@ -35,6 +36,20 @@ async fn org_and_repo<S: Send + Sync>(
     Ok(org_and_repo)
 }
 
+/// A backend named by its path alone (`/…/{org}/{repo}/…`), for views that take no other
+/// parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoPath(pub oot_contract::RepoName);
+
+impl<S: Send + Sync> FromRequestParts<S> for RepoPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let (org, repo) = org_and_repo(parts, state).await?;
+        crate::params::downstream_repo(&org, &repo).map(RepoPath)
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for BackendParams {
     type Rejection = ApiError;
 
@@ -59,6 +74,15 @@ impl<S: Send + Sync> FromRequestParts<S> for TestHistoryParams {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let (org, repo) = org_and_repo(parts, state).await?;
         TestHistoryParams::parse(&org, &repo, query(parts))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ReleaseDiffParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let (org, repo) = org_and_repo(parts, state).await?;
+        ReleaseDiffParams::parse(&org, &repo, query(parts))
     }
 }
 
@@ -113,6 +137,10 @@ mod tests {
             .route(
                 "/h/{org}/{repo}/tests/history",
                 get(|p: TestHistoryParams| async move { p.test.name }),
+            )
+            .route(
+                "/d/{org}/{repo}/tests/diff",
+                get(|p: ReleaseDiffParams| async move { p.window.as_str() }),
             );
         let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
         let response = router.oneshot(request).await.into_response();
@@ -142,6 +170,10 @@ mod tests {
             (StatusCode::OK, "x::y / z".into())
         );
         assert_eq!(
+            status_of("/d/a/b/tests/diff?old=abcdef0").await,
+            (StatusCode::OK, "30d".into())
+        );
+        assert_eq!(
             status_of("/p/5?upstream_repo=pytorch/audio").await,
             (StatusCode::OK, "pytorch/audio#5".into())
         );
@@ -155,6 +187,9 @@ mod tests {
             ("/h/intel/x/tests/history?name=t", "classname"),
             ("/h/intel/x/tests/history?classname=C", "name"),
             ("/h/-x/y/tests/history?classname=C&name=t", "repo"),
+            ("/d/-x/y/tests/diff", "repo"),
+            ("/d/a/b/tests/diff?new=nothex!", "new"),
+            ("/d/a/b/tests/diff?old_from=2026-04-01", "old_until"),
         ] {
             let (status, body) = status_of(uri).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");

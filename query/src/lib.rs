@@ -3,7 +3,8 @@
 //!
 //! - [`rules`]: which jobs a view shows: the time window and the latest-attempt rule, for all views.
 //! - [`observations`]: stored rows as the triage rules read them; [`baselines`]: which nightlies
-//!   from before the window the failing-tests view reads.
+//!   from before the window the failing-tests view reads; [`pr_triage`], [`release_diff`]: how
+//!   "is it mine?" and the release diff read theirs.
 //! - [`job`]: one job as the views see it; [`tally`]: pass rates and averages over jobs;
 //!   [`target`]: what a row of the per-backend matrix stands for upstream.
 //! - [`stores`]: the reads of each store (SQL in `query/sql/`, one file per query).
@@ -25,6 +26,7 @@ pub mod observations;
 pub mod pages;
 pub mod params;
 pub mod pr_triage;
+pub mod release_diff;
 pub mod rules;
 pub mod stores;
 pub mod tally;

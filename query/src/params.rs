@@ -1,6 +1,6 @@
 //! Reading a view's path and query parameters into what its loader takes ([`SummaryParams`],
-//! [`BackendParams`], [`FailingTestsParams`], [`TestHistoryParams`], [`PrParams`]), each
-//! parameter refused with a 400 that names it. Repo
+//! [`BackendParams`], [`FailingTestsParams`], [`TestHistoryParams`], [`ReleaseDiffParams`],
+//! [`PrParams`]), each parameter refused with a 400 that names it. Repo
 //! names and PR numbers are the contract's own types, so they follow the rules ingest applies.
 //!
 //! Query strings are parsed here rather than by axum's `Query` extractor, whose rejections are
@@ -10,6 +10,7 @@
 use oot_contract::{PrNumber, RepoName, UpstreamPr};
 use oot_triage::TestId;
 
+use crate::clock::parse_rfc3339;
 use crate::error::ApiError;
 use crate::rules::Window;
 
@@ -225,6 +226,185 @@ impl TestHistoryParams {
     }
 }
 
+/// The window whose nightly commits the release diff offers and looks commits up in, when the
+/// request names none: a month, so that two releases a few weeks apart can be picked.
+pub const DEFAULT_RELEASE_DIFF_WINDOW: Window = Window::Month;
+
+/// The longest time range one side of the release diff may span: the longest window, so one
+/// request reads at most that many hours of a backend's targets per side (docs/contract.md
+/// §12.16), never its whole history.
+pub const MAX_RELEASE_DIFF_RANGE_SECONDS: i64 = 30 * 86_400;
+
+/// The fewest hex digits a commit prefix may have: GitHub's short form.
+pub const MIN_COMMIT_PREFIX: usize = 7;
+
+/// One side of the release diff as the request names it (docs/contract.md §12.16).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SideRequest {
+    /// A whole commit id (40 or 64 hex digits), lower-case as the stores hold commits.
+    Commit(String),
+    /// The first 7 to 39 hex digits of a commit, lower-case: found among the window's nightly
+    /// commits.
+    CommitPrefix(String),
+    /// The nightlies first seen at or after `from` and before `until`, seconds since the epoch.
+    Between { from: i64, until: i64 },
+}
+
+/// What a backend's release diff is asked for: the two sides (each absent when not named: the
+/// loader then picks the defaults) and the window its nightly commits are listed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseDiffParams {
+    pub repo: RepoName,
+    pub old: Option<SideRequest>,
+    pub new: Option<SideRequest>,
+    pub window: Window,
+}
+
+/// The names of one side's parameters.
+struct SideNames {
+    commit: &'static str,
+    from: &'static str,
+    until: &'static str,
+}
+
+const OLD: SideNames = SideNames {
+    commit: "old",
+    from: "old_from",
+    until: "old_until",
+};
+const NEW: SideNames = SideNames {
+    commit: "new",
+    from: "new_from",
+    until: "new_until",
+};
+
+impl ReleaseDiffParams {
+    /// From the path's `{org}` and `{repo}` and the query string: each side as `old` (a commit)
+    /// or `old_from` and `old_until` (a time range), the same for `new`, then `window` (default
+    /// [`DEFAULT_RELEASE_DIFF_WINDOW`]). An empty value is no value: it is what an HTML form
+    /// sends for a field left empty.
+    pub fn parse(org: &str, repo: &str, query: Option<&str>) -> Result<Self, ApiError> {
+        let repo = downstream_repo(org, repo)?;
+        let params = QueryParams::parse(query);
+        let old = side(&params, &OLD)?;
+        let new = side(&params, &NEW)?;
+        let window = optional_window(&params)?.unwrap_or(DEFAULT_RELEASE_DIFF_WINDOW);
+        // The old side's default is the nightly commit before the new one; a time range has no
+        // commit to be before.
+        if old.is_none() && matches!(new, Some(SideRequest::Between { .. })) {
+            return Err(ApiError::invalid(
+                OLD.commit,
+                "required when the new side is a time range (new_from, new_until): give old, \
+                 or old_from and old_until",
+            ));
+        }
+        Ok(Self {
+            repo,
+            old,
+            new,
+            window,
+        })
+    }
+}
+
+/// The value of `name`, an empty one read as none.
+fn non_empty_param<'a>(
+    params: &'a QueryParams,
+    name: &'static str,
+) -> Result<Option<&'a str>, ApiError> {
+    Ok(params.get(name)?.filter(|value| !value.is_empty()))
+}
+
+/// One side: a commit, a time range, or nothing; both, or half a range, refused.
+fn side(params: &QueryParams, names: &SideNames) -> Result<Option<SideRequest>, ApiError> {
+    let commit = non_empty_param(params, names.commit)?;
+    let from = non_empty_param(params, names.from)?;
+    let until = non_empty_param(params, names.until)?;
+    match (commit, from, until) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(ApiError::invalid(
+            names.commit,
+            format!(
+                "give either {} (a nightly commit) or {} and {} (a time range), not both",
+                names.commit, names.from, names.until
+            ),
+        )),
+        (Some(text), None, None) => commit_request(names.commit, text).map(Some),
+        (None, Some(from), Some(until)) => {
+            let from_at = instant(names.from, from)?;
+            let until_at = instant(names.until, until)?;
+            if until_at <= from_at {
+                return Err(ApiError::invalid(
+                    names.until,
+                    format!(
+                        "must be after {} ({from}); the range's end is excluded",
+                        names.from
+                    ),
+                ));
+            }
+            if until_at - from_at > MAX_RELEASE_DIFF_RANGE_SECONDS {
+                return Err(ApiError::invalid(
+                    names.until,
+                    format!(
+                        "the range {from} to {until} is longer than 30 days: a side spans at most \
+                         30 days"
+                    ),
+                ));
+            }
+            Ok(Some(SideRequest::Between {
+                from: from_at,
+                until: until_at,
+            }))
+        }
+        (None, Some(_), None) => Err(ApiError::invalid(
+            names.until,
+            format!("required with {}", names.from),
+        )),
+        (None, None, Some(_)) => Err(ApiError::invalid(
+            names.from,
+            format!("required with {}", names.until),
+        )),
+        (None, None, None) => Ok(None),
+    }
+}
+
+/// A commit id or its first digits, lower-case.
+fn commit_request(name: &'static str, text: &str) -> Result<SideRequest, ApiError> {
+    let hex = text.bytes().all(|b| b.is_ascii_hexdigit());
+    let sha = text.to_ascii_lowercase();
+    match text.len() {
+        40 | 64 if hex => Ok(SideRequest::Commit(sha)),
+        n if hex && (MIN_COMMIT_PREFIX..40).contains(&n) => Ok(SideRequest::CommitPrefix(sha)),
+        _ => Err(ApiError::invalid(
+            name,
+            format!(
+                "expected a commit id: 40 hex digits (or 64), or its first {MIN_COMMIT_PREFIX} \
+                 or more; got {text:?}"
+            ),
+        )),
+    }
+}
+
+/// An instant typed by a person: RFC 3339 (`2026-04-28T10:15:30Z`, any offset) or a day
+/// (`2026-04-28`, its midnight UTC), in seconds since the epoch.
+fn instant(name: &'static str, text: &str) -> Result<i64, ApiError> {
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    parse_rfc3339(text)
+        .or_else(|| {
+            time::Date::parse(text, &day)
+                .ok()
+                .map(|date| date.midnight().assume_utc().unix_timestamp())
+        })
+        .ok_or_else(|| {
+            ApiError::invalid(
+                name,
+                format!(
+                    "expected a time as RFC 3339 (2026-04-28T10:15:30Z) or a day (2026-04-28, \
+                     midnight UTC); got {text:?}"
+                ),
+            )
+        })
+}
+
 /// What the PR view is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrParams {
@@ -305,6 +485,136 @@ mod tests {
             optional_window(&QueryParams::parse(Some("x=1"))).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn a_release_diff_side_is_a_commit_its_prefix_or_a_time_range() {
+        let parse = |query: &str| ReleaseDiffParams::parse("intel", "x", Some(query));
+        let sha = "AbCdEf0123".repeat(4);
+        let diff = parse(&format!("old={sha}&new=abcdef0")).unwrap();
+        assert_eq!(
+            diff.old,
+            Some(SideRequest::Commit(sha.to_ascii_lowercase())),
+            "lower-case, as the stores hold commits"
+        );
+        assert_eq!(
+            diff.new,
+            Some(SideRequest::CommitPrefix("abcdef0".to_owned()))
+        );
+        assert_eq!(diff.window, DEFAULT_RELEASE_DIFF_WINDOW);
+        let long = "f".repeat(64);
+        assert_eq!(
+            parse(&format!("new={long}&window=7d")).unwrap(),
+            ReleaseDiffParams {
+                repo: downstream_repo("intel", "x").unwrap(),
+                old: None,
+                new: Some(SideRequest::Commit(long)),
+                window: Window::Week,
+            }
+        );
+
+        let ranges = parse(
+            "old_from=2026-04-01&old_until=2026-04-02\
+             &new_from=2026-04-28T10:15:30Z&new_until=2026-04-28T13:15:30%2B02:00",
+        )
+        .unwrap();
+        // 2026-04-01 00:00 UTC is 1775001600.
+        assert_eq!(
+            ranges.old,
+            Some(SideRequest::Between {
+                from: 1_775_001_600,
+                until: 1_775_001_600 + 86_400
+            })
+        );
+        assert_eq!(
+            ranges.new,
+            Some(SideRequest::Between {
+                from: 1_777_371_330,
+                until: 1_777_371_330 + 3_600
+            }),
+            "any offset: 13:15:30+02:00 is 11:15:30Z"
+        );
+
+        let none = parse("old=&new=&old_from=&window=24h").unwrap();
+        assert_eq!(
+            (none.old, none.new, none.window),
+            (None, None, Window::Day),
+            "an empty field is no value, as a form sends it"
+        );
+        assert_eq!(
+            parse("old=abcdef0&new_from=2026-04-01&new_until=2026-04-02")
+                .unwrap()
+                .old,
+            Some(SideRequest::CommitPrefix("abcdef0".to_owned())),
+            "one side a commit, the other a time range"
+        );
+    }
+
+    #[test]
+    fn a_bad_missing_or_contradictory_release_diff_parameter_is_named() {
+        for (query, name, says) in [
+            ("old=xyz1234", "old", "hex digits"),
+            ("new=abc", "new", "first 7"),
+            (&format!("old={}", "a".repeat(41)), "old", "40 hex digits"),
+            (
+                "old=abcdef0&old_from=2026-04-01&old_until=2026-04-02",
+                "old",
+                "not both",
+            ),
+            ("new=abcdef0&new_until=2026-04-02", "new", "not both"),
+            ("old_from=2026-04-01", "old_until", "required with old_from"),
+            (
+                "new_until=2026-04-01",
+                "new_from",
+                "required with new_until",
+            ),
+            (
+                "old_from=yesterday&old_until=2026-04-02",
+                "old_from",
+                "RFC 3339",
+            ),
+            (
+                "old_from=2026-04-01&old_until=2026-4-2",
+                "old_until",
+                "a day",
+            ),
+            (
+                "old_from=2026-04-02&old_until=2026-04-02",
+                "old_until",
+                "must be after old_from",
+            ),
+            (
+                "new_from=2026-04-02&new_until=2026-04-01&old=abcdef0",
+                "new_until",
+                "must be after new_from",
+            ),
+            (
+                "old_from=2026-03-01&old_until=2026-04-01",
+                "old_until",
+                "longer than 30 days",
+            ),
+            (
+                "new_from=2026-04-01&new_until=2026-04-02",
+                "old",
+                "required when the new side is a time range",
+            ),
+            ("old=abcdef0&old=abcdef1", "old", "more than once"),
+            ("window=2d", "window", "24h, 7d, 30d"),
+        ] {
+            let error = ReleaseDiffParams::parse("intel", "x", Some(query)).unwrap_err();
+            let message = error.to_string();
+            assert!(message.contains(says), "{query}: {message}");
+            assert_eq!(parameter_of(error), name, "{query}");
+        }
+        // Exactly 30 days is allowed; the path is checked first.
+        assert!(ReleaseDiffParams::parse(
+            "intel",
+            "x",
+            Some("old_from=2026-03-02&old_until=2026-04-01")
+        )
+        .is_ok());
+        let error = ReleaseDiffParams::parse("-x", "y", Some("old=zz")).unwrap_err();
+        assert_eq!(parameter_of(error), "repo");
     }
 
     #[test]

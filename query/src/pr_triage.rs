@@ -161,6 +161,7 @@ mod tests {
                 ..facts(key, 1)
             },
             failed: failed.iter().map(|n| test_id(n)).collect(),
+            workflow_run_url: None,
         }
     }
 

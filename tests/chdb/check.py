@@ -168,6 +168,8 @@ def pr_triage_other_prs_cases() -> list[list]:
 
 # The data's jobs without a PR are pushes: nightlies_before.sql is run with the event types bound
 # as `push` to read them (the service binds the nightly ones, which the data has none of).
+# The first and last cases bind the end of the hours read as the last value, as the release
+# diff does (query/src/release_diff.rs, docs/contract.md §12.16); the others a window's start.
 NIGHTLIES_BEFORE_CASES = (
     [[repo, T0, T0 + 41 * D, ["push"], repo, T0 + 41 * D] for repo in data.REPOS]
     + [[repo, T0 + 10 * D, T0 + 30 * D, ["nightly", "push"], repo, T0 + 30 * D] for repo in data.REPOS]

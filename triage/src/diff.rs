@@ -33,7 +33,9 @@ pub enum NightlySet {
 }
 
 impl NightlySet {
-    fn holds(&self, job: &JobResult) -> bool {
+    /// Whether `job` is of this set by its commit or its first-seen time (whether it is a
+    /// nightly is not asked: the diff only looks in the nightly series).
+    pub fn holds(&self, job: &JobResult) -> bool {
         match self {
             NightlySet::Sha(sha) => job.run.upstream_sha.eq_ignore_ascii_case(sha),
             NightlySet::Between { from, until } => (*from..*until).contains(&job.run.first_seen_at),

@@ -8,15 +8,18 @@ use maud::{html, Markup};
 use crate::pages::failing_tests::failing_tests_path;
 use crate::pages::format;
 use crate::pages::layout::{self, Freshness};
+use crate::pages::scorecard;
 use crate::views::backend::{BackendView, Failure, Header, Row, Target};
 use crate::views::cell::JobCell;
+use crate::views::scorecard::ScorecardView;
 
 /// The drill-down anchor of the `i`th failure on the page.
 fn failure_anchor(i: usize) -> String {
     format!("failure-{i}")
 }
 
-pub fn render(view: &BackendView, now: i64) -> Markup {
+/// The page; `readiness`, when given, is shown under the header.
+pub fn render(view: &BackendView, readiness: Option<&ScorecardView>, now: i64) -> Markup {
     let newest = format::newest(view.rows.iter().map(|r| r.last_seen_at.as_deref()));
     let freshness = Freshness {
         generated_at: view.generated_at.as_deref(),
@@ -63,6 +66,7 @@ pub fn render(view: &BackendView, now: i64) -> Markup {
             href(w.map_or(view.window, |w| w.as_str()), 1)
         }))
         (header(&view.header))
+        @if let Some(readiness) = readiness { (scorecard::section(readiness, now)) }
         h2 { "Upstream targets × jobs" }
         @if view.rows.is_empty() {
             p.empty {

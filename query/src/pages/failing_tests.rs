@@ -7,6 +7,7 @@ use oot_triage::Status;
 
 use crate::pages::format;
 use crate::pages::layout::{self, Freshness};
+use crate::pages::release_diff::release_diff_path;
 use crate::pages::test_history::test_history_href;
 use crate::views::failing_tests::{Baseline, FailingTestLine, FailingTestsView, Headline, PrRef};
 
@@ -47,6 +48,10 @@ pub fn render(view: &FailingTestsView, now: i64) -> Markup {
             strong { "known" } ": failing there too; "
             strong { "fixed" } ": failed on a nightly, passes on the latest. "
             strong { "Flaky" } ": failed and passed on one upstream commit."
+        }
+        p {
+            a href=(release_diff_path(repo)) { "Release diff" }
+            ": the failing tests of two nightly commits (or time ranges) compared: newly failing, fixed, still failing."
         }
         (layout::window_selector(window, None, |w| {
             let w = w.map_or(view.window, |w| w.as_str());
@@ -229,6 +234,7 @@ mod tests {
         assert!(html.contains(r#"<code class="sha">abcdef0</code>"#));
         assert!(html.contains(r#"href="/oot/intel/torch-xpu-ops?window=7d""#));
         assert!(html.contains(r#"href="/oot/intel/torch-xpu-ops/tests?window=24h""#));
+        assert!(html.contains(r#"<a href="/oot/intel/torch-xpu-ops/tests/diff">Release diff</a>"#));
         assert!(html.contains(
             r#"href="/oot/intel/torch-xpu-ops/tests/history?classname=T%3Ci%3E&amp;name=test_%3Cb%3Ebold%3C%2Fb%3E&amp;window=7d""#
         ));

@@ -1,9 +1,10 @@
 //! The HTML pages of the three views, for people: server-rendered, no JavaScript.
 //!
 //! - `GET /` redirects to `GET /oot`, the global summary;
-//! - `GET /oot/{org}/{repo}?window=..&page=N&per_page=M`, one backend;
+//! - `GET /oot/{org}/{repo}?window=..&page=N&per_page=M`, one backend, with its readiness;
 //! - `GET /oot/{org}/{repo}/tests?window=..`, one backend's failing tests;
 //! - `GET /oot/{org}/{repo}/tests/history?classname=..&name=..&window=..`, one test's history;
+//! - `GET /oot/{org}/{repo}/tests/diff?old=..&new=..&window=..`, one backend's release diff;
 //! - `GET /pr/{number}?upstream_repo=owner/name&window=..`, one upstream PR;
 //! - `GET /static/oot.css`, the one stylesheet.
 //!
@@ -14,13 +15,17 @@
 //!
 //! - [`format`]: one value shown (state, rate, time, link); [`layout`]: the shared frame;
 //! - [`summary`], [`backend`], [`pr`]: the three pages, and [`failing_tests`], a backend's
-//!   failing tests, and [`test_history`], one test's; [`security`]: their response headers.
+//!   failing tests, [`test_history`], one test's, and [`release_diff`], two sets of nightlies
+//!   compared; [`scorecard`], the readiness section and verdicts; [`security`]: their response
+//!   headers.
 
 pub mod backend;
 pub mod failing_tests;
 pub mod format;
 pub mod layout;
 pub mod pr;
+pub mod release_diff;
+pub mod scorecard;
 pub mod security;
 pub mod summary;
 pub mod test_history;
@@ -38,7 +43,8 @@ use crate::api::{self, Stores};
 use crate::clock;
 use crate::error::{ApiError, RETRY_AFTER_SECS};
 use crate::params::{
-    BackendParams, FailingTestsParams, PrTriageParams, SummaryParams, TestHistoryParams,
+    BackendParams, FailingTestsParams, PrTriageParams, ReleaseDiffParams, SummaryParams,
+    TestHistoryParams,
 };
 use crate::stores::StoreError;
 
@@ -52,6 +58,7 @@ pub fn routes(stores: Arc<Stores>) -> Router {
         .route("/oot/{org}/{repo}", get(backend_page))
         .route("/oot/{org}/{repo}/tests", get(failing_tests_page))
         .route("/oot/{org}/{repo}/tests/history", get(test_history_page))
+        .route("/oot/{org}/{repo}/tests/diff", get(release_diff_page))
         .route("/pr/{number}", get(pr_page))
         .route("/static/oot.css", get(stylesheet))
         .with_state(stores);
@@ -80,8 +87,13 @@ async fn backend_page(
     State(stores): State<Arc<Stores>>,
     params: Result<BackendParams, ApiError>,
 ) -> PageResult {
-    let view = api::load_backend(&stores, params?).await?;
-    Ok(html(backend::render(&view, clock::now())))
+    let params = params?;
+    let repo = params.repo.clone();
+    let (view, readiness) = tokio::try_join!(
+        api::load_backend(&stores, params),
+        api::load_scorecard(&stores, &repo)
+    )?;
+    Ok(html(backend::render(&view, Some(&readiness), clock::now())))
 }
 
 async fn failing_tests_page(
@@ -98,6 +110,14 @@ async fn test_history_page(
 ) -> PageResult {
     let view = api::load_test_history(&stores, params?).await?;
     Ok(html(test_history::render(&view, clock::now())))
+}
+
+async fn release_diff_page(
+    State(stores): State<Arc<Stores>>,
+    params: Result<ReleaseDiffParams, ApiError>,
+) -> PageResult {
+    let view = api::load_release_diff(&stores, params?).await?;
+    Ok(html(release_diff::render(&view, clock::now())))
 }
 
 async fn pr_page(

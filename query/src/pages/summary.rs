@@ -4,6 +4,7 @@ use maud::{html, Markup};
 
 use crate::pages::format;
 use crate::pages::layout::{self, Freshness};
+use crate::pages::scorecard;
 use crate::views::summary::{RepoSummary, Summary};
 
 pub fn render(view: &Summary, now: i64) -> Markup {
@@ -31,6 +32,7 @@ pub fn render(view: &Summary, now: i64) -> Markup {
                     tr {
                         th scope="col" { "Backend" }
                         th scope="col" { "Level" }
+                        th scope="col" { "Readiness" }
                         th scope="col" { "Pass rate" }
                         th scope="col" class="num" { "✔ Successes" }
                         th scope="col" class="num" { "✘ Failures" }
@@ -63,6 +65,7 @@ fn line(repo: &RepoSummary, window: &str, now: i64) -> Markup {
         tr class=[repo.stale.then_some("stale")] {
             th scope="row" data-label="Backend" { a href=(href) { (repo.downstream_repo) } }
             td data-label="Level" { (repo.level.as_deref().unwrap_or("—")) }
+            td data-label="Readiness" { (scorecard::verdict_cell(repo.readiness.as_ref())) }
             td data-label="Pass rate" { (format::ratio(repo.pass_rate.as_ref())) }
             td.num data-label="✔ Successes" { (repo.successes) }
             td.num data-label="✘ Failures" { (repo.failures) }

@@ -21,12 +21,14 @@ const STORE: &str = "clickhouse";
 pub const PR_TRIAGE_JOBS_SQL: &str = include_str!("../../sql/pr_triage_jobs.sql");
 pub const PR_TRIAGE_OTHER_PRS_SQL: &str = include_str!("../../sql/pr_triage_other_prs.sql");
 
-/// A PR job as read for its triage: its facts and the tests its failed list names, each once,
-/// in the list's order, both of the version read.
+/// A job read by key with its failed list (a PR's shown job for its triage; a nightly the
+/// release diff compares, contract §12.16): its facts and the tests its failed list names, each
+/// once, in the list's order, both of the version read, and its downstream run's link.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JudgedJob {
     pub facts: JobFacts,
     pub failed: Vec<TestId>,
+    pub workflow_run_url: Option<String>,
 }
 
 /// One failure of an asked test by another PR's job, with that job's facts.
@@ -55,6 +57,7 @@ struct PrTriageJobRow {
     first_seen_at: u32,
     failed_tests: Option<u64>,
     failed_tests_json: String,
+    workflow_run_url: String,
 }
 
 impl TryFrom<PrTriageJobRow> for JudgedJob {
@@ -80,6 +83,7 @@ impl TryFrom<PrTriageJobRow> for JudgedJob {
                 failed_count: row.failed_tests,
             },
             failed,
+            workflow_run_url: non_empty(row.workflow_run_url),
         })
     }
 }
@@ -147,7 +151,8 @@ fn bound_test_bytes(test: &TestId) -> usize {
 
 impl CompletedJobs {
     /// The jobs `keys` of `repo`, latest version of each, with their failed lists; in chunks of
-    /// keys as [`Self::failed_tests`] sends them.
+    /// keys as [`Self::failed_tests`] sends them. Also the release diff's read of the nightlies
+    /// it compares (contract §12.16).
     pub async fn pr_triage_jobs(
         &self,
         repo: &RepoName,
@@ -257,9 +262,14 @@ mod tests {
             first_seen_at: 1_000,
             failed_tests: Some(1),
             failed_tests_json: r#"[{"name":"t","classname":"C"}]"#.to_owned(),
+            workflow_run_url: "https://github.com/a/b/actions/runs/1".to_owned(),
         };
         let job = JudgedJob::try_from(row("failure")).unwrap();
         assert_eq!((job.facts.version, job.facts.pr_number), (4, Some(7)));
+        assert_eq!(
+            job.workflow_run_url.as_deref(),
+            Some("https://github.com/a/b/actions/runs/1")
+        );
         assert_eq!(job.failed[0].name, "t");
         let skipped = JudgedJob::try_from(row("exploded")).unwrap_err();
         assert_eq!(skipped.why.name, "conclusion");

@@ -6,6 +6,8 @@
 //! - [`pr`]: one upstream PR across backends, with its headline.
 //! - [`failing_tests`]: one downstream repo's failing tests, new first (the triage rules' rows).
 //! - [`test_history`]: one test's results per job slot, with its regression range.
+//! - [`release_diff`]: one downstream repo's failing tests on two sets of nightlies compared.
+//! - [`scorecard`]: one downstream repo's readiness gates, verdicts and level history.
 //! - [`cell`]: one job as the matrix and the PR view show it; [`failed_tests`]: the drill-down's list.
 
 pub mod backend;
@@ -14,6 +16,8 @@ pub mod failed_tests;
 pub mod failing_tests;
 pub mod pr;
 pub mod pr_triage;
+pub mod release_diff;
+pub mod scorecard;
 pub mod summary;
 pub mod test_history;
 

@@ -17,6 +17,7 @@ use crate::rules::{counted_attempts, in_window, Window};
 use crate::stores::completed::RepoLastResult;
 use crate::stores::rollups::RepoFigures;
 use crate::tally::{Ratio, Tally};
+use crate::views::scorecard::Verdicts;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -25,6 +26,15 @@ pub struct Summary {
     pub since: Option<String>,
     pub generated_at: Option<String>,
     pub repos: Vec<RepoSummary>,
+}
+
+impl Summary {
+    /// Each line's readiness verdicts, from every repo's (a repo with none is not judged).
+    pub fn attach_readiness(&mut self, verdicts: &BTreeMap<String, Verdicts>) {
+        for repo in &mut self.repos {
+            repo.readiness = verdicts.get(&repo.downstream_repo).copied();
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,6 +58,10 @@ pub struct RepoSummary {
     pub days_since_last_result: Option<u64>,
     /// No completed job in the window.
     pub stale: bool,
+    /// The RFC-0054 verdicts (docs/contract.md §14), over their own windows whatever the
+    /// summary's; `null` where the served summary did not ask (the read-model tests compare the
+    /// counts alone).
+    pub readiness: Option<Verdicts>,
 }
 
 /// Per repo while building: the tally and what is known of its last result.
@@ -152,6 +166,7 @@ fn summary_of(window: Window, now: i64, repos: BTreeMap<String, Acc>) -> Summary
             last_run_at: acc.last_completed_at.and_then(rfc3339),
             days_since_last_result: acc.last_completed_at.map(|at| days_between(at, now)),
             stale: acc.tally.completed == 0,
+            readiness: None,
         })
         .collect();
     lines.sort_by(worst_first);

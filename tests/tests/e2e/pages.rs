@@ -12,6 +12,9 @@
 //!
 //! plus `old/backend`, whose only job completed ten days ago (written straight into ClickHouse),
 //! so the 7-day summary shows it with no results.
+//!
+//! The triage pages that need nightlies (the release diff, the PR's "is it mine?" marks) are
+//! shown on the release-diff story (`release_diff.rs`): three nightly commits and two PRs.
 #![allow(clippy::unwrap_used)] // a failed step should stop the test where it failed
 
 use std::time::Duration;
@@ -405,6 +408,42 @@ async fn pr_page_has_headlines_per_backend_and_escaped_jobs() {
 }
 
 #[tokio::test]
+async fn release_diff_and_pr_triage_pages_are_escaped_and_say_each_mark_in_words() {
+    let triage = crate::release_diff::seeded("pagestriage").await;
+    let failing = page(&triage.query, &format!("/oot/{XPU}/tests")).await;
+    assert!(failing.contains(&format!(r#"href="/oot/{XPU}/tests/diff""#)));
+
+    let diff = page(&triage.query, &format!("/oot/{XPU}/tests/diff")).await;
+    assert!(diff.contains(&format!("<h1>Release diff of {XPU}</h1>")));
+    for text in [
+        "✘ newly failing",
+        "✔ fixed",
+        "◆ still failing",
+        "? unknown",
+        "test_new_&lt;b&gt;f32&lt;/b&gt;",
+        r#"<form class="diff" method="get" action="/oot/intel/torch-xpu-ops/tests/diff">"#,
+        r#"<select name="old">"#,
+        r#"<select name="new">"#,
+    ] {
+        assert!(diff.contains(text), "{text} not on the diff page");
+    }
+
+    let pr = page(&triage.query, &format!("/pr/{}", crate::release_diff::MINE)).await;
+    for text in [
+        "1 new on this PR, 1 known on nightly, 1 seen on other PRs",
+        "new on this PR",
+        "known: also failing on nightly",
+        "seen failing on 1 other PR (upstream or flaky)",
+        r#"<span class="verdict new">"#,
+        r#"<span class="verdict known">"#,
+        r#"<span class="verdict seen">"#,
+        "/tests/history?classname=test.test_ops.TestOps&amp;name=test_mine&amp;window=7d",
+    ] {
+        assert!(pr.contains(text), "{text} not on the PR page");
+    }
+}
+
+#[tokio::test]
 async fn root_redirects_errors_are_pages_and_the_stylesheet_is_served() {
     let stores = TestStores::unique("pages");
     let query = TestQuery::spawn(query_config(&stores.settings))
@@ -545,12 +584,14 @@ impl ChromeDriver {
     }
 }
 
-/// One page in the browser: what its title must be and a text it must show (as text).
+/// One page in the browser: what its title must be, the texts it must show (as text), and
+/// the element scrolled into view for the screenshot (the top of the page when none).
 struct BrowserPage {
     name: &'static str,
     path: String,
     title: String,
-    shows: &'static str,
+    shows: &'static [&'static str],
+    scroll_to: Option<&'static str>,
 }
 
 /// Loads each page at each viewport, checks that no script ran and that the page fits the
@@ -584,11 +625,9 @@ async fn check_in_browser(
                 .await?;
             anyhow::ensure!(facts["scripts"] == 0, "{what}: a script element: {facts}");
             let text = facts["text"].as_str().unwrap_or("");
-            anyhow::ensure!(
-                text.contains(page.shows),
-                "{what}: {:?} not shown as text",
-                page.shows
-            );
+            for shown in page.shows {
+                anyhow::ensure!(text.contains(shown), "{what}: {shown:?} not shown as text");
+            }
             anyhow::ensure!(
                 facts["styled"] == "0px",
                 "{what}: the stylesheet did not apply: {facts}"
@@ -597,6 +636,16 @@ async fn check_in_browser(
                 facts["overflow"].as_i64().is_some_and(|o| o <= 0),
                 "{what}: the page is wider than the viewport: {facts}"
             );
+            if let Some(selector) = page.scroll_to {
+                let found = client
+                    .execute(
+                        "const e = document.querySelector(arguments[0]); \
+                         if (e) { e.scrollIntoView(); } return e !== null;",
+                        vec![json!(selector)],
+                    )
+                    .await?;
+                anyhow::ensure!(found == true, "{what}: no {selector} to scroll to");
+            }
             let png = client.screenshot().await?;
             let file = dir.join(format!("{}-{viewport}.png", page.name));
             std::fs::write(&file, png)?;
@@ -610,6 +659,7 @@ async fn check_in_browser(
 #[ignore = "needs chromium and chromedriver; run with --ignored (compose/test.sh does)"]
 async fn pages_in_headless_chromium_run_no_script_and_fit_a_phone() {
     let seeded = seeded().await;
+    let triage = crate::release_diff::seeded("pageschromium").await;
     let driver = ChromeDriver::start().await;
     let profile = std::env::temp_dir().join(oot_e2e::unique_name("oot-chromium-profile"));
     let client = driver.session(&profile).await;
@@ -618,38 +668,86 @@ async fn pages_in_headless_chromium_run_no_script_and_fit_a_phone() {
             name: "summary",
             path: "/oot?window=7d".to_owned(),
             title: "Summary · OOT HUD".to_owned(),
-            shows: "no results",
+            shows: &["no results"],
+            scroll_to: None,
         },
         BrowserPage {
             name: "backend",
             path: format!("/oot/{XPU}?window=7d"),
             title: format!("{XPU} · OOT HUD"),
-            shows: EVIL_JOB,
+            shows: &[EVIL_JOB],
+            scroll_to: None,
         },
         BrowserPage {
             name: "failing-tests",
             path: format!("/oot/{XPU}/tests?window=7d"),
             title: format!("Failing tests · {XPU} · OOT HUD"),
-            shows: EVIL_TEST,
+            shows: &[EVIL_TEST],
+            scroll_to: None,
         },
         BrowserPage {
             name: "test-history",
             path: format!("/oot/{XPU}/tests/history?{EVIL_TEST_QUERY}"),
             title: format!("{EVIL_TEST} · {XPU} · OOT HUD"),
-            shows: EVIL_TEST,
+            shows: &[EVIL_TEST],
+            scroll_to: None,
         },
         BrowserPage {
             name: "pr",
             path: format!("/pr/{PR1}"),
             title: format!("pytorch/pytorch#{PR1} · OOT HUD"),
-            shows: EVIL_JOB,
+            shows: &[EVIL_JOB],
+            scroll_to: None,
         },
     ];
-    let result = check_in_browser(&client, &seeded.query.base_url, &pages).await;
+    // The triage story: the release diff, and a PR whose failing tests get each verdict.
+    let triage_pages = [
+        BrowserPage {
+            name: "release-diff",
+            path: format!("/oot/{XPU}/tests/diff"),
+            title: format!("Release diff · {XPU} · OOT HUD"),
+            shows: &[
+                crate::release_diff::NEW_TEST,
+                "✘ newly failing",
+                "✔ fixed",
+                "◆ still failing",
+                "? unknown",
+            ],
+            scroll_to: None,
+        },
+        BrowserPage {
+            name: "release-diff-tables",
+            path: format!("/oot/{XPU}/tests/diff"),
+            title: format!("Release diff · {XPU} · OOT HUD"),
+            shows: &["Nightlies compared", "test_fixed", "test_lost"],
+            scroll_to: Some("section.diff"),
+        },
+        BrowserPage {
+            name: "pr-triage",
+            path: format!("/pr/{}", crate::release_diff::MINE),
+            title: format!("pytorch/pytorch#{} · OOT HUD", crate::release_diff::MINE),
+            shows: &[
+                "new on this PR",
+                "known: also failing on nightly",
+                "seen failing on 1 other PR (upstream or flaky)",
+            ],
+            scroll_to: Some("table.triage"),
+        },
+    ];
+    let mut result = check_in_browser(&client, &seeded.query.base_url, &pages).await;
+    if let Ok(saved) = &mut result {
+        match check_in_browser(&client, &triage.query.base_url, &triage_pages).await {
+            Ok(more) => saved.extend(more),
+            Err(error) => result = Err(error),
+        }
+    }
     // Close the session (and its Chromium) whatever the outcome, then report it.
     let _ = client.close().await;
     let _ = std::fs::remove_dir_all(&profile);
     let saved = result.unwrap();
     eprintln!("screenshots: {saved:?}");
-    assert_eq!(saved.len(), pages.len() * VIEWPORTS.len());
+    assert_eq!(
+        saved.len(),
+        (pages.len() + triage_pages.len()) * VIEWPORTS.len()
+    );
 }

@@ -58,6 +58,7 @@ async fn query_service_prepares_its_tables_and_is_ready() {
         listen: "127.0.0.1:0".parse().unwrap(),
         dynamo: stores.settings.dynamo.clone(),
         clickhouse: stores.settings.clickhouse.clone(),
+        readiness_thresholds: None,
     };
     let app = oot_query::app::Application::build(config).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
