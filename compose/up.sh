@@ -86,6 +86,7 @@ cat <<MSG
 oot-hud is up. Open the views:
   summary of all backends  http://$QUERY_LISTEN/oot
   one backend              http://$QUERY_LISTEN/oot/intel/torch-xpu-ops
+  readiness (RFC-0054)     http://$QUERY_LISTEN/oot/cambricon/torch-mlu   (scorecard; JSON /api/oot/cambricon/torch-mlu/scorecard)
   one upstream PR          http://$QUERY_LISTEN/pr/NUMBER   (JSON under /api/oot/...)
   callback endpoint        POST http://$INGEST_LISTEN/api/oot/results   (header x-hud-internal-bot: \$(cat ${token_file:-\$OOT_INGEST_TOKENS}))
   its description          http://$INGEST_LISTEN/api/oot/openapi.yaml

@@ -5,7 +5,9 @@
 //! Modules:
 //! - [`schema`]: the registry of every schema version ever written, keyed by fingerprint;
 //! - [`event`]: the Rust types of the current schema;
-//! - [`codec`]: single-object encoding and decoding with schema resolution.
+//! - [`codec`]: single-object encoding and decoding with schema resolution;
+//! - [`receipt`]: the delivery receipt, one per refused callback on the deliveries topic, with
+//!   its own registry of versions under the same rules.
 //!
 //! # Changing the schema
 //!
@@ -27,6 +29,7 @@
 
 pub mod codec;
 pub mod event;
+pub mod receipt;
 pub mod schema;
 
 pub use codec::{
@@ -34,6 +37,10 @@ pub use codec::{
     read_fingerprint, writer_schema, DecodeError, EncodeError,
 };
 pub use event::{CallbackEvent, FailedTest, TestCounts, WorkflowRun};
+pub use receipt::{
+    decode_receipt, encode_receipt, receipt_registry, DeliveryReceipt, ReceiptProblem,
+    RECEIPT_SCHEMA_VERSIONS,
+};
 pub use schema::{
     current_fingerprint, fingerprints, Fingerprint, RegisteredSchema, SchemaError, SchemaRegistry,
     SchemaSource, SCHEMA_VERSIONS,

@@ -7,10 +7,14 @@
 //!   jobs, a nightly each) and sending it, as the `oot-demo` binary and `compose/up.sh` do.
 //! - [`load`]: N synthetic jobs validated as ingest does and written straight to the event topic
 //!   (the `oot-load` binary), to fill a stack for the benchmarks.
+//! - [`readiness`]: weeks of history of three backends (eligible for L3, failing two gates at
+//!   L3, nightly only), written to the event topic as ingest would have logged it, so the
+//!   readiness scorecard has something to judge.
 //! - [`rng`]: the one seeded random source of all of these and of the benchmarks.
 
 pub mod callback;
 pub mod load;
+pub mod readiness;
 pub mod rng;
 pub mod story;
 

@@ -13,8 +13,16 @@
 //! One seed gives the same jobs (same keys, outcomes and times relative to `now`): loading a seed
 //! twice merges into the same jobs instead of adding new ones; use another seed for more jobs.
 //! Completed jobs end uniformly over the last `days` days; `running` jobs started in the last
-//! three hours and have only their `in_progress` callback. Failed jobs carry
-//! `failed_tests_per_failure` failed tests drawn from a small pool, so failing tests recur.
+//! three hours and have only their `in_progress` callback.
+//!
+//! **Failed tests.** A failed job (12% of the completed ones) lists 1 to `2n − 1` failed tests,
+//! `n` = `failed_tests_per_failure` on average, named from a pool of 20,000 PyTorch-like tests
+//! (module and class, op, variant, dtype). Each backend has a failing set of 600 of them, 150
+//! shared by every backend (an upstream break) and 450 its own; a quarter fail the whole time,
+//! the others over one interval of 1 to `days` days (fixed, started, or failing still), and a
+//! job fails only tests failing at its time, drawn with a skew, so some tests fail in most
+//! failed jobs and others rarely, on nightlies and PRs alike: tests have histories. One PR in
+//! five also breaks 1 to 3 tests of its own in a backend, which only its jobs fail.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -43,7 +51,7 @@ pub struct LoadSpec {
     pub days: u32,
     /// Jobs left running (only their `in_progress` callback); at most `jobs`.
     pub running: u64,
-    /// Failed tests of each failed job.
+    /// Failed tests of a failed job, on average (each lists 1 to `2n − 1`; 0: none).
     pub failed_tests_per_failure: usize,
     pub seed: u64,
 }
@@ -77,38 +85,284 @@ const NAMED_BACKENDS: &[(&str, &str, &str)] = &[
     ("graphcore/poptorch-oot", "ipu-ci", "linux-ipu"),
 ];
 
-const FAILED_TESTS: &[(&str, &str, &str)] = &[
-    (
-        "test_matmul_epilogue_bf16",
-        "test.inductor.test_matmul.TestMatmul",
-        "AssertionError: Tensor-likes are not close!",
-    ),
-    (
-        "test_conv2d_channels_last",
-        "test.nn.test_convolution.TestConvolutionNN",
-        "RuntimeError: expected stride to match",
-    ),
-    (
-        "test_sdpa_fused_kernel",
-        "test.test_transformers.TestSDPA",
-        "AssertionError: Scalars are not equal!",
-    ),
-    (
-        "test_all_reduce_sum",
-        "test.distributed.test_c10d.ProcessGroupTest",
-        "TimeoutError: collective timed out after 300 s",
-    ),
-    (
-        "test_vmap_batch_norm",
-        "test.functorch.test_vmap.TestVmapOperators",
-        "RuntimeError: Batch norm got a batched tensor as input",
-    ),
-    (
-        "test_index_put_accumulate",
-        "test.test_indexing.TestIndexing",
-        "RuntimeError: device-side assert triggered",
-    ),
+/// The tests a backend runs: [`POOL_TESTS`] names (PyTorch's suites have tens of thousands of
+/// tests), each made of a module and class, an op, a variant and a dtype (see [`pool_test`]).
+const POOL_TESTS: u64 = 20_000;
+
+/// Test modules and classes of the pool.
+const TEST_CLASSES: &[&str] = &[
+    "test.test_ops.TestCommon",
+    "test.test_ops.TestMathBits",
+    "test.test_ops.TestCompositeCompliance",
+    "test.test_ops_gradients.TestBwdGradients",
+    "test.test_ops_fwd_gradients.TestFwdGradients",
+    "test.test_torch.TestTorchDeviceType",
+    "test.test_nn.TestNNDeviceType",
+    "test.nn.test_convolution.TestConvolutionNNDeviceType",
+    "test.nn.test_pooling.TestPoolingNNDeviceType",
+    "test.nn.test_embedding.TestEmbeddingNNDeviceType",
+    "test.test_linalg.TestLinalg",
+    "test.test_reductions.TestReductions",
+    "test.test_binary_ufuncs.TestBinaryUfuncs",
+    "test.test_unary_ufuncs.TestUnaryUfuncs",
+    "test.test_indexing.TestIndexing",
+    "test.test_shape_ops.TestShapeOps",
+    "test.test_sort_and_select.TestSortAndSelect",
+    "test.test_tensor_creation_ops.TestTensorCreation",
+    "test.test_type_promotion.TestTypePromotion",
+    "test.test_view_ops.TestViewOps",
+    "test.test_transformers.TestSDPA",
+    "test.test_transformers.TestTransformers",
+    "test.test_matmul_cuda.TestMatmul",
+    "test.test_foreach.TestForeach",
+    "test.test_autograd.TestAutogradDeviceType",
+    "test.test_optim.TestOptimRenewed",
+    "test.test_sparse.TestSparse",
+    "test.test_segment_reductions.TestSegmentReductions",
+    "test.test_scatter_gather_ops.TestScatterGather",
+    "test.test_complex.TestComplexTensor",
+    "test.functorch.test_vmap.TestVmapOperatorsOpInfo",
+    "test.functorch.test_ops.TestOperators",
+    "test.inductor.test_torchinductor.CommonTemplate",
+    "test.inductor.test_torchinductor_opinfo.TestInductorOpInfo",
+    "test.inductor.test_fused_attention.TestSDPAPatternRewriter",
+    "test.dynamo.test_repros.ReproTests",
+    "test.distributed.test_c10d_common.CommonDistributedDataParallelTest",
+    "test.distributed.test_c10d_xccl.ProcessGroupXCCLTest",
+    "test.test_dataloader.TestDataLoader",
+    "test.test_serialization.TestSerialization",
 ];
+
+/// Ops of the pool's test names.
+const TEST_OPS: &[&str] = &[
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "exp",
+    "log",
+    "sqrt",
+    "rsqrt",
+    "sigmoid",
+    "tanh",
+    "gelu",
+    "silu",
+    "relu",
+    "softmax",
+    "log_softmax",
+    "layer_norm",
+    "batch_norm",
+    "group_norm",
+    "rms_norm",
+    "matmul",
+    "addmm",
+    "baddbmm",
+    "bmm",
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "adaptive_avg_pool2d",
+    "interpolate",
+    "embedding",
+    "embedding_bag",
+    "index_put",
+    "index_add",
+    "index_select",
+    "gather",
+    "scatter",
+    "scatter_reduce",
+    "take_along_dim",
+    "masked_fill",
+    "where",
+    "cumsum",
+    "cumprod",
+    "sum",
+    "mean",
+    "var",
+    "std",
+    "norm",
+    "max",
+    "min",
+    "argmax",
+    "topk",
+    "sort",
+    "unique",
+    "cat",
+    "stack",
+    "nonzero",
+];
+
+/// Variants of the pool's test names (`""` for the plain test).
+const TEST_VARIANTS: &[&str] = &[
+    "",
+    "_out",
+    "_inplace",
+    "_backward",
+    "_channels_last",
+    "_non_contiguous",
+    "_large",
+    "_compiled",
+];
+
+const TEST_DTYPES: &[&str] = &[
+    "float32",
+    "float16",
+    "bfloat16",
+    "float64",
+    "int64",
+    "complex64",
+];
+
+/// What failing tests say, by kind.
+const TEST_MESSAGES: &[&str] = &[
+    "AssertionError: Tensor-likes are not close!",
+    "AssertionError: Scalars are not equal!",
+    "RuntimeError: expected stride to match",
+    "RuntimeError: device-side assert triggered",
+    "NotImplementedError: The operator is not currently implemented for the device",
+    "RuntimeError: UR error",
+    "TimeoutError: collective timed out after 300 s",
+    "AssertionError: The values for attribute 'dtype' do not match",
+    "RuntimeError: Batch norm got a batched tensor as input",
+    "torch._dynamo.exc.Unsupported: call_function in skip_files",
+];
+
+/// Test `index` of the pool (below [`POOL_TESTS`]) as (name, classname, message): distinct
+/// indices give distinct tests.
+fn pool_test(index: u64) -> (String, &'static str, &'static str) {
+    let combinations =
+        (TEST_CLASSES.len() * TEST_OPS.len() * TEST_VARIANTS.len() * TEST_DTYPES.len()) as u64;
+    // A multiplier prime to the number of combinations scatters neighbouring indices over
+    // classes and ops, one to one.
+    let mut c = index.wrapping_mul(7_919) % combinations;
+    let mut digit = |radix: usize| {
+        let d = (c % radix as u64) as usize;
+        c /= radix as u64;
+        d
+    };
+    let class = TEST_CLASSES[digit(TEST_CLASSES.len())];
+    let op = TEST_OPS[digit(TEST_OPS.len())];
+    let variant = TEST_VARIANTS[digit(TEST_VARIANTS.len())];
+    let dtype = TEST_DTYPES[digit(TEST_DTYPES.len())];
+    let message = TEST_MESSAGES[(mix(index) % TEST_MESSAGES.len() as u64) as usize];
+    (format!("test_{op}{variant}_{dtype}"), class, message)
+}
+
+/// Tests of each backend's failing set: what fails in its jobs, nightlies and PRs alike.
+const FAILING_PER_BACKEND: u64 = 600;
+/// The first tests of every failing set are the same tests on every backend, failing at the
+/// same times (an upstream change that breaks every backend); the rest are the backend's own.
+const SHARED_FAILING: u64 = 150;
+/// Share (%) of a failing set that fails the whole time; each other test fails over one
+/// interval of 1 to `days` days, starting up to a week before the loaded days (so some were
+/// fixed, some started in the window, some fail still).
+const CHRONIC_PERCENT: u64 = 25;
+/// Share (%) of (PR, backend) pairs where the PR breaks tests of its own: 1 to 3 tests, from a
+/// part of the pool no failing set holds, failed by every failed job of the PR in the backend.
+const PR_BREAKS_PERCENT: u64 = 20;
+/// The pool's first half holds the failing sets, the second the PRs' own broken tests.
+const PR_TESTS_FROM: u64 = POOL_TESTS / 2;
+
+/// Test `k` of backend `backend`'s failing set: its pool index and when it fails, as seconds
+/// before `now`: from `since_ago` to `until_ago` (negative: still failing).
+struct Failing {
+    pool: u64,
+    since_ago: i64,
+    until_ago: i64,
+}
+
+impl Failing {
+    fn of(backend: usize, k: u64, days: u32) -> Self {
+        let shared = k < SHARED_FAILING;
+        let pool = if shared {
+            k
+        } else {
+            SHARED_FAILING
+                + (backend as u64 * (FAILING_PER_BACKEND - SHARED_FAILING) + k - SHARED_FAILING)
+                    % (PR_TESTS_FROM - SHARED_FAILING)
+        };
+        // A shared test fails at the same times on every backend.
+        let h = mix(0x7e57 ^ mix(if shared { k } else { mix(backend as u64) ^ k }));
+        let day = 86_400_i64;
+        let days = i64::from(days.max(1));
+        if h % 100 < CHRONIC_PERCENT {
+            return Self {
+                pool,
+                since_ago: i64::MAX,
+                until_ago: i64::MIN,
+            };
+        }
+        let h = mix(h);
+        let since_ago = (h % ((days + 7) * day) as u64) as i64;
+        let length = (1 + (mix(h) % days as u64) as i64) * day;
+        Self {
+            pool,
+            since_ago,
+            until_ago: since_ago - length,
+        }
+    }
+
+    fn fails_at(&self, ago: i64) -> bool {
+        self.until_ago <= ago && ago <= self.since_ago
+    }
+}
+
+/// A uniform number in `[0, 1)`.
+fn unit(rng: &mut Rng) -> f64 {
+    (rng.next_u64() >> 11) as f64 / (1_u64 << 53) as f64
+}
+
+/// The pool indices of the tests a failed job fails: 1 to `2 × mean − 1` of them (none when
+/// `mean` is 0), distinct. First its PR's own broken tests, if its PR breaks some in this
+/// backend; then tests of the backend's failing set failing `ago` seconds before now, drawn
+/// with a skew (rank `⌊600·u²⌋`): the first of the set fail in most failed jobs, the last in
+/// few, so tests have histories, frequent and rare.
+fn failed_test_indices(
+    rng: &mut Rng,
+    mean: usize,
+    backend: usize,
+    pr: Option<u64>,
+    ago: i64,
+    days: u32,
+) -> Vec<u64> {
+    if mean == 0 {
+        return Vec::new();
+    }
+    let count = rng.range(1, 2 * mean as u64) as usize;
+    let mut picked = Vec::with_capacity(count);
+    if let Some(pr) = pr {
+        let h = mix(pr ^ mix(0x00b8_eac5 ^ backend as u64));
+        if h % 100 < PR_BREAKS_PERCENT {
+            for j in 0..1 + mix(h) % 3 {
+                let own = PR_TESTS_FROM + mix(h ^ mix(j)) % (POOL_TESTS - PR_TESTS_FROM);
+                if picked.len() < count && !picked.contains(&own) {
+                    picked.push(own);
+                }
+            }
+        }
+    }
+    let mut taken = vec![false; FAILING_PER_BACKEND as usize];
+    let mut attempts = 8 * count + 64;
+    while picked.len() < count && attempts > 0 {
+        attempts -= 1;
+        let u = unit(rng);
+        let k = ((u * u * FAILING_PER_BACKEND as f64) as u64).min(FAILING_PER_BACKEND - 1);
+        if taken[k as usize] {
+            continue;
+        }
+        let test = Failing::of(backend, k, days);
+        if test.fails_at(ago) {
+            taken[k as usize] = true;
+            picked.push(test.pool);
+        }
+    }
+    picked
+}
 
 /// A stateless mix of numbers (splitmix64): each job's choices depend on the seed and its index
 /// only, so jobs are generated in any order, on any thread, the same.
@@ -121,6 +375,36 @@ fn mix(mut x: u64) -> u64 {
 
 fn seconds(s: u64) -> time::Duration {
     time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX))
+}
+
+/// The failed tests of a failed job of `backend` (of `pr`, unless a nightly) that completed
+/// `ago` seconds before now: [`failed_test_indices`], each with its message and a stack trace.
+fn failed_tests(
+    rng: &mut Rng,
+    spec: &LoadSpec,
+    backend: usize,
+    pr: Option<u64>,
+    ago: i64,
+) -> Vec<FailedTest> {
+    let mean = spec.failed_tests_per_failure;
+    failed_test_indices(rng, mean, backend, pr, ago, spec.days)
+        .into_iter()
+        .map(|index| {
+            let (name, classname, message) = pool_test(index);
+            let stacktrace = format!(
+                "Traceback (most recent call last):\n  File \"{}.py\", line {}, in {name}\n{message}",
+                classname.replace('.', "/"),
+                rng.range(100, 3_000)
+            );
+            FailedTest {
+                name,
+                classname: classname.to_owned(),
+                message: message.to_owned(),
+                stacktrace: Some(stacktrace),
+                duration_s: Some(rng.range(1, 600) as f64 / 10.0),
+            }
+        })
+        .collect()
 }
 
 /// A callback's JSON body and when ingest receives it.
@@ -195,7 +479,9 @@ fn job_callbacks(
         return Ok((out, true, false));
     }
     let window = u64::from(spec.days.max(1)) * 86_400;
-    let completed_at = now - seconds(rng.range(60, window));
+    let ago = rng.range(60, window);
+    let completed_at = now - seconds(ago);
+    let ago = i64::try_from(ago).unwrap_or(i64::MAX);
     let started = completed_at - seconds(duration);
     let body = serde_json::to_vec(&job.in_progress(started, queue_time).to_json())?;
     out.push((body, started + time::Duration::SECOND));
@@ -211,27 +497,8 @@ fn job_callbacks(
     match conclusion {
         Conclusion::Success | Conclusion::Failure => {
             let failures = if failed {
-                (0..spec.failed_tests_per_failure)
-                    .map(|n| {
-                        let (name, classname, message) =
-                            FAILED_TESTS[(rng.next_u64() % FAILED_TESTS.len() as u64) as usize];
-                        FailedTest {
-                            name: if n == 0 {
-                                name.to_owned()
-                            } else {
-                                format!("{name}_{n}")
-                            },
-                            classname: classname.to_owned(),
-                            message: message.to_owned(),
-                            stacktrace: Some(format!(
-                                "Traceback (most recent call last):\n  File \"{}.py\", line {}, in {name}\n{message}",
-                                classname.replace('.', "/"),
-                                rng.range(100, 3_000)
-                            )),
-                            duration_s: Some(rng.range(1, 600) as f64 / 10.0),
-                        }
-                    })
-                    .collect()
+                let pr = (!nightly).then_some(pr);
+                failed_tests(&mut rng, spec, backend, pr, ago)
             } else {
                 Vec::new()
             };
@@ -455,6 +722,37 @@ pub async fn load(
     Ok(report)
 }
 
+/// Produces `events` to `kafka.topic` (created if missing) in order, keyed and headed as ingest
+/// produces them, and waits until the broker has all of them; how many were written. For the
+/// few hundred events of a story (the demo's history), where [`load`]'s generator threads would
+/// be out of place.
+pub async fn publish(kafka: &KafkaSettings, events: &[CallbackEvent]) -> anyhow::Result<u64> {
+    oot_platform::migrate::ensure_topic(kafka).await?;
+    let producer = producer(kafka)?;
+    let mut deliveries = Vec::with_capacity(events.len());
+    for event in events {
+        let payload = oot_avro::encode_event(event).context("encoding an event")?;
+        let headers = OwnedHeaders::new_with_capacity(1).insert(Header {
+            key: "event_id",
+            value: Some(event.event_id.as_bytes()),
+        });
+        let record = FutureRecord::to(&kafka.topic)
+            .key(event.job_key.as_bytes())
+            .payload(&payload)
+            .headers(headers);
+        let delivery = producer
+            .send_result(record)
+            .map_err(|(error, _)| error)
+            .context("producing an event")?;
+        deliveries.push(delivery);
+    }
+    for delivery in deliveries {
+        acknowledged(delivery.await)?;
+    }
+    producer.flush(Duration::from_secs(60))?;
+    Ok(events.len() as u64)
+}
+
 fn acknowledged<Canceled>(
     delivery: Result<rdkafka::producer::future_producer::OwnedDeliveryResult, Canceled>,
 ) -> anyhow::Result<()> {
@@ -510,6 +808,100 @@ mod tests {
             let (b, ..) = job_events(&spec, index, now, &limits).expect("valid");
             assert_eq!(a[0].job_key, b[0].job_key);
             assert_eq!(a.last().map(|e| &e.workflow), b.last().map(|e| &e.workflow));
+        }
+    }
+
+    #[test]
+    fn the_pool_names_distinct_tests() {
+        let combinations =
+            TEST_CLASSES.len() * TEST_OPS.len() * TEST_VARIANTS.len() * TEST_DTYPES.len();
+        assert!(combinations as u64 >= POOL_TESTS);
+        let names: std::collections::HashSet<(String, &str)> = (0..POOL_TESTS)
+            .map(|i| {
+                let (name, classname, _) = pool_test(i);
+                (name, classname)
+            })
+            .collect();
+        assert_eq!(names.len() as u64, POOL_TESTS);
+    }
+
+    #[test]
+    fn failed_jobs_list_distinct_recurring_tests_on_nightlies_and_prs() {
+        use std::collections::{HashMap, HashSet};
+        let now = OffsetDateTime::now_utc();
+        let limits = Limits::default();
+        let spec = LoadSpec {
+            failed_tests_per_failure: 40,
+            running: 0,
+            ..spec(2_000)
+        };
+        let mut failed_jobs = 0;
+        let mut rows = 0;
+        // (repo, classname, name) -> (failed jobs, on a nightly, on a PR)
+        let mut tests: HashMap<(String, String, String), (u64, bool, bool)> = HashMap::new();
+        for index in 0..spec.jobs {
+            let (events, _, failed) = job_events(&spec, index, now, &limits).expect("valid");
+            let last = events.last().expect("a completed event");
+            assert!(last.truncations.is_empty(), "{:?}", last.truncations);
+            let listed = &last.workflow.failed_tests;
+            assert_eq!(failed, !listed.is_empty(), "job {index}");
+            if !failed {
+                continue;
+            }
+            failed_jobs += 1;
+            rows += listed.len();
+            assert!((1..2 * 40).contains(&listed.len()), "{}", listed.len());
+            let distinct: HashSet<_> = listed.iter().map(|t| (&t.classname, &t.name)).collect();
+            assert_eq!(
+                distinct.len(),
+                listed.len(),
+                "job {index} lists a test twice"
+            );
+            let nightly = last.pr_number.is_none();
+            for test in listed {
+                let key = (
+                    last.verified_repo.clone(),
+                    test.classname.clone(),
+                    test.name.clone(),
+                );
+                let seen = tests.entry(key).or_default();
+                seen.0 += 1;
+                seen.1 |= nightly;
+                seen.2 |= !nightly;
+            }
+        }
+        let mean = rows as f64 / failed_jobs as f64;
+        assert!((36.0..44.0).contains(&mean), "{mean} tests per failed job");
+        // Hundreds of failing tests per backend, some failing in most failed jobs, some on
+        // nightlies and PRs both.
+        let per_backend = tests.len() / spec.backends;
+        assert!(
+            (200..700).contains(&per_backend),
+            "{per_backend} tests per backend"
+        );
+        let most = tests.values().map(|t| t.0).max().unwrap_or(0);
+        assert!(
+            most * 2 > failed_jobs / spec.backends as u64,
+            "{most} of {failed_jobs}"
+        );
+        assert!(tests.values().filter(|t| t.1 && t.2).count() > 100);
+        assert!(
+            tests.values().filter(|t| t.0 == 1).count() > 10,
+            "rare ones too"
+        );
+    }
+
+    #[test]
+    fn no_failed_tests_when_asked_for_none() {
+        let now = OffsetDateTime::now_utc();
+        let limits = Limits::default();
+        let spec = LoadSpec {
+            failed_tests_per_failure: 0,
+            ..spec(300)
+        };
+        for index in 0..spec.jobs {
+            let (events, ..) = job_events(&spec, index, now, &limits).expect("valid");
+            assert!(events.iter().all(|e| e.workflow.failed_tests.is_empty()));
         }
     }
 }

@@ -32,6 +32,15 @@ struct Args {
     /// Callbacks in flight at once.
     #[arg(long, default_value_t = oot_demo::DEFAULT_CONCURRENCY)]
     concurrency: usize,
+
+    /// Also write the readiness history (weeks of three backends' jobs, as ingest would have
+    /// logged them) straight to the event topic: ingest stamps its own clock, so a past cannot
+    /// be posted through it.
+    #[arg(long, env = "OOT_DEMO_HISTORY", default_value_t = true, action = clap::ArgAction::Set)]
+    history: bool,
+
+    #[command(flatten)]
+    kafka: oot_platform::settings::KafkaSettings,
 }
 
 #[tokio::main]
@@ -49,11 +58,11 @@ async fn main() -> ExitCode {
         eprintln!("oot-demo: no token; set --token or OOT_INGEST_TOKENS");
         return ExitCode::from(2);
     }
-    let plan = oot_demo::plan(
-        args.seed,
+    let (nonce, now) = (
         uuid::Uuid::now_v7().as_u128(),
         time::OffsetDateTime::now_utc(),
     );
+    let plan = oot_demo::plan(args.seed, nonce, now);
     let plan = match plan {
         Ok(plan) => plan,
         Err(error) => {
@@ -86,6 +95,25 @@ async fn main() -> ExitCode {
     {
         eprintln!("oot-demo: {error:#}");
         return ExitCode::FAILURE;
+    }
+    if args.history {
+        let written = match oot_demo::readiness::history_events(args.seed, nonce, now) {
+            Ok(events) => oot_demo::load::publish(&args.kafka, &events).await,
+            Err(error) => Err(error),
+        };
+        match written {
+            Ok(n) => println!(
+                "  history    {n} events of {}, {}, {} (up to 60 days back) written to {}",
+                oot_demo::readiness::READY,
+                oot_demo::readiness::SLOW,
+                oot_demo::readiness::NIGHTLY_ONLY,
+                args.kafka.topic
+            ),
+            Err(error) => {
+                eprintln!("oot-demo: writing the readiness history: {error:#}");
+                return ExitCode::FAILURE;
+            }
+        }
     }
     let jobs: Vec<String> = report
         .jobs

@@ -172,6 +172,8 @@ async fn main() -> anyhow::Result<()> {
 
     let mut kafka = KafkaFromEnv::parse_from(["bench"]).kafka;
     kafka.topic = format!("bench-ingest-{}", uuid::Uuid::now_v7().simple());
+    // Its refusals' receipts stay off the stack's deliveries topic.
+    kafka.deliveries_topic = format!("{}-deliveries", kafka.topic);
     let config = IngestConfig::parse_from(["bench", "--tokens", TOKEN, "--rate-limit", "0"]);
     let config = IngestConfig {
         listen: "127.0.0.1:0".parse()?,

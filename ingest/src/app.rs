@@ -1,6 +1,7 @@
 //! Building the ingest service and running it until stopped: `build` checks the settings, makes
-//! sure the event topic exists, creates the producer and binds; `run_until_stopped` serves until
-//! the token is cancelled, lets in-flight requests finish, then flushes the producer.
+//! sure the event and deliveries topics exist, creates the producers and binds;
+//! `run_until_stopped` serves until the token is cancelled, lets in-flight requests finish, then
+//! flushes the producers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use crate::config::IngestConfig;
 use crate::metrics::IngestMetrics;
 use crate::publish::{EventPublisher, PublisherSettings};
 use crate::rate_limit::SlidingWindowLimiter;
+use crate::receipts::ReceiptPublisher;
 use crate::routes::{routes, IngestState};
 
 pub struct Application {
@@ -66,6 +68,13 @@ pub fn ingest_state(config: &IngestConfig, clock: Clock) -> anyhow::Result<Inges
     )
     .context("creating the Kafka producer")?;
     let metrics = IngestMetrics::new(publisher.queue());
+    let receipts = ReceiptPublisher::new(
+        &config.kafka,
+        config.receipt_limit,
+        rate_window,
+        metrics.receipts.clone(),
+    )
+    .context("creating the Kafka producer of delivery receipts")?;
     Ok(IngestState {
         tokens: IngestTokens::parse(tokens)?,
         limits: Limits::default(),
@@ -76,6 +85,7 @@ pub fn ingest_state(config: &IngestConfig, clock: Clock) -> anyhow::Result<Inges
         rate_limit: config.rate_limit,
         rate_window,
         publisher,
+        receipts,
         unavailable_retry_after: Duration::from_secs(config.unavailable_retry_after_secs),
         clock,
         metrics,
@@ -93,6 +103,7 @@ impl Application {
     pub async fn build_with_clock(config: IngestConfig, clock: Clock) -> anyhow::Result<Self> {
         let state = Arc::new(ingest_state(&config, clock)?);
         migrate::ensure_topic(&config.kafka).await?;
+        oot_platform::deliveries_table::ensure_deliveries_topic(&config.kafka).await?;
         let readiness = Readiness::new(vec![kafka_probe(&config.kafka)?]);
         let router = routes(state.clone())
             .merge(health_routes(readiness))
@@ -124,6 +135,10 @@ impl Application {
         // flushing keeps the log free of surprises for whoever restarts us.
         if let Err(error) = self.state.publisher.flush(Duration::from_secs(10)) {
             tracing::warn!(%error, "producer not flushed at shutdown");
+        }
+        // The receipts of the last refusals: a few seconds at most, they are not worth more.
+        if let Err(error) = self.state.receipts.flush(Duration::from_secs(5)) {
+            tracing::warn!(%error, "delivery receipts not flushed at shutdown");
         }
         Ok(())
     }

@@ -55,6 +55,13 @@ pub struct IngestConfig {
     #[arg(long, env = "OOT_INGEST_RATE_WINDOW_SECS", default_value_t = 60)]
     pub rate_window_secs: u64,
 
+    /// Delivery receipts of refused callbacks recorded per downstream repo within the same
+    /// sliding window (0: no bound). A downstream stuck in a loop of refused callbacks gets this
+    /// many on its deliveries page per window; the rest are counted in
+    /// `oot_ingest_receipts_total{result="over_budget"}`, so the topic and table stay bounded.
+    #[arg(long, env = "OOT_INGEST_RECEIPT_LIMIT", default_value_t = 120)]
+    pub receipt_limit: u32,
+
     /// Longest wait for the broker's acknowledgement of one event before answering 503, in ms.
     #[arg(long, env = "OOT_INGEST_DELIVERY_TIMEOUT_MS", default_value_t = 10_000)]
     pub delivery_timeout_ms: u64,

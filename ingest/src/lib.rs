@@ -8,6 +8,7 @@
 //! - [`body_budget`]: the bytes of bodies parsed and validated at once.
 //! - [`event`]: a validated callback to its Avro event.
 //! - [`publish`]: the idempotent producer, and the trace context in the message headers.
+//! - [`receipts`]: the delivery receipt of each authenticated refusal, produced fire and forget.
 //! - [`metrics`]: `/metrics`: requests, refusals by reason, the producer's queue.
 //! - [`routes`]: the endpoint, its checks in order, and the OpenAPI description; [`response`]: its answers.
 //! - [`config`], [`app`]: settings, and building and running the service; [`clock`]: the time
@@ -23,5 +24,6 @@ pub mod event;
 pub mod metrics;
 pub mod publish;
 pub mod rate_limit;
+pub mod receipts;
 pub mod response;
 pub mod routes;

@@ -5,7 +5,10 @@
 //!   every one present from the start at 0, so a rate over it exists before the first refusal);
 //! - `oot_ingest_producer_queue`: the Kafka producer's local queue (librdkafka's out-queue:
 //!   messages not yet acknowledged, and its own pending requests), read at each scrape: it grows
-//!   when the broker is slow or gone, before requests start to answer 503.
+//!   when the broker is slow or gone, before requests start to answer 503;
+//! - `oot_ingest_receipts_total{result}`: what became of each refusal's delivery receipt
+//!   ([`crate::receipts::RESULTS`]: produced, failed, queue_full, over_budget, unattributed,
+//!   unencodable), every one present from the start.
 
 use std::sync::Arc;
 
@@ -19,6 +22,7 @@ use oot_platform::http_metrics::prometheus_client::registry::Registry;
 use oot_platform::http_metrics::{metrics_routes, render, HttpMetrics};
 
 use crate::publish::ProducerQueue;
+use crate::receipts::ReceiptResults;
 use crate::response::Refusal;
 
 type ReasonLabel = [(&'static str, &'static str); 1];
@@ -28,6 +32,8 @@ type ReasonLabel = [(&'static str, &'static str); 1];
 pub struct IngestMetrics {
     pub http: HttpMetrics,
     refused: Family<ReasonLabel, Counter>,
+    /// What became of each refusal's receipt, by `result` (counted by the receipt publisher).
+    pub receipts: ReceiptResults,
     registry: Arc<Registry>,
 }
 
@@ -62,10 +68,20 @@ impl IngestMetrics {
             // Creating the series is the point; the guard is released at once.
             drop(refused.get_or_create(&[("reason", reason)]));
         }
+        let receipts = ReceiptResults::default();
+        registry.register(
+            "oot_ingest_receipts",
+            "Delivery receipts of refused callbacks, by what became of them",
+            receipts.clone(),
+        );
+        for result in crate::receipts::RESULTS {
+            drop(receipts.get_or_create(&[("result", result)]));
+        }
         registry.register_collector(Box::new(ProducerQueueCollector(queue)));
         Self {
             http,
             refused,
+            receipts,
             registry: Arc::new(registry),
         }
     }
@@ -110,6 +126,7 @@ mod tests {
             topic: "unused".to_owned(),
             partitions: 1,
             replication: 1,
+            deliveries_topic: "unused-deliveries".to_owned(),
         };
         let publisher = EventPublisher::new(
             &kafka,
@@ -160,6 +177,10 @@ mod tests {
         // librdkafka's queue length also counts its own requests (the idempotent producer asks
         // the unreachable broker for an id), so only the series is certain here, not its value.
         assert!(before.contains("oot_ingest_producer_queue "), "{before}");
+        for result in crate::receipts::RESULTS {
+            let series = format!("oot_ingest_receipts_total{{result=\"{result}\"}} 0\n");
+            assert!(before.contains(&series), "{before}");
+        }
         assert!(
             before.contains("oot_http_requests_in_flight{service=\"ingest\"} 0\n"),
             "{before}"

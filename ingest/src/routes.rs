@@ -5,6 +5,10 @@
 //! stream in: a body over the limit is refused before it is buffered whole) and the time the
 //! body takes to arrive (a slow sender is cut off with 408), validation, the rate limit of the
 //! verified repo, and only then the log.
+//!
+//! Every refusal of an authenticated request also leaves a delivery receipt
+//! ([`crate::receipts`]) when the document names its repo: produced after the answer is decided,
+//! without waiting for the broker, so it never delays nor changes the answer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,12 +21,13 @@ use axum::Router;
 
 use crate::auth::{IngestTokens, TOKEN_HEADER};
 use crate::body_budget::BodyBudget;
-use crate::callback::{validate_callback_at, Limits};
+use crate::callback::{validate_callback_identified, Identity, Limits};
 use crate::clock::Clock;
 use crate::event::build_event;
 use crate::metrics::IngestMetrics;
 use crate::publish::{EventPublisher, PublishError};
 use crate::rate_limit::{retry_after_seconds, Decision, SlidingWindowLimiter};
+use crate::receipts::{excerpt, Attempt, ReceiptPublisher, EXCERPT_BYTES};
 use crate::response::{Accepted, Refusal};
 
 /// The OpenAPI description of this service, kept in the repo beside the crate.
@@ -41,6 +46,8 @@ pub struct IngestState {
     pub rate_limit: u32,
     pub rate_window: Duration,
     pub publisher: EventPublisher,
+    /// The delivery receipts of refused callbacks (fire and forget).
+    pub receipts: ReceiptPublisher,
     /// `Retry-After` of a 503: about how long a broker outage is worth waiting out.
     pub unavailable_retry_after: Duration,
     /// What `received_at` is read from: the system clock outside tests.
@@ -101,23 +108,28 @@ async fn post_result(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Accepted, Refusal> {
-    let outcome = accept_result(&state, &headers, body).await;
+    let mut attempt = Attempt::default();
+    let outcome = accept_result(&state, &headers, body, &mut attempt).await;
     let span = tracing::Span::current();
     match &outcome {
         Ok(_) => span.record("status", 202),
         Err(refusal) => {
             state.metrics.refused(refusal);
             tracing::info!(reason = %refusal, "callback refused");
+            state.receipts.record(refusal, &attempt);
             span.record("status", refusal.status().as_u16())
         }
     };
     outcome
 }
 
+/// The answer to one request; `attempt` is filled in as its checks pass (when it came, whom
+/// from, the body's size and start), for the receipt of a refusal.
 async fn accept_result(
     state: &IngestState,
     headers: &HeaderMap,
     body: Body,
+    attempt: &mut Attempt,
 ) -> Result<Accepted, Refusal> {
     let presented = headers
         .get(TOKEN_HEADER)
@@ -132,6 +144,7 @@ async fn accept_result(
         return Err(Refusal::UnsupportedMediaType);
     }
     let received_at = state.clock.now();
+    attempt.received_at = Some(received_at);
     // Held from before the body is read until the event is built (the parsed tree is the big
     // part); weighed by the declared length, else by the most a body may be.
     let declared = headers
@@ -157,8 +170,21 @@ async fn accept_result(
     .map_err(|_| Refusal::BodyReadTimeout {
         timeout_ms: u64::try_from(state.body_read_timeout.as_millis()).unwrap_or(u64::MAX),
     })??;
-    let callback =
-        validate_callback_at(&body, &state.limits, received_at).map_err(Refusal::Invalid)?;
+    attempt.body_bytes = Some(body.len());
+    let callback = match validate_callback_identified(&body, &state.limits, received_at) {
+        Ok(callback) => callback,
+        Err(refused) => {
+            attempt.identity = refused.identity;
+            attempt.excerpt = Some(excerpt(&body, EXCERPT_BYTES));
+            return Err(Refusal::Invalid(refused.error));
+        }
+    };
+    // Three short strings: what a later refusal (429, 503) is attributed by.
+    attempt.identity = Identity {
+        verified_repo: Some(callback.verified_repo().clone()),
+        delivery_id: Some(callback.delivery_id().clone()),
+        job_key: Some(callback.job_key().clone()),
+    };
 
     let span = tracing::Span::current();
     span.record("job_key", callback.job_key().as_str());
@@ -262,7 +288,10 @@ mod tests {
         let started = Instant::now();
         let slow = tokio::spawn({
             let state = state.clone();
-            async move { accept_result(&state, &headers(declared), stalled_body()).await }
+            async move {
+                let mut attempt = Attempt::default();
+                accept_result(&state, &headers(declared), stalled_body(), &mut attempt).await
+            }
         });
         // While its bytes trickle in, the sender holds its share of the budget...
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -310,11 +339,51 @@ mod tests {
         );
     }
 
+    /// The receipt of a refusal goes into the producer's queue and the answer is sent: with no
+    /// broker at all (nothing listens on port 9), the 400 comes at once, and the receipt waits
+    /// (counted neither produced nor failed until librdkafka gives up on it).
+    #[tokio::test]
+    async fn a_refusals_receipt_never_delays_its_answer() {
+        let state = state(1024 * 1024, 30_000);
+        let mut doc: serde_json::Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/completed.json"
+        )))
+        .unwrap_or_default();
+        doc["untrusted"]["callback_payload"]["workflow"]["run_attempt"] = "0".into();
+        let body = serde_json::to_vec(&doc).unwrap_or_default();
+        for _ in 0..20 {
+            let started = Instant::now();
+            let answer = post_result(
+                State(state.clone()),
+                headers(body.len()),
+                Body::from(body.clone()),
+            )
+            .await;
+            assert!(
+                matches!(answer, Err(Refusal::Invalid(_))),
+                "{:?}",
+                answer.map(|a| a.event_id)
+            );
+            assert!(
+                started.elapsed() < Duration::from_millis(500),
+                "{:?}",
+                started.elapsed()
+            );
+        }
+        let metrics = state.metrics.render();
+        for result in ["unattributed", "over_budget", "queue_full", "produced"] {
+            let zero = format!("oot_ingest_receipts_total{{result=\"{result}\"}} 0\n");
+            assert!(metrics.contains(&zero), "{result}: {metrics}");
+        }
+    }
+
     #[tokio::test]
     async fn a_body_that_arrives_in_time_is_judged_on_its_content() {
         let state = state(1024 * 1024, 300);
         let body = Body::from("[]");
-        let outcome = accept_result(&state, &headers(2), body).await;
+        let mut attempt = Attempt::default();
+        let outcome = accept_result(&state, &headers(2), body, &mut attempt).await;
         assert!(
             matches!(outcome, Err(Refusal::Invalid(_))),
             "{:?}",

@@ -459,8 +459,9 @@ pub fn ttl_alter(
 
 /// The database and the completed-jobs table, with the TTL the server supports (added to an
 /// existing table that lacks it, see [`ttl_alter`]), the rollup tables
-/// ([`crate::rollup_tables`]), the failed-test table ([`crate::failed_tests_table`]) and the
-/// read tables with their views ([`crate::read_tables`]).
+/// ([`crate::rollup_tables`]), the failed-test table ([`crate::failed_tests_table`]), the
+/// deliveries table ([`crate::deliveries_table`]) and the read tables with their views
+/// ([`crate::read_tables`]).
 pub async fn ensure_clickhouse(
     client: &clickhouse::Client,
     clickhouse: &ClickHouseSettings,
@@ -516,6 +517,7 @@ pub async fn ensure_clickhouse(
     }
     crate::rollup_tables::ensure_rollup_tables(&client, clickhouse, &version).await?;
     crate::failed_tests_table::ensure_failed_tests_table(&client, clickhouse, &version).await?;
+    crate::deliveries_table::ensure_deliveries_table(&client, clickhouse, &version).await?;
     // The tables ordered for the views' reads, kept by views on this table (and filled from it
     // once when new).
     for (table, outcome) in
@@ -567,6 +569,7 @@ pub(crate) mod tests {
             database: "db".into(),
             table: "jobs".into(),
             ttl_days,
+            deliveries_ttl_days: 90,
         }
     }
 

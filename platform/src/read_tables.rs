@@ -395,6 +395,7 @@ mod tests {
             database: "db".into(),
             table: "jobs".into(),
             ttl_days: 30,
+            deliveries_ttl_days: 90,
         }
     }
 

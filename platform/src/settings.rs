@@ -48,6 +48,18 @@ pub struct KafkaSettings {
         default_value_t = 1
     )]
     pub replication: i32,
+
+    /// The topic of delivery receipts: one Avro receipt per authenticated callback ingest
+    /// refuses, read by the projector into the deliveries table (docs/contract.md §16). Same
+    /// partitions and replicas as the event topic; retention 7 days (a receipt is needed until
+    /// projected, the table keeps it).
+    #[arg(
+        id = "kafka-deliveries-topic",
+        long = "kafka-deliveries-topic",
+        env = "OOT_KAFKA_DELIVERIES_TOPIC",
+        default_value = "oot-deliveries"
+    )]
+    pub deliveries_topic: String,
 }
 
 /// The DynamoDB endpoint and the job-state table.
@@ -161,6 +173,16 @@ pub struct ClickHouseSettings {
         default_value_t = 730
     )]
     pub ttl_days: u32,
+
+    /// Days a delivery receipt is kept in the deliveries table, counted from when ingest
+    /// received the callback (the table's TTL on 19.6+, monthly partitions dropped on 18.16).
+    #[arg(
+        id = "clickhouse-deliveries-ttl-days",
+        long = "clickhouse-deliveries-ttl-days",
+        env = "OOT_CLICKHOUSE_DELIVERIES_TTL_DAYS",
+        default_value_t = 90
+    )]
+    pub deliveries_ttl_days: u32,
 }
 
 /// All three stores: what the projector and the migrations need.
@@ -205,21 +227,40 @@ pub fn check_identifier(setting: &'static str, name: &str) -> Result<(), Invalid
     }
 }
 
+/// Whether `name` is a legal Kafka topic name.
+fn legal_topic(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
 impl KafkaSettings {
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         if self.brokers.trim().is_empty() {
             return Err(invalid("OOT_KAFKA_BROKERS", "empty"));
         }
-        let topic_ok = !self.topic.is_empty()
-            && self.topic.len() <= 249
-            && self
-                .topic
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        if !topic_ok {
+        if !legal_topic(&self.topic) {
             return Err(invalid(
                 "OOT_KAFKA_TOPIC",
                 format!("{:?} is not a legal Kafka topic name", self.topic),
+            ));
+        }
+        if !legal_topic(&self.deliveries_topic) {
+            return Err(invalid(
+                "OOT_KAFKA_DELIVERIES_TOPIC",
+                format!(
+                    "{:?} is not a legal Kafka topic name",
+                    self.deliveries_topic
+                ),
+            ));
+        }
+        if self.deliveries_topic == self.topic {
+            // A receipt on the event topic would be an undecodable event (a dead letter).
+            return Err(invalid(
+                "OOT_KAFKA_DELIVERIES_TOPIC",
+                "must differ from OOT_KAFKA_TOPIC",
             ));
         }
         if self.partitions < 1 {
@@ -229,6 +270,14 @@ impl KafkaSettings {
             return Err(invalid("OOT_KAFKA_REPLICATION", "must be at least 1"));
         }
         Ok(())
+    }
+
+    /// These settings with the deliveries topic as the topic (its clients, its creation).
+    pub fn deliveries(&self) -> KafkaSettings {
+        KafkaSettings {
+            topic: self.deliveries_topic.clone(),
+            ..self.clone()
+        }
     }
 
     /// librdkafka settings shared by every client of the cluster.
@@ -306,6 +355,12 @@ impl ClickHouseSettings {
         }
         if self.ttl_days == 0 {
             return Err(invalid("OOT_CLICKHOUSE_TTL_DAYS", "must be at least 1"));
+        }
+        if self.deliveries_ttl_days == 0 {
+            return Err(invalid(
+                "OOT_CLICKHOUSE_DELIVERIES_TTL_DAYS",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -406,6 +461,39 @@ mod tests {
         assert_eq!(
             cli.stores.validate().expect_err("refused").setting,
             "OOT_KAFKA_TOPIC"
+        );
+    }
+
+    #[test]
+    fn the_deliveries_topic_is_its_own() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let default = command
+            .get_arguments()
+            .find(|a| a.get_id() == "kafka-deliveries-topic")
+            .map(|a| a.get_default_values()[0].to_string_lossy().into_owned());
+        assert_eq!(default.as_deref(), Some("oot-deliveries"));
+        let cli = Cli::parse_from(["test", "--kafka-deliveries-topic", "has space"]);
+        assert_eq!(
+            cli.stores.validate().expect_err("refused").setting,
+            "OOT_KAFKA_DELIVERIES_TOPIC"
+        );
+        let cli = Cli::parse_from([
+            "test",
+            "--kafka-topic",
+            "t",
+            "--kafka-deliveries-topic",
+            "t",
+        ]);
+        assert_eq!(
+            cli.stores.validate().expect_err("refused").setting,
+            "OOT_KAFKA_DELIVERIES_TOPIC"
+        );
+        let cli = Cli::parse_from(["test", "--kafka-deliveries-topic", "d"]);
+        assert_eq!(cli.stores.kafka.deliveries().topic, "d");
+        assert_eq!(
+            cli.stores.kafka.deliveries().brokers,
+            cli.stores.kafka.brokers
         );
     }
 

@@ -125,6 +125,8 @@ async fn main() -> anyhow::Result<()> {
     let id = uuid::Uuid::now_v7().simple().to_string();
     let mut live = StoresFromEnv::parse_from(["bench"]).stores;
     live.kafka.topic = format!("bench-projector-{id}");
+    // Its receipts consumer reads a topic of its own, not the stack's.
+    live.kafka.deliveries_topic = format!("bench-projector-{id}-deliveries");
     live.dynamo.table = format!("bench-live-{id}");
     live.clickhouse.database = "oot_hud_bench".into();
     live.clickhouse.table = format!("bench_live_{id}");

@@ -38,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
     let id = &uuid::Uuid::now_v7().simple().to_string()[20..];
     let mut stores = StoresFromEnv::parse_from(["bench"]).stores;
     stores.kafka.topic = format!("bench-replay-ch-{id}");
+    stores.kafka.deliveries_topic = format!("bench-replay-ch-{id}-deliveries");
 
     let spec = LoadSpec {
         jobs: events / 2,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use oot_avro::CallbackEvent;
+use oot_platform::deliveries_table::ensure_deliveries_topic;
 use oot_platform::health::{health_routes, Readiness};
 use oot_platform::migrate;
 use oot_platform::probes::{clickhouse_probe, dynamo_probe, kafka_probe};
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ProjectorConfig;
 use crate::dead_letter::{dead_letter_topic, DeadLetterReason, DeadLetters};
+use crate::delivery_rows::{DeliveryRow, DeliveryRows};
 use crate::metrics::ProjectorMetrics;
 // Re-exported where callers have always found it; it lives beside `Stores`.
 pub use crate::pipeline::stores_of;
@@ -35,6 +37,9 @@ pub struct Application {
     consumer_config: rdkafka::ClientConfig,
     dead_letters: DeadLetters,
     stores: Stores,
+    /// The delivery log: the accepted events' rows (written with each batch), and the receipts
+    /// of refusals (their own consumer, [`crate::receipts`]).
+    deliveries: DeliveryRows,
     metrics: ProjectorMetrics,
     config: ProjectorConfig,
 }
@@ -48,6 +53,8 @@ pub async fn migrate_all(stores: &StoreSettings) -> anyhow::Result<()> {
     dead.topic = dead_letter_topic(&stores.kafka.topic);
     let outcome = migrate::ensure_topic(&dead).await?;
     tracing::info!(topic = %dead.topic, ?outcome, "kafka dead-letter topic");
+    let outcome = ensure_deliveries_topic(&stores.kafka).await?;
+    tracing::info!(topic = %stores.kafka.deliveries_topic, ?outcome, "kafka deliveries topic");
     let dynamo = stores.dynamo.client().await;
     let table = migrate::ensure_job_table(&dynamo, &stores.dynamo).await?;
     tracing::info!(table = %stores.dynamo.table, outcome = ?table, "dynamodb table");
@@ -88,6 +95,10 @@ impl Application {
             tokio::sync::watch::Sender::new(Arc::new(subscribe(&consumer_config, &config)?));
         let dead_letters = DeadLetters::new(&kafka.client_config(), &kafka.topic)?;
         let stores = stores_of(&config.stores).await;
+        let deliveries = DeliveryRows::new(
+            config.stores.clickhouse.client(),
+            &config.stores.clickhouse.table,
+        );
         let metrics = ProjectorMetrics::new();
         let readiness = Readiness::new(vec![
             kafka_probe(kafka)?,
@@ -105,6 +116,7 @@ impl Application {
             consumer_config,
             dead_letters,
             stores,
+            deliveries,
             metrics,
             config,
         })
@@ -135,12 +147,21 @@ impl Application {
             self.config.stores.clickhouse.clone(),
             shutdown.clone(),
         ));
+        let receipts = tokio::spawn(crate::receipts::run(
+            receipts_consumer_config(&self.config),
+            self.config.stores.kafka.deliveries_topic.clone(),
+            crate::receipts::receipts_group(&self.config.group),
+            self.deliveries.clone(),
+            self.metrics.clone(),
+            shutdown.clone(),
+        ));
         let projected = loop {
             let source = self.source.borrow().clone();
             let outcome = project_until_stopped(
                 &source,
                 &self.dead_letters,
                 &self.stores,
+                &self.deliveries,
                 &self.metrics,
                 &self.config,
                 &shutdown,
@@ -167,9 +188,30 @@ impl Application {
         shutdown.cancel();
         lag.abort();
         retention.abort();
+        // Its batch in hand is stored and committed first (or left uncommitted if stopped
+        // mid-retry): nothing to abort.
+        if let Err(error) = receipts.await {
+            tracing::warn!(%error, "the delivery receipts' task ended abnormally");
+        }
         server.await.context("health server task")??;
         projected
     }
+}
+
+/// The receipts consumer's settings: the event consumer's membership (session, static instance
+/// id with its own suffix: two members of different groups may share an id, but a distinct one
+/// reads better in the broker's logs).
+fn receipts_consumer_config(config: &ProjectorConfig) -> rdkafka::ClientConfig {
+    let mut consumer = config.stores.kafka.client_config();
+    consumer.set("session.timeout.ms", config.session_timeout_ms.to_string());
+    consumer.set(
+        "heartbeat.interval.ms",
+        (config.session_timeout_ms / 4).max(500).to_string(),
+    );
+    if let Some(id) = config.group_instance_id() {
+        consumer.set("group.instance.id", format!("{id}-deliveries"));
+    }
+    consumer
 }
 
 /// The group's consumer of the event topic, with the batch bound of `config`.
@@ -245,6 +287,7 @@ async fn project_until_stopped(
     source: &EventSource,
     dead_letters: &DeadLetters,
     stores: &Stores,
+    deliveries: &DeliveryRows,
     metrics: &ProjectorMetrics,
     config: &ProjectorConfig,
     shutdown: &CancellationToken,
@@ -286,7 +329,11 @@ async fn project_until_stopped(
         if let Some((batch, stored)) = in_hand.take() {
             // The batch in hand is committed as soon as its rows are stored: the next one may
             // wait for messages that do not come.
-            let rows = store_rows(stores, stored, now_micros(), shutdown);
+            let rows = async {
+                let projected = store_rows(stores, stored, now_micros(), shutdown).await?;
+                store_accepted_receipts(deliveries, metrics, &batch, &projected, shutdown).await?;
+                Ok(projected)
+            };
             tokio::pin!(rows);
             let projected = loop {
                 tokio::select! {
@@ -308,6 +355,33 @@ async fn project_until_stopped(
             None => next.await?,
         };
     }
+    Ok(())
+}
+
+/// The delivery log's rows of `batch`'s events, now that its stores are written (the moment
+/// each became visible): what became of each ([`Projected::outcomes`]), in one INSERT before
+/// the batch is committed (a crash writes them again, as `unchanged`, which the first rows
+/// outrank). Retried like the batch's other writes; a row refused for good is left out
+/// ([`DeliveryRows::store`]), never the batch.
+async fn store_accepted_receipts(
+    deliveries: &DeliveryRows,
+    metrics: &ProjectorMetrics,
+    batch: &Batch,
+    projected: &Projected,
+    shutdown: &CancellationToken,
+) -> Result<(), ProjectError> {
+    let visible_at = now_micros();
+    let rows: Vec<DeliveryRow> = batch
+        .events
+        .iter()
+        .zip(&projected.outcomes)
+        .map(|(sourced, outcome)| {
+            DeliveryRow::accepted(&sourced.event, outcome, visible_at, visible_at)
+        })
+        .collect();
+    let left_out = deliveries.store(&rows, shutdown).await?;
+    metrics.count_receipts("accepted_rows", (rows.len() - left_out) as u64);
+    metrics.count_receipts("refused_by_store", left_out as u64);
     Ok(())
 }
 

@@ -19,6 +19,8 @@
 //!   waiting out store outages, and finding the one job a store refuses for good.
 //! - [`job_table`], [`completed_rows`]: the DynamoDB and ClickHouse sinks; [`failed_test_rows`]:
 //!   a row per failed test of each completed job, beside its row.
+//! - [`delivery_rows`]: the delivery log's rows (what became of each accepted event, and
+//!   ingest's receipts of refused ones); [`receipts`]: the consumer of those receipts.
 //! - [`rollups`]: the hourly cells the summary and headers read, kept exact through the
 //!   [`ledger`] (rules in the `oot-rollup` crate).
 //! - [`metrics`]: events, lag, freshness, parked events for Prometheus; [`replay`]: rebuilding
@@ -30,12 +32,14 @@ pub mod app;
 pub mod completed_rows;
 pub mod config;
 pub mod dead_letter;
+pub mod delivery_rows;
 pub mod failed_test_rows;
 pub mod job_table;
 pub mod ledger;
 pub mod merge;
 pub mod metrics;
 pub mod pipeline;
+pub mod receipts;
 pub mod redrive;
 pub mod replay;
 pub mod retention;

@@ -13,6 +13,16 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+/// Every `result` of `oot_projector_receipts_total`, each present from the start: rows of
+/// accepted events written by the projector, rows of ingest's receipts of refusals written,
+/// rows ClickHouse refused for good (left out), receipts that did not decode (skipped).
+pub const RECEIPT_RESULTS: [&str; 4] = [
+    "accepted_rows",
+    "refused_rows",
+    "refused_by_store",
+    "undecodable",
+];
+
 /// Histograms by label values, each with the same buckets.
 pub type HistogramsByLabel = Family<Vec<(String, String)>, Histogram, fn() -> Histogram>;
 
@@ -33,6 +43,8 @@ pub struct ProjectorMetrics {
     pub halted_partitions: Gauge,
     /// Kafka consumers replaced after librdkafka declared one unusable (a fenced member).
     pub consumer_rebuilds: Counter,
+    /// Delivery receipts' rows, by `result` ([`RECEIPT_RESULTS`]).
+    pub receipts: Family<Vec<(String, String)>, Counter>,
     pub freshness_seconds: Histogram,
     /// Seconds each stage of a batch took, by `stage` (`jobs_read`, `jobs_write`,
     /// `clickhouse_insert`, `rollups`): which store a slow batch waits on.
@@ -59,6 +71,7 @@ impl ProjectorMetrics {
         let parked = Family::<Vec<(String, String)>, Counter>::default();
         let halted_partitions = Gauge::default();
         let consumer_rebuilds = Counter::default();
+        let receipts = Family::<Vec<(String, String)>, Counter>::default();
         // From 10 ms to ~3 h: normal freshness is sub-second, a store outage makes it hours.
         let freshness_seconds = Histogram::new([
             0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
@@ -114,6 +127,14 @@ impl ProjectorMetrics {
             "Kafka consumers rebuilt after a fatal consumer error (e.g. fenced after a broker restart)",
             consumer_rebuilds.clone(),
         );
+        registry.register(
+            "receipts",
+            "Delivery receipts' rows: accepted and refused rows written, rows ClickHouse refused for good (left out), receipts that did not decode (skipped)",
+            receipts.clone(),
+        );
+        for result in RECEIPT_RESULTS {
+            drop(receipts.get_or_create(&vec![("result".to_owned(), result.to_owned())]));
+        }
         let stage_seconds: HistogramsByLabel = Family::new_with_constructor(|| {
             Histogram::new([
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -140,10 +161,25 @@ impl ProjectorMetrics {
             parked,
             halted_partitions,
             consumer_rebuilds,
+            receipts,
             freshness_seconds,
             stage_seconds,
             registry: Arc::new(registry),
         }
+    }
+
+    /// Counts `n` delivery receipts' rows under `result` (one of [`RECEIPT_RESULTS`]).
+    pub fn count_receipts(&self, result: &str, n: u64) {
+        self.receipts
+            .get_or_create(&vec![("result".to_owned(), result.to_owned())])
+            .inc_by(n);
+    }
+
+    /// The delivery receipts' rows counted so far under `result`.
+    pub fn receipts_total(&self, result: &str) -> u64 {
+        self.receipts
+            .get_or_create(&vec![("result".to_owned(), result.to_owned())])
+            .get()
     }
 
     /// Counts one parked event under `reason`.

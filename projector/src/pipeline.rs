@@ -35,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::completed_rows::{CompletedJobRow, CompletedJobs};
 use crate::dead_letter::{DeadLetterReason, Store, StoreRefusal};
+use crate::delivery_rows::EventOutcome;
 use crate::failed_test_rows::{FailedTestRow, FailedTestRows};
 use crate::job_table::{bounded_for_item, JobTable, JobTableError, StoredJob};
 use crate::ledger::Ledger;
@@ -116,6 +117,9 @@ pub struct Projected {
     pub failed_test_rows: usize,
     /// Events not (fully) stored; the caller dead-letters them.
     pub rejected: Vec<Rejected>,
+    /// What became of each event given (by its position): its job changed, found unchanged, or
+    /// parked; what its delivery receipt says (`crate::delivery_rows`).
+    pub outcomes: Vec<EventOutcome>,
     /// How long each stage of the batch took, retries included (`oot_projector_stage_seconds`).
     pub stages: Vec<(Stage, std::time::Duration)>,
 }
@@ -641,7 +645,9 @@ pub async fn store_rows(
         }
     }
     rejected.sort_by_key(|r| r.index);
+    let outcomes = event_outcomes(events, &settled, &rejected);
     Ok(Projected {
+        outcomes,
         events: events - rejected.len(),
         jobs: settled.len(),
         writes: settled.iter().filter(|s| s.written).count(),
@@ -650,6 +656,28 @@ pub async fn store_rows(
         rejected,
         stages,
     })
+}
+
+/// What became of each of the batch's `events`: changed when its job's item was written by
+/// the batch (every event of a job written in one batch counts as changing it, a duplicate
+/// among them too), unchanged when the job already held what the batch merged, parked when
+/// rejected (which overrides: a job written to DynamoDB and then refused by ClickHouse is
+/// parked).
+fn event_outcomes(events: usize, settled: &[Settled], rejected: &[Rejected]) -> Vec<EventOutcome> {
+    let mut outcomes = vec![EventOutcome::Unchanged; events];
+    for job in settled.iter().filter(|job| job.written) {
+        for &index in &job.events {
+            if let Some(outcome) = outcomes.get_mut(index) {
+                *outcome = EventOutcome::Changed;
+            }
+        }
+    }
+    for rejected in rejected {
+        if let Some(outcome) = outcomes.get_mut(rejected.index) {
+            *outcome = EventOutcome::Parked(rejected.reason.to_string());
+        }
+    }
+    outcomes
 }
 
 /// The ClickHouse row of a settled job, if it is completed: from the merged record alone, so
@@ -787,6 +815,45 @@ mod tests {
             (keys.left.as_str(), keys.right.as_str()),
             (elsewhere.job_key.as_str(), JOB_KEY)
         );
+    }
+
+    #[test]
+    fn each_event_is_changed_unchanged_or_parked_as_its_job() {
+        let events = [in_progress(), completed("failure", 30)];
+        let refs: Vec<&CallbackEvent> = events.iter().collect();
+        let (mut jobs, _) = coalesce(&refs);
+        let Ok(plan) = plan(jobs.remove(0), None) else {
+            panic!("nothing stored");
+        };
+        let written = plan.settled(1, true);
+        let outcomes = event_outcomes(3, std::slice::from_ref(&written), &[]);
+        assert_eq!(
+            outcomes,
+            [
+                EventOutcome::Changed,
+                EventOutcome::Changed,
+                EventOutcome::Unchanged
+            ]
+        );
+        let unwritten = Settled {
+            written: false,
+            ..written
+        };
+        let parked = Rejected {
+            index: 1,
+            reason: DeadLetterReason::Parked(StoreRefusal {
+                store: Store::ClickHouse,
+                job_key: JOB_KEY.into(),
+                code: "27".into(),
+                message: "Cannot parse input".into(),
+            }),
+        };
+        let outcomes = event_outcomes(2, std::slice::from_ref(&unwritten), &[parked]);
+        assert_eq!(outcomes[0], EventOutcome::Unchanged);
+        let EventOutcome::Parked(reason) = &outcomes[1] else {
+            panic!("parked: {outcomes:?}");
+        };
+        assert!(reason.contains("Cannot parse input"), "{reason}");
     }
 
     #[test]

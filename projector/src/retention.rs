@@ -1,6 +1,8 @@
-//! Retention of completed jobs (and their read tables, rollup cells and failed tests) on
-//! ClickHouse servers without table TTLs (Debian's 18.16): whole monthly partitions are dropped
-//! once every row in them is past the retention period. Servers with TTLs (19.6+) get a `TTL`
+//! Retention of completed jobs (and their read tables, rollup cells and failed tests), and of
+//! the delivery log, on ClickHouse servers without table TTLs (Debian's 18.16): whole monthly
+//! partitions are dropped once every row in them is past the retention period (the jobs',
+//! `OOT_CLICKHOUSE_TTL_DAYS`; the deliveries table's own, `OOT_CLICKHOUSE_DELIVERIES_TTL_DAYS`,
+//! by the month of `received_at`). Servers with TTLs (19.6+) get a `TTL`
 //! clause at table creation instead, and this task does nothing.
 //!
 //! The table is partitioned by the month of `first_seen_at` (see the DDL), so a partition may be
@@ -39,10 +41,10 @@ pub fn expired(partitions: &[String], ttl_days: u32, now: OffsetDateTime) -> Vec
         .collect()
 }
 
-/// Drops the expired partitions of the completed-jobs table, its read tables, its rollup cells
-/// and its failed tests (each partitioned by the month of our own clock: `first_seen_at`,
-/// `hour`); returns the ones dropped, as `table:partition`. (The per-repo table has no
-/// partitions: one row a repo.)
+/// Drops the expired partitions of the completed-jobs table, its read tables, its rollup cells,
+/// its failed tests and its deliveries table (each partitioned by the month of our own clock:
+/// `first_seen_at`, `hour`, `received_at`); returns the ones dropped, as `table:partition`.
+/// (The per-repo table has no partitions: one row a repo.)
 pub async fn drop_expired_partitions(
     client: &Client,
     settings: &ClickHouseSettings,
@@ -55,15 +57,20 @@ pub async fn drop_expired_partitions(
         oot_contract::clickhouse::failed_tests_table(&settings.table),
     ]
     .into_iter()
-    .chain(oot_platform::read_tables::read_tables(&settings.table));
-    for table in tables {
+    .chain(oot_platform::read_tables::read_tables(&settings.table))
+    .map(|table| (table, settings.ttl_days))
+    .chain([(
+        oot_contract::deliveries::deliveries_table(&settings.table),
+        settings.deliveries_ttl_days,
+    )]);
+    for (table, ttl_days) in tables {
         let partitions: Vec<String> = client
             .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active")
             .bind(&settings.database)
             .bind(&table)
             .fetch_all()
             .await?;
-        for partition in expired(&partitions, settings.ttl_days, now) {
+        for partition in expired(&partitions, ttl_days, now) {
             // The partition id comes from the server and is checked to be a YYYYMM number.
             let sql = format!(
                 "ALTER TABLE {}.{table} DROP PARTITION {}",

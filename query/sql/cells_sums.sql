@@ -10,7 +10,9 @@
 -- Binds: the downstream repo when asked for one; the window's start, in seconds since the
 -- epoch (on the hour).
 -- The histograms are summed bucket by bucket (sumForEach; a row written before the histograms
--- holds empty arrays, which add nothing).
+-- holds empty arrays, which add nothing). Only readers that need one name it in `?fields`: the
+-- engine then leaves the others unread (an array per cell at its latest version costs far more
+-- than the counts).
 -- The inner aliases differ from the column names: ClickHouse 18.16 resolves a column name to a
 -- same-named alias inside other aggregates.
 SELECT ?fields

@@ -7,7 +7,15 @@
 //! - `GET /api/oot/{org}/{repo}/tests/diff?old=..&new=..&window=..` (or `old_from`, `old_until`,
 //!   `new_from`, `new_until`), the backend's release diff
 //! - `GET /api/oot/{org}/{repo}/scorecard`, the backend's readiness gates and level history
+//! - `GET /api/oot/{org}/{repo}/nightly?window=..&page=N&per_page=M`, the backend's nightly runs
+//! - `GET /api/oot/{org}/{repo}/trends?days=30|90`, the backend's figures per UTC day
+//! - `GET /api/oot/{org}/{repo}/deliveries?outcome=..&window=..&page=N&per_page=M`, the
+//!   backend's delivery log (docs/contract.md §16.7)
 //! - `GET /api/oot/pr/{number}?upstream_repo=owner/name&window=..`
+//!
+//! Each answers its view as JSON, or as CSV with `?format=csv` (or `Accept: text/csv`; the
+//! `table` parameter picks a view's other table), through the one wrapper
+//! [`crate::csv_export::Export`].
 //!
 //! Each handler takes its parameters parsed at the edge ([`crate::extract`]: a 400 naming the one
 //! that is wrong), reads both stores at once (a 503 naming a store that fails), and hands the
@@ -18,28 +26,32 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use oot_contract::RepoName;
 
 use crate::baselines;
 use crate::clock;
+use crate::csv_export::Export;
 use crate::error::ApiError;
 use crate::extract::RepoPath;
 use crate::job::SummaryJob;
 use crate::observations::Observations;
 use crate::params::{
-    BackendParams, FailingTestsParams, PageRequest, PrParams, PrTriageParams, ReleaseDiffParams,
-    SummaryParams, TestHistoryParams,
+    BackendParams, DeliveriesParams, FailingTestsParams, PageRequest, PrParams, PrTriageParams,
+    ReleaseDiffParams, SummaryParams, TestHistoryParams, TrendsParams,
 };
 use crate::rules::Window;
 use crate::stores::completed::CompletedJobs;
+use crate::stores::deliveries::DeliveryLog;
 use crate::stores::live::LiveJobs;
 use crate::stores::rollups::Rollups;
 use crate::stores::StoreError;
 use crate::tally::Tally;
 use crate::target::TargetSummary;
 use crate::views::backend::{self, BackendView};
+use crate::views::deliveries::{self, CountsView, DeliveriesView};
 use crate::views::failing_tests::{self, FailingTestsView};
 use crate::views::pr::{self, PrView};
 use crate::views::pr_triage;
@@ -47,6 +59,7 @@ use crate::views::release_diff::ReleaseDiffView;
 use crate::views::scorecard::{self, ScorecardView, ScorecardWindows, Verdicts};
 use crate::views::summary::{self, Summary};
 use crate::views::test_history::{self, JobDetails, TestHistoryView};
+use crate::views::trends::{self, TrendsView};
 
 /// The stores every view reads.
 pub struct Stores {
@@ -54,9 +67,13 @@ pub struct Stores {
     /// The hourly cells and per-repo latest the summary and the backend header read.
     pub rollups: Rollups,
     pub live: LiveJobs,
+    /// The delivery log: what became of each callback (docs/contract.md §16).
+    pub deliveries: DeliveryLog,
     /// The readiness gates' thresholds (a setting, not a store: here because every handler's
     /// state is this).
     pub thresholds: oot_readiness::Thresholds,
+    /// The summary's slowly changing figures, read at most once per [`SUMMARY_EXTRAS_MAX_AGE`].
+    pub summary_extras: crate::cached::Cached<SummaryExtras>,
 }
 
 impl Stores {
@@ -80,10 +97,12 @@ impl Stores {
             .with_setting("use_uncompressed_cache", "1");
         let table = clickhouse.qualified_table();
         Self {
+            deliveries: DeliveryLog::new(reads.clone(), &table, timeout),
             rollups: Rollups::new(reads.clone(), &table, timeout),
             completed: CompletedJobs::new(reads, table, timeout),
             live: LiveJobs::new(dynamo, dynamo_table.to_owned(), timeout),
             thresholds: oot_readiness::Thresholds::default(),
+            summary_extras: crate::cached::Cached::new(SUMMARY_EXTRAS_MAX_AGE),
         }
     }
 
@@ -105,56 +124,90 @@ pub fn routes(stores: Arc<Stores>) -> Router {
         )
         .route("/api/oot/{org}/{repo}/tests/diff", get(release_diff_view))
         .route("/api/oot/{org}/{repo}/scorecard", get(scorecard_view))
+        .route("/api/oot/{org}/{repo}/nightly", get(nightly_view))
+        .route("/api/oot/{org}/{repo}/trends", get(trends_view))
+        .route("/api/oot/{org}/{repo}/deliveries", get(deliveries_view))
         .with_state(stores)
 }
 
 async fn summary_view(
     State(stores): State<Arc<Stores>>,
     params: SummaryParams,
-) -> Result<Json<Summary>, ApiError> {
-    Ok(Json(load_summary(&stores, params).await?))
+    export: Export<Summary>,
+) -> Result<Response, ApiError> {
+    Ok(export.answer(&load_summary(&stores, params).await?))
 }
 
 async fn backend_view(
     State(stores): State<Arc<Stores>>,
     params: BackendParams,
-) -> Result<Json<BackendView>, ApiError> {
-    Ok(Json(load_backend(&stores, params).await?))
+    export: Export<BackendView>,
+) -> Result<Response, ApiError> {
+    Ok(export.answer(&load_backend(&stores, params).await?))
 }
 
 async fn failing_tests_view(
     State(stores): State<Arc<Stores>>,
     params: FailingTestsParams,
-) -> Result<Json<FailingTestsView>, ApiError> {
-    Ok(Json(load_failing_tests(&stores, params).await?))
+    export: Export<FailingTestsView>,
+) -> Result<Response, ApiError> {
+    Ok(export.answer(&load_failing_tests(&stores, params).await?))
 }
 
 async fn test_history_view(
     State(stores): State<Arc<Stores>>,
     params: TestHistoryParams,
-) -> Result<Json<TestHistoryView>, ApiError> {
-    Ok(Json(load_test_history(&stores, params).await?))
+    export: Export<TestHistoryView>,
+) -> Result<Response, ApiError> {
+    Ok(export.answer(&load_test_history(&stores, params).await?))
 }
 
 async fn release_diff_view(
     State(stores): State<Arc<Stores>>,
     params: ReleaseDiffParams,
-) -> Result<Json<ReleaseDiffView>, ApiError> {
-    Ok(Json(load_release_diff(&stores, params).await?))
+    export: Export<ReleaseDiffView>,
+) -> Result<Response, ApiError> {
+    Ok(export.answer(&load_release_diff(&stores, params).await?))
+}
+
+async fn nightly_view(
+    State(stores): State<Arc<Stores>>,
+    params: BackendParams,
+    export: Export<crate::views::nightly::NightlyView>,
+) -> Result<Response, ApiError> {
+    Ok(export.answer(&load_nightly(&stores, params).await?))
 }
 
 async fn scorecard_view(
     State(stores): State<Arc<Stores>>,
     repo: RepoPath,
-) -> Result<Json<ScorecardView>, ApiError> {
-    Ok(Json(load_scorecard(&stores, &repo.0).await?))
+    export: Export<ScorecardView>,
+) -> Result<Response, ApiError> {
+    Ok(export.answer(&load_scorecard(&stores, &repo.0).await?))
+}
+
+async fn trends_view(
+    State(stores): State<Arc<Stores>>,
+    params: TrendsParams,
+    export: Export<TrendsView>,
+) -> Result<Response, ApiError> {
+    Ok(export.answer(&load_trends(&stores, params).await?))
+}
+
+async fn deliveries_view(
+    State(stores): State<Arc<Stores>>,
+    params: DeliveriesParams,
+    export: Export<DeliveriesView>,
+) -> Result<Response, ApiError> {
+    Ok(export.answer(&load_deliveries(&stores, params).await?))
 }
 
 async fn pr_view(
     State(stores): State<Arc<Stores>>,
     params: PrTriageParams,
-) -> Result<Json<PrView>, ApiError> {
-    Ok(Json(load_pr_triage(&stores, params).await?))
+    export: Export<PrView>,
+) -> Result<Response, ApiError> {
+    Ok(export.answer(&load_pr_triage(&stores, params).await?))
 }
 
 // The loaders below are the whole of each view but its encoding: the JSON endpoints above and
@@ -163,16 +216,56 @@ async fn pr_view(
 
 /// The summary of the window asked for, ending now: two reads of the rollups (the window's
 /// cells, every repo's latest), whatever the number of jobs.
-/// The summary as served: [`summary_at`] with each repo's readiness verdicts ([`verdicts_at`]),
-/// read at once.
+/// The summary as served: [`summary_at`] with each repo's readiness verdicts ([`verdicts_at`])
+/// and daily pass rates ([`pass_rate_daily_at`]), read at once.
 pub async fn load_summary(stores: &Stores, params: SummaryParams) -> Result<Summary, StoreError> {
     let now = clock::now();
-    let (mut summary, verdicts) = tokio::try_join!(
+    let (mut summary, extras) = tokio::try_join!(
         summary_at(stores, params.window, now),
-        verdicts_at(stores, now)
+        stores
+            .summary_extras
+            .get_or_load(|| summary_extras_at(stores, now)),
     )?;
-    summary.attach_readiness(&verdicts);
+    summary.attach_readiness(&extras.verdicts);
+    summary.attach_pass_rate_daily(
+        &extras.pass_rate_daily,
+        &trends::no_results(extras.read_at, trends::TrendDays::DEFAULT.days()),
+    );
     Ok(summary)
+}
+
+/// What the summary shows beside its window's counts that changes slowly: read at most once a
+/// minute per service ([`SUMMARY_EXTRAS_MAX_AGE`], [`crate::cached`]).
+pub struct SummaryExtras {
+    pub read_at: i64,
+    pub verdicts: std::collections::BTreeMap<String, Verdicts>,
+    pub pass_rate_daily: std::collections::BTreeMap<String, Vec<trends::DailyPassRate>>,
+}
+
+/// How old the summary's verdicts and sparklines may be (docs/contract.md §14.8).
+pub const SUMMARY_EXTRAS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Every repo's verdicts and daily pass rates at `now`, read at once.
+pub async fn summary_extras_at(stores: &Stores, now: i64) -> Result<SummaryExtras, StoreError> {
+    let (verdicts, pass_rate_daily) =
+        tokio::try_join!(verdicts_at(stores, now), pass_rate_daily_at(stores, now))?;
+    Ok(SummaryExtras {
+        read_at: now,
+        verdicts,
+        pass_rate_daily,
+    })
+}
+
+/// Every repo's pass rate per UTC day over the last 30 (the summary's sparklines): one read of
+/// every repo's cells of those days, grouped per repo and day, the rate sums alone
+/// (docs/contract.md §14.9).
+pub async fn pass_rate_daily_at(
+    stores: &Stores,
+    now: i64,
+) -> Result<std::collections::BTreeMap<String, Vec<trends::DailyPassRate>>, StoreError> {
+    let range = trends::TrendDays::DEFAULT;
+    let rows = stores.rollups.daily_rates(range.first_day(now)).await?;
+    Ok(trends::daily_pass_rates(now, range.days(), &rows))
 }
 
 /// The summary of `window` ending at `now`, from the rollups.
@@ -251,6 +344,41 @@ pub async fn backend_at(
     Ok(view)
 }
 
+/// One backend's nightly runs over the window: upstream commits by job (docs/contract.md
+/// §12.17). It takes the per-backend view's parameters (repo, window, page).
+pub async fn load_nightly(
+    stores: &Stores,
+    params: BackendParams,
+) -> Result<crate::views::nightly::NightlyView, StoreError> {
+    nightly_at(stores, params, clock::now()).await
+}
+
+/// [`load_nightly`] at `now`: at once, the window's nightly jobs (the release diff's read of
+/// the targets table's nightly deliveries and their ranges of the by-target table, whole jobs)
+/// and the repo's running jobs; the view keeps the nightlies of the window and pages them.
+pub async fn nightly_at(
+    stores: &Stores,
+    params: BackendParams,
+    now: i64,
+) -> Result<crate::views::nightly::NightlyView, StoreError> {
+    let BackendParams { repo, window, page } = params;
+    let since = window.since(now);
+    // To the end of the current hour: no job is first seen later.
+    let until = crate::rules::start_of_hour(now) + crate::rules::HOUR;
+    let (completed, running) = tokio::try_join!(
+        stores.completed.nightly_jobs(&repo, since, until),
+        stores.live.running_of_repo(&repo),
+    )?;
+    Ok(crate::views::nightly::build(
+        repo.as_str(),
+        window,
+        now,
+        completed,
+        running,
+        page,
+    ))
+}
+
 pub async fn load_scorecard(stores: &Stores, repo: &RepoName) -> Result<ScorecardView, StoreError> {
     scorecard_at(stores, repo, clock::now()).await
 }
@@ -264,8 +392,8 @@ pub async fn scorecard_at(
 ) -> Result<ScorecardView, StoreError> {
     let windows = ScorecardWindows::at(now, &stores.thresholds);
     let (promotion, demotion, level_days) = tokio::try_join!(
-        stores.rollups.repo(repo, windows.promotion_since),
-        stores.rollups.repo(repo, windows.demotion_since),
+        stores.rollups.gate_repo(repo, windows.promotion_since),
+        stores.rollups.gate_repo(repo, windows.demotion_since),
         stores.rollups.level_days(Some(repo)),
     )?;
     Ok(scorecard::build(
@@ -286,8 +414,8 @@ pub async fn verdicts_at(
 ) -> Result<std::collections::BTreeMap<String, Verdicts>, StoreError> {
     let windows = ScorecardWindows::at(now, &stores.thresholds);
     let (promotion, demotion, level_days) = tokio::try_join!(
-        stores.rollups.summary(windows.promotion_since),
-        stores.rollups.summary(windows.demotion_since),
+        stores.rollups.gate_summary(windows.promotion_since),
+        stores.rollups.gate_summary(windows.demotion_since),
         stores.rollups.level_days(None),
     )?;
     Ok(scorecard::verdicts(
@@ -297,6 +425,23 @@ pub async fn verdicts_at(
         &demotion,
         &level_days,
     ))
+}
+
+/// One backend's trends over the days asked for, ending today.
+pub async fn load_trends(stores: &Stores, params: TrendsParams) -> Result<TrendsView, StoreError> {
+    trends_at(stores, params, clock::now()).await
+}
+
+/// [`load_trends`] at `now` (docs/contract.md §14.9): the repo's rollup cells of the range, summed
+/// per UTC day by ClickHouse (one key range, at most 90 rows back).
+pub async fn trends_at(
+    stores: &Stores,
+    params: TrendsParams,
+    now: i64,
+) -> Result<TrendsView, StoreError> {
+    let TrendsParams { repo, days } = params;
+    let rows = stores.rollups.daily(&repo, days.first_day(now)).await?;
+    Ok(trends::build(repo.as_str(), days, now, &rows))
 }
 
 /// The window's targets of `repo` a page needs ([`backend::newest_targets`]).
@@ -479,6 +624,67 @@ pub async fn release_diff_at(
 }
 
 /// One upstream PR's view, over the window if one is asked for.
+/// A backend's delivery log as served (docs/contract.md §16.7): [`deliveries_at`] now.
+pub async fn load_deliveries(
+    stores: &Stores,
+    params: DeliveriesParams,
+) -> Result<DeliveriesView, StoreError> {
+    deliveries_at(stores, params, clock::now()).await
+}
+
+/// A backend's delivery log at `now`: the page's receipts (the newest of the window, read
+/// slice by slice from the newest hour until the page is full) and the counts of the last 24
+/// hours and 7 days, read at once.
+pub async fn deliveries_at(
+    stores: &Stores,
+    params: DeliveriesParams,
+    now: i64,
+) -> Result<DeliveriesView, StoreError> {
+    let DeliveriesParams {
+        repo,
+        window,
+        outcome,
+        page,
+    } = params;
+    // One more than the page: whether older ones follow.
+    let wanted = page.page.saturating_mul(page.per_page).saturating_add(1);
+    // A minute past now: a receipt stamped by an ingest whose clock is a little ahead is shown.
+    let until = now.saturating_add(60);
+    let (rows, counts) = tokio::try_join!(
+        stores
+            .deliveries
+            .newest(&repo, outcome, window.since(now), until, wanted),
+        delivery_counts_at(stores, &repo, now),
+    )?;
+    Ok(deliveries::build(
+        repo.as_str(),
+        window.as_str(),
+        outcome.as_str(),
+        page,
+        &rows,
+        counts,
+        now,
+    ))
+}
+
+/// The count of each outcome of `repo`'s deliveries over the last 24 hours and 7 days (the
+/// backend page's section, the deliveries page's header), windows on the hour as every view's.
+pub async fn delivery_counts_at(
+    stores: &Stores,
+    repo: &RepoName,
+    now: i64,
+) -> Result<Vec<CountsView>, StoreError> {
+    let (day, week) = (Window::Day, Window::Week);
+    let (last_day, last_week) = tokio::try_join!(
+        stores.deliveries.counts(repo, day.since(now)),
+        stores.deliveries.counts(repo, week.since(now)),
+    )?;
+    Ok(vec![
+        CountsView::of(day.as_str(), day.since(now), &last_day),
+        CountsView::of(week.as_str(), week.since(now), &last_week),
+    ])
+}
+
 pub async fn load_pr(stores: &Stores, params: PrParams) -> Result<PrView, StoreError> {
     pr_at(stores, params, clock::now()).await
 }

@@ -86,6 +86,24 @@ impl<S: Send + Sync> FromRequestParts<S> for ReleaseDiffParams {
     }
 }
 
+impl<S: Send + Sync> FromRequestParts<S> for crate::params::TrendsParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let (org, repo) = org_and_repo(parts, state).await?;
+        crate::params::TrendsParams::parse(&org, &repo, query(parts))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for crate::params::DeliveriesParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let (org, repo) = org_and_repo(parts, state).await?;
+        crate::params::DeliveriesParams::parse(&org, &repo, query(parts))
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for PrTriageParams {
     type Rejection = ApiError;
 

@@ -12,13 +12,17 @@
 //! - [`pages`]: the views as HTML pages (no JavaScript), with their CSP and stylesheet.
 //! - [`api`]: the JSON endpoints; [`params`]: their parameters, taken from a request by
 //!   [`extract`]; [`error`]: their error answers.
-//! - [`clock`]: times in and out; [`config`], [`app`]: settings, and building and running the service.
+//! - [`csv_export`]: every view's data as CSV too (`?format=csv`), one generic answer.
+//! - [`cached`]: slowly changing figures read at most once a minute (the summary's verdicts);
+//!   [`clock`]: times in and out; [`config`], [`app`]: settings, and building and running the service.
 
 pub mod api;
 pub mod app;
 pub mod baselines;
+pub mod cached;
 pub mod clock;
 pub mod config;
+pub mod csv_export;
 pub mod error;
 pub mod extract;
 pub mod job;

@@ -405,6 +405,72 @@ fn instant(name: &'static str, text: &str) -> Result<i64, ApiError> {
         })
 }
 
+/// What a backend's trends are asked for (docs/contract.md §14.9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrendsParams {
+    pub repo: RepoName,
+    pub days: crate::views::trends::TrendDays,
+}
+
+impl TrendsParams {
+    /// From the path's `{org}` and `{repo}` and the query string's `days` (`30` or `90`,
+    /// default `30`), checked in that order.
+    pub fn parse(org: &str, repo: &str, query: Option<&str>) -> Result<Self, ApiError> {
+        use crate::views::trends::TrendDays;
+        let repo = downstream_repo(org, repo)?;
+        let params = QueryParams::parse(query);
+        let days = match params.get("days")? {
+            None => TrendDays::DEFAULT,
+            Some(text) => TrendDays::parse(text).ok_or_else(|| {
+                let names: Vec<&str> = TrendDays::ALL.iter().map(|d| d.as_str()).collect();
+                ApiError::invalid(
+                    "days",
+                    format!("expected {}, got {text:?}", names.join(" or ")),
+                )
+            })?,
+        };
+        Ok(Self { repo, days })
+    }
+}
+
+/// What a backend's delivery log is asked for (docs/contract.md §16.7): `window` (default
+/// `7d`), `outcome` (`accepted`, `refused` or one outcome; all when absent), `page` and
+/// `per_page`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveriesParams {
+    pub repo: RepoName,
+    pub window: Window,
+    pub outcome: crate::stores::deliveries::OutcomeFilter,
+    pub page: PageRequest,
+}
+
+impl DeliveriesParams {
+    /// From the path's `{org}` and `{repo}` and the query string, checked in that order.
+    pub fn parse(org: &str, repo: &str, query: Option<&str>) -> Result<Self, ApiError> {
+        use crate::stores::deliveries::OutcomeFilter;
+        let repo = downstream_repo(org, repo)?;
+        let params = QueryParams::parse(query);
+        let outcome = match params.get("outcome")? {
+            None | Some("") => OutcomeFilter::All,
+            Some(text) => OutcomeFilter::parse(text).ok_or_else(|| {
+                ApiError::invalid(
+                    "outcome",
+                    format!(
+                        "unknown outcome {text:?}; one of {}",
+                        OutcomeFilter::names().join(", ")
+                    ),
+                )
+            })?,
+        };
+        Ok(Self {
+            repo,
+            window: window(&params)?,
+            outcome,
+            page: page(&params)?,
+        })
+    }
+}
+
 /// What the PR view is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrParams {
@@ -615,6 +681,56 @@ mod tests {
         .is_ok());
         let error = ReleaseDiffParams::parse("-x", "y", Some("old=zz")).unwrap_err();
         assert_eq!(parameter_of(error), "repo");
+    }
+
+    #[test]
+    fn trends_are_asked_over_30_or_90_days() {
+        use crate::views::trends::TrendDays;
+        let parse = |query| TrendsParams::parse("intel", "x", query);
+        assert_eq!(parse(None).unwrap().days, TrendDays::Month);
+        assert_eq!(parse(Some("days=90")).unwrap().days, TrendDays::Quarter);
+        for (query, says) in [
+            ("days=7", "expected 30 or 90, got \"7\""),
+            ("days=", "got \"\""),
+            ("days=30&days=90", "more than once"),
+        ] {
+            let error = parse(Some(query)).unwrap_err();
+            assert!(error.to_string().contains(says), "{query}: {error}");
+            assert_eq!(parameter_of(error), "days", "{query}");
+        }
+        let error = TrendsParams::parse("-x", "y", Some("days=7")).unwrap_err();
+        assert_eq!(parameter_of(error), "repo");
+    }
+
+    #[test]
+    fn deliveries_are_filtered_by_a_known_outcome() {
+        use crate::stores::deliveries::OutcomeFilter;
+        let parse = |query| DeliveriesParams::parse("intel", "x", query);
+        let all = parse(None).unwrap();
+        assert_eq!(
+            (all.outcome, all.window, all.page.page),
+            (OutcomeFilter::All, Window::DEFAULT, 1)
+        );
+        assert_eq!(
+            parse(Some("outcome=rate_limited&window=24h&page=2"))
+                .unwrap()
+                .outcome,
+            OutcomeFilter::One("rate_limited")
+        );
+        assert_eq!(
+            parse(Some("outcome=refused")).unwrap().outcome,
+            OutcomeFilter::Refused
+        );
+        let error = parse(Some("outcome=unauthorized")).unwrap_err();
+        assert!(
+            error.to_string().contains("one of accepted, refused"),
+            "{error}"
+        );
+        assert_eq!(parameter_of(error), "outcome");
+        assert_eq!(
+            parameter_of(parse(Some("window=1y")).unwrap_err()),
+            "window"
+        );
     }
 
     #[test]

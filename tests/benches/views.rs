@@ -7,6 +7,9 @@
 //! cargo bench -p oot-e2e --bench views                                   # 1M completed, 10k running
 //! BENCH_JOBS=50000 BENCH_RUNNING=1000 cargo bench -p oot-e2e --bench views
 //! BENCH_JOBS=10_000_000 BENCH_REUSE=views_10m cargo bench -p oot-e2e --bench views  # load once, reuse after
+//! # issue 11's triage views over ~10M failed-test rows (1M jobs, ~85 failed tests per failed job)
+//! BENCH_JOBS=1_000_000 BENCH_FAILED_TESTS=84 BENCH_REUSE=views_1m_tests \
+//!     BENCH_CASES=failing,history,triage cargo bench -p oot-e2e --bench views
 //! ```
 //!
 //! **Data.** `BENCH_JOBS` completed jobs (default 1,000,000) and `BENCH_RUNNING` running ones
@@ -14,7 +17,7 @@
 //! load library (`oot_demo::load`: callbacks validated as ingest validates them, as Avro events)
 //! into a topic of their own, then `oot_projector::replay` `--only clickhouse` builds the jobs
 //! table and everything the migrations and the projector keep beside it (rollup cells and repos,
-//! the read tables); the running jobs are written to DynamoDB as the projector's items
+//! the read tables, the failed-test table `<prefix>_failed_tests`); the running jobs are written to DynamoDB as the projector's items
 //! (`job_item`, BatchWriteItem). Every name is one prefix (`views_<12 hex>`, or
 //! `BENCH_REUSE=<prefix>`): ClickHouse `oot_hud_bench.<prefix>` (and `<prefix>_*`), DynamoDB
 //! `<prefix>` (and `<prefix>-rollup`), topic `<prefix>`. The tables are kept (printed at the
@@ -22,6 +25,10 @@
 //! they are (a replay cut short is redone from the topic if it is still there). The topic is
 //! deleted once the tables are built, unless `BENCH_KEEP_TOPIC=1` (10M jobs are tens of GB of
 //! log). Windows are relative to now: data loaded days ago has moved out of the 24 h window.
+//! A failed job lists `BENCH_FAILED_TESTS` (3) failed tests on average (1 to `2n − 1`, from each
+//! backend's failing set of 600 tests, some failing in most failed jobs: `oot_demo::load`), one
+//! row each in `<prefix>_failed_tests`. A reused data set loaded before that table existed has
+//! none there: the triage cases below are then skipped (load it under a new prefix).
 //!
 //! **Latency.** `BENCH_REQUESTS` (50) sequential requests of each JSON endpoint and page of the
 //! real `oot-query` (release, a process on a free port; `BENCH_SKIP_BUILD=1` skips its
@@ -30,6 +37,14 @@
 //! baselines (`baseline_summary`, `baseline_backend`, `baseline_pr`), `BENCH_BASELINE_REQUESTS`
 //! (10) each, with the ratio new/baseline and whether both give the same answer.
 //! `BENCH_CASES=backend,PR` runs only the views whose name contains one of the words.
+//!
+//! **Cases.** Summary 24h/7d/30d; the busiest backend (most jobs) at 7d, 30d and 30d page 5;
+//! the PR with the most jobs, all retained and 7d (served with its "is it mine?" triage, compared
+//! in process without it, as `pr_at` and `baseline_pr` are); and issue 11's views, which have no
+//! baseline (in process, the served loader alone is timed): the busiest backend's failing tests
+//! at 24h, 7d and 30d (`failing tests …`); the history of its most frequent failing test of the
+//! last 7 days, at 7d and 30d (`test history …`); the PR with the most failed jobs, with its
+//! triage, other PRs looked for in 7d (the default) and 30d (`PR triage …`).
 //!
 //! **Memory.** `BENCH_CONCURRENCY` (8) clients requesting the 30-day summary and the 30-day
 //! backend view (JSON and page) for `BENCH_MEMORY_SECS` (5) s; the service's peak RSS
@@ -51,7 +66,9 @@ use oot_e2e::{count_messages, query_stores, unique_name, TestStores};
 use oot_platform::settings::StoreSettings;
 use oot_projector::replay::{replay, ReplayArgs};
 use oot_query::api::Stores;
-use oot_query::params::{BackendParams, PrParams};
+use oot_query::params::{
+    BackendParams, FailingTestsParams, PrParams, PrTriageParams, TestHistoryParams,
+};
 use oot_query::rules::Window;
 use serde::Serialize;
 
@@ -74,6 +91,7 @@ struct Config {
     concurrency: usize,
     memory_secs: u64,
     load_threads: usize,
+    failed_tests: usize,
     reuse: Option<String>,
     /// Only the cases whose name contains one of these (all when empty).
     only: Vec<String>,
@@ -95,6 +113,7 @@ impl Config {
             concurrency: usize::try_from(env_number("BENCH_CONCURRENCY", 8)?)?.max(1),
             memory_secs: env_number("BENCH_MEMORY_SECS", 5)?,
             load_threads: usize::try_from(env_number("BENCH_LOAD_THREADS", threads as u64)?)?,
+            failed_tests: usize::try_from(env_number("BENCH_FAILED_TESTS", 3)?)?,
             reuse: std::env::var("BENCH_REUSE").ok().filter(|v| !v.is_empty()),
             only: std::env::var("BENCH_CASES")
                 .unwrap_or_default()
@@ -114,7 +133,7 @@ impl Config {
             backends: self.backends,
             days: self.days,
             running: self.running,
-            failed_tests_per_failure: 3,
+            failed_tests_per_failure: self.failed_tests,
             seed: self.seed,
         }
     }
@@ -181,8 +200,14 @@ async fn prepare(config: &Config, settings: &StoreSettings) -> anyhow::Result<()
             );
         } else {
             println!(
-                "  loading {} jobs ({} running) over {} backends and {} days into topic {} ...",
-                spec.jobs, spec.running, spec.backends, spec.days, settings.kafka.topic
+                "  loading {} jobs ({} running) over {} backends and {} days into topic {}, \
+                 {} failed tests per failed job on average ...",
+                spec.jobs,
+                spec.running,
+                spec.backends,
+                spec.days,
+                settings.kafka.topic,
+                spec.failed_tests_per_failure
             );
             let report = load(&settings.kafka, &spec, now, config.load_threads).await?;
             println!(
@@ -206,11 +231,12 @@ async fn prepare(config: &Config, settings: &StoreSettings) -> anyhow::Result<()
         .await?;
         let took = started.elapsed().as_secs_f64();
         println!(
-            "  replayed {:>9} events in {took:>7.1} s ({:.0} events/s): {} rows, {} cells, \
-             {} jobs beyond the window, {} runs beyond the window, {} refused",
+            "  replayed {:>9} events in {took:>7.1} s ({:.0} events/s): {} rows, {} failed-test \
+             rows, {} cells, {} jobs beyond the window, {} runs beyond the window, {} refused",
             report.events,
             report.events as f64 / took.max(1e-9),
             report.rows,
+            report.failed_test_rows,
             report.cells,
             report.beyond_window,
             report.runs_beyond_window,
@@ -313,6 +339,98 @@ struct Dataset {
     backend_rows: u64,
     pr: u64,
     pr_rows: u64,
+    /// The failed-test table and what the triage cases ask for; `None` when it has no rows.
+    tests: Option<TestData>,
+}
+
+/// What `{prefix}_failed_tests` holds, and the test and PR the triage cases ask for.
+struct TestData {
+    rows: u64,
+    /// Distinct (backend, classname, name).
+    tests: u64,
+    /// The busiest backend's jobs first seen in the last 30 days.
+    backend_jobs_30d: u64,
+    /// The busiest backend's failed-test rows and distinct tests first seen in each window.
+    backend_rows: Vec<(Window, u64, u64)>,
+    /// The busiest backend's test that failed in the most jobs of the last 7 days, and in how
+    /// many.
+    history: oot_triage::TestId,
+    history_failures: u64,
+    /// The PR with the most failed jobs, its failed jobs and its jobs.
+    failed_pr: u64,
+    failed_pr_jobs: (u64, u64),
+}
+
+async fn describe_tests(
+    settings: &StoreSettings,
+    backend: &str,
+    now: i64,
+) -> anyhow::Result<Option<TestData>> {
+    let tests_table = oot_contract::clickhouse::failed_tests_table(&settings.clickhouse.table);
+    let rows = table_rows(settings, &tests_table).await?.unwrap_or(0);
+    if rows == 0 {
+        return Ok(None);
+    }
+    let client = settings.clickhouse.client();
+    let table = settings.clickhouse.qualified_table();
+    let tests_table = format!("{}.{tests_table}", settings.clickhouse.database);
+    let tests: u64 = client
+        .query(&format!(
+            "SELECT uniqExact(downstream_repo, classname, name) FROM {tests_table}"
+        ))
+        .fetch_one()
+        .await?;
+    let backend_jobs_30d: u64 = client
+        .query(&format!(
+            "SELECT uniqExact(dynamoKey) FROM {table} \
+             WHERE downstream_repo = ? AND first_seen_at >= toDateTime(?)"
+        ))
+        .bind(backend)
+        .bind(Window::Month.since(now))
+        .fetch_one()
+        .await?;
+    let mut backend_rows = Vec::new();
+    for window in Window::ALL {
+        let (rows, tests): (u64, u64) = client
+            .query(&format!(
+                "SELECT count(), uniqExact(classname, name) FROM {tests_table} \
+                 WHERE downstream_repo = ? AND first_seen_at >= toDateTime(?)"
+            ))
+            .bind(backend)
+            .bind(window.since(now))
+            .fetch_one()
+            .await?;
+        backend_rows.push((window, rows, tests));
+    }
+    let (classname, name, history_failures): (String, String, u64) = client
+        .query(&format!(
+            "SELECT classname, name, uniqExact(dynamoKey) AS n FROM {tests_table} \
+             WHERE downstream_repo = ? AND first_seen_at >= toDateTime(?) \
+             GROUP BY classname, name ORDER BY n DESC, classname, name LIMIT 1"
+        ))
+        .bind(backend)
+        .bind(Window::Week.since(now))
+        .fetch_one()
+        .await?;
+    let (failed_pr, failed, jobs): (u64, u64, u64) = client
+        .query(&format!(
+            "SELECT assumeNotNull(pr_number) AS pr, uniqExactIf(dynamoKey, conclusion = 'failure') \
+             AS failed, uniqExact(dynamoKey) AS n FROM {table} \
+             WHERE upstream_repo = 'pytorch/pytorch' AND isNotNull(pr_number) \
+             GROUP BY pr ORDER BY failed DESC, n DESC, pr LIMIT 1"
+        ))
+        .fetch_one()
+        .await?;
+    Ok(Some(TestData {
+        rows,
+        tests,
+        backend_jobs_30d,
+        backend_rows,
+        history: oot_triage::TestId { classname, name },
+        history_failures,
+        failed_pr,
+        failed_pr_jobs: (failed, jobs),
+    }))
 }
 
 async fn describe(settings: &StoreSettings) -> anyhow::Result<Dataset> {
@@ -347,6 +465,7 @@ async fn describe(settings: &StoreSettings) -> anyhow::Result<Dataset> {
         ))
         .fetch_one()
         .await?;
+    let tests = describe_tests(settings, &backend, oot_query::clock::now()).await?;
     Ok(Dataset {
         rows,
         cells,
@@ -357,6 +476,7 @@ async fn describe(settings: &StoreSettings) -> anyhow::Result<Dataset> {
         backend_rows,
         pr,
         pr_rows,
+        tests,
     })
 }
 
@@ -366,6 +486,16 @@ enum Ask {
     Summary(Window),
     Backend(BackendParams),
     Pr(PrParams),
+    /// Issue 11's views: no full-scan baseline.
+    FailingTests(FailingTestsParams),
+    TestHistory(TestHistoryParams),
+    PrTriage(PrTriageParams),
+}
+
+impl Ask {
+    fn has_baseline(&self) -> bool {
+        matches!(self, Ask::Summary(_) | Ask::Backend(_) | Ask::Pr(_))
+    }
 }
 
 /// A view's answer: what both loaders must agree on.
@@ -375,6 +505,8 @@ enum Answer {
     Summary(Box<oot_query::views::summary::Summary>),
     Backend(Box<oot_query::views::backend::BackendView>),
     Pr(Box<oot_query::views::pr::PrView>),
+    FailingTests(Box<oot_query::views::failing_tests::FailingTestsView>),
+    TestHistory(Box<oot_query::views::test_history::TestHistoryView>),
 }
 
 async fn answer(stores: &Stores, ask: &Ask, baseline: bool, now: i64) -> anyhow::Result<Answer> {
@@ -394,6 +526,18 @@ async fn answer(stores: &Stores, ask: &Ask, baseline: bool, now: i64) -> anyhow:
         )),
         (Ask::Pr(p), false) => Answer::Pr(Box::new(api::pr_at(stores, p.clone(), now).await?)),
         (Ask::Pr(p), true) => Answer::Pr(Box::new(api::baseline_pr(stores, p.clone(), now).await?)),
+        (Ask::FailingTests(p), false) => Answer::FailingTests(Box::new(
+            api::failing_tests_at(stores, p.clone(), now).await?,
+        )),
+        (Ask::TestHistory(p), false) => Answer::TestHistory(Box::new(
+            api::test_history_at(stores, p.clone(), now).await?,
+        )),
+        (Ask::PrTriage(p), false) => {
+            Answer::Pr(Box::new(api::pr_triage_at(stores, p.clone(), now).await?))
+        }
+        (Ask::FailingTests(_) | Ask::TestHistory(_) | Ask::PrTriage(_), true) => {
+            anyhow::bail!("issue 11's views have no baseline")
+        }
     })
 }
 
@@ -481,7 +625,75 @@ fn cases(data: &Dataset) -> anyhow::Result<Vec<Case>> {
         page: format!("/pr/{pr}?window=7d"),
         ask: Ask::Pr(PrParams::parse(&pr, Some("window=7d")).map_err(invalid)?),
     });
+    if let Some(tests) = &data.tests {
+        triage_cases(&mut cases, org, repo, tests)?;
+    }
     Ok(cases)
+}
+
+/// Issue 11's views: the busiest backend's failing tests, its most frequent failing test's
+/// history, and the PR with the most failed jobs with its "is it mine?" triage.
+fn triage_cases(
+    cases: &mut Vec<Case>,
+    org: &str,
+    repo: &str,
+    tests: &TestData,
+) -> anyhow::Result<()> {
+    let invalid = |e: oot_query::error::ApiError| anyhow::anyhow!("{e}");
+    for window in Window::ALL {
+        let query = format!("window={}", window.as_str());
+        cases.push(Case {
+            name: format!("failing tests {}", window.as_str()),
+            json: format!("/api/oot/{org}/{repo}/tests?{query}"),
+            page: format!("/oot/{org}/{repo}/tests?{query}"),
+            ask: Ask::FailingTests(
+                FailingTestsParams::parse(org, repo, Some(&query)).map_err(invalid)?,
+            ),
+        });
+    }
+    for window in [Window::Week, Window::Month] {
+        let query = form_encoded(&[
+            ("classname", &tests.history.classname),
+            ("name", &tests.history.name),
+            ("window", window.as_str()),
+        ])?;
+        cases.push(Case {
+            name: format!("test history {}", window.as_str()),
+            json: format!("/api/oot/{org}/{repo}/tests/history?{query}"),
+            page: format!("/oot/{org}/{repo}/tests/history?{query}"),
+            ask: Ask::TestHistory(
+                TestHistoryParams::parse(org, repo, Some(&query)).map_err(invalid)?,
+            ),
+        });
+    }
+    let pr = tests.failed_pr.to_string();
+    for (name, query) in [
+        ("PR triage, other PRs 7d", ""),
+        ("PR triage, other PRs 30d", "other_prs_window=30d"),
+    ] {
+        let suffix = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        cases.push(Case {
+            name: name.to_owned(),
+            json: format!("/api/oot/pr/{pr}{suffix}"),
+            page: format!("/pr/{pr}{suffix}"),
+            ask: Ask::PrTriage(
+                PrTriageParams::parse(&pr, (!query.is_empty()).then_some(query))
+                    .map_err(invalid)?,
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// `pairs` as a form-encoded query string (test names hold `::`, spaces and brackets).
+fn form_encoded(pairs: &[(&str, &str)]) -> anyhow::Result<String> {
+    let mut url = reqwest::Url::parse("http://localhost/")?;
+    url.query_pairs_mut().extend_pairs(pairs);
+    Ok(url.query().unwrap_or_default().to_owned())
 }
 
 /// `requests` sequential GETs of `path` after an untimed one: latencies and mean body size.
@@ -536,13 +748,24 @@ struct Served {
     page_kib: f64,
 }
 
+/// The served loader's latencies, and the baseline's and whether both answered the same
+/// (`None`: the view has no baseline).
 struct Compared {
     new: Latencies,
-    baseline: Result<Latencies, String>,
-    same: Result<(), String>,
+    baseline: Option<Result<Latencies, String>>,
+    same: Option<Result<(), String>>,
 }
 
 async fn compare(stores: &Stores, ask: &Ask, requests: usize) -> anyhow::Result<Compared> {
+    if !ask.has_baseline() {
+        // One untimed call warms the loader up, as with a baseline.
+        answer(stores, ask, false, oot_query::clock::now()).await?;
+        return Ok(Compared {
+            new: time_in_process(stores, ask, false, requests).await?,
+            baseline: None,
+            same: None,
+        });
+    }
     // The answers compared are also the warm-up of both loaders.
     let now = oot_query::clock::now();
     let new_answer = answer(stores, ask, false, now).await?;
@@ -566,8 +789,8 @@ async fn compare(stores: &Stores, ask: &Ask, requests: usize) -> anyhow::Result<
     };
     Ok(Compared {
         new,
-        baseline,
-        same,
+        baseline: Some(baseline),
+        same: Some(same),
     })
 }
 
@@ -668,6 +891,37 @@ async fn run(config: Config) -> anyhow::Result<()> {
         "  busiest backend {} ({} rows), PR pytorch/pytorch#{} ({} rows)",
         data.backend, data.backend_rows, data.pr, data.pr_rows
     );
+    match &data.tests {
+        None => println!(
+            "  no failed-test rows ({}): the failing-tests, test-history and PR-triage cases are \
+             skipped (a data set loaded before the table: load one under a new BENCH_REUSE)",
+            oot_contract::clickhouse::failed_tests_table(&prefix)
+        ),
+        Some(t) => {
+            println!(
+                "  failed tests: {} rows, {} distinct (backend, test); {} jobs of {} first seen \
+                 in 30 days",
+                t.rows, t.tests, t.backend_jobs_30d, data.backend
+            );
+            for (window, rows, tests) in &t.backend_rows {
+                println!(
+                    "    {} of {}: {rows} failed-test rows, {tests} distinct tests",
+                    window.as_str(),
+                    data.backend
+                );
+            }
+            println!(
+                "  history of {}::{} (failed by {} jobs in 7 days); PR pytorch/pytorch#{} \
+                 ({} failed jobs of {})",
+                t.history.classname,
+                t.history.name,
+                t.history_failures,
+                t.failed_pr,
+                t.failed_pr_jobs.0,
+                t.failed_pr_jobs.1
+            );
+        }
+    }
 
     let mut query = start_query(&settings).await?;
     println!(
@@ -745,10 +999,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
             "  in process {}: new p50 {} ms, baseline p50 {}",
             case.name,
             ms(c.new.percentile(0.5)),
-            c.baseline.as_ref().map_or_else(
-                |e| format!("failed ({e})"),
-                |b| format!("{} ms", ms(b.percentile(0.5)))
-            )
+            match &c.baseline {
+                None => "- (none)".to_owned(),
+                Some(Err(e)) => format!("failed ({e})"),
+                Some(Ok(b)) => format!("{} ms", ms(b.percentile(0.5))),
+            }
         );
         compared.push(c);
     }
@@ -792,14 +1047,15 @@ async fn run(config: Config) -> anyhow::Result<()> {
     );
     for ((case, c), s) in cases.iter().zip(&compared).zip(&served) {
         let (base50, base95, r, r_json) = match &c.baseline {
-            Ok(b) => (
+            None => ("-".into(), "-".into(), "-".into(), "-".into()),
+            Some(Ok(b)) => (
                 ms(b.percentile(0.5)),
                 ms(b.percentile(0.95)),
                 ratio(&c.new, b),
                 s.as_ref()
                     .map_or_else(|_| "-".to_owned(), |s| ratio(&s.json, b)),
             ),
-            Err(_) => ("failed".into(), "-".into(), "-".into(), "-".into()),
+            Some(Err(_)) => ("failed".into(), "-".into(), "-".into(), "-".into()),
         };
         println!(
             "  {:<20} {:>9} {:>9} | {:>9} {:>9} | {:>10} {:>10} | {}",
@@ -811,12 +1067,17 @@ async fn run(config: Config) -> anyhow::Result<()> {
             r,
             r_json,
             match &c.same {
-                Ok(()) => "yes".to_owned(),
-                Err(why) => format!("NO: {why}"),
+                None => "no baseline".to_owned(),
+                Some(Ok(())) => "yes".to_owned(),
+                Some(Err(why)) => format!("NO: {why}"),
             }
         );
     }
-    if let Some(Err(e)) = compared.iter().map(|c| &c.baseline).find(|b| b.is_err()) {
+    if let Some(Some(Err(e))) = compared
+        .iter()
+        .map(|c| &c.baseline)
+        .find(|b| matches!(b, Some(Err(_))))
+    {
         println!("  (a baseline failed: {e})");
     }
 
@@ -866,7 +1127,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     }
     let differs = compared
         .iter()
-        .any(|c| c.same.is_err() && c.baseline.is_ok());
+        .any(|c| matches!(c.same, Some(Err(_))) && matches!(c.baseline, Some(Ok(_))));
     let found: Vec<&str> = [
         (!alive, "the service died"),
         (served.iter().any(Result::is_err), "a view failed"),

@@ -20,6 +20,10 @@ What it checks:
     §10.3): rows made from the data set's failed_tests_json, one INSERT per version, beside each
     jobs table; the contract's reading rule (a job's rows of its latest version, taken by key
     from the jobs table) gives the same rows in both engines, and the ones data.py expects.
+  * Delivery log (platform/sql/create_oot_deliveries.sql, docs/contract.md §16): data.py's rows,
+    a receipt's rows in separate parts (a batch projected twice, a parked event redriven, a
+    receipt written twice); deliveries_counts.sql counts each receipt once, as its best row, as
+    data.py expects, in both engines.
   * Queries: every query/sql/*.sql, `{table}` spliced in and `?` / `?fields` bound the way the
     clickhouse crate 0.15 binds them (fields from the row struct in query/src/stores/completed.rs),
     on the same small data set (tests/chdb/data.py) in both engines; the answers (names, types,
@@ -52,7 +56,8 @@ REPO = Path(__file__).resolve().parents[2]
 DDL_DIR = REPO / "platform" / "sql"
 QUERY_DIR = REPO / "query" / "sql"
 ROWS_RS = [
-    REPO / "query" / "src" / "stores" / f for f in ("completed.rs", "rollups.rs", "triage.rs", "test_history.rs", "pr_triage.rs")
+    REPO / "query" / "src" / "stores" / f
+    for f in ("completed.rs", "rollups.rs", "triage.rs", "test_history.rs", "pr_triage.rs", "deliveries.rs")
 ]
 JOB_TABLE_DDL = "create_oot_workflow_job.sql"
 
@@ -87,6 +92,7 @@ FAILED_TESTS_CURRENT = (
 
 # The column each DDL file's TTL is keyed on (as the Rust that renders it), when not first_seen_at.
 TTL_COLUMN = {
+    "create_oot_deliveries.sql": "received_at",
     "create_oot_workflow_job_targets.sql": "hour",
     "create_oot_workflow_job_columns.sql": "hour",
     "create_oot_job_cells.sql": "hour",
@@ -166,6 +172,31 @@ def pr_triage_other_prs_cases() -> list[list]:
     return cases
 
 
+DELIVERIES_DDL = "create_oot_deliveries.sql"
+
+
+def deliveries_page_cases() -> list[list]:
+    """deliveries_page.sql's binds as query/src/stores/deliveries.rs makes them: the repo, the
+    kinds' bounds (0..1 all, 1..1 accepted, 0..0 refused), a slice [from, until), the outcomes
+    asked when one is (then `{outcome_condition}` is spliced), and the page's limit. Per repo:
+    the whole data set, a slice cut short by the limit, each kind, and each outcome it has."""
+    batches = data.delivery_batches()
+    cases = []
+    for repo in data.REPOS:
+        end = T0 + 41 * D
+        cases += [
+            [repo, 0, 1, 0, end, 1000],
+            [repo, 0, 1, T0 + 10 * D, T0 + 30 * D, 5],
+            [repo, 1, 1, 0, end, 1000],
+            [repo, 0, 0, 0, end, 1000],
+        ]
+        outcomes = sorted(data.delivery_counts(batches, repo, 0))
+        for outcome in outcomes:
+            accepted = 1 if outcome in ("changed", "unchanged", "parked") else 0
+            cases.append([repo, accepted, accepted, 0, end, [outcome], 1000])
+    return cases + [["nobody/nothing", 0, 1, 0, T0 + 41 * D, 1000]]
+
+
 # The data's jobs without a PR are pushes: nightlies_before.sql is run with the event types bound
 # as `push` to read them (the service binds the nightly ones, which the data has none of).
 # The first and last cases bind the end of the hours read as the last value, as the release
@@ -175,11 +206,22 @@ NIGHTLIES_BEFORE_CASES = (
     + [[repo, T0 + 10 * D, T0 + 30 * D, ["nightly", "push"], repo, T0 + 30 * D] for repo in data.REPOS]
     + [["nobody/nothing", T0, T0 + 41 * D, ["push"], "nobody/nothing", T0 + 41 * D]]
 )
+# Files a caller reads with another row struct too: each (struct, cases), run as QUERIES' own.
+# The nightly view (query/src/stores/completed.rs nightly_jobs, docs/contract.md §12.17) reads
+# the release diff's nightlies as whole jobs, the end of the hours bound last.
+ALSO_READ_AS: dict[str, list[tuple[str, list[list]]]] = {
+    "nightlies_before.sql": [("JobRow", NIGHTLIES_BEFORE_CASES)],
+    # The readiness gates read the same sums with the end-to-end histogram.
+    "cells_sums.sql": [("GateSumsRow", [[0], [T0 + 10 * D], [T0 + 400 * D]] + REPO_WINDOW_CASES)],
+}
 QUERIES: dict[str, tuple[str, list[list]]] = {
     "summary_jobs.sql": ("SummaryRow", [[0], [T0 + 10 * D], [T0 + 39 * D], [T0 + 400 * D]]),
     # The rollups (query/src/stores/rollups.rs), on the cells and repos tables of data.py.
     # Every repo (one bind) and one repo (two): the service splices `{repo_condition}` so.
     "cells_sums.sql": ("SumsRow", [[0], [T0 + 10 * D], [T0 + 36 * D + 7 * 3600], [T0 + 400 * D]] + REPO_WINDOW_CASES),
+    # Per UTC day (a backend's trends, the summary's sparklines): every repo and one repo, from
+    # a midnight, as the service binds the first day's start.
+    "cells_daily.sql": ("DaySumsRow", [[0], [T0 + 10 * D], [T0 + 36 * D], [T0 + 400 * D]] + REPO_WINDOW_CASES),
     "repo_latest.sql": ("LatestRow", [[]]),
     # The level history (platform/sql/create_oot_workflow_job_levels.sql, a read table kept by
     # its view or backfilled): every repo (no bind) and one repo (one).
@@ -239,6 +281,13 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
         ],
     ),
     "pr_triage_other_prs.sql": ("OtherPrFailureRow", pr_triage_other_prs_cases()),
+    # The delivery log (query/src/stores/deliveries.rs, docs/contract.md §16.7), on the
+    # deliveries table of data.py.
+    "deliveries_page.sql": ("DeliveryLogRow", deliveries_page_cases()),
+    "deliveries_counts.sql": (
+        "OutcomeCountRow",
+        [[repo, since] for repo in data.REPOS for since in (0, T0 + 20 * D)] + [["nobody/nothing", 0]],
+    ),
 }
 
 # Binds whose answer is empty by design (no such repo, PR or window); every other case must
@@ -315,6 +364,14 @@ def row_fields(source: str) -> dict[str, list[str]]:
                 rename = None
         structs[name] = fields
     return structs
+
+
+def outcome_condition(query: str, values: list) -> str:
+    """What the service splices for `{outcome_condition}` (query/src/stores/deliveries.rs): a
+    condition on the outcomes when the case binds a list of them, else nothing."""
+    if query == "deliveries_page.sql" and any(isinstance(v, list) for v in values):
+        return "WHERE has(?, outcome)"
+    return ""
 
 
 def repo_condition(query: str, values: list) -> str:
@@ -433,10 +490,35 @@ def parse_value(text: str, type_: str, tz: ZoneInfo):
         return float(text)
     if type_ == "String":
         return unescape_tsv(text)
+    if type_ == "Array(String)":
+        # Compared as printed: both engines print arrays alike, quotes and escapes included.
+        return parse_string_array(text)
     if re.fullmatch(r"Array\(U?Int\d+\)", type_):
         # TSV prints an array of numbers as [1,2,3]; a tuple, so rows stay sortable.
         return tuple(json.loads(text))
     raise ValueError(f"a type this check does not read: {type_}")
+
+
+def parse_string_array(text: str) -> tuple:
+    """An Array(String) as text (`['a','b\\'c']`: quoted, backslash-escaped) as a tuple."""
+    items, i = [], 1
+    escapes = {"t": "\t", "n": "\n", "r": "\r", "0": "\0", "b": "\b", "f": "\f"}
+    while i < len(text) - 1:
+        if text[i] != "'":
+            i += 1
+            continue
+        i += 1
+        item = []
+        while i < len(text) and text[i] != "'":
+            if text[i] == "\\" and i + 1 < len(text):
+                item.append(escapes.get(text[i + 1], text[i + 1]))
+                i += 2
+            else:
+                item.append(text[i])
+                i += 1
+        items.append("".join(item))
+        i += 1
+    return tuple(items)
 
 
 def answer(engine, sql: str, tz: ZoneInfo):
@@ -650,21 +732,62 @@ def main() -> int:
         failures.append("failed tests: the data set has no current or no stale rows, so the rule is not exercised")
     print(f"failed tests: {sum(len(b) for b in failed_batches)} rows inserted, {len(expected)} current")
 
+    # The delivery log: the rows the projector writes, a receipt's rows in separate parts; the
+    # reading rule (each receipt once, as its best row) gives what data.py expects.
+    delivery_batches = data.delivery_batches()
+    deliveries_template = (DDL_DIR / DELIVERIES_DDL).read_text()
+    for engine, table, ttl, tz in tables:
+        deliveries = f"{table}_deliveries"
+        what = f"deliveries of {table} on {engine.name}: each receipt once, as its best row"
+        try:
+            engine.run(render_ddl(deliveries_template, deliveries, ttl, TTL_COLUMN[DELIVERIES_DDL]))
+            for batch in delivery_batches:
+                engine.run(
+                    f"INSERT INTO {DATABASE}.{deliveries} FORMAT JSONEachRow\n" + "\n".join(json.dumps(r) for r in batch)
+                )
+            for repo in data.REPOS:
+                counts_sql = bind(
+                    (QUERY_DIR / "deliveries_counts.sql").read_text().replace("{deliveries}", f"{DATABASE}.{deliveries}"),
+                    [],
+                    [repo, 0],
+                )
+                got = {}
+                for refusal, receipts, unchanged_or_better, changed in answer(engine, counts_sql, tz)[2]:
+                    if refusal:
+                        got[refusal] = receipts
+                    else:
+                        # As stores/deliveries.rs OutcomeCounts::of splits them.
+                        got.update(
+                            changed=changed,
+                            unchanged=unchanged_or_better - changed,
+                            parked=receipts - unchanged_or_better,
+                        )
+                got = {k: v for k, v in got.items() if v}
+                expected = data.delivery_counts(delivery_batches, repo, 0)
+                if got != expected:
+                    raise EngineError(f"{repo}: counts {got}, data.py expects {expected}")
+        except EngineError as e:
+            fail(what, str(e)[:600])
+            continue
+        results.append((what, "", "", "ok"))
+
     # Queries -------------------------------------------------------------------------------
     structs = {}
     for source in ROWS_RS:
         structs.update(row_fields(source.read_text()))
+    reads = []
     for path in sorted(QUERY_DIR.glob("*.sql")):
         if path.name not in QUERIES:
             fail(path.name, "not in tests/chdb/check.py's QUERIES: add its row struct and binds")
             continue
-        struct, cases = QUERIES[path.name]
+        reads += [(path, read) for read in [QUERIES[path.name], *ALSO_READ_AS.get(path.name, [])]]
+    for path, (struct, cases) in reads:
         if struct not in structs:
             fail(path.name, f"no `#[derive(Row)] struct {struct}` in {[str(p.relative_to(REPO)) for p in ROWS_RS]}")
             continue
         template = path.read_text()
         for i, values in enumerate(cases):
-            what = f"{path.name} #{i + 1}"
+            what = f"{path.name} #{i + 1}" if struct == QUERIES[path.name][0] else f"{path.name} as {struct} #{i + 1}"
             try:
                 answers = []
                 for engine, table, _, tz in tables:
@@ -674,6 +797,8 @@ def main() -> int:
                         .replace("{repos}", f"{DATABASE}.{table}_repos")
                         .replace("{levels}", f"{DATABASE}.{table}_levels")
                         .replace("{repo_condition}", repo_condition(path.name, values))
+                        .replace("{deliveries}", f"{DATABASE}.{table}_deliveries")
+                        .replace("{outcome_condition}", outcome_condition(path.name, values))
                     )
                     sql = bind(spliced, structs[struct], values)
                     try:

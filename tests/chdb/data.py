@@ -281,3 +281,115 @@ def repo_batches() -> list[list[dict]]:
 if __name__ == "__main__":
     b = insert_batches()
     print(sum(map(len, b)), "rows", [len(x) for x in b])
+
+
+def delivery_batches() -> list[list[dict]]:
+    """Rows of the deliveries table (platform/sql/create_oot_deliveries.sql), as the projector
+    writes them: per repo, refused receipts (invalid with their problems, rate limited, log
+    unavailable) and accepted events (changed, unchanged, parked) over the 40 days, in three
+    inserts so that a receipt's rows sit in separate parts: a batch projected again after a crash
+    (its events' rows again, as unchanged), a parked event redriven (parked, then changed), and
+    a refused receipt written twice (a consumer's crash before its commit). Texts with quotes,
+    backslashes, tabs and non-ASCII exercise the arrays' escaping."""
+    rng = random.Random(16)
+    first, again = [], []
+    outcomes = ["changed", "changed", "changed", "unchanged", "parked"]
+    refusals = [
+        ("invalid", 400, "validation_failed"),
+        ("invalid", 400, "invalid_json"),
+        ("rate_limited", 429, "rate_limited"),
+        ("log_unavailable", 503, "log_unavailable"),
+    ]
+    rank = {"changed": 3, "unchanged": 2, "parked": 1}
+    for r, repo in enumerate(REPOS):
+        for n in range(30 + 5 * r):
+            received = T0 + rng.randrange(40 * D)
+            accepted = rng.random() < 0.7
+            receipt = f"0196{r:02d}{n:04d}-0000-7000-8000-{received:012d}"
+            base = {
+                "downstream_repo": repo,
+                "received_at": received,
+                "receipt_id": receipt,
+                "problem_fields": [],
+                "problem_messages": [],
+                "problems_total": 0,
+                "delivery_id": f"dlv-{r}-{n}",
+                "job_key": f"{repo}/dlv-{r}-{n}/ci/test (1, 2)/{7000 + n}",
+                "callback_status": "",
+                "conclusion": "",
+                "retry_after_seconds": None,
+                "body_bytes": None,
+                "body_excerpt": "",
+                "visible_after_ms": None,
+                "projected_at": received + 2,
+            }
+            if accepted:
+                outcome = rng.choice(outcomes)
+                row = dict(
+                    base,
+                    accepted=1,
+                    rank=rank[outcome],
+                    outcome=outcome,
+                    status=202,
+                    error="",
+                    message="dynamodb ValidationException: Item size too large" if outcome == "parked" else "",
+                    callback_status=rng.choice(["in_progress", "completed"]),
+                    conclusion=rng.choice(["", "success", "failure"]),
+                    visible_after_ms=None if outcome == "parked" else rng.randrange(50, 5000),
+                )
+                first.append(row)
+                if outcome == "changed" and n % 4 == 0:
+                    # Redelivered after a crash: found unchanged, in another part.
+                    again.append(dict(row, rank=2, outcome="unchanged", visible_after_ms=rng.randrange(50, 500)))
+                if outcome == "parked" and n % 2 == 0:
+                    # Redriven once fixed: changed.
+                    again.append(dict(row, rank=3, outcome="changed", message="", visible_after_ms=86_400_000))
+            else:
+                outcome, status, error = rng.choice(refusals)
+                problems = (
+                    [
+                        ("untrusted.callback_payload.workflow.run_attempt", 'must be positive, got "0"'),
+                        ("untrusted.callback_payload.workflow.failed_tests[3].name", "is required: it's \\ a\ttab ✓"),
+                    ]
+                    if error == "validation_failed"
+                    else [("$", "body is not JSON: expected value at line 1 column 1")]
+                    if error == "invalid_json"
+                    else []
+                )
+                row = dict(
+                    base,
+                    accepted=0,
+                    rank=0,
+                    outcome=outcome,
+                    status=status,
+                    error=error,
+                    message=f"{error}: refused",
+                    problem_fields=[p[0] for p in problems],
+                    problem_messages=[p[1] for p in problems],
+                    problems_total=len(problems) + (5 if error == "validation_failed" else 0),
+                    job_key="" if error == "invalid_json" else base["job_key"],
+                    retry_after_seconds=rng.randrange(1, 60) if status in (429, 503) else None,
+                    body_bytes=rng.randrange(100, 2_000_000),
+                    body_excerpt='{"trusted":{"verified_repo":"' + repo + '"}, \'odd\' \\' if outcome == "invalid" else "",
+                )
+                first.append(row)
+                if n % 5 == 0:
+                    again.append(dict(row))
+    return [first[: len(first) // 2], first[len(first) // 2 :], again]
+
+
+def delivery_counts(batches: list[list[dict]], repo: str, since: int) -> dict:
+    """What deliveries_counts.sql must answer for `repo` since `since`, from the rows: each
+    receipt once, as its best row; per refusal outcome its receipts, and the accepted ones by
+    their best outcome."""
+    best = {}
+    for row in (r for b in batches for r in b):
+        if row["downstream_repo"] != repo or row["received_at"] < since:
+            continue
+        kept = best.get(row["receipt_id"])
+        if kept is None or row["rank"] > kept["rank"]:
+            best[row["receipt_id"]] = row
+    counts = {}
+    for row in best.values():
+        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+    return counts

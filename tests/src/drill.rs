@@ -197,6 +197,10 @@ pub fn store_env(stores: &StoreSettings) -> Vec<(&'static str, String)> {
     vec![
         ("OOT_KAFKA_BROKERS", stores.kafka.brokers.clone()),
         ("OOT_KAFKA_TOPIC", stores.kafka.topic.clone()),
+        (
+            "OOT_KAFKA_DELIVERIES_TOPIC",
+            stores.kafka.deliveries_topic.clone(),
+        ),
         ("OOT_KAFKA_PARTITIONS", stores.kafka.partitions.to_string()),
         ("OOT_DYNAMO_ENDPOINT", stores.dynamo.endpoint.clone()),
         ("OOT_DYNAMO_TABLE", stores.dynamo.table.clone()),

@@ -33,11 +33,12 @@ pub fn unique_name(prefix: &str) -> String {
 }
 
 impl TestStores {
-    /// The stack's addresses, a fresh topic, a fresh DynamoDB table and a fresh ClickHouse table
-    /// (in the shared `oot_hud_e2e` database). Nothing is created yet.
+    /// The stack's addresses, a fresh topic (and deliveries topic), a fresh DynamoDB table and a
+    /// fresh ClickHouse table (in the shared `oot_hud_e2e` database). Nothing is created yet.
     pub fn unique(prefix: &str) -> Self {
         let mut settings = StoresFromEnv::parse_from(["oot-e2e"]).stores;
         settings.kafka.topic = unique_name(&format!("e2e-{prefix}")).replace('_', "-");
+        settings.kafka.deliveries_topic = format!("{}-deliveries", settings.kafka.topic);
         settings.kafka.partitions = 3;
         settings.dynamo.table = unique_name(&format!("e2e-{prefix}"));
         settings.clickhouse.database = "oot_hud_e2e".to_owned();
@@ -158,6 +159,7 @@ pub fn ingest_config(stores: &StoreSettings) -> oot_ingest::config::IngestConfig
         body_read_timeout_ms: 30_000,
         rate_limit: 0,
         rate_window_secs: 60,
+        receipt_limit: 0,
         delivery_timeout_ms: 3_000,
         linger_ms: 5,
         unavailable_retry_after_secs: 5,

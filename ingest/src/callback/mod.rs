@@ -69,7 +69,9 @@ mod validated;
 pub use error::{Problem, ValidationError};
 pub use limits::Limits;
 pub use oot_contract::InvalidValue;
-pub use validate::{validate_callback, validate_callback_at};
+pub use validate::{
+    validate_callback, validate_callback_at, validate_callback_identified, Identity, Refused,
+};
 pub use validated::{FailedTest, ValidatedCallback, Workflow};
 
 #[cfg(test)]

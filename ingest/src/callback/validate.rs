@@ -45,15 +45,72 @@ pub fn validate_callback_at(
     limits: &Limits,
     received_at: OffsetDateTime,
 ) -> Result<ValidatedCallback, ValidationError> {
-    let doc: Value = serde_json::from_slice(body).map_err(|e| ValidationError::NotJson {
-        message: e.to_string(),
-        line: e.line(),
-        column: e.column(),
+    validate_callback_identified(body, limits, received_at).map_err(|refused| refused.error)
+}
+
+/// Who a callback is from and which job it is about, as far as its fields passed their rules:
+/// what a refusal is attributed by (its delivery receipt, docs/contract.md §16). `verified_repo`
+/// is the relay's (`trusted`), as trustworthy in a refused document as in an accepted one: the
+/// whole document comes from the authenticated relay.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub verified_repo: Option<RepoName>,
+    pub delivery_id: Option<DeliveryId>,
+    /// When every part of the key passed its rule (even if the key as a whole is too long).
+    pub job_key: Option<JobKey>,
+}
+
+/// A refused callback: why, and who it is from as far as that could be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    pub error: ValidationError,
+    pub identity: Identity,
+}
+
+impl Identity {
+    fn of(p: &Parts) -> Identity {
+        let job_key = match (
+            &p.verified_repo,
+            &p.delivery_id,
+            &p.name,
+            &p.job_name,
+            &p.check_run_id,
+        ) {
+            (Some(repo), Some(delivery), Some(name), Some(job), Some(check)) => {
+                Some(JobKey::new(repo, delivery, name, job, check))
+            }
+            _ => None,
+        };
+        Identity {
+            verified_repo: p.verified_repo.clone(),
+            delivery_id: p.delivery_id.clone(),
+            job_key,
+        }
+    }
+}
+
+/// [`validate_callback_at`], with a refusal's [`Identity`]: the repo, delivery and job key read
+/// from the document, each when its own field passed. A body that is not a JSON object has none.
+pub fn validate_callback_identified(
+    body: &[u8],
+    limits: &Limits,
+    received_at: OffsetDateTime,
+) -> Result<ValidatedCallback, Refused> {
+    let refused = |error| Refused {
+        error,
+        identity: Identity::default(),
+    };
+    let doc: Value = serde_json::from_slice(body).map_err(|e| {
+        refused(ValidationError::NotJson {
+            message: e.to_string(),
+            line: e.line(),
+            column: e.column(),
+        })
     })?;
     let Value::Object(map) = &doc else {
-        return Err(ValidationError::NotAnObject {
+        return Err(refused(ValidationError::NotAnObject {
             found: describe(&doc),
-        });
+        }));
     };
 
     let mut r = Report::new(limits.max_truncation_notes);
@@ -64,9 +121,13 @@ pub fn validate_callback_at(
     read_callback_payload(&mut r, &root, limits, latest, &mut p);
     let truncations = r.finish_truncations();
     if r.has_problems() {
-        return Err(ValidationError::Invalid {
-            problems: r.problems,
-            not_listed: r.problems_not_listed,
+        // Only read on refusal: an accepted callback carries its identity in its own fields.
+        return Err(Refused {
+            identity: Identity::of(&p),
+            error: ValidationError::Invalid {
+                problems: r.problems,
+                not_listed: r.problems_not_listed,
+            },
         });
     }
 
@@ -99,13 +160,13 @@ pub fn validate_callback_at(
     else {
         // Every `None` above comes with a recorded problem; reaching this is a bug here, and
         // refusing is the safe way to surface it.
-        return Err(ValidationError::Invalid {
+        return Err(refused(ValidationError::Invalid {
             problems: vec![Problem::new(
                 ROOT_PATH,
                 "internal error: a required field was lost during validation",
             )],
             not_listed: 0,
-        });
+        }));
     };
 
     let job_key = JobKey::new(
@@ -137,9 +198,16 @@ pub fn validate_callback_at(
             .iter()
             .max_by_key(|(_, len)| *len)
             .map_or("untrusted.callback_payload.workflow.job_name", |(f, _)| f);
-        return Err(ValidationError::Invalid {
-            problems: vec![Problem::new(longest, why.message())],
-            not_listed: 0,
+        return Err(Refused {
+            identity: Identity {
+                verified_repo: Some(verified_repo),
+                delivery_id: Some(delivery_id),
+                job_key: Some(job_key),
+            },
+            error: ValidationError::Invalid {
+                problems: vec![Problem::new(longest, why.message())],
+                not_listed: 0,
+            },
         });
     }
     Ok(ValidatedCallback {

@@ -9,17 +9,27 @@ use crate::pages::failing_tests::failing_tests_path;
 use crate::pages::format;
 use crate::pages::layout::{self, Freshness};
 use crate::pages::scorecard;
+use crate::pages::trends;
 use crate::views::backend::{BackendView, Failure, Header, Row, Target};
 use crate::views::cell::JobCell;
+use crate::views::deliveries::CountsView;
 use crate::views::scorecard::ScorecardView;
+use crate::views::trends::TrendsView;
 
 /// The drill-down anchor of the `i`th failure on the page.
 fn failure_anchor(i: usize) -> String {
     format!("failure-{i}")
 }
 
-/// The page; `readiness`, when given, is shown under the header.
-pub fn render(view: &BackendView, readiness: Option<&ScorecardView>, now: i64) -> Markup {
+/// The page; `readiness`, `trends` and the delivery counts (`deliveries`, docs/contract.md
+/// §16), when given, are shown under the header.
+pub fn render(
+    view: &BackendView,
+    readiness: Option<&ScorecardView>,
+    trends: Option<&TrendsView>,
+    deliveries: Option<&[CountsView]>,
+    now: i64,
+) -> Markup {
     let newest = format::newest(view.rows.iter().map(|r| r.last_seen_at.as_deref()));
     let freshness = Freshness {
         generated_at: view.generated_at.as_deref(),
@@ -39,6 +49,14 @@ pub fn render(view: &BackendView, readiness: Option<&ScorecardView>, now: i64) -
             ])
         )
     };
+    // The CSV of this page's rows (paging applies to the CSV as to the JSON).
+    let page = view.page.page.to_string();
+    let csv_pairs = [
+        ("window", Some(view.window)),
+        ("page", Some(page.as_str())),
+        ("per_page", Some(per_page.as_str())),
+    ];
+    let api_path = format!("/api{base}");
     let anchors: HashMap<&str, String> = view
         .failures
         .iter()
@@ -61,12 +79,21 @@ pub fn render(view: &BackendView, readiness: Option<&ScorecardView>, now: i64) -
                 (failing_tests_path(&view.downstream_repo))
                 (format::query(&[("window", Some(view.window))]))
             } { "failing tests" }
+            " · "
+            a href={
+                (crate::pages::nightly::nightly_path(&view.downstream_repo))
+                (format::query(&[("window", Some(view.window))]))
+            } { "nightly runs" }
         }
         (layout::window_selector(Some(view.window), None, |w| {
             href(w.map_or(view.window, |w| w.as_str()), 1)
         }))
         (header(&view.header))
         @if let Some(readiness) = readiness { (scorecard::section(readiness, now)) }
+        @if let Some(trends) = trends { (trends::section(trends)) }
+        @if let Some(counts) = deliveries {
+            (crate::pages::deliveries::section(&view.downstream_repo, counts))
+        }
         h2 { "Upstream targets × jobs" }
         @if view.rows.is_empty() {
             p.empty {
@@ -74,6 +101,7 @@ pub fn render(view: &BackendView, readiness: Option<&ScorecardView>, now: i64) -
                 @else { "No rows on this page." }
             }
         } @else {
+            (layout::csv_link(&api_path, &csv_pairs))
             div.matrix-scroll tabindex="0" role="region" aria-label="job matrix, scrolls sideways" {
                 table.matrix {
                     thead {
@@ -109,6 +137,7 @@ pub fn render(view: &BackendView, readiness: Option<&ScorecardView>, now: i64) -
         @if view.failures.is_empty() {
             p.empty { "No failed job on this page." }
         } @else {
+            (layout::csv_link(&api_path, &[csv_pairs.as_slice(), &[("table", Some("failed_tests"))]].concat()))
             @for (i, failure) in view.failures.iter().enumerate() {
                 (drill_down(i, failure))
             }
@@ -174,7 +203,9 @@ fn matrix_row(row: &Row, window: &str, anchors: &HashMap<&str, String>, now: i64
     }
 }
 
-fn matrix_cell(cell: &JobCell, anchor: Option<&String>, now: i64) -> Markup {
+/// One cell of a matrix: the job's state, attempt, times, test counts and links (the nightly
+/// page's cells too, without a drill-down `anchor`).
+pub(crate) fn matrix_cell(cell: &JobCell, anchor: Option<&String>, now: i64) -> Markup {
     let tests = format::tests(&cell.tests);
     html! {
         (format::state(cell.state))

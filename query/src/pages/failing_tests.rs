@@ -61,6 +61,7 @@ pub fn render(view: &FailingTestsView, now: i64) -> Markup {
         @if view.tests.is_empty() {
             p.empty { "No test of this backend failed in the window." }
         } @else {
+            (layout::csv_link(&format!("/api{}", failing_tests_path(repo)), &[("window", window)]))
             div.table-scroll tabindex="0" role="region" aria-label="failing tests, scrolls sideways" {
                 table.failing {
                     thead {

@@ -43,7 +43,8 @@ pub fn page(title: &str, now: i64, freshness: Option<Freshness<'_>>, body: Marku
                 }
                 footer.site {
                     "Times are UTC; hover a time for the exact instant. "
-                    "JSON of every view under " code { "/api/oot/" } "."
+                    "JSON of every view under " code { "/api/oot/" } ", and CSV with "
+                    code { "?format=csv" } "."
                 }
             }
         }
@@ -77,6 +78,21 @@ pub fn window_selector(
             }
         }
     }
+}
+
+/// "Download CSV": a link to the data shown beside it as CSV (docs/contract.md §15), the JSON
+/// endpoint `api_path` with the page's `pairs` and `format=csv`.
+pub fn csv_link(api_path: &str, pairs: &[(&str, Option<&str>)]) -> Markup {
+    html! {
+        p.download { a href=(csv_href(api_path, pairs)) download { "Download CSV" } }
+    }
+}
+
+/// The CSV of the JSON endpoint `api_path` with `pairs`.
+pub fn csv_href(api_path: &str, pairs: &[(&str, Option<&str>)]) -> String {
+    let mut pairs = pairs.to_vec();
+    pairs.push(("format", Some("csv")));
+    format!("{api_path}{}", format::query(&pairs))
 }
 
 /// The page for a request that cannot be served: what went wrong, in words (escaped: the

@@ -5,7 +5,12 @@
 //! - `GET /oot/{org}/{repo}/tests?window=..`, one backend's failing tests;
 //! - `GET /oot/{org}/{repo}/tests/history?classname=..&name=..&window=..`, one test's history;
 //! - `GET /oot/{org}/{repo}/tests/diff?old=..&new=..&window=..`, one backend's release diff;
+//! - `GET /oot/{org}/{repo}/trends?days=30|90`, one backend's figures per day, as charts;
+//! - `GET /oot/{org}/{repo}/nightly?window=..&page=N&per_page=M`, one backend's nightly runs;
+//! - `GET /oot/{org}/{repo}/deliveries?outcome=..&window=..&page=N`, one backend's delivery
+//!   log (what became of each callback, each refusal with its reasons);
 //! - `GET /pr/{number}?upstream_repo=owner/name&window=..`, one upstream PR;
+//! - `GET /badge/{org}/{repo}.svg`, one backend's status badge (an image, for READMEs);
 //! - `GET /static/oot.css`, the one stylesheet.
 //!
 //! Each page is built from the same view model as its JSON endpoint, loaded by the same
@@ -18,17 +23,27 @@
 //!   failing tests, [`test_history`], one test's, and [`release_diff`], two sets of nightlies
 //!   compared; [`scorecard`], the readiness section and verdicts; [`security`]: their response
 //!   headers.
+//! - [`nightly`], a backend's nightly runs by upstream commit; [`badge`], its status badge (an
+//!   SVG image with the pages' headers, which an `<img>` embedding does not mind).
+//! - [`deliveries`], a backend's delivery log, and its counts on the backend page.
+//! - [`trends`], a backend's figures per day and the summary's sparklines, drawn by [`charts`]
+//!   (SVG in the page, no script nor inline style; every number also text).
 
 pub mod backend;
+pub mod badge;
+pub mod charts;
+pub mod deliveries;
 pub mod failing_tests;
 pub mod format;
 pub mod layout;
+pub mod nightly;
 pub mod pr;
 pub mod release_diff;
 pub mod scorecard;
 pub mod security;
 pub mod summary;
 pub mod test_history;
+pub mod trends;
 
 use std::sync::Arc;
 
@@ -59,7 +74,11 @@ pub fn routes(stores: Arc<Stores>) -> Router {
         .route("/oot/{org}/{repo}/tests", get(failing_tests_page))
         .route("/oot/{org}/{repo}/tests/history", get(test_history_page))
         .route("/oot/{org}/{repo}/tests/diff", get(release_diff_page))
+        .route("/oot/{org}/{repo}/trends", get(trends_page))
+        .route("/oot/{org}/{repo}/nightly", get(nightly_page))
+        .route("/oot/{org}/{repo}/deliveries", get(deliveries_page))
         .route("/pr/{number}", get(pr_page))
+        .route("/badge/{org}/{file}", get(badge_image))
         .route("/static/oot.css", get(stylesheet))
         .with_state(stores);
     security::secured(router)
@@ -89,11 +108,39 @@ async fn backend_page(
 ) -> PageResult {
     let params = params?;
     let repo = params.repo.clone();
-    let (view, readiness) = tokio::try_join!(
+    let trends = crate::params::TrendsParams {
+        repo: repo.clone(),
+        days: crate::views::trends::TrendDays::DEFAULT,
+    };
+    let (view, readiness, trends, deliveries) = tokio::try_join!(
         api::load_backend(&stores, params),
-        api::load_scorecard(&stores, &repo)
+        api::load_scorecard(&stores, &repo),
+        api::load_trends(&stores, trends),
+        api::delivery_counts_at(&stores, &repo, clock::now()),
     )?;
-    Ok(html(backend::render(&view, Some(&readiness), clock::now())))
+    Ok(html(backend::render(
+        &view,
+        Some(&readiness),
+        Some(&trends),
+        Some(&deliveries),
+        clock::now(),
+    )))
+}
+
+async fn deliveries_page(
+    State(stores): State<Arc<Stores>>,
+    params: Result<crate::params::DeliveriesParams, ApiError>,
+) -> PageResult {
+    let view = api::load_deliveries(&stores, params?).await?;
+    Ok(html(deliveries::render(&view, clock::now())))
+}
+
+async fn trends_page(
+    State(stores): State<Arc<Stores>>,
+    params: Result<crate::params::TrendsParams, ApiError>,
+) -> PageResult {
+    let view = api::load_trends(&stores, params?).await?;
+    Ok(html(trends::render(&view, clock::now())))
 }
 
 async fn failing_tests_page(
@@ -118,6 +165,63 @@ async fn release_diff_page(
 ) -> PageResult {
     let view = api::load_release_diff(&stores, params?).await?;
     Ok(html(release_diff::render(&view, clock::now())))
+}
+
+async fn nightly_page(
+    State(stores): State<Arc<Stores>>,
+    params: Result<BackendParams, ApiError>,
+) -> PageResult {
+    let view = api::load_nightly(&stores, params?).await?;
+    Ok(html(nightly::render(&view, clock::now())))
+}
+
+/// A backend's badge (`/badge/{org}/{repo}.svg`, [`badge`]): its scorecard, drawn. A name that
+/// is no repo is a red "invalid repo" badge answered 400, and a store that fails a grey one
+/// answered 503, so a README shows what is wrong; a path not ending in `.svg` is a plain 404.
+async fn badge_image(
+    State(stores): State<Arc<Stores>>,
+    path: Result<axum::extract::Path<(String, String)>, axum::extract::rejection::PathRejection>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let repo = match path {
+        Ok(axum::extract::Path((org, file))) => match file.strip_suffix(".svg") {
+            Some(name) => crate::params::downstream_repo(&org, name),
+            None => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    "a badge is /badge/{org}/{repo}.svg\n",
+                )
+                    .into_response()
+            }
+        },
+        Err(rejection) => Err(ApiError::invalid("repo", rejection.body_text())),
+    };
+    let repo = match repo {
+        Ok(repo) => repo,
+        Err(error) => {
+            return badge::answer(
+                StatusCode::BAD_REQUEST,
+                &badge::Badge::invalid(&error.to_string()),
+                None,
+            )
+        }
+    };
+    match api::load_scorecard(&stores, &repo).await {
+        Ok(view) => badge::answer(
+            StatusCode::OK,
+            &badge::Badge::of_scorecard(&view),
+            headers.get(header::IF_NONE_MATCH),
+        ),
+        Err(error) => {
+            // As the pages: the store's own error goes to the log only.
+            tracing::warn!(store = error.store, detail = %error.detail, "a store failed a badge's query");
+            badge::answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &badge::Badge::unavailable(error.store),
+                None,
+            )
+        }
+    }
 }
 
 async fn pr_page(

@@ -57,12 +57,39 @@ pub fn render(view: &PrView, now: i64) -> Markup {
         }
         @if view.backends.is_empty() {
             p.empty { "No backend has reported a job for this PR." }
+        } @else {
+            (csv_links(view))
         }
         @for backend in &view.backends {
             (backend_section(backend, view.window, view.triage.as_ref(), now))
         }
     };
     layout::page(&title, now, Some(freshness), body)
+}
+
+/// "Download CSV" of every backend's jobs, and of the verdicts on their failing tests (the
+/// view's second table, `table=triage`).
+fn csv_links(view: &PrView) -> Markup {
+    let api_path = format!("/api/oot/pr/{}", view.pr_number);
+    let pairs = [
+        ("upstream_repo", Some(view.upstream_repo.as_str())),
+        ("window", view.window),
+        (
+            "other_prs_window",
+            view.triage.as_ref().map(|t| t.other_prs_window),
+        ),
+    ];
+    let triage = [pairs.as_slice(), &[("table", Some("triage"))]].concat();
+    html! {
+        p.download {
+            "Download CSV: "
+            a href=(layout::csv_href(&api_path, &pairs)) download { "jobs" }
+            @if view.triage.is_some() {
+                " · "
+                a href=(layout::csv_href(&api_path, &triage)) download { "failing tests' verdicts" }
+            }
+        }
+    }
 }
 
 fn backend_section(

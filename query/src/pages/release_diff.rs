@@ -110,6 +110,7 @@ pub fn render(view: &ReleaseDiffView, now: i64) -> Markup {
         (sides(view, now))
         (headline(&view.headline))
         @if view.old.is_some() && view.new.is_some() {
+            (csv_link(view))
             @for wanted in [DiffStatus::NewlyFailing, DiffStatus::Fixed, DiffStatus::StillFailing, DiffStatus::Unknown] {
                 (status_section(view, &slots, wanted, now))
             }
@@ -117,6 +118,24 @@ pub fn render(view: &ReleaseDiffView, now: i64) -> Markup {
         }
     };
     layout::page(&title, now, Some(freshness), body)
+}
+
+/// "Download CSV" of the tests shown: both sides named as they were resolved (a defaulted side
+/// too), so the file is the diff on the page even after a newer nightly arrives.
+fn csv_link(view: &ReleaseDiffView) -> Markup {
+    let (old, new) = (view.old.as_ref(), view.new.as_ref());
+    layout::csv_link(
+        &format!("/api{}", release_diff_path(&view.downstream_repo)),
+        &[
+            ("old", old.and_then(|s| s.sha.as_deref())),
+            ("old_from", old.and_then(|s| s.from.as_deref())),
+            ("old_until", old.and_then(|s| s.until.as_deref())),
+            ("new", new.and_then(|s| s.sha.as_deref())),
+            ("new_from", new.and_then(|s| s.from.as_deref())),
+            ("new_until", new.and_then(|s| s.until.as_deref())),
+            ("window", Some(view.window)),
+        ],
+    )
 }
 
 /// Two selects of the window's nightly commits, the sides' commits selected.

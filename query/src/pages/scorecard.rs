@@ -9,6 +9,7 @@ use oot_readiness::{
 };
 
 use crate::pages::format;
+use crate::pages::layout;
 use crate::views::scorecard::{ScorecardView, Verdicts};
 
 fn gate_label(gate: GateName) -> &'static str {
@@ -135,6 +136,13 @@ pub fn section(view: &ScorecardView, now: i64) -> Markup {
             }
             (judgement("Promotion to L3", &card.promotion, promotion_words(card.promotion.verdict)))
             (judgement("Demotion from L3", &card.demotion, demotion_words(card.demotion.verdict)))
+            @let api_path = format!("/api{}/scorecard", format::backend_path(&view.downstream_repo));
+            p.download {
+                "Download CSV: "
+                a href=(layout::csv_href(&api_path, &[])) download { "gates" }
+                " · "
+                a href=(layout::csv_href(&api_path, &[("table", Some("levels"))])) download { "level history" }
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ use maud::{html, Markup};
 use crate::pages::format;
 use crate::pages::layout::{self, Freshness};
 use crate::pages::scorecard;
+use crate::pages::trends;
 use crate::views::summary::{RepoSummary, Summary};
 
 pub fn render(view: &Summary, now: i64) -> Markup {
@@ -26,6 +27,7 @@ pub fn render(view: &Summary, now: i64) -> Markup {
         @if view.repos.is_empty() {
             p.empty { "No downstream repo has reported a result yet." }
         } @else {
+            (layout::csv_link("/api/oot/summary", &[("window", Some(view.window))]))
             table.summary {
                 caption { "Backends, worst first (window " (view.window) ")" }
                 thead {
@@ -34,6 +36,7 @@ pub fn render(view: &Summary, now: i64) -> Markup {
                         th scope="col" { "Level" }
                         th scope="col" { "Readiness" }
                         th scope="col" { "Pass rate" }
+                        th scope="col" { "Last 30 days" }
                         th scope="col" class="num" { "✔ Successes" }
                         th scope="col" class="num" { "✘ Failures" }
                         th scope="col" class="num" { "◷ Timed out" }
@@ -67,6 +70,9 @@ fn line(repo: &RepoSummary, window: &str, now: i64) -> Markup {
             td data-label="Level" { (repo.level.as_deref().unwrap_or("—")) }
             td data-label="Readiness" { (scorecard::verdict_cell(repo.readiness.as_ref())) }
             td data-label="Pass rate" { (format::ratio(repo.pass_rate.as_ref())) }
+            td data-label="Last 30 days" {
+                (trends::sparkline_cell(&repo.downstream_repo, repo.pass_rate_daily.as_deref()))
+            }
             td.num data-label="✔ Successes" { (repo.successes) }
             td.num data-label="✘ Failures" { (repo.failures) }
             td.num data-label="◷ Timed out" { (repo.timed_out) }

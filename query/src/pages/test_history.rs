@@ -84,6 +84,15 @@ pub fn render(view: &TestHistoryView, now: i64) -> Markup {
         }))
         @if view.slots.is_empty() {
             p.empty { "No job of this backend failed this test in the window." }
+        } @else {
+            (layout::csv_link(
+                &format!("/api{}/tests/history", format::backend_path(repo)),
+                &[
+                    ("classname", Some(&view.classname)),
+                    ("name", Some(&view.name)),
+                    ("window", Some(view.window)),
+                ],
+            ))
         }
         @for slot in &view.slots {
             (slot_section(slot, now))

@@ -443,6 +443,29 @@ impl CompletedJobs {
         Ok(readable(STORE, answers.into_iter().map(TryInto::try_into)))
     }
 
+    /// The completed jobs of `repo`'s nightly deliveries (no PR, an event type of
+    /// [`oot_triage::Trigger::NIGHTLY_EVENT_TYPES`]) with a job first seen in the hours from
+    /// `from` to `until` (exclusive, both on the hour), latest version of each: the nightly
+    /// view's (docs/contract.md §12.17). The release diff's read (`nightlies_before.sql`, the
+    /// targets table's nightly deliveries, then their ranges of the by-target table), asked for
+    /// whole jobs: a delivery's jobs first seen before `from` come too, and the caller drops them.
+    pub async fn nightly_jobs(
+        &self,
+        repo: &RepoName,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<Job>, StoreError> {
+        let query = self
+            .query(crate::stores::triage::NIGHTLIES_BEFORE_SQL)
+            .bind(repo.as_str())
+            .bind(date_time(from))
+            .bind(date_time(until))
+            .bind(oot_triage::Trigger::NIGHTLY_EVENT_TYPES.as_slice())
+            .bind(repo.as_str())
+            .bind(date_time(until));
+        self.jobs(query).await
+    }
+
     /// The `failed_tests_json` of each of `keys` (jobs of `repo`) that has a row.
     ///
     /// The keys are bound as one array literal per query, and ClickHouse refuses a query over
@@ -639,6 +662,22 @@ mod tests {
             );
         }
         assert_eq!(JobRow::COLUMN_NAMES[0], col::DYNAMO_KEY);
+    }
+
+    /// The jobs a read table gives (`target_jobs.sql`, and the nightly view's
+    /// `nightlies_before.sql`) are read as [`JobRow`]s: every field a column of the by-target
+    /// table.
+    #[test]
+    fn job_rows_read_columns_of_the_by_target_table() {
+        let by_target = oot_platform::read_tables::declared_columns(
+            oot_platform::read_tables::READ_TABLES[0].create_sql,
+        );
+        for name in JobRow::COLUMN_NAMES {
+            assert!(
+                by_target.contains(name),
+                "{name} is not a column of the by-target table"
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 pub mod completed;
+pub mod deliveries;
 pub mod live;
 pub mod pr_triage;
 pub mod rollups;

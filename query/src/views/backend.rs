@@ -173,7 +173,7 @@ struct BuiltRow {
     jobs: BTreeMap<Column, Job>,
 }
 
-fn column_of(job: &Job) -> Column {
+pub(crate) fn column_of(job: &Job) -> Column {
     Column {
         workflow_name: job.workflow_name.clone(),
         job_name: job.job_name.clone(),
@@ -195,7 +195,7 @@ fn sort_rows<R>(rows: &mut [R], of: impl Fn(&R) -> (i64, &str)) {
 }
 
 /// The rows of page `page` among `total` rows.
-fn page_range(page: PageRequest, total: usize) -> std::ops::Range<usize> {
+pub(crate) fn page_range(page: PageRequest, total: usize) -> std::ops::Range<usize> {
     let first = (page.page - 1).saturating_mul(page.per_page).min(total);
     first..first.saturating_add(page.per_page).min(total)
 }

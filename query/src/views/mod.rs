@@ -8,18 +8,25 @@
 //! - [`test_history`]: one test's results per job slot, with its regression range.
 //! - [`release_diff`]: one downstream repo's failing tests on two sets of nightlies compared.
 //! - [`scorecard`]: one downstream repo's readiness gates, verdicts and level history.
+//! - [`nightly`]: one downstream repo's nightly runs, upstream commit by job.
+//! - [`trends`]: one downstream repo's figures per day over 30 or 90 days; every repo's daily
+//!   pass rate.
+//! - [`deliveries`]: one downstream repo's delivery log, newest first, and its outcome counts.
 //! - [`cell`]: one job as the matrix and the PR view show it; [`failed_tests`]: the drill-down's list.
 
 pub mod backend;
 pub mod cell;
+pub mod deliveries;
 pub mod failed_tests;
 pub mod failing_tests;
+pub mod nightly;
 pub mod pr;
 pub mod pr_triage;
 pub mod release_diff;
 pub mod scorecard;
 pub mod summary;
 pub mod test_history;
+pub mod trends;
 
 #[cfg(test)]
 mod tests {

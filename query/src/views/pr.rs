@@ -58,7 +58,7 @@ pub struct StateCounts {
 }
 
 impl StateCounts {
-    fn add(&mut self, state: JobState) {
+    pub(crate) fn add(&mut self, state: JobState) {
         self.total += 1;
         let bucket = match state {
             JobState::Success => &mut self.passed,

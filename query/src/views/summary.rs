@@ -18,6 +18,7 @@ use crate::stores::completed::RepoLastResult;
 use crate::stores::rollups::RepoFigures;
 use crate::tally::{Ratio, Tally};
 use crate::views::scorecard::Verdicts;
+use crate::views::trends::DailyPassRate;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -33,6 +34,21 @@ impl Summary {
     pub fn attach_readiness(&mut self, verdicts: &BTreeMap<String, Verdicts>) {
         for repo in &mut self.repos {
             repo.readiness = verdicts.get(&repo.downstream_repo).copied();
+        }
+    }
+
+    /// Each line's daily pass rate (the sparkline), from every repo's; a repo with none gets
+    /// `no_results` (a line with no run in those days has every day empty).
+    pub fn attach_pass_rate_daily(
+        &mut self,
+        rates: &BTreeMap<String, Vec<DailyPassRate>>,
+        no_results: &[DailyPassRate],
+    ) {
+        for repo in &mut self.repos {
+            let daily = rates
+                .get(&repo.downstream_repo)
+                .map_or(no_results, Vec::as_slice);
+            repo.pass_rate_daily = Some(daily.to_vec());
         }
     }
 }
@@ -62,6 +78,10 @@ pub struct RepoSummary {
     /// summary's; `null` where the served summary did not ask (the read-model tests compare the
     /// counts alone).
     pub readiness: Option<Verdicts>,
+    /// The pass rate of each of the last 30 UTC days (today's so far last), oldest first, for
+    /// the sparkline (docs/contract.md §14.9), whatever the summary's window; `null` where the
+    /// served summary did not ask (as `readiness`).
+    pub pass_rate_daily: Option<Vec<DailyPassRate>>,
 }
 
 /// Per repo while building: the tally and what is known of its last result.
@@ -167,6 +187,7 @@ fn summary_of(window: Window, now: i64, repos: BTreeMap<String, Acc>) -> Summary
             days_since_last_result: acc.last_completed_at.map(|at| days_between(at, now)),
             stale: acc.tally.completed == 0,
             readiness: None,
+            pass_rate_daily: None,
         })
         .collect();
     lines.sort_by(worst_first);

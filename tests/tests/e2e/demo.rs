@@ -204,3 +204,67 @@ async fn demo_data_populates_every_view() {
     }
     drop(ingest);
 }
+
+/// The demo's readiness history (`oot_demo::readiness`), written to the event topic as
+/// `oot-demo` writes it: the scorecard finds one backend eligible for L3, one meeting the
+/// demotion rule on two gates, and one that runs only nightly and is not at L2 long enough.
+#[tokio::test]
+async fn demo_history_gives_the_scorecard_each_case() {
+    use oot_demo::readiness::{NIGHTLY_ONLY, READY, SLOW};
+    let stores = TestStores::unique("demohist");
+    let projector = TestProjector::spawn(projector_config(&stores.settings))
+        .await
+        .unwrap();
+    let events =
+        oot_demo::readiness::history_events(42, 7, time::OffsetDateTime::now_utc()).unwrap();
+    let written = oot_demo::load::publish(&stores.settings.kafka, &events)
+        .await
+        .unwrap();
+    assert_eq!(written, events.len() as u64);
+    eventually(
+        Duration::from_secs(90),
+        "the projector projects the history",
+        || async { projector.metrics.events.get() >= written },
+    )
+    .await
+    .unwrap();
+    let query = TestQuery::spawn(query_config(&stores.settings))
+        .await
+        .unwrap();
+
+    let ready = get_ok(&query, &format!("/api/oot/{READY}/scorecard")).await;
+    assert_eq!(ready["promotion"]["verdict"], "eligible", "{ready}");
+    assert_eq!(ready["level"]["level"], "L2");
+    assert!(
+        ready["level"]["days"].as_u64().unwrap() >= 44,
+        "{}",
+        ready["level"]
+    );
+
+    let slow = get_ok(&query, &format!("/api/oot/{SLOW}/scorecard")).await;
+    assert_eq!(slow["demotion"]["verdict"], "demote", "{slow}");
+    assert_eq!(
+        slow["demotion"]["failed"],
+        serde_json::json!(["e2e_p50", "overrun_rate"]),
+        "{slow}"
+    );
+
+    let nightly = get_ok(&query, &format!("/api/oot/{NIGHTLY_ONLY}/scorecard")).await;
+    assert_eq!(nightly["promotion"]["verdict"], "not_eligible", "{nightly}");
+    assert_eq!(
+        nightly["promotion"]["failed"],
+        serde_json::json!(["days_at_l2"]),
+        "{nightly}"
+    );
+    let backend = get_ok(&query, &format!("/api/oot/{NIGHTLY_ONLY}?window=30d")).await;
+    let kinds: Vec<&str> = backend["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["target"]["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        !kinds.is_empty() && kinds.iter().all(|k| *k == "nightly"),
+        "{kinds:?}"
+    );
+}

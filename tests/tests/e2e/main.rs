@@ -9,13 +9,16 @@
 
 mod bounded;
 mod compose_file;
+mod deliveries;
 mod demo;
 mod drills;
+mod exports;
 mod failed_tests;
 mod failing_tests;
 mod ingest;
 mod load;
 mod metrics;
+mod nightly;
 mod outages;
 mod pages;
 mod parking;
@@ -32,3 +35,4 @@ mod services;
 mod stack_smoke;
 mod storable;
 mod test_history;
+mod trends;

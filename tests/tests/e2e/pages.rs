@@ -428,6 +428,20 @@ async fn release_diff_and_pr_triage_pages_are_escaped_and_say_each_mark_in_words
         assert!(diff.contains(text), "{text} not on the diff page");
     }
 
+    // The nightly page (nightly.rs checks its answer): commit by job, the re-run's attempt.
+    let backend = page(&triage.query, &format!("/oot/{XPU}")).await;
+    assert!(backend.contains(&format!(r#"href="/oot/{XPU}/nightly?window=7d""#)));
+    let nightly = page(&triage.query, &format!("/oot/{XPU}/nightly")).await;
+    for text in [
+        "<h1>Nightly runs of intel/torch-xpu-ops</h1>",
+        "3 nightly commits in the window, page 1.",
+        "attempt 2",
+        "⊘ cancelled",
+        "98/100 passed, 2 failed",
+    ] {
+        assert!(nightly.contains(text), "{text} not on the nightly page");
+    }
+
     let pr = page(&triage.query, &format!("/pr/{}", crate::release_diff::MINE)).await;
     for text in [
         "1 new on this PR, 1 known on nightly, 1 seen on other PRs",
@@ -723,6 +737,17 @@ async fn pages_in_headless_chromium_run_no_script_and_fit_a_phone() {
             scroll_to: Some("section.diff"),
         },
         BrowserPage {
+            name: "nightly",
+            path: format!("/oot/{XPU}/nightly?window=7d"),
+            title: format!("Nightlies · {XPU} · OOT HUD"),
+            shows: &[
+                "Nightly runs of intel/torch-xpu-ops",
+                "3 nightly commits in the window",
+                "attempt 2",
+            ],
+            scroll_to: None,
+        },
+        BrowserPage {
             name: "pr-triage",
             path: format!("/pr/{}", crate::release_diff::MINE),
             title: format!("pytorch/pytorch#{} · OOT HUD", crate::release_diff::MINE),
@@ -750,4 +775,155 @@ async fn pages_in_headless_chromium_run_no_script_and_fit_a_phone() {
         saved.len(),
         (pages.len() + triage_pages.len()) * VIEWPORTS.len()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trends (docs/contract.md §14.9): the charts are SVG drawn on the server, on the trends story
+// (tests/e2e/trends.rs: runs on five days, the last 40 days ago).
+
+#[tokio::test]
+async fn trends_pages_are_safe_and_say_their_numbers_as_text() {
+    let (seeded, _, _) = crate::trends::seeded("pagestrends").await;
+    let backend = crate::trends::BACKEND;
+    let section = page(&seeded.query, &format!("/oot/{backend}")).await;
+    let quarter = page(&seeded.query, &format!("/oot/{backend}/trends?days=90")).await;
+    let summary = page(&seeded.query, "/oot").await;
+    for (name, body, charts) in [
+        ("backend", &section, 4),
+        ("trends", &quarter, 4),
+        ("summary", &summary, 0),
+    ] {
+        assert_eq!(
+            body.matches(r#"<svg class="chart""#).count(),
+            charts,
+            "{name}"
+        );
+        assert!(!body.contains(" style="), "{name}: an inline style");
+        // Every chart is an image named in words, with its numbers in a table under it.
+        assert_eq!(
+            body.matches(r#"role="img""#).count(),
+            body.matches("<svg").count(),
+            "{name}"
+        );
+        assert_eq!(
+            body.matches(r#"<table class="chart-numbers">"#).count(),
+            charts,
+            "{name}"
+        );
+    }
+    assert!(section.contains("Trends, last 30 days"));
+    assert!(quarter.contains("<h1>Trends of acme/npu-trends</h1>"));
+    assert!(quarter.contains("Last 90 days, in all"));
+    assert!(summary.contains(r#"<svg class="sparkline""#));
+    assert!(summary.contains(&format!(
+        r#"<a class="sparkline" href="/oot/{backend}/trends?days=30">"#
+    )));
+    let bad = fetch(
+        &seeded.query,
+        &format!("/oot/{backend}/trends?days=%3Cscript%3E"),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert_security_headers(&bad, "trends?days=<script>");
+    assert_safe_markup(&bad.body, "trends?days=<script>");
+    assert!(bad.body.contains("Parameter days"), "{}", bad.body);
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; run with --ignored (compose/test.sh does)"]
+async fn trends_charts_in_headless_chromium_at_laptop_and_phone_size() {
+    let (seeded, _, _) = crate::trends::seeded("pageschromiumtrends").await;
+    let backend = crate::trends::BACKEND;
+    let driver = ChromeDriver::start().await;
+    let profile = std::env::temp_dir().join(oot_e2e::unique_name("oot-chromium-profile"));
+    let client = driver.session(&profile).await;
+    let pages = [
+        BrowserPage {
+            name: "trends-section",
+            path: format!("/oot/{backend}"),
+            title: format!("{backend} · OOT HUD"),
+            shows: &[
+                "Trends, last 30 days",
+                "Pass rate",
+                "Failures and timeouts",
+                "Queue time",
+                "Execution time",
+            ],
+            scroll_to: Some("section.trends"),
+        },
+        BrowserPage {
+            name: "trends-90-days",
+            path: format!("/oot/{backend}/trends?days=90"),
+            title: format!("Trends · {backend} · OOT HUD"),
+            shows: &[
+                "Trends of acme/npu-trends",
+                "Last 90 days, in all",
+                "Execution time",
+            ],
+            scroll_to: None,
+        },
+        BrowserPage {
+            name: "summary-sparklines",
+            path: "/oot?window=30d".to_owned(),
+            title: "Summary · OOT HUD".to_owned(),
+            shows: &[crate::trends::BACKEND],
+            scroll_to: None,
+        },
+    ];
+    let result = async {
+        let mut saved = check_in_browser(&client, &seeded.query.base_url, &pages).await?;
+        // Beyond what every page is checked for: the charts are drawn (a size, inside the
+        // viewport), coloured by the stylesheet (classes, under the CSP), no element carries a
+        // style, and each bar or point has its tooltip.
+        for (viewport, width, height) in VIEWPORTS {
+            client.set_window_size(width, height).await?;
+            for path in [format!("/oot/{backend}"), format!("/oot/{backend}/trends?days=90")] {
+                client.goto(&format!("{}{path}", seeded.query.base_url)).await?;
+                let what = format!("{path} ({viewport})");
+                let facts = client
+                    .execute(
+                        "const charts = [...document.querySelectorAll('svg.chart')]; \
+                         const pass = document.querySelector('svg.chart rect.s-pass'); \
+                         return {charts: charts.length, \
+                                 drawn: charts.every(c => { const r = c.getBoundingClientRect(); \
+                                     return r.width > 100 && r.height > 30 && r.right <= window.innerWidth; }), \
+                                 styled: document.querySelectorAll('[style]').length, \
+                                 titles: document.querySelectorAll('svg.chart title').length, \
+                                 fill: pass ? getComputedStyle(pass).fill : null};",
+                        vec![],
+                    )
+                    .await?;
+                anyhow::ensure!(facts["charts"] == 4, "{what}: {facts}");
+                anyhow::ensure!(facts["drawn"] == true, "{what}: a chart not drawn in the viewport: {facts}");
+                anyhow::ensure!(facts["styled"] == 0, "{what}: an element with a style: {facts}");
+                anyhow::ensure!(facts["titles"].as_u64().is_some_and(|t| t > 4), "{what}: {facts}");
+                anyhow::ensure!(facts["fill"] == "rgb(26, 127, 55)", "{what}: the bars are not green: {facts}");
+            }
+        }
+        // The numbers under a chart, opened, on a phone.
+        client.set_window_size(390, 844).await?;
+        client
+            .goto(&format!("{}/oot/{backend}/trends?days=30", seeded.query.base_url))
+            .await?;
+        let fits = client
+            .execute(
+                "const d = document.querySelector('details.chart-numbers'); d.open = true; \
+                 d.scrollIntoView(); \
+                 return document.documentElement.scrollWidth - window.innerWidth <= 0 \
+                     && d.querySelectorAll('tbody tr').length === 30;",
+                vec![],
+            )
+            .await?;
+        anyhow::ensure!(fits == true, "the opened numbers do not fit a phone");
+        let file = screenshot_dir().join("trends-numbers-phone.png");
+        std::fs::write(&file, client.screenshot().await?)?;
+        saved.push(file);
+        anyhow::Ok(saved)
+    }
+    .await;
+    let _ = client.close().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    let saved = result.unwrap();
+    eprintln!("screenshots: {saved:?}");
+    assert_eq!(saved.len(), pages.len() * VIEWPORTS.len() + 1);
 }
