@@ -16,8 +16,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 
-use crate::migrate::{supports_table_ttl, Outcome};
-use crate::read_tables::{create_statement, exists, ttl_alter_to};
+use crate::migrate::Outcome;
 use crate::settings::{ClickHouseSettings, KafkaSettings};
 
 const CREATE_SQL: &str = include_str!("../sql/create_oot_deliveries.sql");
@@ -42,15 +41,13 @@ pub fn deliveries_ttl_expression(clickhouse: &ClickHouseSettings) -> String {
 /// The `CREATE TABLE` of the deliveries table on a server of `server_version` (with its TTL
 /// where the server has table TTLs).
 pub fn deliveries_ddl(clickhouse: &ClickHouseSettings, server_version: &str) -> String {
-    let ttl_clause = if supports_table_ttl(server_version) {
-        format!("TTL {}", deliveries_ttl_expression(clickhouse))
-    } else {
-        String::new()
-    };
-    CREATE_SQL
-        .replace("{database}", &clickhouse.database)
-        .replace("{table}", &deliveries_table(&clickhouse.table))
-        .replace("{ttl_clause}", &ttl_clause)
+    crate::read_tables::table_ddl(
+        clickhouse,
+        server_version,
+        CREATE_SQL,
+        &deliveries_table(&clickhouse.table),
+        &deliveries_ttl_expression(clickhouse),
+    )
 }
 
 /// Creates the deliveries table if missing, and gives one made without the server's TTL (or
@@ -60,36 +57,15 @@ pub async fn ensure_deliveries_table(
     clickhouse: &ClickHouseSettings,
     server_version: &str,
 ) -> anyhow::Result<()> {
-    let db = &clickhouse.database;
-    let table = deliveries_table(&clickhouse.table);
-    let qualified = format!("{db}.{table}");
-    let context = || {
-        format!(
-            "preparing ClickHouse table {qualified} at {}",
-            clickhouse.url
-        )
-    };
-    let existed = exists(client, db, &table).await.with_context(context)?;
-    client
-        .query(&clickhouse.ddl(&deliveries_ddl(clickhouse, server_version)))
-        .execute()
-        .await
-        .with_context(context)?;
-    if existed && supports_table_ttl(server_version) {
-        let created = create_statement(client, db, &table)
-            .await
-            .with_context(context)?;
-        let wanted = deliveries_ttl_expression(clickhouse);
-        if let Some(alter) = ttl_alter_to(&qualified, &wanted, server_version, &created) {
-            tracing::info!(table = %qualified, %alter, "giving the table its TTL");
-            client
-                .query(&clickhouse.ddl(&alter))
-                .execute()
-                .await
-                .with_context(context)?;
-        }
-    }
-    Ok(())
+    crate::read_tables::ensure_table_with_ttl(
+        client,
+        clickhouse,
+        server_version,
+        CREATE_SQL,
+        &deliveries_table(&clickhouse.table),
+        &deliveries_ttl_expression(clickhouse),
+    )
+    .await
 }
 
 /// The deliveries topic (`OOT_KAFKA_DELIVERIES_TOPIC`): the event topic's partitions and
@@ -136,6 +112,7 @@ mod tests {
     use super::*;
     use crate::migrate::tests::settings;
     use crate::read_tables::declared_columns;
+    use crate::read_tables::ttl_alter_to;
 
     #[test]
     fn the_ddl_declares_the_contract_columns_in_order() {

@@ -13,11 +13,9 @@
 //! by `ALTER` to a table made without it), else its monthly partitions are dropped with the jobs
 //! table's (`projector/src/retention.rs`).
 
-use anyhow::Context as _;
 use oot_contract::clickhouse::failed_tests_table;
 
-use crate::migrate::{supports_table_ttl, ttl_expression};
-use crate::read_tables::{create_statement, exists, ttl_alter_to};
+use crate::migrate::ttl_expression;
 use crate::settings::ClickHouseSettings;
 
 const CREATE_SQL: &str = include_str!("../sql/create_oot_workflow_job_failed_tests.sql");
@@ -25,15 +23,13 @@ const CREATE_SQL: &str = include_str!("../sql/create_oot_workflow_job_failed_tes
 /// The `CREATE TABLE` of the failed-test table on a server of `server_version` (with the jobs
 /// table's TTL where the server has table TTLs).
 pub fn failed_tests_ddl(clickhouse: &ClickHouseSettings, server_version: &str) -> String {
-    let ttl_clause = if supports_table_ttl(server_version) {
-        format!("TTL {}", ttl_expression(clickhouse))
-    } else {
-        String::new()
-    };
-    CREATE_SQL
-        .replace("{database}", &clickhouse.database)
-        .replace("{table}", &failed_tests_table(&clickhouse.table))
-        .replace("{ttl_clause}", &ttl_clause)
+    crate::read_tables::table_ddl(
+        clickhouse,
+        server_version,
+        CREATE_SQL,
+        &failed_tests_table(&clickhouse.table),
+        &ttl_expression(clickhouse),
+    )
 }
 
 /// Creates the failed-test table if missing, and gives one made without the server's TTL (on
@@ -43,36 +39,15 @@ pub async fn ensure_failed_tests_table(
     clickhouse: &ClickHouseSettings,
     server_version: &str,
 ) -> anyhow::Result<()> {
-    let db = &clickhouse.database;
-    let table = failed_tests_table(&clickhouse.table);
-    let qualified = format!("{db}.{table}");
-    let context = || {
-        format!(
-            "preparing ClickHouse table {qualified} at {}",
-            clickhouse.url
-        )
-    };
-    let existed = exists(client, db, &table).await.with_context(context)?;
-    client
-        .query(&clickhouse.ddl(&failed_tests_ddl(clickhouse, server_version)))
-        .execute()
-        .await
-        .with_context(context)?;
-    if existed && supports_table_ttl(server_version) {
-        let created = create_statement(client, db, &table)
-            .await
-            .with_context(context)?;
-        let wanted = ttl_expression(clickhouse);
-        if let Some(alter) = ttl_alter_to(&qualified, &wanted, server_version, &created) {
-            tracing::info!(table = %qualified, %alter, "giving the table its TTL");
-            client
-                .query(&clickhouse.ddl(&alter))
-                .execute()
-                .await
-                .with_context(context)?;
-        }
-    }
-    Ok(())
+    crate::read_tables::ensure_table_with_ttl(
+        client,
+        clickhouse,
+        server_version,
+        CREATE_SQL,
+        &failed_tests_table(&clickhouse.table),
+        &ttl_expression(clickhouse),
+    )
+    .await
 }
 
 #[cfg(test)]

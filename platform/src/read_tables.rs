@@ -231,6 +231,68 @@ pub fn insert_pattern(clickhouse: &ClickHouseSettings) -> String {
     )
 }
 
+/// `create_sql` (placeholders `{database}`, `{table}`, `{ttl_clause}`) rendered for `table` on a
+/// server of `server_version`: with `TTL {ttl}` where the server has table TTLs.
+pub(crate) fn table_ddl(
+    clickhouse: &ClickHouseSettings,
+    server_version: &str,
+    create_sql: &str,
+    table: &str,
+    ttl: &str,
+) -> String {
+    let ttl_clause = if supports_table_ttl(server_version) {
+        format!("TTL {ttl}")
+    } else {
+        String::new()
+    };
+    create_sql
+        .replace("{database}", &clickhouse.database)
+        .replace("{table}", table)
+        .replace("{ttl_clause}", &ttl_clause)
+}
+
+/// Creates a table the projector writes itself (no view fills it) if missing, and gives one
+/// that existed without the TTL `ttl` (made on 18.16 before an upgrade, or with another
+/// retention) that TTL. `client` may have any current database.
+pub(crate) async fn ensure_table_with_ttl(
+    client: &clickhouse::Client,
+    clickhouse: &ClickHouseSettings,
+    server_version: &str,
+    create_sql: &str,
+    table: &str,
+    ttl: &str,
+) -> anyhow::Result<()> {
+    let db = &clickhouse.database;
+    let qualified = format!("{db}.{table}");
+    let context = || {
+        format!(
+            "preparing ClickHouse table {qualified} at {}",
+            clickhouse.url
+        )
+    };
+    let existed = exists(client, db, table).await.with_context(context)?;
+    let ddl = table_ddl(clickhouse, server_version, create_sql, table, ttl);
+    client
+        .query(&clickhouse.ddl(&ddl))
+        .execute()
+        .await
+        .with_context(context)?;
+    if existed && supports_table_ttl(server_version) {
+        let created = create_statement(client, db, table)
+            .await
+            .with_context(context)?;
+        if let Some(alter) = ttl_alter_to(&qualified, ttl, server_version, &created) {
+            tracing::info!(table = %qualified, %alter, "giving the table its TTL");
+            client
+                .query(&clickhouse.ddl(&alter))
+                .execute()
+                .await
+                .with_context(context)?;
+        }
+    }
+    Ok(())
+}
+
 /// Whether `database.name` exists. `EXISTS TABLE` looks up the one name rather than listing
 /// the database's tables through `system.tables` (the names are plain identifiers, spliced in).
 pub(crate) async fn exists(
