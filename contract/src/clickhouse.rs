@@ -87,8 +87,11 @@ pub fn is_column(name: &str) -> bool {
 /// The failed-test table's name for the completed-jobs table `jobs_table`: one row per failed
 /// test per job version (docs/contract.md §10.3).
 pub fn failed_tests_table(jobs_table: &str) -> String {
-    format!("{jobs_table}_failed_tests")
+    format!("{jobs_table}{FAILED_TESTS_SUFFIX}")
 }
+
+/// What [`failed_tests_table`] appends to the completed-jobs table's name.
+pub const FAILED_TESTS_SUFFIX: &str = "_failed_tests";
 
 /// The failed-test table's columns. The job's columns have the completed-jobs table's names;
 /// the test's have the names of a `failed_tests_json` entry's keys.

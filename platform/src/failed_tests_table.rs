@@ -74,8 +74,10 @@ mod tests {
         );
         assert!(!old.contains('{'), "placeholder left in {old}");
         assert!(
-            old.trim_end()
-                .ends_with("ORDER BY (downstream_repo, classname, name, first_seen_at, dynamoKey)"),
+            old.trim_end().ends_with(
+                "ORDER BY (downstream_repo, classname, name, first_seen_at, dynamoKey)\n\n\
+                 SETTINGS index_granularity = 1024"
+            ),
             "no TTL clause on 18.16: {old}"
         );
         let new = failed_tests_ddl(&s, "26.9.2.1");

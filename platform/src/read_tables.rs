@@ -1,6 +1,7 @@
-//! Schema as code for the read tables: copies and summaries of the completed-jobs table ordered
-//! for the views' reads (docs/contract.md §10.1), each kept exact by a materialized view on every
-//! INSERT into the completed-jobs table, and filled once from it when it is created.
+//! Schema as code for the read tables: copies and summaries of the completed-jobs table (or of
+//! the failed-test table) ordered for the views' reads (docs/contract.md §10.1, §10.3), each kept
+//! exact by a materialized view on every INSERT into its source table, and filled once from it
+//! when it is created.
 //!
 //! | table | order | holds | read by |
 //! |---|---|---|---|
@@ -8,6 +9,7 @@
 //! | `{jobs}_targets` | downstream repo, hour, target | per hour and target: the newest job (its head commit) and the newest level | the matrix's rows |
 //! | `{jobs}_columns` | downstream repo, hour, workflow, job name | the (workflow, job name) pairs | the matrix's columns |
 //! | `{jobs}_levels` | downstream repo, day, level | per day and reported level: its first and last job | the scorecard's level history |
+//! | `{jobs}_failed_tests_by_job` | downstream repo, first seen, job key, test | from `{jobs}_failed_tests`: each job version's failed tests | a PR's "is it mine?"; the release diff's nightlies |
 //!
 //! **Migration.** [`ensure_read_tables`] (called by [`crate::migrate::ensure_clickhouse`], so by
 //! `migrate` and every service's start-up) creates each table and its view if missing. A table
@@ -54,11 +56,14 @@ use anyhow::Context as _;
 use crate::migrate::supports_table_ttl;
 use crate::settings::ClickHouseSettings;
 
-/// One read table: its name's suffix after the jobs table's, its DDL, the SELECT that fills it
-/// from the jobs table, and the column its TTL is keyed on.
+/// One read table: its name's suffix after the jobs table's, its source (the jobs table, or a
+/// table named after it), its DDL, the SELECT that fills it from the source, and the column its
+/// TTL is keyed on.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadTable {
     pub suffix: &'static str,
+    /// The source's suffix after the jobs table's name: empty for the jobs table itself.
+    pub source_suffix: &'static str,
     pub create_sql: &'static str,
     pub fill_sql: &'static str,
     pub ttl_column: &'static str,
@@ -73,32 +78,45 @@ pub const COLUMNS: &str = "_columns";
 
 /// Suffix of the level history.
 pub const LEVELS: &str = "_levels";
+/// Suffix of the failed tests ordered by job.
+pub const FAILED_TESTS_BY_JOB: &str = "_failed_tests_by_job";
 
-/// Every read table, in the order they are made.
-pub const READ_TABLES: [ReadTable; 4] = [
+/// Every read table, in the order they are made (after their sources).
+pub const READ_TABLES: [ReadTable; 5] = [
     ReadTable {
         suffix: BY_TARGET,
+        source_suffix: "",
         create_sql: include_str!("../sql/create_oot_workflow_job_by_target.sql"),
         fill_sql: include_str!("../sql/fill_oot_workflow_job_by_target.sql"),
         ttl_column: "first_seen_at",
     },
     ReadTable {
         suffix: TARGETS,
+        source_suffix: "",
         create_sql: include_str!("../sql/create_oot_workflow_job_targets.sql"),
         fill_sql: include_str!("../sql/fill_oot_workflow_job_targets.sql"),
         ttl_column: "hour",
     },
     ReadTable {
         suffix: COLUMNS,
+        source_suffix: "",
         create_sql: include_str!("../sql/create_oot_workflow_job_columns.sql"),
         fill_sql: include_str!("../sql/fill_oot_workflow_job_columns.sql"),
         ttl_column: "hour",
     },
     ReadTable {
         suffix: LEVELS,
+        source_suffix: "",
         create_sql: include_str!("../sql/create_oot_workflow_job_levels.sql"),
         fill_sql: include_str!("../sql/fill_oot_workflow_job_levels.sql"),
         ttl_column: "day",
+    },
+    ReadTable {
+        suffix: FAILED_TESTS_BY_JOB,
+        source_suffix: oot_contract::clickhouse::FAILED_TESTS_SUFFIX,
+        create_sql: include_str!("../sql/create_oot_workflow_job_failed_tests_by_job.sql"),
+        fill_sql: include_str!("../sql/fill_oot_workflow_job_failed_tests_by_job.sql"),
+        ttl_column: "first_seen_at",
     },
 ];
 
@@ -148,15 +166,20 @@ impl ReadTable {
             .replace("{ttl_clause}", &ttl_clause)
     }
 
-    /// The SELECT over the jobs table whose rows the table holds.
+    /// The source's unqualified name for the jobs table `jobs_table`.
+    pub fn source(&self, jobs_table: &str) -> String {
+        format!("{jobs_table}{}", self.source_suffix)
+    }
+
+    /// The SELECT over the source whose rows the table holds.
     pub fn fill_select(&self, clickhouse: &ClickHouseSettings) -> String {
         self.fill_sql
             .replace("{database}", &clickhouse.database)
-            .replace("{table}", &clickhouse.table)
+            .replace("{table}", &self.source(&clickhouse.table))
     }
 
     /// `CREATE MATERIALIZED VIEW` named `view` writing the table's rows of every block
-    /// inserted into the jobs table.
+    /// inserted into the source.
     pub fn view_ddl(&self, clickhouse: &ClickHouseSettings, view: &str) -> String {
         format!(
             "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{view} TO {db}.{table} AS\n{select}",
@@ -166,7 +189,7 @@ impl ReadTable {
         )
     }
 
-    /// The backfill: the table's rows of everything the jobs table holds. The columns are
+    /// The backfill: the table's rows of everything the source holds. The columns are
     /// named, since `INSERT ... SELECT` matches them by position.
     pub fn backfill(&self, clickhouse: &ClickHouseSettings) -> String {
         format!(
@@ -220,14 +243,15 @@ pub fn ttl_alter_to(
 /// again) rather than risk a row the read table never gets.
 const INSERTS_DEADLINE: Duration = Duration::from_secs(60);
 
-/// A regular expression matching an `INSERT INTO` the jobs table, qualified or not, quoted or
-/// not, with or without a column list (as the clickhouse crate and people write them). The
-/// names are plain identifiers ([`ClickHouseSettings::validate`]), so they need no escaping.
-pub fn insert_pattern(clickhouse: &ClickHouseSettings) -> String {
+/// A regular expression matching an `INSERT INTO` the table `table` of the jobs table's
+/// database, qualified or not, quoted or not, with or without a column list (as the clickhouse
+/// crate and people write them). The names are plain identifiers
+/// ([`ClickHouseSettings::validate`]; a read table's source adds a fixed suffix), so they need
+/// no escaping.
+pub fn insert_pattern(clickhouse: &ClickHouseSettings, table: &str) -> String {
     format!(
         r"(?i)^\s*INSERT\s+INTO\s+(`?{db}`?\.)?`?{table}`?(\s|\(|$)",
         db = clickhouse.database,
-        table = clickhouse.table,
     )
 }
 
@@ -320,13 +344,15 @@ pub(crate) async fn create_statement(
         .await?)
 }
 
-/// Waits until no INSERT into the jobs table that was running at `since` still runs.
+/// Waits until no INSERT into `source` (of the jobs table's database) that was running at
+/// `since` still runs.
 async fn wait_for_earlier_inserts(
     client: &clickhouse::Client,
     clickhouse: &ClickHouseSettings,
+    source: &str,
     since: Instant,
 ) -> anyhow::Result<()> {
-    let pattern = insert_pattern(clickhouse);
+    let pattern = insert_pattern(clickhouse, source);
     loop {
         // An INSERT that began before `since` has run at least as long as it is since then (a
         // second less, for the two clocks); one that began after may be counted too, and only
@@ -343,8 +369,8 @@ async fn wait_for_earlier_inserts(
         }
         if since.elapsed() > INSERTS_DEADLINE {
             anyhow::bail!(
-                "{earlier} INSERT(s) into {} still running after {INSERTS_DEADLINE:?}; run migrate again",
-                clickhouse.qualified_table()
+                "{earlier} INSERT(s) into {}.{source} still running after {INSERTS_DEADLINE:?}; run migrate again",
+                clickhouse.database
             );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -421,7 +447,8 @@ async fn ensure_one(
         .query(&clickhouse.ddl(&read_table.view_ddl(clickhouse, &capture)))
         .execute()
         .await?;
-    wait_for_earlier_inserts(client, clickhouse, Instant::now()).await?;
+    let source = read_table.source(&clickhouse.table);
+    wait_for_earlier_inserts(client, clickhouse, &source, Instant::now()).await?;
     let started = Instant::now();
     client
         .query(&read_table.backfill(clickhouse))
@@ -438,7 +465,8 @@ async fn ensure_one(
     tracing::info!(
         table = %format!("{db}.{table}"),
         seconds = started.elapsed().as_secs_f64(),
-        "read table filled from the completed jobs; its view keeps it from now on"
+        source = %source,
+        "read table filled from its source; its view keeps it from now on"
     );
     Ok(ReadTableOutcome::Backfilled)
 }
@@ -528,7 +556,8 @@ mod tests {
                 "jobs_by_target",
                 "jobs_targets",
                 "jobs_columns",
-                "jobs_levels"
+                "jobs_levels",
+                "jobs_failed_tests_by_job"
             ]
         );
         for t in READ_TABLES {
@@ -544,12 +573,14 @@ mod tests {
                 "CREATE MATERIALIZED VIEW IF NOT EXISTS db.jobs{0}_mv TO db.jobs{0} AS\n",
                 t.suffix
             )));
-            assert!(view.contains("FROM db.jobs\n"), "{view}");
+            let from = format!("FROM db.{}\n", t.source("jobs"));
+            assert!(view.contains(&from), "{view}");
             assert!(!view.contains('{'), "{view}");
             let backfill = t.backfill(&s);
             assert!(backfill.starts_with(&format!("INSERT INTO db.jobs{} (", t.suffix)));
-            assert!(backfill.contains("FROM db.jobs\n"), "{backfill}");
+            assert!(backfill.contains(&from), "{backfill}");
         }
+        assert_eq!(READ_TABLES[4].source("jobs"), "jobs_failed_tests");
         assert_eq!(
             capture_view_name("jobs_targets"),
             "jobs_targets_mv_backfill"
@@ -578,7 +609,7 @@ mod tests {
 
     #[test]
     fn the_insert_pattern_is_made_of_the_plain_names() {
-        let pattern = insert_pattern(&settings());
+        let pattern = insert_pattern(&settings(), "jobs");
         assert_eq!(
             pattern,
             r"(?i)^\s*INSERT\s+INTO\s+(`?db`?\.)?`?jobs`?(\s|\(|$)"

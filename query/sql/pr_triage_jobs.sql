@@ -1,7 +1,8 @@
 -- PR view's triage (docs/contract.md §12.15): the PR's jobs one downstream repo shows on the PR
--- view, read by key, latest version of each, with the failed list that version holds, so the
--- job's facts and its failed tests are always of one version. The release diff reads the
--- nightlies it compares so (docs/contract.md §12.16), with their workflow run links.
+-- view, read by key, latest version of each, with their first_seen_at and version, by which
+-- their failed tests are then read at that version (jobs_failed_tests.sql; failed_tests_json
+-- is not read: 8,192 rows of whole lists per job). The release diff reads the nightlies it
+-- compares so (docs/contract.md §12.16), with their workflow run links.
 -- Binds: the downstream repo; the job keys, as an array.
 -- As failed_tests.sql: both filters are on the sort key (downstream_repo, dynamoKey), the
 -- subquery turning the bound array into a set; the latest version of each job is its first row

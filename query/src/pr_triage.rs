@@ -1,27 +1,29 @@
 //! How one backend's "is it mine?" for a PR is read (contract §12.15): the few jobs the rule
-//! reads, each by key or key range, then [`oot_triage::is_it_mine`] on them.
+//! reads, each by key or key range, the other PRs counted by the server, then
+//! [`oot_triage::is_it_mine_counted`] on them.
 //!
 //! The rule (§12.8) needs, per slot, the PR's shown job and its failed tests; for each such
-//! test, the jobs of other PRs of the slot in the window that failed it; and the slot's
-//! baseline nightly (the last before the PR job) with whether it failed the test. So:
+//! test, how many other PRs failed it in the slot in the window; and the slot's baseline nightly
+//! (the last before the PR job) with whether it failed the test. So:
 //!
-//! 1. the PR's shown completed jobs of the backend by key, with their failed lists;
-//! 2. at once, the failures of the first [`crate::views::pr_triage::TESTS_ASKED_PER_BACKEND`] of those tests on other
-//!    PRs in the window (one key range of the failed-test table per test), and the backend's
-//!    nightlies from the day before the PR's first judged job to its last
-//!    ([`CompletedJobs::nightlies_before`]), kept where they are of a judged slot and not after
-//!    its PR job;
+//! 1. the PR's shown completed jobs of the backend by key, then their failed tests at the
+//!    versions read (by job);
+//! 2. at once, per test and slot, the other PRs that failed the first
+//!    [`crate::views::pr_triage::TESTS_ASKED_PER_BACKEND`] of those tests in the window (one key
+//!    range of the failed-test table per test, counted by the server: [`oot_triage::other_prs`]
+//!    is the count it must equal), and the backend's nightlies from the day before the PR's
+//!    first judged job to its last ([`CompletedJobs::nightlies_before`]), kept where they are of
+//!    a judged slot and not after its PR job;
 //! 3. when a failing test still has no baseline, the rest of [`baselines::LOOKBACK`];
 //! 4. whether each nightly that became a baseline failed the tests it is the baseline of
 //!    ([`CompletedJobs::baseline_failed_tests`]), and the rule once more.
 //!
-//! A nightly read that is not a baseline changes no verdict, and the rule never asks the other
-//! PRs' jobs about tests they do not list, so they are read without their counts.
+//! A nightly read that is not a baseline changes no verdict.
 
 use std::collections::{BTreeSet, HashMap};
 
 use oot_contract::RepoName;
-use oot_triage::{is_it_mine, JobSlot, PrTriage, TestId};
+use oot_triage::{is_it_mine_counted, JobSlot, PrTriage, TestId};
 
 use crate::baselines::{self, Asked};
 use crate::observations::{JobFacts, ListedFailure, Observations};
@@ -56,7 +58,7 @@ pub async fn judge_backend(
     let asked_list: Vec<TestId> = asked_tests.iter().cloned().collect();
     let first_hour = first - first.rem_euclid(HOUR);
     let last_hour = last - last.rem_euclid(HOUR);
-    let (others, nightlies) = tokio::try_join!(
+    let (other_prs, nightlies) = tokio::try_join!(
         completed.pr_triage_other_prs(repo, &asked_list, since, pr),
         completed.nightlies_before(repo, first_hour - DAY, last_hour + HOUR, last + 1),
     )?;
@@ -73,13 +75,9 @@ pub async fn judge_backend(
         }
         jobs.push(job.facts);
     }
-    for other in others {
-        jobs.push(other.facts);
-        listed.push(other.failure);
-    }
     let mut observations = Observations::of_window(jobs, listed);
     observations.add_before_window(of_judged_slots(nightlies, &judged_at));
-    let mut triage = is_it_mine(observations.results(), pr, since);
+    let mut triage = is_it_mine_counted(observations.results(), pr, &other_prs);
 
     if triage.tests.iter().any(|t| t.baseline.is_none()) {
         let older = completed
@@ -93,7 +91,7 @@ pub async fn judge_backend(
         let mut older = of_judged_slots(older, &judged_at).peekable();
         if older.peek().is_some() {
             observations.add_before_window(older);
-            triage = is_it_mine(observations.results(), pr, since);
+            triage = is_it_mine_counted(observations.results(), pr, &other_prs);
         }
     }
 
@@ -103,7 +101,7 @@ pub async fn judge_backend(
             .baseline_failed_tests(repo, &asked_of_nightlies)
             .await?;
         observations.attach_asked(failures);
-        triage = is_it_mine(observations.results(), pr, since);
+        triage = is_it_mine_counted(observations.results(), pr, &other_prs);
     }
     Ok(BackendTriage::of(triage, not_triaged))
 }
@@ -150,6 +148,8 @@ fn asked_of_baselines(triage: &PrTriage, version_of: impl Fn(&str) -> Option<u64
 
 #[cfg(test)]
 mod tests {
+    use oot_triage::is_it_mine;
+
     use super::*;
     use crate::observations::tests::{facts, test_id};
 

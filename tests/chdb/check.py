@@ -80,6 +80,9 @@ JOB_TABLE_STEM = "oot_workflow_job"
 # The failed-test table of a jobs table `jobs` (oot_contract::clickhouse::failed_tests_table).
 FAILED_TESTS_DDL = "create_oot_workflow_job_failed_tests.sql"
 FAILED_TESTS_SUFFIX = "_failed_tests"
+# The read table of the failed-test table (platform/src/read_tables.rs FAILED_TESTS_BY_JOB): made
+# and filled as the jobs table's are, its source the failed-test table.
+FAILED_BY_JOB_SUFFIX = "_failed_tests_by_job"
 # The contract's reading rule for it (docs/contract.md §10.3): a test an older version of a job
 # listed and the newer does not keeps its old row, so a job's rows count only at the version
 # the jobs table holds as its latest.
@@ -168,8 +171,32 @@ def pr_triage_other_prs_cases() -> list[list]:
         left_out = [999_999] + prs[:1] * (len(prs) > 1)
         for since in (0, seen[len(seen) // 2] // 3600 * 3600):
             for pr in left_out:
-                cases.append([repo, tests, since, pr, repo, repo, tests, since])
+                cases.append([repo, tests, since, pr, repo, since])
     return cases
+
+
+def jobs_failed_tests_cases() -> list[list]:
+    """jobs_failed_tests.sql's binds as query/src/stores/pr_triage.rs makes them: the repo, then
+    the jobs as (first_seen_at, key, version) twice. Per repo: its jobs that failed some test,
+    at their latest version; and at their first version (a re-run's older list, where the data
+    has one); and a key of another repo (nothing)."""
+    batches = data.insert_batches()
+    rows = [r for b in batches for r in data.failed_test_rows(b)]
+    latest, first = {}, {}
+    for r in rows:
+        key = r["dynamoKey"]
+        latest[key] = max(latest.get(key, 0), r["version"])
+        first[key] = min(first.get(key, r["version"]), r["version"])
+    seen = {r["dynamoKey"]: r["first_seen_at"] for r in rows}
+    cases = []
+    for repo in data.REPOS:
+        keys = sorted({r["dynamoKey"] for r in rows if r["downstream_repo"] == repo})
+        for versions in (latest, first):
+            jobs = [(seen[k], k, versions[k]) for k in keys]
+            cases.append([repo, jobs, jobs])
+    other = sorted({r["dynamoKey"] for r in rows if r["downstream_repo"] == data.REPOS[0]})[:3]
+    jobs = [(seen[k], k, latest[k]) for k in other]
+    return cases + [["nobody/nothing", jobs, jobs]]
 
 
 DELIVERIES_DDL = "create_oot_deliveries.sql"
@@ -280,7 +307,8 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
             [data.REPOS[1], data.keys_of(data.REPOS[1])],
         ],
     ),
-    "pr_triage_other_prs.sql": ("OtherPrFailureRow", pr_triage_other_prs_cases()),
+    "pr_triage_other_prs.sql": ("OtherPrsRow", pr_triage_other_prs_cases()),
+    "jobs_failed_tests.sql": ("JobFailedTestRow", jobs_failed_tests_cases()),
     # The delivery log (query/src/stores/deliveries.rs, docs/contract.md §16.7), on the
     # deliveries table of data.py.
     "deliveries_page.sql": ("DeliveryLogRow", deliveries_page_cases()),
@@ -710,10 +738,22 @@ def main() -> int:
         what = f"failed tests of {table} on {engine.name}: the latest versions' rows"
         try:
             engine.run(render_ddl(failed_template, failed, ttl))
+            by_job = f"{table}{FAILED_BY_JOB_SUFFIX}"
+            by_job_create = (DDL_DIR / f"create_{JOB_TABLE_STEM}{FAILED_BY_JOB_SUFFIX}.sql").read_text()
+            by_job_fill = (DDL_DIR / f"fill_{JOB_TABLE_STEM}{FAILED_BY_JOB_SUFFIX}.sql").read_text()
+            engine.run(render_ddl(by_job_create, by_job, ttl))
+            select = by_job_fill.replace("{database}", DATABASE).replace("{table}", failed)
+            engine.run(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{by_job}_mv TO {DATABASE}.{by_job} AS\n{select}")
             for batch in filter(None, failed_batches):
                 engine.run(
                     f"INSERT INTO {DATABASE}.{failed} FORMAT JSONEachRow\n" + "\n".join(json.dumps(r) for r in batch)
                 )
+            # The view's copy holds every row of its source, as the source's own columns.
+            columns = ", ".join(declared_columns(by_job_create))
+            copy = answer(engine, f"SELECT {columns} FROM {DATABASE}.{by_job} ORDER BY {columns}", tz)[2]
+            source = answer(engine, f"SELECT {columns} FROM {DATABASE}.{failed} ORDER BY {columns}", tz)[2]
+            if copy != source or not copy:
+                raise EngineError(f"{by_job}: {len(copy)} rows, its source {len(source)}")
             sql = FAILED_TESTS_CURRENT.format(failed=f"{DATABASE}.{failed}", jobs=f"{DATABASE}.{table}")
             current_answers.append(answer(engine, sql, tz))
         except EngineError as e:

@@ -125,6 +125,7 @@ impl<'a> Index<'a> {
     }
 
     /// The jobs of `slot` that failed `test`, every attempt, ascending.
+    #[cfg(test)]
     pub fn failing(&self, test: TestNo, slot: SlotNo) -> &[Pos] {
         self.failures
             .get(test as usize)

@@ -38,7 +38,10 @@ pub use flaky::{flaky_tests, flip_score, FlakyTest, FlipScore};
 pub use history::{test_history, HistoryPoint, SlotHistory};
 pub use observation::{JobOutcome, JobRef, JobResult, JobSlot, RunOf, TestId, Trigger};
 pub use passed::{counts_cover_failed_list, reports_passes, result_of, TestResult};
-pub use pr::{is_it_mine, PrFailingTest, PrHeadline, PrTriage, PrVerdict};
+pub use pr::{
+    is_it_mine, is_it_mine_counted, other_prs, OtherPrs, PrFailingTest, PrHeadline, PrTriage,
+    PrVerdict,
+};
 pub use regression::{compare_url, regression_range, RegressionRange};
 pub use status::Status;
 pub use summary::{failing_tests, summary_order, FailingTest};

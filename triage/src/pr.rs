@@ -72,11 +72,38 @@ pub struct PrTriage {
     pub tests: Vec<PrFailingTest>,
 }
 
+/// Per test and slot, the number of other PRs (not the judged one) with a job of the slot first
+/// seen in the window that failed the test, every attempt counting; tests and slots no other PR
+/// failed are absent.
+pub type OtherPrs = HashMap<(TestId, JobSlot), u64>;
+
 /// The verdicts on PR `pr`'s failing tests. `observations` are the backend's jobs of the PR,
 /// of the window starting at `since` (the other PRs), and its nightlies (the baselines).
 pub fn is_it_mine(observations: &[JobResult], pr: u64, since: i64) -> PrTriage {
+    is_it_mine_counted(observations, pr, &other_prs(observations, pr, since))
+}
+
+/// The other PRs of [`OtherPrs`] counted from `observations`: what a store that counts them
+/// for the service (contract §12.15) must equal.
+pub fn other_prs(observations: &[JobResult], pr: u64, since: i64) -> OtherPrs {
+    let mut prs: HashMap<(&TestId, &JobSlot), BTreeSet<u64>> = HashMap::new();
+    for job in observations.iter().filter(|j| j.in_window(since)) {
+        let Some(number) = job.pr().filter(|&n| n != pr) else {
+            continue;
+        };
+        for test in &job.failed {
+            prs.entry((test, &job.slot)).or_default().insert(number);
+        }
+    }
+    prs.into_iter()
+        .map(|((test, slot), numbers)| ((test.clone(), slot.clone()), numbers.len() as u64))
+        .collect()
+}
+
+/// The verdicts on PR `pr`'s failing tests, the other PRs counted already: `observations` need
+/// only the PR's jobs and the slots' nightlies.
+pub fn is_it_mine_counted(observations: &[JobResult], pr: u64, other_prs: &OtherPrs) -> PrTriage {
     let index = Index::new(observations);
-    let window_start = index.window_start(since);
     let mut tests: Vec<PrFailingTest> = pr_jobs(&index, pr)
         .into_iter()
         .flat_map(|(slot, pos)| {
@@ -86,7 +113,7 @@ pub fn is_it_mine(observations: &[JobResult], pr: u64, since: i64) -> PrTriage {
                 PrFailingTest {
                     test: index.tests[test as usize].clone(),
                     slot: index.slots[slot as usize].clone(),
-                    verdict: verdict(index, test, slot, pr, baseline, window_start),
+                    verdict: verdict(index, test, slot, baseline, other_prs),
                     job: JobRef::of(index.jobs[pos]),
                     baseline: baseline.map(|b| JobRef::of(index.jobs[b])),
                 }
@@ -136,21 +163,17 @@ fn verdict(
     index: &Index<'_>,
     test: TestNo,
     slot: SlotNo,
-    pr: u64,
     baseline: Option<Pos>,
-    window_start: Pos,
+    other_prs: &OtherPrs,
 ) -> PrVerdict {
     if baseline.is_some_and(|b| index.result(b, test) == TestResult::Failed) {
         return PrVerdict::KnownOnNightly;
     }
-    let other_prs: BTreeSet<u64> = index
-        .failing(test, slot)
-        .iter()
-        .filter(|&&pos| pos >= window_start)
-        .filter_map(|&pos| index.jobs[pos].pr())
-        .filter(|&number| number != pr)
-        .collect();
-    match other_prs.len() as u64 {
+    let key = (
+        index.tests[test as usize].clone(),
+        index.slots[slot as usize].clone(),
+    );
+    match other_prs.get(&key).copied().unwrap_or(0) {
         0 => PrVerdict::NewOnThisPr,
         count => PrVerdict::SeenOnOtherPrs { count },
     }

@@ -296,6 +296,31 @@ proptest! {
         prop_assert_eq!(is_it_mine(&rows, pr, since), naive_is_it_mine(&rows, pr, since));
     }
 
+    /// The service judges a PR on its own jobs and the nightlies, the other PRs counted by the
+    /// store: the same verdicts as on every job.
+    #[test]
+    fn other_prs_counted_apart_give_the_same_verdicts(
+        (rows, _, since) in arb_shuffled(),
+        pr in 1u64..3,
+    ) {
+        let counted = other_prs(&rows, pr, since);
+        // Another PR's job is left out unless it shares a run with a kept job: the generator
+        // mixes triggers within a run, which real runs do not, and a run's latest attempt is
+        // decided among all of its jobs.
+        let kept = |j: &JobResult| j.pr() == Some(pr) || j.is_nightly();
+        let kept_runs: BTreeSet<(&JobSlot, &str)> = rows
+            .iter()
+            .filter(|j| kept(j))
+            .map(|j| (&j.slot, j.run.run_id.as_str()))
+            .collect();
+        let own: Vec<JobResult> = rows
+            .iter()
+            .filter(|j| kept(j) || kept_runs.contains(&(&j.slot, j.run.run_id.as_str())))
+            .cloned()
+            .collect();
+        prop_assert_eq!(is_it_mine_counted(&own, pr, &counted), is_it_mine(&rows, pr, since));
+    }
+
     #[test]
     fn the_regression_range_follows_the_rules_as_written(rows in arb_jobs()) {
         for (test, slot) in all_pairs() {

@@ -1,24 +1,27 @@
 //! The reads of a PR's "is it mine?" (contract §12.15), one SQL file each: the PR's shown jobs
-//! of one backend by key, each with its failed list at the version read; and the failures of
-//! some of those tests on other PRs of the backend since the window's start, one key range of
-//! the failed-test table per test. The nightlies are the failing-tests view's reads
-//! ([`CompletedJobs::nightlies_before`], [`CompletedJobs::baseline_failed_tests`]).
+//! of one backend by key, then their failed tests at the versions read, by job; and, per test
+//! and slot, how many other PRs of the backend failed some of those tests since the window's
+//! start, one key range of the failed-test table per test, counted by the server. The nightlies
+//! are the failing-tests view's reads ([`CompletedJobs::nightlies_before`],
+//! [`CompletedJobs::baseline_failed_tests`]).
+
+use std::collections::HashMap;
 
 use oot_contract::RepoName;
-use oot_triage::TestId;
+use oot_triage::{JobSlot, OtherPrs, TestId};
 use serde::Deserialize;
 
-use crate::observations::{JobFacts, ListedFailure};
+use crate::observations::JobFacts;
 use crate::stores::completed::{
     bound_key_bytes, chunk_by_size, conclusion, date_time, non_empty, CompletedJobs,
     KEYS_PER_QUERY_BYTES,
 };
 use crate::stores::{readable, Skipped, StoreError};
-use crate::views::pr_triage::failed_list;
 
 const STORE: &str = "clickhouse";
 
 pub const PR_TRIAGE_JOBS_SQL: &str = include_str!("../../sql/pr_triage_jobs.sql");
+pub const JOBS_FAILED_TESTS_SQL: &str = include_str!("../../sql/jobs_failed_tests.sql");
 pub const PR_TRIAGE_OTHER_PRS_SQL: &str = include_str!("../../sql/pr_triage_other_prs.sql");
 
 /// A job read by key with its failed list (a PR's shown job for its triage; a nightly the
@@ -29,13 +32,6 @@ pub struct JudgedJob {
     pub facts: JobFacts,
     pub failed: Vec<TestId>,
     pub workflow_run_url: Option<String>,
-}
-
-/// One failure of an asked test by another PR's job, with that job's facts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OtherPrFailure {
-    pub facts: JobFacts,
-    pub failure: ListedFailure,
 }
 
 // Field names are column names of the jobs table (a test checks them), selected in this order
@@ -56,16 +52,15 @@ struct PrTriageJobRow {
     conclusion: String,
     first_seen_at: u32,
     failed_tests: Option<u64>,
-    failed_tests_json: String,
     workflow_run_url: String,
 }
 
 impl TryFrom<PrTriageJobRow> for JudgedJob {
     type Error = Skipped;
 
+    /// The job without its failed tests, read next at its version.
     fn try_from(row: PrTriageJobRow) -> Result<JudgedJob, Skipped> {
         let conclusion = conclusion(&row.conclusion).map_err(|why| why.of(&row.dynamo_key))?;
-        let failed = failed_list(&row.dynamo_key, &row.failed_tests_json);
         Ok(JudgedJob {
             facts: JobFacts {
                 job_key: row.dynamo_key,
@@ -82,66 +77,29 @@ impl TryFrom<PrTriageJobRow> for JudgedJob {
                 first_seen_at: i64::from(row.first_seen_at),
                 failed_count: row.failed_tests,
             },
-            failed,
+            failed: Vec::new(),
             workflow_run_url: non_empty(row.workflow_run_url),
         })
     }
 }
 
-// Column names of the failed-test table (a test checks them).
+// Column names of the failed tests by job (a test checks them).
 #[derive(Debug, clickhouse::Row, Deserialize)]
-struct OtherPrFailureRow {
+struct JobFailedTestRow {
     #[serde(rename = "dynamoKey")]
     dynamo_key: String,
-    version: u64,
-    upstream_repo: String,
-    pr_number: Option<u64>,
-    pytorch_head_sha: String,
-    event_type: String,
-    workflow_name: String,
-    job_name: String,
-    run_id: String,
-    run_attempt: u32,
-    conclusion: String,
-    first_seen_at: u32,
     classname: String,
     name: String,
 }
 
-impl TryFrom<OtherPrFailureRow> for OtherPrFailure {
-    type Error = Skipped;
-
-    fn try_from(row: OtherPrFailureRow) -> Result<OtherPrFailure, Skipped> {
-        let conclusion = conclusion(&row.conclusion).map_err(|why| why.of(&row.dynamo_key))?;
-        let failure = ListedFailure {
-            job_key: row.dynamo_key.clone(),
-            version: row.version,
-            test: TestId {
-                classname: row.classname,
-                name: row.name,
-            },
-        };
-        Ok(OtherPrFailure {
-            facts: JobFacts {
-                job_key: row.dynamo_key,
-                version: row.version,
-                upstream_repo: non_empty(row.upstream_repo),
-                pr_number: row.pr_number,
-                head_sha: row.pytorch_head_sha,
-                event_type: row.event_type,
-                workflow_name: row.workflow_name,
-                job_name: row.job_name,
-                run_id: row.run_id,
-                run_attempt: row.run_attempt,
-                conclusion,
-                first_seen_at: i64::from(row.first_seen_at),
-                // The rows of some tests cannot say how many the job failed: it is read as
-                // saying nothing of tests it does not list, which the rule never asks of it.
-                failed_count: None,
-            },
-            failure,
-        })
-    }
+// Column names of the failed-test table, but the count's (a test checks them).
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct OtherPrsRow {
+    classname: String,
+    name: String,
+    workflow_name: String,
+    job_name: String,
+    other_prs: u64,
 }
 
 /// The most one test can take in an array literal of (classname, name) tuples.
@@ -150,9 +108,9 @@ fn bound_test_bytes(test: &TestId) -> usize {
 }
 
 impl CompletedJobs {
-    /// The jobs `keys` of `repo`, latest version of each, with their failed lists; in chunks of
-    /// keys as [`Self::failed_tests`] sends them. Also the release diff's read of the nightlies
-    /// it compares (contract §12.16).
+    /// The jobs `keys` of `repo`, latest version of each, with their failed tests at that
+    /// version; in chunks of keys as [`Self::failed_tests`] sends them. Also the release diff's
+    /// read of the nightlies it compares (contract §12.16).
     pub async fn pr_triage_jobs(
         &self,
         repo: &RepoName,
@@ -168,21 +126,67 @@ impl CompletedJobs {
                 })
                 .collect();
         let answers: Vec<PrTriageJobRow> = self.fetch_chunks(queries).await?;
-        Ok(readable(STORE, answers.into_iter().map(TryInto::try_into)))
+        let mut jobs: Vec<JudgedJob> = readable(STORE, answers.into_iter().map(TryInto::try_into));
+        let failed: Vec<&JobFacts> = jobs
+            .iter()
+            .map(|j| &j.facts)
+            .filter(|f| f.failed_count != Some(0))
+            .collect();
+        let mut tests = self.jobs_failed_tests(repo, &failed).await?;
+        for job in &mut jobs {
+            job.failed = tests.remove(&job.facts.job_key).unwrap_or_default();
+        }
+        Ok(jobs)
     }
 
-    /// The failures of `tests` in `repo` by jobs first seen since `since` on PRs numbered other
-    /// than `pr`, each at its job's latest version. The tests are bound twice per query, so a
-    /// chunk takes at most half the key budget.
+    /// The failed tests of `jobs` of `repo`, each at the version it was read at, by job key
+    /// (each test once per job; a job that listed none is absent).
+    async fn jobs_failed_tests(
+        &self,
+        repo: &RepoName,
+        jobs: &[&JobFacts],
+    ) -> Result<HashMap<String, Vec<TestId>>, StoreError> {
+        // A job is bound twice: its second and key, then its key and version.
+        let queries: Vec<clickhouse::query::Query> = chunk_by_size(
+            jobs,
+            |j| 2 * bound_key_bytes(&j.job_key) + 40,
+            KEYS_PER_QUERY_BYTES,
+        )
+        .into_iter()
+        .map(|chunk| {
+            let bound: Vec<(i64, &str, u64)> = chunk
+                .iter()
+                .map(|j| (j.first_seen_at, j.job_key.as_str(), j.version))
+                .collect();
+            self.query(JOBS_FAILED_TESTS_SQL)
+                .bind(repo.as_str())
+                .bind(&bound)
+                .bind(&bound)
+        })
+        .collect();
+        let rows: Vec<JobFailedTestRow> = self.fetch_chunks(queries).await?;
+        let mut by_job: HashMap<String, Vec<TestId>> = HashMap::new();
+        for row in rows {
+            by_job.entry(row.dynamo_key).or_default().push(TestId {
+                classname: row.classname,
+                name: row.name,
+            });
+        }
+        Ok(by_job)
+    }
+
+    /// Per test of `tests` and slot, how many PRs numbered other than `pr` failed the test in
+    /// `repo` with a job first seen since `since`, each job at its latest version (what
+    /// [`oot_triage::other_prs`] counts).
     pub async fn pr_triage_other_prs(
         &self,
         repo: &RepoName,
         tests: &[TestId],
         since: i64,
         pr: u64,
-    ) -> Result<Vec<OtherPrFailure>, StoreError> {
+    ) -> Result<OtherPrs, StoreError> {
         let queries: Vec<clickhouse::query::Query> =
-            chunk_by_size(tests, bound_test_bytes, KEYS_PER_QUERY_BYTES / 2)
+            chunk_by_size(tests, bound_test_bytes, KEYS_PER_QUERY_BYTES)
                 .into_iter()
                 .map(|chunk| {
                     let tuples: Vec<(&str, &str)> = chunk
@@ -195,13 +199,24 @@ impl CompletedJobs {
                         .bind(date_time(since))
                         .bind(pr)
                         .bind(repo.as_str())
-                        .bind(repo.as_str())
-                        .bind(&tuples)
                         .bind(date_time(since))
                 })
                 .collect();
-        let answers: Vec<OtherPrFailureRow> = self.fetch_chunks(queries).await?;
-        Ok(readable(STORE, answers.into_iter().map(TryInto::try_into)))
+        let rows: Vec<OtherPrsRow> = self.fetch_chunks(queries).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let test = TestId {
+                    classname: row.classname,
+                    name: row.name,
+                };
+                let slot = JobSlot {
+                    workflow_name: row.workflow_name,
+                    job_name: row.job_name,
+                };
+                ((test, slot), row.other_prs)
+            })
+            .collect())
     }
 }
 
@@ -216,9 +231,12 @@ mod tests {
     /// caller makes.
     #[test]
     fn every_sql_file_has_the_placeholders_its_caller_binds() {
-        for (sql, binds) in [(PR_TRIAGE_JOBS_SQL, 2), (PR_TRIAGE_OTHER_PRS_SQL, 8)] {
-            let fields = sql.matches("?fields").count();
-            assert_eq!(fields, 1, "{sql}");
+        for (sql, binds, fields) in [
+            (PR_TRIAGE_JOBS_SQL, 2, 1),
+            (JOBS_FAILED_TESTS_SQL, 3, 1),
+            (PR_TRIAGE_OTHER_PRS_SQL, 6, 0),
+        ] {
+            assert_eq!(sql.matches("?fields").count(), fields, "{sql}");
             assert_eq!(sql.matches('?').count() - fields, binds, "{sql}");
             assert!(!sql.contains("FINAL"), "{sql}");
         }
@@ -230,6 +248,10 @@ mod tests {
         assert!(PR_TRIAGE_JOBS_SQL.contains("FROM {table}\n"));
         assert!(PR_TRIAGE_OTHER_PRS_SQL.contains(&format!("FROM {failed}\n")));
         assert!(PR_TRIAGE_OTHER_PRS_SQL.contains("FROM {table}\n"));
+        assert!(JOBS_FAILED_TESTS_SQL.contains(&format!(
+            "FROM {{table}}{}\n",
+            oot_platform::read_tables::FAILED_TESTS_BY_JOB
+        )));
     }
 
     #[test]
@@ -237,16 +259,28 @@ mod tests {
         for name in PrTriageJobRow::COLUMN_NAMES {
             assert!(is_column(name), "{name} is not a column of the jobs table");
         }
-        for name in OtherPrFailureRow::COLUMN_NAMES {
+        for name in OtherPrsRow::COLUMN_NAMES
+            .iter()
+            .filter(|&&n| n != "other_prs")
+        {
             assert!(
                 failed_test::COLUMNS.contains(name),
                 "{name} is not a column of the failed-test table"
             );
         }
+        let by_job = oot_platform::read_tables::declared_columns(
+            oot_platform::read_tables::READ_TABLES[4].create_sql,
+        );
+        for name in JobFailedTestRow::COLUMN_NAMES {
+            assert!(
+                by_job.contains(name),
+                "{name} is not a column of the failed tests by job"
+            );
+        }
     }
 
     #[test]
-    fn a_jobs_row_reads_back_with_its_failed_list_and_a_bad_conclusion_is_skipped() {
+    fn a_jobs_row_reads_back_and_a_bad_conclusion_is_skipped() {
         let row = |conclusion: &str| PrTriageJobRow {
             dynamo_key: "k".to_owned(),
             version: 4,
@@ -261,7 +295,6 @@ mod tests {
             conclusion: conclusion.to_owned(),
             first_seen_at: 1_000,
             failed_tests: Some(1),
-            failed_tests_json: r#"[{"name":"t","classname":"C"}]"#.to_owned(),
             workflow_run_url: "https://github.com/a/b/actions/runs/1".to_owned(),
         };
         let job = JudgedJob::try_from(row("failure")).unwrap();
@@ -270,7 +303,7 @@ mod tests {
             job.workflow_run_url.as_deref(),
             Some("https://github.com/a/b/actions/runs/1")
         );
-        assert_eq!(job.failed[0].name, "t");
+        assert!(job.failed.is_empty(), "read next, at the version");
         let skipped = JudgedJob::try_from(row("exploded")).unwrap_err();
         assert_eq!(skipped.why.name, "conclusion");
     }

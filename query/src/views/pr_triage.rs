@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use oot_triage::{PrFailingTest, PrHeadline, PrTriage, TestId};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::clock::rfc3339;
 use crate::rules::Window;
@@ -70,39 +70,6 @@ pub fn headline(counts: &PrHeadline, not_triaged: u64) -> String {
     } else {
         parts.join(", ")
     }
-}
-
-/// One entry of a stored failed list; only the test's identity is read.
-#[derive(Deserialize)]
-struct ListedEntry {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    classname: Option<String>,
-}
-
-/// The tests a job's `failed_tests_json` names, each once (the first listed), in list order;
-/// `classname` `''` when none (as the failed-test table, §10.3). An entry without a name names
-/// no test; an unreadable list reads as empty (logged), so one bad row cannot fail the view.
-pub fn failed_list(job_key: &str, json: &str) -> Vec<TestId> {
-    let entries: Vec<ListedEntry> = match serde_json::from_str(json) {
-        Ok(entries) => entries,
-        Err(error) => {
-            tracing::warn!(job_key, %error, "unreadable failed_tests_json");
-            return Vec::new();
-        }
-    };
-    let mut seen = BTreeSet::new();
-    entries
-        .into_iter()
-        .filter_map(|entry| {
-            Some(TestId {
-                name: entry.name?,
-                classname: entry.classname.unwrap_or_default(),
-            })
-        })
-        .filter(|test| seen.insert(test.clone()))
-        .collect()
 }
 
 /// The tests asked about other PRs: the first [`TESTS_ASKED_PER_BACKEND`] of `failing`, and how
@@ -177,15 +144,6 @@ mod tests {
             classname: classname.to_owned(),
             name: name.to_owned(),
         }
-    }
-
-    #[test]
-    fn a_failed_list_names_each_test_once_and_a_bad_one_none() {
-        let json = r#"[{"name":"b","classname":"C","message":"x"},{"name":"a"},
-            {"classname":"nameless"},{"name":"b","classname":"C"}]"#;
-        assert_eq!(failed_list("k", json), [test("C", "b"), test("", "a")]);
-        assert!(failed_list("k", "not json").is_empty());
-        assert!(failed_list("k", "[]").is_empty());
     }
 
     #[test]

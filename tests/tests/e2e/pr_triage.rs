@@ -3,21 +3,27 @@
 //! hour), the projector writes the jobs and their failed-test rows, and the query service answers
 //! `/api/oot/pr/{number}` and `/pr/{number}`.
 //!
-//! One slot (`xpu-ci / linux-xpu / test`) of `intel/torch-xpu-ops`, every job reporting counts
-//! its failed list covers:
+//! One slot (`xpu-ci / linux-xpu / test`) of `intel/torch-xpu-ops`, and one job of another slot,
+//! every job reporting counts its failed list covers:
 //!
 //! | first seen | job | failed tests |
 //! |---|---|---|
+//! | 8 days ago | PR 900306 | `test_mine` (seen in a 30-day window only) |
 //! | 30 h ago | nightly (commit 1…) | `test_known` |
 //! | 20 h ago | PR 900302 | `test_elsewhere` |
-//! | 10 h ago | PR 900301 (the PR judged) | `test_mine`, `test_known`, `test_elsewhere` |
+//! | 15 h ago | PR 900304 | `test_stale`; re-reported once all is projected, with `test_elsewhere` instead: counted at its latest version only |
+//! | 12 h ago | PR 900302, attempt 2 | `test_elsewhere` (the same PR: counted once) |
+//! | 11 h ago | PR 900305, slot `linux-xpu / build` | `test_mine` (another slot: not counted) |
+//! | 10 h ago | PR 900301 (the PR judged) | `test_mine`, `test_known`, `test_elsewhere`, `test_stale` |
 //! | 5 h ago | PR 900303 | none |
 #![allow(clippy::unwrap_used)] // a failed step should stop the test where it failed
+
+use std::time::Duration;
 
 use oot_contract::RepoLevel;
 use oot_e2e::callbacks::{repo, upstream_pr, Job, Trigger};
 use oot_e2e::story::{completed_listing, seed, Seeded};
-use oot_e2e::TestQuery;
+use oot_e2e::{eventually, TestQuery};
 use serde_json::Value;
 
 const XPU: &str = "intel/torch-xpu-ops";
@@ -28,6 +34,10 @@ const HOUR: i64 = 3_600;
 const MINE: u64 = 900_301;
 const OTHER: u64 = 900_302;
 const GREEN: u64 = 900_303;
+const RE_REPORTED: u64 = 900_304;
+const OTHER_SLOT: u64 = 900_305;
+const LONG_AGO: u64 = 900_306;
+const DAY: i64 = 24 * HOUR;
 
 struct Seen {
     ago: i64,
@@ -59,17 +69,35 @@ fn story() -> Vec<Seen> {
         job,
         failed: failed.to_vec(),
     };
+    let re_reported = job(upstream_pr(RE_REPORTED), "d-304", 304);
+    let second_attempt = Job {
+        run_attempt: 2,
+        check_run_id: 3_021,
+        ..job(upstream_pr(OTHER), "d-302", 302)
+    };
+    let other_slot = Job {
+        job_name: "linux-xpu / build".to_owned(),
+        ..job(upstream_pr(OTHER_SLOT), "d-305", 305)
+    };
     vec![
+        seen(
+            8 * DAY,
+            job(upstream_pr(LONG_AGO), "d-306", 306),
+            &["test_mine"],
+        ),
         seen(30 * HOUR, job(nightly, "nightly-1", 101), &["test_known"]),
         seen(
             20 * HOUR,
             job(upstream_pr(OTHER), "d-302", 302),
             &["test_elsewhere"],
         ),
+        seen(15 * HOUR, re_reported, &["test_stale"]),
+        seen(12 * HOUR, second_attempt, &["test_elsewhere"]),
+        seen(11 * HOUR, other_slot, &["test_mine"]),
         seen(
             10 * HOUR,
             job(upstream_pr(MINE), "d-301", 301),
-            &["test_mine", "test_known", "test_elsewhere"],
+            &["test_mine", "test_known", "test_elsewhere", "test_stale"],
         ),
         seen(5 * HOUR, job(upstream_pr(GREEN), "d-303", 303), &[]),
     ]
@@ -81,15 +109,38 @@ fn callback(seen: &Seen, at: time::OffsetDateTime) -> Value {
     completed_listing(&seen.job, None, &failed, at)
 }
 
-/// The story posted through ingest, each job at its time, projected, and a query service.
+/// The story posted through ingest, each job at its time, projected, and a query service; then
+/// PR 900304's job re-reported with another failed list, so the failed-test table holds a row
+/// of its older version (`test_stale`) that its latest does not list.
 async fn seeded(prefix: &str) -> Seeded {
-    seed(
+    let story = story();
+    let seeded = seed(
         prefix,
-        &story(),
+        &story,
         |seen| seen.ago,
         |seen, at| callback(seen, at).to_string(),
     )
+    .await;
+    let re_report = Seen {
+        ago: 0,
+        job: job(upstream_pr(RE_REPORTED), "d-304", 304),
+        failed: vec!["test_elsewhere"],
+    };
+    let at = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
+    let response = seeded
+        .ingest
+        .post_callback(callback(&re_report, at).to_string())
+        .await;
+    assert_eq!(response.status().as_u16(), 202);
+    let projected = story.len() as u64 + 1;
+    eventually(
+        Duration::from_secs(60),
+        "the re-report is projected",
+        || async { seeded.projector.metrics.events.get() >= projected },
+    )
     .await
+    .unwrap();
+    seeded
 }
 
 async fn pr_view(query: &TestQuery, number: u64, params: &str) -> Value {
@@ -113,7 +164,7 @@ fn verdicts(triage: &Value) -> Vec<(String, String, u64)> {
         .iter()
         .map(|t| {
             assert_eq!(t["test"]["classname"], CLASS);
-            assert_eq!(t["slot"]["job_name"], JOB);
+            assert_eq!(t["slot"]["job_name"], JOB, "only the PR's one slot failed");
             (
                 t["test"]["name"].as_str().unwrap().to_owned(),
                 t["verdict"].as_str().unwrap().to_owned(),
@@ -136,21 +187,25 @@ async fn each_failing_test_of_a_pr_is_marked_new_known_or_seen_on_other_prs() {
     assert_eq!(backend["jobs"].as_array().unwrap().len(), 1);
 
     let triage = &backend["triage"];
+    // test_elsewhere: PR 900302 (two attempts, one PR) and PR 900304 at its latest version;
+    // test_stale only 900304's older version listed; test_mine's other failures are of another
+    // slot, or before the window.
     let expected = [
         ("test_mine", "new_on_this_pr", 0),
-        ("test_elsewhere", "seen_on_other_prs", 1),
+        ("test_stale", "new_on_this_pr", 0),
+        ("test_elsewhere", "seen_on_other_prs", 2),
         ("test_known", "known_on_nightly", 0),
     ]
     .map(|(n, v, c)| (n.to_owned(), v.to_owned(), c));
     assert_eq!(verdicts(triage), expected, "{triage}");
-    let headline = "1 new on this PR, 1 known on nightly, 1 seen on other PRs";
+    let headline = "2 new on this PR, 1 known on nightly, 1 seen on other PRs";
     assert_eq!(triage["headline"], headline);
     assert_eq!(
         triage["counts"],
-        serde_json::json!({"new_on_this_pr": 1, "seen_on_other_prs": 1, "known_on_nightly": 1})
+        serde_json::json!({"new_on_this_pr": 2, "seen_on_other_prs": 1, "known_on_nightly": 1})
     );
     assert_eq!(triage["tests_not_triaged"], 0);
-    let known = &triage["tests"][2];
+    let known = &triage["tests"][3];
     assert_eq!(known["baseline"]["upstream_sha"], "1".repeat(40), "{known}");
     assert_eq!(known["job"]["run_id"], "301");
 
@@ -159,12 +214,22 @@ async fn each_failing_test_of_a_pr_is_marked_new_known_or_seen_on_other_prs() {
     assert_eq!(summary["tests_asked_per_backend"], 200);
     assert_eq!(summary["headline"], headline);
 
-    // The other PR is 20 hours old: still seen in a day's window, which the JSON names.
+    // The other PRs are 12 to 20 hours old: still seen in a day's window, which the JSON names.
     let narrow = pr_view(query, MINE, "?other_prs_window=24h").await;
     assert_eq!(narrow["triage"]["other_prs_window"], "24h");
+    assert_eq!(verdicts(&only_backend(&narrow)["triage"]), expected);
+    // A month's window reaches the PR of 8 days ago.
+    let month = pr_view(query, MINE, "?other_prs_window=30d").await;
+    let expected_in_a_month = [
+        ("test_stale", "new_on_this_pr", 0),
+        ("test_elsewhere", "seen_on_other_prs", 2),
+        ("test_mine", "seen_on_other_prs", 1),
+        ("test_known", "known_on_nightly", 0),
+    ]
+    .map(|(n, v, c)| (n.to_owned(), v.to_owned(), c));
     assert_eq!(
-        only_backend(&narrow)["triage"]["counts"]["seen_on_other_prs"],
-        1
+        verdicts(&only_backend(&month)["triage"]),
+        expected_in_a_month
     );
 
     // A PR whose jobs passed: an empty triage.
@@ -195,7 +260,7 @@ async fn each_failing_test_of_a_pr_is_marked_new_known_or_seen_on_other_prs() {
         headline,
         "new on this PR",
         "known: also failing on nightly",
-        "seen failing on 1 other PR (upstream or flaky)",
+        "seen failing on 2 other PRs (upstream or flaky)",
         "test_mine",
         "(other PRs: last 7d)",
     ] {

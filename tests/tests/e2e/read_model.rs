@@ -550,7 +550,7 @@ async fn a_jobs_table_made_before_the_read_tables_is_backfilled_once_under_concu
 
     // The pattern migrate waits on matches the crate's own INSERT of the jobs table, and not
     // its backfill's of a read table.
-    let pattern = read_tables::insert_pattern(&s.clickhouse);
+    let pattern = read_tables::insert_pattern(&s.clickhouse, &s.clickhouse.table);
     for (sql, matches) in [
         (
             format!(
@@ -697,6 +697,7 @@ async fn a_jobs_table_made_before_the_read_tables_is_backfilled_once_under_concu
             (read[1].clone(), ReadTableOutcome::Backfilled),
             (read[2].clone(), ReadTableOutcome::AlreadyThere),
             (read[3].clone(), ReadTableOutcome::AlreadyThere),
+            (read[4].clone(), ReadTableOutcome::AlreadyThere),
         ]
     );
     assert!(exists(s, &read_tables::view_name(targets)).await);
