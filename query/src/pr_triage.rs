@@ -8,22 +8,25 @@
 //!
 //! 1. the PR's shown completed jobs of the backend by key, then their failed tests at the
 //!    versions read (by job);
-//! 2. at once, per test and slot, the other PRs that failed the first
-//!    [`crate::views::pr_triage::TESTS_ASKED_PER_BACKEND`] of those tests in the window (one key
-//!    range of the failed-test table per test, counted by the server: [`oot_triage::other_prs`]
-//!    is the count it must equal), and the backend's nightlies from the day before the PR's
-//!    first judged job to its last ([`CompletedJobs::nightlies_before`]), kept where they are of
-//!    a judged slot and not after its PR job;
+//! 2. the backend's nightlies from the day before the PR's first judged job to its last
+//!    ([`CompletedJobs::nightlies_before`]), kept where they are of a judged slot and not after
+//!    its PR job;
 //! 3. when a failing test still has no baseline, the rest of [`baselines::LOOKBACK`];
 //! 4. whether each nightly that became a baseline failed the tests it is the baseline of
-//!    ([`CompletedJobs::baseline_failed_tests`]), and the rule once more.
+//!    ([`CompletedJobs::baseline_failed_tests`], by job);
+//! 5. for the tests not known on their baseline only (of the first
+//!    [`crate::views::pr_triage::TESTS_ASKED_PER_BACKEND`]), per test and slot, the other PRs
+//!    that failed them in the window (one key range of the failed-test table per test, counted
+//!    by the server: [`oot_triage::other_prs`] is the count it must equal), and the rule once
+//!    more. A known test's verdict does not depend on other PRs, and the other PRs are the
+//!    costly read (a chronic failure's rows of every PR in the window).
 //!
 //! A nightly read that is not a baseline changes no verdict.
 
 use std::collections::{BTreeSet, HashMap};
 
 use oot_contract::RepoName;
-use oot_triage::{is_it_mine_counted, JobSlot, PrTriage, TestId};
+use oot_triage::{is_it_mine_counted, JobSlot, OtherPrs, PrTriage, PrVerdict, TestId};
 
 use crate::baselines::{self, Asked};
 use crate::observations::{JobFacts, ListedFailure, Observations};
@@ -55,13 +58,11 @@ pub async fn judge_backend(
         };
         return Ok(BackendTriage::of(nothing, not_triaged));
     };
-    let asked_list: Vec<TestId> = asked_tests.iter().cloned().collect();
     let first_hour = first - first.rem_euclid(HOUR);
     let last_hour = last - last.rem_euclid(HOUR);
-    let (other_prs, nightlies) = tokio::try_join!(
-        completed.pr_triage_other_prs(repo, &asked_list, since, pr),
-        completed.nightlies_before(repo, first_hour - DAY, last_hour + HOUR, last + 1),
-    )?;
+    let nightlies = completed
+        .nightlies_before(repo, first_hour - DAY, last_hour + HOUR, last + 1)
+        .await?;
 
     let mut jobs: Vec<JobFacts> = Vec::new();
     let mut listed: Vec<ListedFailure> = Vec::new();
@@ -77,7 +78,10 @@ pub async fn judge_backend(
     }
     let mut observations = Observations::of_window(jobs, listed);
     observations.add_before_window(of_judged_slots(nightlies, &judged_at));
-    let mut triage = is_it_mine_counted(observations.results(), pr, &other_prs);
+    // The nightlies first: a test known on its baseline needs no other PRs (the verdict
+    // "known" comes first), and most of a PR's failing tests on a backend are known ones.
+    let not_counted = OtherPrs::new();
+    let mut triage = is_it_mine_counted(observations.results(), pr, &not_counted);
 
     if triage.tests.iter().any(|t| t.baseline.is_none()) {
         let older = completed
@@ -91,7 +95,7 @@ pub async fn judge_backend(
         let mut older = of_judged_slots(older, &judged_at).peekable();
         if older.peek().is_some() {
             observations.add_before_window(older);
-            triage = is_it_mine_counted(observations.results(), pr, &other_prs);
+            triage = is_it_mine_counted(observations.results(), pr, &not_counted);
         }
     }
 
@@ -101,6 +105,20 @@ pub async fn judge_backend(
             .baseline_failed_tests(repo, &asked_of_nightlies)
             .await?;
         observations.attach_asked(failures);
+        triage = is_it_mine_counted(observations.results(), pr, &not_counted);
+    }
+
+    let not_known: BTreeSet<&TestId> = triage
+        .tests
+        .iter()
+        .filter(|t| t.verdict != PrVerdict::KnownOnNightly)
+        .map(|t| &t.test)
+        .collect();
+    if !not_known.is_empty() {
+        let not_known: Vec<TestId> = not_known.into_iter().cloned().collect();
+        let other_prs = completed
+            .pr_triage_other_prs(repo, &not_known, since, pr)
+            .await?;
         triage = is_it_mine_counted(observations.results(), pr, &other_prs);
     }
     Ok(BackendTriage::of(triage, not_triaged))

@@ -114,24 +114,6 @@ PR_CASES = [
 REPO_WINDOW_CASES = [[repo, since] for repo in data.REPOS for since in (0, T0 + 20 * D)] + [["nobody/nothing", 0]]
 
 
-def baseline_failed_tests_case(repo: str, jobs: int) -> list:
-    """baseline_failed_tests.sql's binds as baselines::asked_of_baselines and the store make them:
-    the repo, tests as (classname, name), the first and last first_seen_at of the jobs asked, and
-    the jobs as (key, latest version). Every test of the repo is asked of `jobs` of its jobs that
-    failed some at their latest version."""
-    batches = data.insert_batches()
-    latest = {}
-    for batch in batches:
-        for job in batch:
-            latest[job["dynamoKey"]] = max(latest.get(job["dynamoKey"], 0), job["version"])
-    rows = [r for b in batches for r in data.failed_test_rows(b) if r["downstream_repo"] == repo]
-    current = [r for r in rows if r["version"] == latest[r["dynamoKey"]]]
-    keys = sorted({r["dynamoKey"] for r in current})[:jobs]
-    seen = [r["first_seen_at"] for r in current if r["dynamoKey"] in keys]
-    tests = sorted({(r["classname"], r["name"]) for r in rows})
-    return [repo, tests, min(seen), max(seen), [(key, latest[key]) for key in keys]]
-
-
 # A test no job of the data failed: its history is empty by design.
 NO_SUCH_TEST = "test_no_such"
 
@@ -286,10 +268,6 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
     "failing_window_jobs.sql": ("TriageJobRow", REPO_WINDOW_CASES),
     "failing_window_tests.sql": ("FailedTestKeyRow", [case + case for case in REPO_WINDOW_CASES]),
     "nightlies_before.sql": ("TriageJobRow", NIGHTLIES_BEFORE_CASES),
-    "baseline_failed_tests.sql": (
-        "FailedTestKeyRow",
-        [baseline_failed_tests_case(repo, jobs) for repo in data.REPOS for jobs in (1, 6)],
-    ),
     # One test's history (query/src/stores/test_history.rs, docs/contract.md §12.14).
     # The first bind is the test's entry prefix (stores/test_history.rs entry_prefix); data.py's
     # lists are not compact JSON, so it finds none there: the engines are compared, the matching
@@ -308,7 +286,7 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
         ],
     ),
     "pr_triage_other_prs.sql": ("OtherPrsRow", pr_triage_other_prs_cases()),
-    "jobs_failed_tests.sql": ("JobFailedTestRow", jobs_failed_tests_cases()),
+    "jobs_failed_tests.sql": ("FailedTestKeyRow", jobs_failed_tests_cases()),
     # The delivery log (query/src/stores/deliveries.rs, docs/contract.md §16.7), on the
     # deliveries table of data.py.
     "deliveries_page.sql": ("DeliveryLogRow", deliveries_page_cases()),

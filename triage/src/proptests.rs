@@ -321,6 +321,27 @@ proptest! {
         prop_assert_eq!(is_it_mine_counted(&own, pr, &counted), is_it_mine(&rows, pr, since));
     }
 
+    /// The service counts other PRs only for the tests not known on their baseline: the known
+    /// ones' verdicts do not depend on them.
+    #[test]
+    fn other_prs_are_needed_only_for_tests_not_known_on_nightly(
+        (rows, _, since) in arb_shuffled(),
+        pr in 1u64..3,
+    ) {
+        let uncounted = is_it_mine_counted(&rows, pr, &OtherPrs::new());
+        let not_known: BTreeSet<&TestId> = uncounted
+            .tests
+            .iter()
+            .filter(|t| t.verdict != PrVerdict::KnownOnNightly)
+            .map(|t| &t.test)
+            .collect();
+        let counted: OtherPrs = other_prs(&rows, pr, since)
+            .into_iter()
+            .filter(|((test, _), _)| not_known.contains(test))
+            .collect();
+        prop_assert_eq!(is_it_mine_counted(&rows, pr, &counted), is_it_mine(&rows, pr, since));
+    }
+
     #[test]
     fn the_regression_range_follows_the_rules_as_written(rows in arb_jobs()) {
         for (test, slot) in all_pairs() {

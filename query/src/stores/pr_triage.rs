@@ -16,12 +16,12 @@ use crate::stores::completed::{
     bound_key_bytes, chunk_by_size, conclusion, date_time, non_empty, CompletedJobs,
     KEYS_PER_QUERY_BYTES,
 };
+use crate::stores::triage::{bound_test_bytes, JobAt};
 use crate::stores::{readable, Skipped, StoreError};
 
 const STORE: &str = "clickhouse";
 
 pub const PR_TRIAGE_JOBS_SQL: &str = include_str!("../../sql/pr_triage_jobs.sql");
-pub const JOBS_FAILED_TESTS_SQL: &str = include_str!("../../sql/jobs_failed_tests.sql");
 pub const PR_TRIAGE_OTHER_PRS_SQL: &str = include_str!("../../sql/pr_triage_other_prs.sql");
 
 /// A job read by key with its failed list (a PR's shown job for its triage; a nightly the
@@ -83,15 +83,6 @@ impl TryFrom<PrTriageJobRow> for JudgedJob {
     }
 }
 
-// Column names of the failed tests by job (a test checks them).
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct JobFailedTestRow {
-    #[serde(rename = "dynamoKey")]
-    dynamo_key: String,
-    classname: String,
-    name: String,
-}
-
 // Column names of the failed-test table, but the count's (a test checks them).
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct OtherPrsRow {
@@ -100,11 +91,6 @@ struct OtherPrsRow {
     workflow_name: String,
     job_name: String,
     other_prs: u64,
-}
-
-/// The most one test can take in an array literal of (classname, name) tuples.
-fn bound_test_bytes(test: &TestId) -> usize {
-    bound_key_bytes(&test.classname) + bound_key_bytes(&test.name) + 3
 }
 
 impl CompletedJobs {
@@ -127,52 +113,24 @@ impl CompletedJobs {
                 .collect();
         let answers: Vec<PrTriageJobRow> = self.fetch_chunks(queries).await?;
         let mut jobs: Vec<JudgedJob> = readable(STORE, answers.into_iter().map(TryInto::try_into));
-        let failed: Vec<&JobFacts> = jobs
+        let failed: Vec<JobAt<'_>> = jobs
             .iter()
             .map(|j| &j.facts)
             .filter(|f| f.failed_count != Some(0))
+            .map(|f| JobAt {
+                first_seen_at: f.first_seen_at,
+                job_key: &f.job_key,
+                version: f.version,
+            })
             .collect();
-        let mut tests = self.jobs_failed_tests(repo, &failed).await?;
+        let mut tests: HashMap<String, Vec<TestId>> = HashMap::new();
+        for failure in self.failed_tests_at(repo, &failed).await? {
+            tests.entry(failure.job_key).or_default().push(failure.test);
+        }
         for job in &mut jobs {
             job.failed = tests.remove(&job.facts.job_key).unwrap_or_default();
         }
         Ok(jobs)
-    }
-
-    /// The failed tests of `jobs` of `repo`, each at the version it was read at, by job key
-    /// (each test once per job; a job that listed none is absent).
-    async fn jobs_failed_tests(
-        &self,
-        repo: &RepoName,
-        jobs: &[&JobFacts],
-    ) -> Result<HashMap<String, Vec<TestId>>, StoreError> {
-        // A job is bound twice: its second and key, then its key and version.
-        let queries: Vec<clickhouse::query::Query> = chunk_by_size(
-            jobs,
-            |j| 2 * bound_key_bytes(&j.job_key) + 40,
-            KEYS_PER_QUERY_BYTES,
-        )
-        .into_iter()
-        .map(|chunk| {
-            let bound: Vec<(i64, &str, u64)> = chunk
-                .iter()
-                .map(|j| (j.first_seen_at, j.job_key.as_str(), j.version))
-                .collect();
-            self.query(JOBS_FAILED_TESTS_SQL)
-                .bind(repo.as_str())
-                .bind(&bound)
-                .bind(&bound)
-        })
-        .collect();
-        let rows: Vec<JobFailedTestRow> = self.fetch_chunks(queries).await?;
-        let mut by_job: HashMap<String, Vec<TestId>> = HashMap::new();
-        for row in rows {
-            by_job.entry(row.dynamo_key).or_default().push(TestId {
-                classname: row.classname,
-                name: row.name,
-            });
-        }
-        Ok(by_job)
     }
 
     /// Per test of `tests` and slot, how many PRs numbered other than `pr` failed the test in
@@ -231,11 +189,7 @@ mod tests {
     /// caller makes.
     #[test]
     fn every_sql_file_has_the_placeholders_its_caller_binds() {
-        for (sql, binds, fields) in [
-            (PR_TRIAGE_JOBS_SQL, 2, 1),
-            (JOBS_FAILED_TESTS_SQL, 3, 1),
-            (PR_TRIAGE_OTHER_PRS_SQL, 6, 0),
-        ] {
+        for (sql, binds, fields) in [(PR_TRIAGE_JOBS_SQL, 2, 1), (PR_TRIAGE_OTHER_PRS_SQL, 6, 0)] {
             assert_eq!(sql.matches("?fields").count(), fields, "{sql}");
             assert_eq!(sql.matches('?').count() - fields, binds, "{sql}");
             assert!(!sql.contains("FINAL"), "{sql}");
@@ -248,10 +202,6 @@ mod tests {
         assert!(PR_TRIAGE_JOBS_SQL.contains("FROM {table}\n"));
         assert!(PR_TRIAGE_OTHER_PRS_SQL.contains(&format!("FROM {failed}\n")));
         assert!(PR_TRIAGE_OTHER_PRS_SQL.contains("FROM {table}\n"));
-        assert!(JOBS_FAILED_TESTS_SQL.contains(&format!(
-            "FROM {{table}}{}\n",
-            oot_platform::read_tables::FAILED_TESTS_BY_JOB
-        )));
     }
 
     #[test]
@@ -266,15 +216,6 @@ mod tests {
             assert!(
                 failed_test::COLUMNS.contains(name),
                 "{name} is not a column of the failed-test table"
-            );
-        }
-        let by_job = oot_platform::read_tables::declared_columns(
-            oot_platform::read_tables::READ_TABLES[4].create_sql,
-        );
-        for name in JobFailedTestRow::COLUMN_NAMES {
-            assert!(
-                by_job.contains(name),
-                "{name} is not a column of the failed tests by job"
             );
         }
     }

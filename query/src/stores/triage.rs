@@ -1,7 +1,10 @@
 //! The reads of a backend's failing tests (contract §12.13), one SQL file each: the window's
-//! jobs and failed-test rows, the nightlies of some hours before the window, and the failed-test
-//! rows some of those nightlies have for some tests, each at its job's latest version (§10,
-//! §10.3). [`crate::observations`] makes them the rules' input.
+//! jobs and failed-test rows, each at its job's latest version (§10, §10.3), the nightlies of
+//! some hours before the window, and the failed tests of some jobs at the versions they were
+//! read at (the baseline nightlies', a PR's jobs'). [`crate::observations`] makes them the
+//! rules' input.
+
+use std::collections::{BTreeSet, HashMap};
 
 use oot_contract::RepoName;
 use oot_triage::{TestId, Trigger};
@@ -20,7 +23,7 @@ const STORE: &str = "clickhouse";
 pub const FAILING_WINDOW_JOBS_SQL: &str = include_str!("../../sql/failing_window_jobs.sql");
 pub const FAILING_WINDOW_TESTS_SQL: &str = include_str!("../../sql/failing_window_tests.sql");
 pub const NIGHTLIES_BEFORE_SQL: &str = include_str!("../../sql/nightlies_before.sql");
-pub const BASELINE_FAILED_TESTS_SQL: &str = include_str!("../../sql/baseline_failed_tests.sql");
+pub const JOBS_FAILED_TESTS_SQL: &str = include_str!("../../sql/jobs_failed_tests.sql");
 
 // Field names are column names of the jobs table and the by-target table (a test checks them),
 // selected in this order and read positionally.
@@ -90,7 +93,7 @@ impl From<FailedTestKeyRow> for ListedFailure {
 
 /// The most one test can take in an array literal of (classname, name) tuples: both strings
 /// as keys, the parentheses and the comma between them.
-fn bound_test_bytes(test: &TestId) -> usize {
+pub(super) fn bound_test_bytes(test: &TestId) -> usize {
     bound_key_bytes(&test.classname) + bound_key_bytes(&test.name) + 3
 }
 
@@ -155,55 +158,79 @@ impl CompletedJobs {
     }
 
     /// The failed-test rows the `asked` nightlies of `repo` have, at the versions they were read
-    /// at, for the tests asked of them (and for the other asked tests, which change nothing).
-    /// The tests go in chunks as [`Self::failed_tests`] sends keys.
+    /// at, for the tests asked of each: each nightly's whole list is one short range of the
+    /// failed tests by job, so the tests are kept here rather than bound.
     pub async fn baseline_failed_tests(
         &self,
         repo: &RepoName,
         asked: &[Asked],
     ) -> Result<Vec<ListedFailure>, StoreError> {
-        let (Some(first), Some(last)) = (
-            asked.iter().map(|a| a.first_seen_at).min(),
-            asked.iter().map(|a| a.first_seen_at).max(),
-        ) else {
-            return Ok(Vec::new());
-        };
-        let jobs: Vec<(&str, u64)> = asked
+        let jobs: Vec<JobAt<'_>> = asked
             .iter()
-            .map(|a| (a.job_key.as_str(), a.version))
+            .map(|a| JobAt {
+                first_seen_at: a.first_seen_at,
+                job_key: &a.job_key,
+                version: a.version,
+            })
             .collect();
-        let mut tests: Vec<&TestId> = asked.iter().flat_map(|a| &a.tests).collect();
-        tests.sort_unstable();
-        tests.dedup();
-        // Each query carries the jobs whole (a key and a number of at most 20 digits each), and
-        // as many tests as fit beside them.
-        let jobs_bytes: usize = jobs.iter().map(|(key, _)| bound_key_bytes(key) + 23).sum();
-        let budget = KEYS_PER_QUERY_BYTES.saturating_sub(jobs_bytes).max(1);
-        let queries: Vec<clickhouse::query::Query> =
-            chunk_by_size(&tests, |t| bound_test_bytes(t), budget)
-                .into_iter()
-                .map(|chunk| {
-                    let tuples: Vec<(&str, &str)> = chunk
-                        .iter()
-                        .map(|t| (t.classname.as_str(), t.name.as_str()))
-                        .collect();
-                    self.query(BASELINE_FAILED_TESTS_SQL)
-                        .bind(repo.as_str())
-                        .bind(tuples)
-                        .bind(date_time(first))
-                        .bind(date_time(last))
-                        .bind(jobs.as_slice())
-                })
-                .collect();
-        let answers: Vec<FailedTestKeyRow> = self.fetch_chunks(queries).await?;
-        Ok(answers.into_iter().map(Into::into).collect())
+        let tests_of: HashMap<&str, &BTreeSet<TestId>> = asked
+            .iter()
+            .map(|a| (a.job_key.as_str(), &a.tests))
+            .collect();
+        let failures = self.failed_tests_at(repo, &jobs).await?;
+        Ok(failures
+            .into_iter()
+            .filter(|f| {
+                tests_of
+                    .get(f.job_key.as_str())
+                    .is_some_and(|tests| tests.contains(&f.test))
+            })
+            .collect())
     }
+
+    /// The failed tests of `jobs` of `repo`, each at the version given, each test once per job
+    /// (a job that listed none has no row): one short key range of the failed tests by job per
+    /// job (`jobs_failed_tests.sql`), in chunks of jobs as [`Self::failed_tests`] sends keys.
+    pub async fn failed_tests_at(
+        &self,
+        repo: &RepoName,
+        jobs: &[JobAt<'_>],
+    ) -> Result<Vec<ListedFailure>, StoreError> {
+        // A job is bound twice: its second and key, then its key and version.
+        let queries: Vec<clickhouse::query::Query> = chunk_by_size(
+            jobs,
+            |j| 2 * (bound_key_bytes(j.job_key) + 46),
+            KEYS_PER_QUERY_BYTES,
+        )
+        .into_iter()
+        .map(|chunk| {
+            let bound: Vec<(i64, &str, u64)> = chunk
+                .iter()
+                .map(|j| (j.first_seen_at, j.job_key, j.version))
+                .collect();
+            self.query(JOBS_FAILED_TESTS_SQL)
+                .bind(repo.as_str())
+                .bind(&bound)
+                .bind(&bound)
+        })
+        .collect();
+        let rows: Vec<FailedTestKeyRow> = self.fetch_chunks(queries).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}
+
+/// A job as read: what names its failed tests at one version.
+#[derive(Debug, Clone, Copy)]
+pub struct JobAt<'a> {
+    pub first_seen_at: i64,
+    pub job_key: &'a str,
+    pub version: u64,
 }
 
 #[cfg(test)]
 mod tests {
     use clickhouse::Row;
-    use oot_contract::clickhouse::{failed_test, failed_tests_table, is_column};
+    use oot_contract::clickhouse::{failed_test, is_column};
 
     use super::*;
 
@@ -215,7 +242,7 @@ mod tests {
             (FAILING_WINDOW_JOBS_SQL, 2),
             (FAILING_WINDOW_TESTS_SQL, 4),
             (NIGHTLIES_BEFORE_SQL, 6),
-            (BASELINE_FAILED_TESTS_SQL, 5),
+            (JOBS_FAILED_TESTS_SQL, 3),
         ] {
             let fields = sql.matches("?fields").count();
             assert_eq!(fields, 1, "{sql}");
@@ -230,12 +257,12 @@ mod tests {
     /// with.
     #[test]
     fn the_sql_names_the_tables_migrate_makes() {
-        use oot_platform::read_tables::{BY_TARGET, TARGETS};
-        let failed = failed_tests_table("{table}");
+        use oot_platform::read_tables::{BY_TARGET, FAILED_TESTS_BY_JOB, TARGETS};
         assert!(FAILING_WINDOW_JOBS_SQL.contains("FROM {table}\n"));
-        for sql in [FAILING_WINDOW_TESTS_SQL, BASELINE_FAILED_TESTS_SQL] {
-            assert!(sql.contains(&format!("FROM {failed}\n")), "{sql}");
-        }
+        assert!(
+            FAILING_WINDOW_TESTS_SQL.contains(&format!("FROM {{table}}{FAILED_TESTS_BY_JOB}\n"))
+        );
+        assert!(JOBS_FAILED_TESTS_SQL.contains(&format!("FROM {{table}}{FAILED_TESTS_BY_JOB}\n")));
         assert!(NIGHTLIES_BEFORE_SQL.contains(&format!("FROM {{table}}{BY_TARGET}\n")));
         assert!(NIGHTLIES_BEFORE_SQL.contains(&format!("FROM {{table}}{TARGETS}\n")));
     }
@@ -253,10 +280,17 @@ mod tests {
                 "{name} is not a column of the by-target table"
             );
         }
+        let by_job = oot_platform::read_tables::declared_columns(
+            oot_platform::read_tables::READ_TABLES[4].create_sql,
+        );
         for name in FailedTestKeyRow::COLUMN_NAMES {
             assert!(
                 failed_test::COLUMNS.contains(name),
                 "{name} is not a column of the failed-test table"
+            );
+            assert!(
+                by_job.contains(name),
+                "{name} is not a column of the failed tests by job"
             );
         }
     }
@@ -297,6 +331,19 @@ mod tests {
         let bound = sql.len() - "SELECT []".len();
         let estimate: usize = tests.iter().map(bound_test_bytes).sum();
         assert!(bound <= estimate, "{bound} > {estimate}");
+    }
+
+    #[test]
+    fn jobs_bind_as_tuples_within_their_estimate() {
+        let key = "o'dd\\key";
+        let bound: Vec<(i64, &str, u64)> = vec![(i64::MIN, key, u64::MAX)];
+        let sql = clickhouse::Client::default()
+            .query("SELECT ?")
+            .bind(&bound)
+            .sql_display()
+            .to_string();
+        let bound = sql.len() - "SELECT []".len();
+        assert!(bound <= bound_key_bytes(key) + 46, "{sql}");
     }
 
     fn row(conclusion: &str) -> TriageJobRow {
