@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's first command: the local stack and the three services, then where to look.
+# The README's first command: the local stack and the four services, then where to look.
 #
 #   compose/up.sh          start (or restart, with freshly built binaries) everything
 #   compose/down.sh        stop the services and the stack; data is kept in .stack/
@@ -19,7 +19,9 @@ PROFILE="${OOT_PROFILE:-release}"
 INGEST_LISTEN="${OOT_INGEST_LISTEN:-127.0.0.1:8080}"
 QUERY_LISTEN="${OOT_QUERY_LISTEN:-127.0.0.1:8081}"
 PROJECTOR_LISTEN="${OOT_PROJECTOR_LISTEN:-127.0.0.1:8082}"
-export OOT_INGEST_LISTEN="$INGEST_LISTEN" OOT_QUERY_LISTEN="$QUERY_LISTEN" OOT_PROJECTOR_LISTEN="$PROJECTOR_LISTEN"
+ALERTS_LISTEN="${OOT_ALERTS_LISTEN:-127.0.0.1:8083}"
+export OOT_INGEST_LISTEN="$INGEST_LISTEN" OOT_QUERY_LISTEN="$QUERY_LISTEN" OOT_PROJECTOR_LISTEN="$PROJECTOR_LISTEN" \
+  OOT_ALERTS_LISTEN="$ALERTS_LISTEN"
 
 "$REPO/compose/stack.sh" up
 eval "$("$REPO/compose/stack.sh" env)"
@@ -37,14 +39,21 @@ fi
 export OOT_INGEST_TOKENS
 
 log "building the services (cargo build --profile $PROFILE)"
-(cd "$REPO" && cargo build --profile "$PROFILE" --bins -p oot-ingest -p oot-projector -p oot-query -p oot-demo)
+(cd "$REPO" && cargo build --profile "$PROFILE" --bins -p oot-ingest -p oot-projector -p oot-query -p oot-alerts -p oot-demo)
 target_dir="$(cd "$REPO" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 bin_dir="$target_dir/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
 
 log "creating the topic and tables where missing"
 "$bin_dir/oot-projector" migrate
+"$bin_dir/oot-alerts" migrate
 
-for service in oot-ingest oot-projector oot-query; do
+# The alert rules: alerts/alerts.toml unless OOT_ALERTS_CONFIG names another file. A config
+# with webhooks needs OOT_ALERTS_WEBHOOK_SECRET in the environment (oot-alerts refuses to start
+# without it); the shipped file has none, so alerts are recorded and shown, not sent.
+export OOT_ALERTS_CONFIG="${OOT_ALERTS_CONFIG:-$REPO/alerts/alerts.toml}"
+export OOT_ALERTS_HUD_URL="${OOT_ALERTS_HUD_URL:-http://$QUERY_LISTEN}"
+
+for service in oot-ingest oot-projector oot-query oot-alerts; do
   stop_one "$service"
   log "starting $service"
   start_detached "$service" "$bin_dir/$service" "$bin_dir/$service"
@@ -61,6 +70,7 @@ wait_service() { # name address
 wait_service oot-ingest "$INGEST_LISTEN"
 wait_service oot-projector "$PROJECTOR_LISTEN"
 wait_service oot-query "$QUERY_LISTEN"
+wait_service oot-alerts "$ALERTS_LISTEN"
 
 # A new user should see populated pages right away: an empty completed-jobs table gets the demo
 # stream (sent through the callback endpoint like the relay's). OOT_DEMO=0 skips it; a table
@@ -91,6 +101,7 @@ oot-hud is up. Open the views:
   callback endpoint        POST http://$INGEST_LISTEN/api/oot/results   (header x-hud-internal-bot: \$(cat ${token_file:-\$OOT_INGEST_TOKENS}))
   its description          http://$INGEST_LISTEN/api/oot/openapi.yaml
   projector health         http://$PROJECTOR_LISTEN/readyz   metrics http://$PROJECTOR_LISTEN/metrics
+  alerts                   http://$QUERY_LISTEN/oot/alerts   evaluator http://$ALERTS_LISTEN/readyz (rules: $OOT_ALERTS_CONFIG)
   logs                     $LOGS/
   stop everything          compose/down.sh
 MSG

@@ -8,11 +8,13 @@
 //! - the caps on identifying values ([`limits`]);
 //! - the names the stores use: DynamoDB's attributes and indexes ([`dynamo`]), ClickHouse's
 //!   columns ([`clickhouse`]), the rollups' ledger and tables ([`rollup`]), and the delivery
-//!   log's outcomes and table ([`deliveries`]).
+//!   log's outcomes and table ([`deliveries`]), the alert evaluator's table and stored alerts
+//!   ([`alerts`]).
 //!
 //! It holds no I/O and no rules beyond what makes one value valid: validating a whole callback is
 //! ingest's, merging is the projector's, windows and pass rates are the query service's.
 
+pub mod alerts;
 pub mod clickhouse;
 pub mod deliveries;
 pub mod dynamo;

@@ -11,6 +11,8 @@
 //! - `GET /api/oot/{org}/{repo}/trends?days=30|90`, the backend's figures per UTC day
 //! - `GET /api/oot/{org}/{repo}/deliveries?outcome=..&window=..&page=N&per_page=M`, the
 //!   backend's delivery log (docs/contract.md §16.7)
+//! - `GET /api/oot/{org}/{repo}/alerts?window=..` and `GET /api/oot/alerts?window=..`, the
+//!   backend's (or every backend's) open and recently closed alerts (docs/contract.md §17.6)
 //! - `GET /api/oot/pr/{number}?upstream_repo=owner/name&window=..`
 //!
 //! Each answers its view as JSON, or as CSV with `?format=csv` (or `Accept: text/csv`; the
@@ -39,10 +41,12 @@ use crate::extract::RepoPath;
 use crate::job::SummaryJob;
 use crate::observations::Observations;
 use crate::params::{
-    BackendParams, DeliveriesParams, FailingTestsParams, PageRequest, PrParams, PrTriageParams,
-    ReleaseDiffParams, SummaryParams, TestHistoryParams, TrendsParams,
+    AlertsParams, AllAlertsParams, BackendParams, DeliveriesParams, FailingTestsParams,
+    PageRequest, PrParams, PrTriageParams, ReleaseDiffParams, SummaryParams, TestHistoryParams,
+    TrendsParams,
 };
 use crate::rules::Window;
+use crate::stores::alerts::AlertsLog;
 use crate::stores::completed::CompletedJobs;
 use crate::stores::deliveries::DeliveryLog;
 use crate::stores::live::LiveJobs;
@@ -50,6 +54,7 @@ use crate::stores::rollups::Rollups;
 use crate::stores::StoreError;
 use crate::tally::Tally;
 use crate::target::TargetSummary;
+use crate::views::alerts::{self, AlertsView};
 use crate::views::backend::{self, BackendView};
 use crate::views::deliveries::{self, CountsView, DeliveriesView};
 use crate::views::failing_tests::{self, FailingTestsView};
@@ -69,6 +74,8 @@ pub struct Stores {
     pub live: LiveJobs,
     /// The delivery log: what became of each callback (docs/contract.md §16).
     pub deliveries: DeliveryLog,
+    /// The alerts the evaluator (`oot-alerts`) keeps beside the job table (docs/contract.md §17).
+    pub alerts: AlertsLog,
     /// The readiness gates' thresholds (a setting, not a store: here because every handler's
     /// state is this).
     pub thresholds: oot_readiness::Thresholds,
@@ -100,6 +107,7 @@ impl Stores {
             deliveries: DeliveryLog::new(reads.clone(), &table, timeout),
             rollups: Rollups::new(reads.clone(), &table, timeout),
             completed: CompletedJobs::new(reads, table, timeout),
+            alerts: AlertsLog::new(dynamo.clone(), dynamo_table, timeout),
             live: LiveJobs::new(dynamo, dynamo_table.to_owned(), timeout),
             thresholds: oot_readiness::Thresholds::default(),
             summary_extras: crate::cached::Cached::new(SUMMARY_EXTRAS_MAX_AGE),
@@ -127,6 +135,8 @@ pub fn routes(stores: Arc<Stores>) -> Router {
         .route("/api/oot/{org}/{repo}/nightly", get(nightly_view))
         .route("/api/oot/{org}/{repo}/trends", get(trends_view))
         .route("/api/oot/{org}/{repo}/deliveries", get(deliveries_view))
+        .route("/api/oot/{org}/{repo}/alerts", get(alerts_view))
+        .route("/api/oot/alerts", get(all_alerts_view))
         .with_state(stores)
 }
 
@@ -200,6 +210,22 @@ async fn deliveries_view(
     export: Export<DeliveriesView>,
 ) -> Result<Response, ApiError> {
     Ok(export.answer(&load_deliveries(&stores, params).await?))
+}
+
+async fn alerts_view(
+    State(stores): State<Arc<Stores>>,
+    params: AlertsParams,
+    export: Export<AlertsView>,
+) -> Result<Response, ApiError> {
+    Ok(export.answer(&load_alerts(&stores, params).await?))
+}
+
+async fn all_alerts_view(
+    State(stores): State<Arc<Stores>>,
+    params: AllAlertsParams,
+    export: Export<AlertsView>,
+) -> Result<Response, ApiError> {
+    Ok(export.answer(&load_all_alerts(&stores, params).await?))
 }
 
 async fn pr_view(
@@ -683,6 +709,46 @@ pub async fn delivery_counts_at(
         CountsView::of(day.as_str(), day.since(now), &last_day),
         CountsView::of(week.as_str(), week.since(now), &last_week),
     ])
+}
+
+/// The most alerts a view lists: open ones and those closed in the window, newest opened first.
+pub const ALERTS_SHOWN: usize = 200;
+
+/// A backend's open and recently closed alerts as served (docs/contract.md §17.6): one Query
+/// of its partition of the evaluator's table, newest first.
+pub async fn load_alerts(stores: &Stores, params: AlertsParams) -> Result<AlertsView, StoreError> {
+    alerts_at(stores, params, clock::now()).await
+}
+
+/// [`load_alerts`] at `now` (seconds).
+pub async fn alerts_at(
+    stores: &Stores,
+    params: AlertsParams,
+    now: i64,
+) -> Result<AlertsView, StoreError> {
+    let closed_since = params.window.since(now).saturating_mul(1_000_000);
+    let records = stores
+        .alerts
+        .of_backend(&params.repo, closed_since, ALERTS_SHOWN)
+        .await?;
+    Ok(alerts::build(
+        Some(params.repo.as_str()),
+        params.window.as_str(),
+        &records,
+        now,
+    ))
+}
+
+/// Every backend's open and recently closed alerts as served: one range of the evaluator's
+/// index of all alerts.
+pub async fn load_all_alerts(
+    stores: &Stores,
+    params: AllAlertsParams,
+) -> Result<AlertsView, StoreError> {
+    let now = clock::now();
+    let closed_since = params.window.since(now).saturating_mul(1_000_000);
+    let records = stores.alerts.all(closed_since, ALERTS_SHOWN).await?;
+    Ok(alerts::build(None, params.window.as_str(), &records, now))
 }
 
 pub async fn load_pr(stores: &Stores, params: PrParams) -> Result<PrView, StoreError> {

@@ -94,6 +94,11 @@ pub fn render(
         @if let Some(counts) = deliveries {
             (crate::pages::deliveries::section(&view.downstream_repo, counts))
         }
+        p {
+            a href=(crate::pages::alerts::alerts_path(Some(&view.downstream_repo))) {
+                "alerts: open and recently closed, with their webhook deliveries"
+            }
+        }
         h2 { "Upstream targets × jobs" }
         @if view.rows.is_empty() {
             p.empty {

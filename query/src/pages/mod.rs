@@ -9,6 +9,8 @@
 //! - `GET /oot/{org}/{repo}/nightly?window=..&page=N&per_page=M`, one backend's nightly runs;
 //! - `GET /oot/{org}/{repo}/deliveries?outcome=..&window=..&page=N`, one backend's delivery
 //!   log (what became of each callback, each refusal with its reasons);
+//! - `GET /oot/{org}/{repo}/alerts?window=..` and `GET /oot/alerts?window=..`, one backend's (or
+//!   every backend's) open and recently closed alerts;
 //! - `GET /pr/{number}?upstream_repo=owner/name&window=..`, one upstream PR;
 //! - `GET /badge/{org}/{repo}.svg`, one backend's status badge (an image, for READMEs);
 //! - `GET /static/oot.css`, the one stylesheet.
@@ -25,10 +27,12 @@
 //!   headers.
 //! - [`nightly`], a backend's nightly runs by upstream commit; [`badge`], its status badge (an
 //!   SVG image with the pages' headers, which an `<img>` embedding does not mind).
-//! - [`deliveries`], a backend's delivery log, and its counts on the backend page.
+//! - [`deliveries`], a backend's delivery log, and its counts on the backend page; [`alerts`],
+//!   the alerts of a backend or of all.
 //! - [`trends`], a backend's figures per day and the summary's sparklines, drawn by [`charts`]
 //!   (SVG in the page, no script nor inline style; every number also text).
 
+pub mod alerts;
 pub mod backend;
 pub mod badge;
 pub mod charts;
@@ -77,6 +81,8 @@ pub fn routes(stores: Arc<Stores>) -> Router {
         .route("/oot/{org}/{repo}/trends", get(trends_page))
         .route("/oot/{org}/{repo}/nightly", get(nightly_page))
         .route("/oot/{org}/{repo}/deliveries", get(deliveries_page))
+        .route("/oot/{org}/{repo}/alerts", get(alerts_page))
+        .route("/oot/alerts", get(all_alerts_page))
         .route("/pr/{number}", get(pr_page))
         .route("/badge/{org}/{file}", get(badge_image))
         .route("/static/oot.css", get(stylesheet))
@@ -133,6 +139,22 @@ async fn deliveries_page(
 ) -> PageResult {
     let view = api::load_deliveries(&stores, params?).await?;
     Ok(html(deliveries::render(&view, clock::now())))
+}
+
+async fn alerts_page(
+    State(stores): State<Arc<Stores>>,
+    params: Result<crate::params::AlertsParams, ApiError>,
+) -> PageResult {
+    let view = api::load_alerts(&stores, params?).await?;
+    Ok(html(alerts::render(&view, clock::now())))
+}
+
+async fn all_alerts_page(
+    State(stores): State<Arc<Stores>>,
+    params: Result<crate::params::AllAlertsParams, ApiError>,
+) -> PageResult {
+    let view = api::load_all_alerts(&stores, params?).await?;
+    Ok(html(alerts::render(&view, clock::now())))
 }
 
 async fn trends_page(

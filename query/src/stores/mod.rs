@@ -1,5 +1,6 @@
 //! The two projections the views read: completed jobs from ClickHouse ([`completed`], and what
-//! the failing-tests view reads of them, [`triage`], and one test's history, [`test_history`]), running jobs from DynamoDB ([`live`]). Every read has a deadline; a store that fails or misses it
+//! the failing-tests view reads of them, [`triage`], and one test's history, [`test_history`]), running jobs from DynamoDB ([`live`]), and the
+//! alert evaluator's alerts from its own DynamoDB table ([`alerts`]). Every read has a deadline; a store that fails or misses it
 //! answers a [`StoreError`] naming itself, which the HTTP edge turns into a 503.
 //!
 //! What a store holds is read back through the contract's types: a row or item whose value is
@@ -9,6 +10,7 @@
 
 use std::time::Duration;
 
+pub mod alerts;
 pub mod completed;
 pub mod deliveries;
 pub mod live;

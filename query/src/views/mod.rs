@@ -12,8 +12,10 @@
 //! - [`trends`]: one downstream repo's figures per day over 30 or 90 days; every repo's daily
 //!   pass rate.
 //! - [`deliveries`]: one downstream repo's delivery log, newest first, and its outcome counts.
+//! - [`alerts`]: one downstream repo's (or every one's) open and recently closed alerts.
 //! - [`cell`]: one job as the matrix and the PR view show it; [`failed_tests`]: the drill-down's list.
 
+pub mod alerts;
 pub mod backend;
 pub mod cell;
 pub mod deliveries;

@@ -7,6 +7,7 @@
 //! `persistence::` (around a stack restart), e.g.
 //! `cargo test -p oot-e2e --test e2e -- --ignored outages:: --test-threads=1`.
 
+mod alerts;
 mod bounded;
 mod compose_file;
 mod deliveries;
