@@ -472,24 +472,8 @@ impl DeliveriesParams {
 }
 
 /// What a backend's alerts are asked for (docs/contract.md §17.6): `window` (default `7d`),
-/// within which closed alerts are listed (open ones always are).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertsParams {
-    pub repo: RepoName,
-    pub window: Window,
-}
-
-impl AlertsParams {
-    /// From the path's `{org}` and `{repo}` and the query string, checked in that order.
-    pub fn parse(org: &str, repo: &str, query: Option<&str>) -> Result<Self, ApiError> {
-        let repo = downstream_repo(org, repo)?;
-        let params = QueryParams::parse(query);
-        Ok(Self {
-            repo,
-            window: window(&params)?,
-        })
-    }
-}
+/// within which closed alerts are listed (open ones always are); asked as the failing tests are.
+pub type AlertsParams = FailingTestsParams;
 
 /// What every backend's alerts are asked for: `window`, as [`AlertsParams`].
 #[derive(Debug, Clone, PartialEq, Eq)]
