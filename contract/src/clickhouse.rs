@@ -135,3 +135,52 @@ pub mod failed_test {
         DURATION_S,
     ];
 }
+
+/// Identities stored as 64-bit hashes where a read table keeps only what it compares
+/// (docs/contract.md §10.3, the failed tests on PRs): ClickHouse's `sipHash64` of a string
+/// (SipHash-2-4, zero key), which the service computes the same to bind and to read back. A pair
+/// of names is hashed as `{byte length of the first}:{first}{second}`, so no two pairs share a
+/// string; in SQL, `sipHash64(concat(toString(length(a)), ':', a, b))`.
+///
+/// Two identities of one downstream repo sharing a hash would be counted as one: with 10^5
+/// tests in a repo the chance is about 3 in 10^10.
+pub mod identity {
+    use std::hash::Hasher as _;
+
+    use siphasher::sip::SipHasher24;
+
+    /// `sipHash64(s)`.
+    pub fn hash(s: &str) -> u64 {
+        let mut hasher = SipHasher24::new_with_keys(0, 0);
+        hasher.write(s.as_bytes());
+        hasher.finish()
+    }
+
+    /// `sipHash64(concat(toString(length(first)), ':', first, second))`: a test
+    /// (classname, name) or a job slot (workflow, job name).
+    pub fn pair_hash(first: &str, second: &str) -> u64 {
+        hash(&format!("{}:{first}{second}", first.len()))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// Values ClickHouse 18.16 printed for `sipHash64('')`, `sipHash64('abc')` and the pair
+        /// form of ('a.B', 'test_x') and of ('é', 'x') (`length` counts bytes); the e2e and chDB
+        /// checks compare with the servers on stored rows.
+        #[test]
+        fn the_hash_is_clickhouses_siphash64() {
+            assert_eq!(hash(""), 2_202_906_307_356_721_367);
+            assert_eq!(hash("abc"), 4_596_069_200_710_135_518);
+            assert_eq!(pair_hash("a.B", "test_x"), 18_128_224_976_332_171_776);
+            assert_eq!(pair_hash("é", "x"), 5_072_917_233_327_431_556);
+        }
+
+        #[test]
+        fn pairs_that_concatenate_alike_differ() {
+            assert_ne!(pair_hash("ab", "c"), pair_hash("a", "bc"));
+            assert_ne!(pair_hash("", "ab"), pair_hash("ab", ""));
+        }
+    }
+}

@@ -10,6 +10,7 @@
 //! | `{jobs}_columns` | downstream repo, hour, workflow, job name | the (workflow, job name) pairs | the matrix's columns |
 //! | `{jobs}_levels` | downstream repo, day, level | per day and reported level: its first and last job | the scorecard's level history |
 //! | `{jobs}_failed_tests_by_job` | downstream repo, first seen, job key, test | from `{jobs}_failed_tests`: each job version's failed tests | a PR's "is it mine?"; the release diff's nightlies |
+//! | `{jobs}_failed_tests_on_prs` | downstream repo, test (hashed), first seen, job (hashed) | from `{jobs}_failed_tests`: the failures of jobs on PRs, hashed and narrow | a PR's "is it mine?": the other PRs |
 //!
 //! **Migration.** [`ensure_read_tables`] (called by [`crate::migrate::ensure_clickhouse`], so by
 //! `migrate` and every service's start-up) creates each table and its view if missing. A table
@@ -80,9 +81,11 @@ pub const COLUMNS: &str = "_columns";
 pub const LEVELS: &str = "_levels";
 /// Suffix of the failed tests ordered by job.
 pub const FAILED_TESTS_BY_JOB: &str = "_failed_tests_by_job";
+/// Suffix of the failed tests on PRs.
+pub const FAILED_TESTS_ON_PRS: &str = "_failed_tests_on_prs";
 
 /// Every read table, in the order they are made (after their sources).
-pub const READ_TABLES: [ReadTable; 5] = [
+pub const READ_TABLES: [ReadTable; 6] = [
     ReadTable {
         suffix: BY_TARGET,
         source_suffix: "",
@@ -116,6 +119,13 @@ pub const READ_TABLES: [ReadTable; 5] = [
         source_suffix: oot_contract::clickhouse::FAILED_TESTS_SUFFIX,
         create_sql: include_str!("../sql/create_oot_workflow_job_failed_tests_by_job.sql"),
         fill_sql: include_str!("../sql/fill_oot_workflow_job_failed_tests_by_job.sql"),
+        ttl_column: "first_seen_at",
+    },
+    ReadTable {
+        suffix: FAILED_TESTS_ON_PRS,
+        source_suffix: oot_contract::clickhouse::FAILED_TESTS_SUFFIX,
+        create_sql: include_str!("../sql/create_oot_workflow_job_failed_tests_on_prs.sql"),
+        fill_sql: include_str!("../sql/fill_oot_workflow_job_failed_tests_on_prs.sql"),
         ttl_column: "first_seen_at",
     },
 ];
@@ -557,13 +567,17 @@ mod tests {
                 "jobs_targets",
                 "jobs_columns",
                 "jobs_levels",
-                "jobs_failed_tests_by_job"
+                "jobs_failed_tests_by_job",
+                "jobs_failed_tests_on_prs"
             ]
         );
         for t in READ_TABLES {
             let old = t.ddl(&s, "18.16.1");
             assert!(old.contains(&format!("db.jobs{}\n(", t.suffix)), "{old}");
             assert!(!old.contains('{'), "{old}");
+            // The client takes every `?` for a bind, comments' too.
+            assert!(!old.contains('?'), "{old}");
+            assert!(!t.fill_sql.contains('?'), "{}", t.fill_sql);
             assert!(!old.contains("\nTTL "), "no TTL on 18.16: {old}");
             let new = t.ddl(&s, "26.9.2.1");
             let ttl = format!("\nTTL {} + toIntervalDay(30)\n", t.ttl_column);
@@ -581,6 +595,7 @@ mod tests {
             assert!(backfill.contains(&from), "{backfill}");
         }
         assert_eq!(READ_TABLES[4].source("jobs"), "jobs_failed_tests");
+        assert_eq!(READ_TABLES[5].source("jobs"), "jobs_failed_tests");
         assert_eq!(
             capture_view_name("jobs_targets"),
             "jobs_targets_mv_backfill"

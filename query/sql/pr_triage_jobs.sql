@@ -1,14 +1,17 @@
 -- PR view's triage (docs/contract.md §12.15): the PR's jobs one downstream repo shows on the PR
 -- view, read by key, latest version of each, with their first_seen_at and version, by which
--- their failed tests are then read at that version (jobs_failed_tests.sql; failed_tests_json
--- is not read: 8,192 rows of whole lists per job). The release diff reads the nightlies it
--- compares so (docs/contract.md §12.16), with their workflow run links.
--- Binds: the downstream repo; the job keys, as an array.
--- As failed_tests.sql: both filters are on the sort key (downstream_repo, dynamoKey), the
--- subquery turning the bound array into a set; the latest version of each job is its first row
--- once ordered by version, newest first (LIMIT 1 BY), never a whole-table merge.
+-- their failed tests are then read at that version (jobs_failed_tests.sql).
+-- Binds: the upstream repo; the PR's number; the downstream repo; the job keys, as an array.
+-- Reads the jobs by target (create_oot_workflow_job_by_target.sql), as the PR view did
+-- (pr_jobs.sql): a PR's jobs have target (upstream repo, PR number, '', ''), so the filters are
+-- the whole sort key (upstream_repo, target_pr, target_event, target_delivery,
+-- downstream_repo, dynamoKey) and each job is a few rows of a 256-row granule, where the jobs
+-- table (ordered by downstream repo and key, 8,192-row granules) reads a granule of wide rows
+-- per job. The latest version of each job is its first row once ordered by version, newest
+-- first (LIMIT 1 BY), never a whole-table merge.
 SELECT ?fields
-FROM {table}
-WHERE downstream_repo = ? AND dynamoKey IN (SELECT arrayJoin(?))
+FROM {table}_by_target
+WHERE upstream_repo = ? AND target_pr = ? AND target_event = '' AND target_delivery = ''
+    AND downstream_repo = ? AND dynamoKey IN (SELECT arrayJoin(?))
 ORDER BY version DESC
 LIMIT 1 BY dynamoKey

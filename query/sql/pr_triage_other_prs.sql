@@ -1,36 +1,34 @@
--- PR view's triage (docs/contract.md §12.15): for some tests failing on the PR, per test and job
--- slot (workflow, job name), how many other PRs (a PR number that is not the PR's) failed the
--- test in one downstream repo with a job first seen since the start of the other-PRs window,
--- every attempt counting, each job at its latest version (oot_triage::other_prs states it).
--- Binds: the downstream repo; the tests, as an array of (classname, name); the window's start,
--- in seconds since the epoch; the PR's number; the downstream repo and the window's start again,
--- for the jobs' latest versions.
--- Reads the failed-test table by its sort key (downstream_repo, classname, name, first_seen_at,
--- dynamoKey): one range per test, its window a suffix (the subquery turns the bound array into
--- a set, which 18.16 matches against the key), once. The reading rule of §10.3 (a row counts
--- only at the version the jobs table holds as its job's latest) takes the latest version of
--- every job of the repo in the window, from the jobs table's range of the repo (its sort key's
--- first column) in the window's monthly partitions: two narrow columns, cheaper than naming
--- the failing jobs by reading the test ranges twice. Counted here, so the service receives one
--- row per test and slot, not one per failure. The key's conditions are a PREWHERE: the other
--- columns are read only where they hold (the tests' ranges cover most granules of the repo).
+-- PR view's triage (docs/contract.md §12.15): for some (test, job slot) pairs failing on the PR,
+-- how many other PRs (a PR number that is not the PR's) failed the test in the slot in one
+-- downstream repo with a job first seen since the start of the other-PRs window, every attempt
+-- counting, each job at its latest version (oot_triage::other_prs states it).
+-- Binds: the downstream repo; the pairs' tests, as an array of test hashes; the window's start,
+-- in seconds since the epoch; the PR's number; the pairs, as an array of (test hash, slot hash);
+-- the downstream repo and the window's start again, for the jobs' latest versions. The hashes
+-- are oot_contract::clickhouse::identity's; the answer names each pair by them.
+-- Reads the failed tests on PRs (create_oot_workflow_job_failed_tests_on_prs.sql), ordered
+-- (downstream_repo, test, first_seen_at, job): one range per test, its window a suffix (the
+-- subquery turns the bound array into a set, which 18.16 matches against the key), once; the
+-- key's conditions are a PREWHERE, so the other columns are read only where they hold. The
+-- reading rule of §10.3 (a row counts only at the version the jobs table holds as its job's
+-- latest) takes the latest version of every job of the repo in the window, from the jobs
+-- table's range of the repo (its sort key's first column) in the window's monthly partitions,
+-- its key hashed as the rows' are. Counted here, so the service receives one row per pair, not
+-- one per failure.
 SELECT
-    classname,
-    name,
-    workflow_name,
-    job_name,
-    toUInt64(uniqExact(assumeNotNull(pr_number))) AS other_prs
-FROM {table}_failed_tests
+    test,
+    slot,
+    toUInt64(uniqExact(pr)) AS other_prs
+FROM {table}_failed_tests_on_prs
 PREWHERE downstream_repo = ?
-    AND (classname, name) IN (
-        SELECT tupleElement(t, 1), tupleElement(t, 2) FROM (SELECT arrayJoin(?) AS t)
-    )
+    AND test IN (SELECT arrayJoin(?))
     AND first_seen_at >= toDateTime(?)
-WHERE isNotNull(pr_number) AND assumeNotNull(pr_number) != ?
-    AND (dynamoKey, version) IN (
-        SELECT dynamoKey, max(version)
+WHERE pr != ?
+    AND (test, slot) IN (SELECT tupleElement(p, 1), tupleElement(p, 2) FROM (SELECT arrayJoin(?) AS p))
+    AND (job, version) IN (
+        SELECT sipHash64(dynamoKey), max(version)
         FROM {table}
         WHERE downstream_repo = ? AND first_seen_at >= toDateTime(?)
         GROUP BY dynamoKey
     )
-GROUP BY classname, name, workflow_name, job_name
+GROUP BY test, slot

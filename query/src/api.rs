@@ -783,7 +783,7 @@ pub async fn pr_triage_at(
         view: params,
         other_prs_window,
     } = params;
-    let number = u64::from(params.pr.number.get());
+    let upstream_pr = params.pr.clone();
     let mut view = pr_at(stores, params, now).await?;
     let since = other_prs_window.since(now);
     let asks: Vec<(RepoName, Vec<String>)> = view
@@ -801,7 +801,7 @@ pub async fn pr_triage_at(
         })
         .collect();
     let triages = futures::future::try_join_all(asks.iter().map(|(repo, shown)| {
-        crate::pr_triage::judge_backend(&stores.completed, repo, number, shown, since)
+        crate::pr_triage::judge_backend(&stores.completed, repo, &upstream_pr, shown, since)
     }))
     .await?;
     let mut by_repo: HashMap<String, _> = asks

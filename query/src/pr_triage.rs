@@ -6,8 +6,8 @@
 //! test, how many other PRs failed it in the slot in the window; and the slot's baseline nightly
 //! (the last before the PR job) with whether it failed the test. So:
 //!
-//! 1. the PR's shown completed jobs of the backend by key, then their failed tests at the
-//!    versions read (by job);
+//! 1. the PR's shown completed jobs of the backend by key (from the jobs by target, as the PR
+//!    view read them), then their failed tests at the versions read (by job);
 //! 2. the backend's nightlies from the day before the PR's first judged job to its last
 //!    ([`CompletedJobs::nightlies_before`]), kept where they are of a judged slot and not after
 //!    its PR job;
@@ -25,29 +25,32 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use oot_contract::RepoName;
+use oot_contract::{RepoName, UpstreamPr};
 use oot_triage::{is_it_mine_counted, JobSlot, OtherPrs, PrTriage, PrVerdict, TestId};
 
 use crate::baselines::{self, Asked};
 use crate::observations::{JobFacts, ListedFailure, Observations};
 use crate::stores::completed::CompletedJobs;
-use crate::stores::pr_triage::JudgedJob;
+use crate::stores::pr_triage::{JobsOf, JudgedJob};
 use crate::stores::StoreError;
 use crate::views::pr_triage::{asked, BackendTriage};
 
 const HOUR: i64 = 3_600;
 const DAY: i64 = 86_400;
 
-/// The triage of PR number `pr` on `repo`, whose shown completed jobs are `shown` (keys), with
-/// other PRs looked for from `since`.
+/// The triage of PR `upstream_pr` on `repo`, whose shown completed jobs are `shown` (keys),
+/// with other PRs looked for from `since`.
 pub async fn judge_backend(
     completed: &CompletedJobs,
     repo: &RepoName,
-    pr: u64,
+    upstream_pr: &UpstreamPr,
     shown: &[String],
     since: i64,
 ) -> Result<BackendTriage, StoreError> {
-    let judged = completed.pr_triage_jobs(repo, shown).await?;
+    let pr = u64::from(upstream_pr.number.get());
+    let judged = completed
+        .judged_jobs(repo, JobsOf::Pr(upstream_pr), shown)
+        .await?;
     let failing: BTreeSet<TestId> = judged.iter().flat_map(|j| j.failed.clone()).collect();
     let (asked_tests, not_triaged) = asked(failing);
     let judged_at = judged_slots(&judged, &asked_tests);
@@ -108,14 +111,17 @@ pub async fn judge_backend(
         triage = is_it_mine_counted(observations.results(), pr, &not_counted);
     }
 
-    let not_known: BTreeSet<&TestId> = triage
+    let not_known: BTreeSet<(&TestId, &JobSlot)> = triage
         .tests
         .iter()
         .filter(|t| t.verdict != PrVerdict::KnownOnNightly)
-        .map(|t| &t.test)
+        .map(|t| (&t.test, &t.slot))
         .collect();
     if !not_known.is_empty() {
-        let not_known: Vec<TestId> = not_known.into_iter().cloned().collect();
+        let not_known: Vec<(TestId, JobSlot)> = not_known
+            .into_iter()
+            .map(|(test, slot)| (test.clone(), slot.clone()))
+            .collect();
         let other_prs = completed
             .pr_triage_other_prs(repo, &not_known, since, pr)
             .await?;

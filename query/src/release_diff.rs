@@ -13,7 +13,7 @@
 //!    sides are resolved against ([`resolve`]);
 //! 2. the rule on those facts alone chooses each slot's two nightlies (the choice reads no
 //!    failed test), and those jobs are read by key with their failed lists
-//!    ([`CompletedJobs::pr_triage_jobs`]): facts and tests of one version;
+//!    ([`CompletedJobs::judged_jobs`]): facts and tests of one version;
 //! 3. the rule again, on the same jobs with the chosen ones' failed tests: the same choice, and
 //!    each test's status from the two jobs that decide it.
 
@@ -27,6 +27,7 @@ use crate::observations::{JobFacts, ListedFailure, Observations};
 use crate::params::{ReleaseDiffParams, SideRequest};
 use crate::rules::{start_of_hour, HOUR};
 use crate::stores::completed::CompletedJobs;
+use crate::stores::pr_triage::JobsOf;
 use crate::views::release_diff::{self, DiffInputs, NightlyCommit, ReleaseDiffView, Side};
 
 /// One side as resolved against the window's nightly commits, before counting its jobs.
@@ -61,7 +62,7 @@ pub async fn diff_at(
         (Some(old), Some(new)) => {
             let facts_only = Observations::of_window(nightlies.clone(), []);
             let chosen = chosen_keys(&release_diff(facts_only.results(), &old.set, &new.set));
-            let judged = completed.pr_triage_jobs(&repo, &chosen).await?;
+            let judged = completed.judged_jobs(&repo, JobsOf::Repo, &chosen).await?;
             let mut jobs = nightlies;
             let mut listed = Vec::new();
             for job in judged {

@@ -80,9 +80,11 @@ JOB_TABLE_STEM = "oot_workflow_job"
 # The failed-test table of a jobs table `jobs` (oot_contract::clickhouse::failed_tests_table).
 FAILED_TESTS_DDL = "create_oot_workflow_job_failed_tests.sql"
 FAILED_TESTS_SUFFIX = "_failed_tests"
-# The read table of the failed-test table (platform/src/read_tables.rs FAILED_TESTS_BY_JOB): made
-# and filled as the jobs table's are, its source the failed-test table.
+# The read tables of the failed-test table (platform/src/read_tables.rs FAILED_TESTS_BY_JOB,
+# FAILED_TESTS_ON_PRS): made and filled as the jobs table's are, their source the failed-test
+# table.
 FAILED_BY_JOB_SUFFIX = "_failed_tests_by_job"
+FAILED_ON_PRS_SUFFIX = "_failed_tests_on_prs"
 # The contract's reading rule for it (docs/contract.md §10.3): a test an older version of a job
 # listed and the newer does not keeps its old row, so a job's rows count only at the version
 # the jobs table holds as its latest.
@@ -137,24 +139,97 @@ def test_history_cases() -> list[list]:
     return cases + [[data.REPOS[0], "", NO_SUCH_TEST, 0]]
 
 
+def siphash64(data: bytes) -> int:
+    """ClickHouse's sipHash64: SipHash-2-4 with a zero key (oot_contract::clickhouse::identity)."""
+    mask = (1 << 64) - 1
+
+    def rotl(x: int, b: int) -> int:
+        return ((x << b) | (x >> (64 - b))) & mask
+
+    v = [0x736F6D6570736575, 0x646F72616E646F6D, 0x6C7967656E657261, 0x7465646279746573]
+
+    def rounds(n: int):
+        for _ in range(n):
+            v[0] = (v[0] + v[1]) & mask; v[1] = rotl(v[1], 13) ^ v[0]; v[0] = rotl(v[0], 32)
+            v[2] = (v[2] + v[3]) & mask; v[3] = rotl(v[3], 16) ^ v[2]
+            v[0] = (v[0] + v[3]) & mask; v[3] = rotl(v[3], 21) ^ v[0]
+            v[2] = (v[2] + v[1]) & mask; v[1] = rotl(v[1], 17) ^ v[2]; v[2] = rotl(v[2], 32)
+
+    whole = len(data) // 8 * 8
+    words = [int.from_bytes(data[i : i + 8], "little") for i in range(0, whole, 8)]
+    words.append(int.from_bytes(data[whole:] + bytes(7 - (len(data) - whole)) + bytes([len(data) & 0xFF]), "little"))
+    for m in words:
+        v[3] ^= m
+        rounds(2)
+        v[0] ^= m
+    v[2] ^= 0xFF
+    rounds(4)
+    return v[0] ^ v[1] ^ v[2] ^ v[3]
+
+
+def pair_hash(first: str, second: str) -> int:
+    """oot_contract::clickhouse::identity::pair_hash: `{byte length of first}:{first}{second}`."""
+    encoded = first.encode()
+    return siphash64(str(len(encoded)).encode() + b":" + encoded + second.encode())
+
+
+def on_prs_rows(failed: list[dict]) -> list[tuple]:
+    """The failed tests on PRs (fill_oot_workflow_job_failed_tests_on_prs.sql) of failed-test
+    rows, with the hashes computed here."""
+    return sorted(
+        (
+            r["downstream_repo"],
+            pair_hash(r["classname"], r["name"]),
+            r["first_seen_at"],
+            siphash64(r["dynamoKey"].encode()),
+            pair_hash(r["workflow_name"], r["job_name"]),
+            r["pr_number"],
+            r["version"],
+        )
+        for r in failed
+        if r["pr_number"] is not None
+    )
+
+
 def pr_triage_other_prs_cases() -> list[list]:
-    """pr_triage_other_prs.sql's binds as query/src/stores/pr_triage.rs makes them: the repo, its
-    failed tests as (classname, name), the window's start, the PR left out, then the repo twice,
-    the tests and the start again. Every test of each repo, from the start and from the middle
-    of its rows; left out, a PR no job has and, where the repo has two, its first PR."""
+    """pr_triage_other_prs.sql's binds as query/src/stores/pr_triage.rs makes them: the repo, the
+    pairs' test hashes, the window's start, the PR left out, the pairs as (test hash, slot hash),
+    then the repo and the start again. Every (test, slot) pair of each repo, from the start and
+    from the middle of its rows; left out, a PR no job has and, where the repo has two, its
+    first PR."""
     rows = [r for b in data.insert_batches() for r in data.failed_test_rows(b)]
     cases = []
     for repo in data.REPOS:
         mine = [r for r in rows if r["downstream_repo"] == repo]
-        tests = sorted({(r["classname"], r["name"]) for r in mine})
+        pairs = sorted(
+            {(pair_hash(r["classname"], r["name"]), pair_hash(r["workflow_name"], r["job_name"])) for r in mine}
+        )
+        tests = sorted({test for test, _ in pairs})
         seen = sorted(r["first_seen_at"] for r in mine)
         prs = sorted({r["pr_number"] for r in mine if r.get("pr_number") is not None})
         # Leaving out a repo's only PR leaves nothing to compare.
         left_out = [999_999] + prs[:1] * (len(prs) > 1)
         for since in (0, seen[len(seen) // 2] // 3600 * 3600):
             for pr in left_out:
-                cases.append([repo, tests, since, pr, repo, since])
+                cases.append([repo, tests, since, pr, pairs, repo, since])
     return cases
+
+
+def pr_triage_jobs_cases() -> list[list]:
+    """pr_triage_jobs.sql's binds as query/src/stores/pr_triage.rs makes them: the upstream repo,
+    the PR's number, the downstream repo, the keys. Per (upstream repo, PR, downstream repo) of
+    the data, its jobs' keys with a key of another PR and one of no job; and a PR no job has."""
+    jobs = {}
+    for batch in data.insert_batches():
+        for r in batch:
+            if r["pr_number"] is not None:
+                jobs.setdefault((r["upstream_repo"], r["pr_number"], r["downstream_repo"]), set()).add(r["dynamoKey"])
+    cases = []
+    for (upstream, pr, repo), keys in sorted(jobs.items()):
+        others = sorted(k for (u, p, d), ks in jobs.items() if d == repo and p != pr for k in ks)[:1]
+        cases.append([upstream, pr, repo, sorted(keys) + others + ["no/such/key"]])
+    some = sorted(jobs)[0]
+    return cases + [[some[0], 999_999, some[2], sorted(jobs[some])]]
 
 
 def jobs_failed_tests_cases() -> list[list]:
@@ -278,7 +353,9 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
     ),
     "test_history_failures.sql": ("TestFailureRow", test_history_cases()),
     # The PR view's "is it mine?" (query/src/stores/pr_triage.rs, docs/contract.md §12.15).
-    "pr_triage_jobs.sql": (
+    "pr_triage_jobs.sql": ("PrTriageJobRow", pr_triage_jobs_cases()),
+    # The release diff's nightlies by key (query/src/release_diff.rs, §12.16).
+    "jobs_by_key.sql": (
         "PrTriageJobRow",
         [
             [data.REPOS[0], data.keys_of(data.REPOS[0])[:25] + ["no/such/key", data.ODD_KEY]],
@@ -716,22 +793,35 @@ def main() -> int:
         what = f"failed tests of {table} on {engine.name}: the latest versions' rows"
         try:
             engine.run(render_ddl(failed_template, failed, ttl))
-            by_job = f"{table}{FAILED_BY_JOB_SUFFIX}"
-            by_job_create = (DDL_DIR / f"create_{JOB_TABLE_STEM}{FAILED_BY_JOB_SUFFIX}.sql").read_text()
-            by_job_fill = (DDL_DIR / f"fill_{JOB_TABLE_STEM}{FAILED_BY_JOB_SUFFIX}.sql").read_text()
-            engine.run(render_ddl(by_job_create, by_job, ttl))
-            select = by_job_fill.replace("{database}", DATABASE).replace("{table}", failed)
-            engine.run(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{by_job}_mv TO {DATABASE}.{by_job} AS\n{select}")
+            made = {}
+            for suffix in (FAILED_BY_JOB_SUFFIX, FAILED_ON_PRS_SUFFIX):
+                read_table = f"{table}{suffix}"
+                create = (DDL_DIR / f"create_{JOB_TABLE_STEM}{suffix}.sql").read_text()
+                fill = (DDL_DIR / f"fill_{JOB_TABLE_STEM}{suffix}.sql").read_text()
+                engine.run(render_ddl(create, read_table, ttl))
+                select = fill.replace("{database}", DATABASE).replace("{table}", failed)
+                engine.run(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{read_table}_mv TO {DATABASE}.{read_table} AS\n{select}")
+                made[suffix] = (read_table, declared_columns(create))
             for batch in filter(None, failed_batches):
                 engine.run(
                     f"INSERT INTO {DATABASE}.{failed} FORMAT JSONEachRow\n" + "\n".join(json.dumps(r) for r in batch)
                 )
-            # The view's copy holds every row of its source, as the source's own columns.
-            columns = ", ".join(declared_columns(by_job_create))
+            # The by-job view's copy holds every row of its source, as the source's own columns.
+            by_job, columns = made[FAILED_BY_JOB_SUFFIX]
+            columns = ", ".join(columns)
             copy = answer(engine, f"SELECT {columns} FROM {DATABASE}.{by_job} ORDER BY {columns}", tz)[2]
             source = answer(engine, f"SELECT {columns} FROM {DATABASE}.{failed} ORDER BY {columns}", tz)[2]
             if copy != source or not copy:
                 raise EngineError(f"{by_job}: {len(copy)} rows, its source {len(source)}")
+            # The on-PRs view's rows are the source's rows on a PR, hashed as the service hashes.
+            on_prs, columns = made[FAILED_ON_PRS_SUFFIX]
+            columns = ", ".join(columns)
+            got = answer(engine, f"SELECT {columns}, toUInt32(first_seen_at) FROM {DATABASE}.{on_prs}", tz)[2]
+            got = sorted((r[0], r[1], r[-1], r[3], r[4], r[5], r[6]) for r in got)
+            wanted = on_prs_rows([r for b in failed_batches for r in b])
+            if got != wanted or not got:
+                raise EngineError(f"{on_prs}: {len(got)} rows, {len(wanted)} hashed here; first differing: "
+                                  f"{next((a, b) for a, b in zip(got + [None], wanted + [None]) if a != b)}")
             sql = FAILED_TESTS_CURRENT.format(failed=f"{DATABASE}.{failed}", jobs=f"{DATABASE}.{table}")
             current_answers.append(answer(engine, sql, tz))
         except EngineError as e:

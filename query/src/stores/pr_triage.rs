@@ -1,13 +1,14 @@
 //! The reads of a PR's "is it mine?" (contract §12.15), one SQL file each: the PR's shown jobs
 //! of one backend by key, then their failed tests at the versions read, by job; and, per test
 //! and slot, how many other PRs of the backend failed some of those tests since the window's
-//! start, one key range of the failed-test table per test, counted by the server. The nightlies
+//! start, one key range of the failed tests on PRs per test, counted by the server. The nightlies
 //! are the failing-tests view's reads ([`CompletedJobs::nightlies_before`],
 //! [`CompletedJobs::baseline_failed_tests`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
-use oot_contract::RepoName;
+use oot_contract::clickhouse::identity;
+use oot_contract::{RepoName, UpstreamPr};
 use oot_triage::{JobSlot, OtherPrs, TestId};
 use serde::Deserialize;
 
@@ -16,13 +17,22 @@ use crate::stores::completed::{
     bound_key_bytes, chunk_by_size, conclusion, date_time, non_empty, CompletedJobs,
     KEYS_PER_QUERY_BYTES,
 };
-use crate::stores::triage::{bound_test_bytes, JobAt};
+use crate::stores::triage::JobAt;
 use crate::stores::{readable, Skipped, StoreError};
 
 const STORE: &str = "clickhouse";
 
 pub const PR_TRIAGE_JOBS_SQL: &str = include_str!("../../sql/pr_triage_jobs.sql");
+pub const JOBS_BY_KEY_SQL: &str = include_str!("../../sql/jobs_by_key.sql");
 pub const PR_TRIAGE_OTHER_PRS_SQL: &str = include_str!("../../sql/pr_triage_other_prs.sql");
+
+/// Whose jobs [`CompletedJobs::judged_jobs`] reads: a PR's (read by its target, as the PR view
+/// reads them) or any of the repo's (the nightlies the release diff compares).
+#[derive(Debug, Clone, Copy)]
+pub enum JobsOf<'a> {
+    Pr(&'a UpstreamPr),
+    Repo,
+}
 
 /// A job read by key with its failed list (a PR's shown job for its triage; a nightly the
 /// release diff compares, contract §12.16): its facts and the tests its failed list names, each
@@ -83,32 +93,38 @@ impl TryFrom<PrTriageJobRow> for JudgedJob {
     }
 }
 
-// Column names of the failed-test table, but the count's (a test checks them).
+// Columns of the failed tests on PRs, but the count's (a test checks them).
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct OtherPrsRow {
-    classname: String,
-    name: String,
-    workflow_name: String,
-    job_name: String,
+    test: u64,
+    slot: u64,
     other_prs: u64,
 }
 
+/// The most bytes one (test, slot) pair adds to the SQL: its test's hash in the array of tests
+/// and the two hashes of the pair's tuple, at most 20 digits each, with their separators.
+const BOUND_PAIR_BYTES: usize = 21 + 43;
+
 impl CompletedJobs {
-    /// The jobs `keys` of `repo`, latest version of each, with their failed tests at that
-    /// version; in chunks of keys as [`Self::failed_tests`] sends them. Also the release diff's
-    /// read of the nightlies it compares (contract §12.16).
-    pub async fn pr_triage_jobs(
+    /// The jobs `keys` of `repo` (all of `of`), latest version of each, with their failed tests
+    /// at that version; in chunks of keys as [`Self::failed_tests`] sends them.
+    pub async fn judged_jobs(
         &self,
         repo: &RepoName,
+        of: JobsOf<'_>,
         keys: &[String],
     ) -> Result<Vec<JudgedJob>, StoreError> {
         let queries: Vec<clickhouse::query::Query> =
             chunk_by_size(keys, |k| bound_key_bytes(k), KEYS_PER_QUERY_BYTES)
                 .into_iter()
-                .map(|chunk| {
-                    self.query(PR_TRIAGE_JOBS_SQL)
+                .map(|chunk| match of {
+                    JobsOf::Pr(pr) => self
+                        .query(PR_TRIAGE_JOBS_SQL)
+                        .bind(pr.repo.as_str())
+                        .bind(u64::from(pr.number.get()))
                         .bind(repo.as_str())
-                        .bind(chunk)
+                        .bind(chunk),
+                    JobsOf::Repo => self.query(JOBS_BY_KEY_SQL).bind(repo.as_str()).bind(chunk),
                 })
                 .collect();
         let answers: Vec<PrTriageJobRow> = self.fetch_chunks(queries).await?;
@@ -133,29 +149,38 @@ impl CompletedJobs {
         Ok(jobs)
     }
 
-    /// Per test of `tests` and slot, how many PRs numbered other than `pr` failed the test in
-    /// `repo` with a job first seen since `since`, each job at its latest version (what
-    /// [`oot_triage::other_prs`] counts).
+    /// Per (test, slot) pair of `pairs`, how many PRs numbered other than `pr` failed the test
+    /// in the slot in `repo` with a job first seen since `since`, each job at its latest
+    /// version (what [`oot_triage::other_prs`] counts). The pairs are bound and read back as
+    /// their hashes ([`identity`]).
     pub async fn pr_triage_other_prs(
         &self,
         repo: &RepoName,
-        tests: &[TestId],
+        pairs: &[(TestId, JobSlot)],
         since: i64,
         pr: u64,
     ) -> Result<OtherPrs, StoreError> {
+        let hashed: HashMap<(u64, u64), &(TestId, JobSlot)> = pairs
+            .iter()
+            .map(|pair| {
+                let (test, slot) = pair;
+                let test_hash = identity::pair_hash(&test.classname, &test.name);
+                let slot_hash = identity::pair_hash(&slot.workflow_name, &slot.job_name);
+                ((test_hash, slot_hash), pair)
+            })
+            .collect();
+        let keys: Vec<(u64, u64)> = hashed.keys().copied().collect();
         let queries: Vec<clickhouse::query::Query> =
-            chunk_by_size(tests, bound_test_bytes, KEYS_PER_QUERY_BYTES)
+            chunk_by_size(&keys, |_| BOUND_PAIR_BYTES, KEYS_PER_QUERY_BYTES)
                 .into_iter()
                 .map(|chunk| {
-                    let tuples: Vec<(&str, &str)> = chunk
-                        .iter()
-                        .map(|t| (t.classname.as_str(), t.name.as_str()))
-                        .collect();
+                    let tests: BTreeSet<u64> = chunk.iter().map(|&(test, _)| test).collect();
                     self.query(PR_TRIAGE_OTHER_PRS_SQL)
                         .bind(repo.as_str())
-                        .bind(&tuples)
+                        .bind(tests.into_iter().collect::<Vec<u64>>())
                         .bind(date_time(since))
                         .bind(pr)
+                        .bind(chunk)
                         .bind(repo.as_str())
                         .bind(date_time(since))
                 })
@@ -163,16 +188,9 @@ impl CompletedJobs {
         let rows: Vec<OtherPrsRow> = self.fetch_chunks(queries).await?;
         Ok(rows
             .into_iter()
-            .map(|row| {
-                let test = TestId {
-                    classname: row.classname,
-                    name: row.name,
-                };
-                let slot = JobSlot {
-                    workflow_name: row.workflow_name,
-                    job_name: row.job_name,
-                };
-                ((test, slot), row.other_prs)
+            .filter_map(|row| {
+                let (test, slot) = hashed.get(&(row.test, row.slot))?;
+                Some(((test.clone(), slot.clone()), row.other_prs))
             })
             .collect())
     }
@@ -181,7 +199,10 @@ impl CompletedJobs {
 #[cfg(test)]
 mod tests {
     use clickhouse::Row;
-    use oot_contract::clickhouse::{failed_test, failed_tests_table, is_column};
+    use oot_contract::clickhouse::is_column;
+    use oot_platform::read_tables::{
+        declared_columns, BY_TARGET, FAILED_TESTS_ON_PRS, READ_TABLES,
+    };
 
     use super::*;
 
@@ -189,7 +210,11 @@ mod tests {
     /// caller makes.
     #[test]
     fn every_sql_file_has_the_placeholders_its_caller_binds() {
-        for (sql, binds, fields) in [(PR_TRIAGE_JOBS_SQL, 2, 1), (PR_TRIAGE_OTHER_PRS_SQL, 6, 0)] {
+        for (sql, binds, fields) in [
+            (PR_TRIAGE_JOBS_SQL, 4, 1),
+            (JOBS_BY_KEY_SQL, 2, 1),
+            (PR_TRIAGE_OTHER_PRS_SQL, 7, 0),
+        ] {
             assert_eq!(sql.matches("?fields").count(), fields, "{sql}");
             assert_eq!(sql.matches('?').count() - fields, binds, "{sql}");
             assert!(!sql.contains("FINAL"), "{sql}");
@@ -197,25 +222,56 @@ mod tests {
     }
 
     #[test]
+    fn a_pair_binds_within_its_estimate() {
+        let sql = clickhouse::Client::default()
+            .query("SELECT ?, ?")
+            .bind(vec![u64::MAX, u64::MAX])
+            .bind(vec![(u64::MAX, u64::MAX), (u64::MAX, u64::MAX)])
+            .sql_display()
+            .to_string();
+        let bound = sql.len() - "SELECT [], []".len();
+        assert!(
+            bound <= 2 * BOUND_PAIR_BYTES,
+            "{bound} > {}",
+            2 * BOUND_PAIR_BYTES
+        );
+    }
+
+    #[test]
     fn the_sql_names_the_tables_migrate_makes() {
-        let failed = failed_tests_table("{table}");
-        assert!(PR_TRIAGE_JOBS_SQL.contains("FROM {table}\n"));
-        assert!(PR_TRIAGE_OTHER_PRS_SQL.contains(&format!("FROM {failed}\n")));
+        let on_prs = format!("{{table}}{FAILED_TESTS_ON_PRS}");
+        assert!(PR_TRIAGE_JOBS_SQL.contains(&format!("FROM {{table}}{BY_TARGET}\n")));
+        assert!(JOBS_BY_KEY_SQL.contains("FROM {table}\n"));
+        assert!(PR_TRIAGE_OTHER_PRS_SQL.contains(&format!("FROM {on_prs}\n")));
         assert!(PR_TRIAGE_OTHER_PRS_SQL.contains("FROM {table}\n"));
     }
 
     #[test]
     fn every_row_reads_columns_of_the_contract() {
+        let by_target = READ_TABLES
+            .iter()
+            .find(|t| t.suffix == BY_TARGET)
+            .map(|t| declared_columns(t.create_sql))
+            .unwrap_or_default();
         for name in PrTriageJobRow::COLUMN_NAMES {
             assert!(is_column(name), "{name} is not a column of the jobs table");
+            assert!(
+                by_target.contains(name),
+                "{name} is not a column of the jobs by target"
+            );
         }
+        let on_prs = READ_TABLES
+            .iter()
+            .find(|t| t.suffix == FAILED_TESTS_ON_PRS)
+            .map(|t| declared_columns(t.create_sql))
+            .unwrap_or_default();
         for name in OtherPrsRow::COLUMN_NAMES
             .iter()
             .filter(|&&n| n != "other_prs")
         {
             assert!(
-                failed_test::COLUMNS.contains(name),
-                "{name} is not a column of the failed-test table"
+                on_prs.contains(name),
+                "{name} is not a column of the failed tests on PRs"
             );
         }
     }

@@ -91,12 +91,6 @@ impl From<FailedTestKeyRow> for ListedFailure {
     }
 }
 
-/// The most one test can take in an array literal of (classname, name) tuples: both strings
-/// as keys, the parentheses and the comma between them.
-pub(super) fn bound_test_bytes(test: &TestId) -> usize {
-    bound_key_bytes(&test.classname) + bound_key_bytes(&test.name) + 3
-}
-
 impl CompletedJobs {
     async fn job_facts(
         &self,
@@ -306,33 +300,6 @@ mod tests {
     }
 
     /// Tests bind as the tuples the query unpacks, within their estimate.
-    #[test]
-    fn tests_bind_as_tuples_within_their_estimate() {
-        let tests = [
-            TestId {
-                classname: String::new(),
-                name: "test_a".to_owned(),
-            },
-            TestId {
-                classname: "o'dd\\C".to_owned(),
-                name: "t".to_owned(),
-            },
-        ];
-        let tuples: Vec<(&str, &str)> = tests
-            .iter()
-            .map(|t| (t.classname.as_str(), t.name.as_str()))
-            .collect();
-        let sql = clickhouse::Client::default()
-            .query("SELECT ?")
-            .bind(&tuples)
-            .sql_display()
-            .to_string();
-        assert_eq!(sql, r"SELECT [('','test_a'),('o\'dd\\C','t')]");
-        let bound = sql.len() - "SELECT []".len();
-        let estimate: usize = tests.iter().map(bound_test_bytes).sum();
-        assert!(bound <= estimate, "{bound} > {estimate}");
-    }
-
     #[test]
     fn jobs_bind_as_tuples_within_their_estimate() {
         let key = "o'dd\\key";

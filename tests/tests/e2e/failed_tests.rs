@@ -434,10 +434,10 @@ async fn migrate_makes_the_table_once_and_retention_drops_its_expired_months() {
         first_seen_at,
         dynamo_key: format!("key-{name}"),
         version: 1,
-        upstream_repo: String::new(),
-        pr_number: None,
+        upstream_repo: "pytorch/pytorch".into(),
+        pr_number: Some(7),
         pytorch_head_sha: String::new(),
-        event_type: "nightly".into(),
+        event_type: "pull_request".into(),
         workflow_name: "w".into(),
         job_name: "j".into(),
         run_id: "1".into(),
@@ -461,15 +461,16 @@ async fn migrate_makes_the_table_once_and_retention_drops_its_expired_months() {
         .await
         .unwrap();
     let table = failed_tests_table(&s.clickhouse.table);
-    // The failed tests by job (a read table kept by its view) lose the month with their source.
-    let by_job = format!(
-        "{}{}",
-        s.clickhouse.table,
-        oot_platform::read_tables::FAILED_TESTS_BY_JOB
-    );
+    // The failed tests by job and on PRs (read tables kept by their views) lose the month with
+    // their source.
+    let read_table = |suffix: &str| format!("{}{suffix}:202001", s.clickhouse.table);
     assert_eq!(
         dropped,
-        vec![format!("{table}:202001"), format!("{by_job}:202001")]
+        vec![
+            format!("{table}:202001"),
+            read_table(oot_platform::read_tables::FAILED_TESTS_BY_JOB),
+            read_table(oot_platform::read_tables::FAILED_TESTS_ON_PRS),
+        ]
     );
     let names: Vec<String> = physical_rows(s).await.into_iter().map(|r| r.name).collect();
     assert_eq!(names, ["new"]);
