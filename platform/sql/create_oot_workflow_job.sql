@@ -4,6 +4,12 @@
 -- The partition key must not change between versions of one job, or the versions land in
 -- different partitions and are never collapsed: hence `first_seen_at` (when the job's first
 -- callback was received, set once), not `completed_at`, which a later completed callback may move.
+-- failed_tests_listed is computed from failed_tests_json when a row is written (never by us):
+-- how many entries the list holds, for readers that need the count and not the list (each
+-- entry of the projector's compact list starts with the object brace and the name, text an
+-- escaped JSON string cannot hold; splitByString, since intDiv of the lengths trips current
+-- releases' plan optimizer). A table made before it gets it from migrate (ALTER TABLE ... ADD
+-- COLUMN), its older parts computing it when read until merged.
 -- Runs on ClickHouse 18.16 and current releases: no DateTime64, no LowCardinality.
 -- The placeholder on the last line becomes `TTL first_seen_at + toIntervalDay(N)` on servers that have table TTLs
 -- (19.6+): keyed on our own clock, never on the downstream's `completed_at` (1971 would delete the row at once,
@@ -41,7 +47,8 @@ CREATE TABLE IF NOT EXISTS {database}.{table}
     skipped_tests Nullable(UInt64),
     failed_tests_json String,
     artifact_url String,
-    environment String
+    environment String,
+    failed_tests_listed UInt64 MATERIALIZED toUInt64(length(splitByString('{"name":', failed_tests_json)) - 1)
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(first_seen_at)

@@ -428,6 +428,23 @@ pub fn completed_jobs_ddl(clickhouse: &ClickHouseSettings, server_version: &str)
         .replace("{ttl_clause}", &ttl_clause)
 }
 
+/// The `ALTER TABLE`s that give a jobs table made before its computed columns (its `SHOW CREATE
+/// TABLE` is `created`) those it lacks, each declared as the DDL declares it; `ADD COLUMN` puts
+/// it last, where the DDL has them.
+pub fn materialized_column_alters(qualified: &str, created: &str) -> Vec<String> {
+    CREATE_JOB_TABLE_SQL
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.contains(" MATERIALIZED "))
+        .filter_map(|line| {
+            let definition = line.trim_end_matches(',');
+            let name = definition.split_whitespace().next()?;
+            (!created.contains(name))
+                .then(|| format!("ALTER TABLE {qualified} ADD COLUMN {definition}"))
+        })
+        .collect()
+}
+
 /// The `ALTER TABLE ... MODIFY TTL` that gives an existing table the project's TTL, given the
 /// server's version and the table's `CREATE` statement (`SHOW CREATE TABLE`), or `None` when
 /// there is nothing to do: the server has no table TTLs (18.16: retention drops partitions), or
@@ -501,11 +518,28 @@ pub async fn ensure_clickhouse(
         .execute()
         .await
         .with_context(context)?;
+    let created =
+        crate::read_tables::create_statement(&client, &clickhouse.database, &clickhouse.table)
+            .await
+            .with_context(context)?;
+    for alter in materialized_column_alters(&clickhouse.qualified_table(), &created) {
+        tracing::info!(table = %clickhouse.qualified_table(), %alter, "adding a computed column");
+        if let Err(error) = client.query(&clickhouse.ddl(&alter)).execute().await {
+            // 18.16 has no ADD COLUMN IF NOT EXISTS: another migrate that ran at once may have
+            // added it first, which is as good.
+            let now = crate::read_tables::create_statement(
+                &client,
+                &clickhouse.database,
+                &clickhouse.table,
+            )
+            .await
+            .with_context(context)?;
+            if materialized_column_alters(&clickhouse.qualified_table(), &now).contains(&alter) {
+                return Err(anyhow::Error::new(error)).with_context(context);
+            }
+        }
+    }
     if supports_table_ttl(&version) {
-        let created =
-            crate::read_tables::create_statement(&client, &clickhouse.database, &clickhouse.table)
-                .await
-                .with_context(context)?;
         if let Some(alter) = ttl_alter(clickhouse, &version, &created) {
             tracing::info!(table = %clickhouse.qualified_table(), %alter, "giving the table its TTL");
             client
@@ -554,7 +588,9 @@ pub(crate) mod tests {
         for version in ["18.16.1", "25.3.1.1"] {
             let ddl = completed_jobs_ddl(&settings, version);
             assert!(ddl.contains("CREATE TABLE IF NOT EXISTS db.jobs"));
-            assert!(!ddl.contains('{'), "placeholder left in {ddl}");
+            for placeholder in ["{database}", "{table}", "{ttl_clause}"] {
+                assert!(!ddl.contains(placeholder), "placeholder left in {ddl}");
+            }
         }
         assert!(completed_jobs_ddl(&settings, "25.3.1.1").contains("toIntervalDay(30)"));
     }
@@ -620,10 +656,42 @@ pub(crate) mod tests {
             .and_then(|(_, rest)| rest.split_once("\n)"))
             .map(|(columns, _)| columns)
             .expect("a column list in parentheses");
-        let declared: Vec<&str> = body
+        let (materialized, written): (Vec<&str>, Vec<&str>) = body
             .lines()
-            .filter_map(|line| line.split_whitespace().next())
-            .collect();
-        assert_eq!(declared, oot_contract::clickhouse::COLUMNS);
+            .partition(|line| line.contains(" MATERIALIZED "));
+        let names = |lines: Vec<&'static str>| -> Vec<&'static str> {
+            lines
+                .into_iter()
+                .filter_map(|line| line.split_whitespace().next())
+                .collect()
+        };
+        assert_eq!(names(written), oot_contract::clickhouse::COLUMNS);
+        assert_eq!(
+            names(materialized),
+            oot_contract::clickhouse::MATERIALIZED_COLUMNS
+        );
+    }
+
+    #[test]
+    fn a_jobs_table_from_before_its_computed_columns_gets_each_once() {
+        let settings = settings(90);
+        let new = completed_jobs_ddl(&settings, "18.16.1");
+        assert_eq!(
+            materialized_column_alters("db.t", &new),
+            Vec::<String>::new()
+        );
+        // As SHOW CREATE TABLE shows a table made before: no comments, no computed column.
+        let old: String = new
+            .lines()
+            .filter(|line| !line.contains(" MATERIALIZED ") && !line.starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(
+            materialized_column_alters("db.t", &old),
+            [
+                "ALTER TABLE db.t ADD COLUMN failed_tests_listed UInt64 MATERIALIZED \
+                 toUInt64(length(splitByString('{\"name\":', failed_tests_json)) - 1)"
+            ]
+        );
     }
 }

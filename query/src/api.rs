@@ -596,14 +596,21 @@ pub async fn test_history_at(
         stores.completed.test_history_jobs(&repo, &test, since),
         stores.completed.test_history_failures(&repo, &test, since),
     )?;
-    let observations =
-        Observations::of_test(jobs.iter().map(|job| (job.facts.clone(), job.list)), &test);
-    // Messages of the failures at the versions read; a row not yet visible beside its job's
-    // (the projector sends the two INSERTs at once) only leaves a failure without its message.
+    // The failed-test rows say which job versions listed the test (§10.3), with their messages.
+    // A row not yet visible beside its job's (the projector sends the two INSERTs at once)
+    // reads, for that moment, as a list without the test, as in every view of failed tests.
     let messages: HashMap<(&str, u64), _> = failures
         .iter()
         .map(|f| ((f.job_key.as_str(), f.version), f))
         .collect();
+    let observations = Observations::of_test(
+        jobs.iter().map(|job| {
+            let lists_test =
+                messages.contains_key(&(job.facts.job_key.as_str(), job.facts.version));
+            (job.facts.clone(), job.list(lists_test))
+        }),
+        &test,
+    );
     let details: HashMap<String, JobDetails> = jobs
         .iter()
         .filter(|job| observations.version_of(&job.facts.job_key) == Some(job.facts.version))

@@ -120,11 +120,6 @@ REPO_WINDOW_CASES = [[repo, since] for repo in data.REPOS for since in (0, T0 + 
 NO_SUCH_TEST = "test_no_such"
 
 
-def entry_prefix(classname: str, name: str) -> str:
-    """query/src/stores/test_history.rs entry_prefix: a failed_tests_json entry's start."""
-    return '{"name":' + json.dumps(name, ensure_ascii=False) + ',"classname":' + json.dumps(classname, ensure_ascii=False) + ","
-
-
 def test_history_cases() -> list[list]:
     """(repo, classname, name, since) for test_history_*.sql, as query/src/stores/test_history.rs
     binds them: each repo's two first tests from the start, and from the middle of their rows'
@@ -344,12 +339,10 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
     "failing_window_tests.sql": ("FailedTestKeyRow", [case + case for case in REPO_WINDOW_CASES]),
     "nightlies_before.sql": ("TriageJobRow", NIGHTLIES_BEFORE_CASES),
     # One test's history (query/src/stores/test_history.rs, docs/contract.md §12.14).
-    # The first bind is the test's entry prefix (stores/test_history.rs entry_prefix); data.py's
-    # lists are not compact JSON, so it finds none there: the engines are compared, the matching
-    # is the e2e test's.
+    # failed_tests_listed is computed by each engine from the lists of data.py (checked below).
     "test_history_jobs.sql": (
         "SlotJobRow",
-        [[entry_prefix(c, n), r, since, r, c, n, since] for r, c, n, since in test_history_cases()],
+        [[r, since, r, c, n, since] for r, c, n, since in test_history_cases()],
     ),
     "test_history_failures.sql": ("TestFailureRow", test_history_cases()),
     # The PR view's "is it mine?" (query/src/stores/pr_triage.rs, docs/contract.md §12.15).
@@ -822,6 +815,15 @@ def main() -> int:
             if got != wanted or not got:
                 raise EngineError(f"{on_prs}: {len(got)} rows, {len(wanted)} hashed here; first differing: "
                                   f"{next((a, b) for a, b in zip(got + [None], wanted + [None]) if a != b)}")
+            # The computed count of each job row's list entries (create_oot_workflow_job.sql).
+            listed = answer(engine, f"SELECT dynamoKey, version, failed_tests_listed FROM {DATABASE}.{table}", tz)[2]
+            wanted = sorted(
+                (r["dynamoKey"], r["version"], len(json.loads(r["failed_tests_json"])) if r["failed_tests_json"] else 0)
+                for b in batches
+                for r in b
+            )
+            if sorted(listed) != wanted or not any(n for _, _, n in wanted):
+                raise EngineError(f"{table}.failed_tests_listed: not the lists' entry counts")
             sql = FAILED_TESTS_CURRENT.format(failed=f"{DATABASE}.{failed}", jobs=f"{DATABASE}.{table}")
             current_answers.append(answer(engine, sql, tz))
         except EngineError as e:

@@ -84,7 +84,10 @@ def _row(job: dict, version: int, last: bool) -> dict:
     failed = (rng.randrange(0, 4) if conclusion == "failure" else 0) if has_tests else None
     skipped = rng.randrange(0, 50) if has_tests else None
     failed_json = (
-        json.dumps([{"name": f"test_{i}\u00e9", "message": "assert 'a' == \"b\"\tat x\\y"} for i in range(failed)])
+        json.dumps(
+            [{"name": f"test_{i}\u00e9", "message": "assert 'a' == \"b\"\tat x\\y"} for i in range(failed)],
+            separators=(",", ":"),
+        )
         if failed
         else ""
     )

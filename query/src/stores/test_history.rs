@@ -1,7 +1,7 @@
 //! The reads of one test's history in one backend (contract §12.14), one SQL file each: the
-//! window's jobs of the slots where the test failed, latest version of each, with what each
-//! one's failed list says of the test; and the test's failed-test rows in the window (one key
-//! range), for their messages. The two go out at once.
+//! window's jobs of the slots where the test failed, latest version of each, with how many
+//! entries each one's failed list holds; and the test's failed-test rows in the window (one key
+//! range), which say which job versions listed it, with their messages. The two go out at once.
 
 use oot_contract::RepoName;
 use oot_triage::TestId;
@@ -20,9 +20,20 @@ pub const TEST_HISTORY_FAILURES_SQL: &str = include_str!("../../sql/test_history
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlotJob {
     pub facts: JobFacts,
-    /// What its failed list at that version says of the test.
-    pub list: ListOf,
+    /// How many entries its failed list holds at that version.
+    pub listed_entries: u64,
     pub workflow_run_url: Option<String>,
+}
+
+impl SlotJob {
+    /// What its failed list says of the test, given whether the test's failed-test rows have one
+    /// of this job at this version.
+    pub fn list(&self, lists_test: bool) -> ListOf {
+        ListOf {
+            entries: self.listed_entries,
+            has_test: lists_test,
+        }
+    }
 }
 
 /// A failed-test row of the test: one job version that listed it, with its message.
@@ -35,21 +46,8 @@ pub struct TestFailure {
     pub message_truncated: bool,
 }
 
-/// The text an entry of `failed_tests_json` naming `test` starts with: the projector writes each
-/// entry compact, `name` then `classname` first, strings escaped as serde_json escapes them
-/// (`projector/src/merge/failed.rs`). An escaped string holds no bare `"`, so the text matches
-/// only this test's entries.
-pub fn entry_prefix(test: &TestId) -> String {
-    let json = |text: &str| serde_json::Value::String(text.to_owned()).to_string();
-    format!(
-        "{{\"name\":{},\"classname\":{},",
-        json(&test.name),
-        json(&test.classname)
-    )
-}
-
-// Field names are column names of the jobs table (a test checks them) but for `lists_test` and
-// `listed_entries`, the query's own aliases; selected in this order and read positionally.
+// Field names are column names of the jobs table (a test checks them); selected in this order
+// and read positionally.
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct SlotJobRow {
     #[serde(rename = "dynamoKey")]
@@ -67,8 +65,7 @@ struct SlotJobRow {
     first_seen_at: u32,
     failed_tests: Option<u64>,
     workflow_run_url: String,
-    lists_test: u8,
-    listed_entries: u64,
+    failed_tests_listed: u64,
 }
 
 impl TryFrom<SlotJobRow> for SlotJob {
@@ -92,10 +89,7 @@ impl TryFrom<SlotJobRow> for SlotJob {
                 first_seen_at: i64::from(row.first_seen_at),
                 failed_count: row.failed_tests,
             },
-            list: ListOf {
-                entries: row.listed_entries,
-                has_test: row.lists_test != 0,
-            },
+            listed_entries: row.failed_tests_listed,
             workflow_run_url: non_empty(row.workflow_run_url),
         })
     }
@@ -124,7 +118,7 @@ impl From<TestFailureRow> for TestFailure {
 
 impl CompletedJobs {
     /// Every completed job of `repo` first seen since `since` (on the hour) in a slot where
-    /// `test` failed in that time, latest version of each, with what its list says of `test`.
+    /// `test` failed in that time, latest version of each, with the size of its list.
     pub async fn test_history_jobs(
         &self,
         repo: &RepoName,
@@ -133,7 +127,6 @@ impl CompletedJobs {
     ) -> Result<Vec<SlotJob>, StoreError> {
         let query = self
             .query(TEST_HISTORY_JOBS_SQL)
-            .bind(entry_prefix(test))
             .bind(repo.as_str())
             .bind(date_time(since))
             .bind(repo.as_str())
@@ -169,14 +162,11 @@ mod tests {
 
     use super::*;
 
-    /// The aliases `test_history_jobs.sql` gives what a list says of the test.
-    const ALIASES: [&str; 2] = ["lists_test", "listed_entries"];
-
     /// `?` outside a value is a placeholder to the client: each file has exactly the binds its
     /// caller makes, and no FINAL.
     #[test]
     fn every_sql_file_has_the_placeholders_its_caller_binds() {
-        for (sql, binds) in [(TEST_HISTORY_JOBS_SQL, 7), (TEST_HISTORY_FAILURES_SQL, 4)] {
+        for (sql, binds) in [(TEST_HISTORY_JOBS_SQL, 6), (TEST_HISTORY_FAILURES_SQL, 4)] {
             let fields = sql.matches("?fields").count();
             assert_eq!(fields, 1, "{sql}");
             assert_eq!(sql.matches('?').count() - fields, binds, "{sql}");
@@ -193,21 +183,12 @@ mod tests {
         for sql in [TEST_HISTORY_JOBS_SQL, TEST_HISTORY_FAILURES_SQL] {
             assert!(sql.contains(&format!("FROM {failed}\n")), "{sql}");
         }
-        for alias in ALIASES {
-            assert!(
-                TEST_HISTORY_JOBS_SQL.contains(&format!(" AS {alias}")),
-                "{alias}"
-            );
-        }
     }
 
     #[test]
     fn every_row_reads_columns_of_the_contract() {
         for name in SlotJobRow::COLUMN_NAMES {
-            assert!(
-                is_column(name) || ALIASES.contains(name),
-                "{name} is not a column of the jobs table"
-            );
+            assert!(is_column(name), "{name} is not a column of the jobs table");
         }
         for name in TestFailureRow::COLUMN_NAMES {
             assert!(
@@ -215,24 +196,6 @@ mod tests {
                 "{name} is not a column of the failed-test table"
             );
         }
-    }
-
-    /// As `projector/src/merge/failed.rs` writes an entry (its own test pins those bytes).
-    #[test]
-    fn the_entry_prefix_is_the_projectors_entry_start() {
-        let test = TestId {
-            classname: "C\\D".to_owned(),
-            name: "test_\"q\" [é] / a::b\n\u{1}".to_owned(),
-        };
-        assert_eq!(
-            entry_prefix(&test),
-            r#"{"name":"test_\"q\" [é] / a::b\n\u0001","classname":"C\\D","#
-        );
-        let bare = TestId {
-            classname: String::new(),
-            name: "t".to_owned(),
-        };
-        assert_eq!(entry_prefix(&bare), r#"{"name":"t","classname":"","#);
     }
 
     #[test]
@@ -266,15 +229,14 @@ mod tests {
             first_seen_at: 1_000,
             failed_tests: Some(3),
             workflow_run_url: String::new(),
-            lists_test: 1,
-            listed_entries: 3,
+            failed_tests_listed: 3,
         };
         let job = SlotJob::try_from(row).unwrap();
         let list = ListOf {
             entries: 3,
             has_test: true,
         };
-        assert_eq!((job.list, job.workflow_run_url), (list, None));
+        assert_eq!((job.list(true), job.workflow_run_url), (list, None));
         assert_eq!(job.facts.upstream_repo, None);
         let failure = TestFailure::from(TestFailureRow {
             dynamo_key: "k".to_owned(),

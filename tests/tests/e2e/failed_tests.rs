@@ -414,6 +414,73 @@ async fn a_stack_with_jobs_from_before_the_failed_test_table_fills_it_by_replayi
     assert_eq!(current_rows(s).await, before, "the same rows, versions too");
 }
 
+/// A jobs table made before `failed_tests_listed` gets it from migrate (twice is once), and it
+/// counts the entries of the lists already stored and of those written after.
+#[tokio::test]
+async fn a_jobs_table_made_before_its_list_sizes_gets_them_from_migrate() {
+    let stores = TestStores::unique("listed");
+    let s = &stores.settings;
+    let client = s.clickhouse.client();
+    let system = client.clone().with_database("system");
+    let version: String = system.query("SELECT version()").fetch_one().await.unwrap();
+    system
+        .query(&format!(
+            "CREATE DATABASE IF NOT EXISTS {}",
+            s.clickhouse.database
+        ))
+        .execute()
+        .await
+        .unwrap();
+    let before: String = oot_platform::migrate::completed_jobs_ddl(&s.clickhouse, &version)
+        .lines()
+        .filter(|line| !line.contains(" MATERIALIZED "))
+        .map(|line| line.replace("environment String,", "environment String"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    system.query(&before).execute().await.unwrap();
+    let insert = |key: &str, list: &str| {
+        format!(
+            "INSERT INTO {} (dynamoKey, version, failed_tests_json) VALUES ('{key}', 1, '{list}')",
+            s.clickhouse.qualified_table()
+        )
+    };
+    let two =
+        r#"[{"name":"test_a","classname":"C","message":"x"},{"name":"test_b","classname":"C"}]"#;
+    client
+        .query(&insert("old-two", two))
+        .execute()
+        .await
+        .unwrap();
+    client
+        .query(&insert("old-none", ""))
+        .execute()
+        .await
+        .unwrap();
+
+    for _ in 0..2 {
+        oot_platform::migrate::ensure_clickhouse(&client, &s.clickhouse)
+            .await
+            .unwrap();
+    }
+    let one = r#"[{"name":"test_c","classname":""}]"#;
+    client
+        .query(&insert("new-one", one))
+        .execute()
+        .await
+        .unwrap();
+    let sizes: Vec<(String, u64)> = client
+        .query(&format!(
+            "SELECT dynamoKey, failed_tests_listed FROM {} ORDER BY dynamoKey",
+            s.clickhouse.qualified_table()
+        ))
+        .fetch_all()
+        .await
+        .unwrap();
+    let expected =
+        [("new-one", 1), ("old-none", 0), ("old-two", 2)].map(|(key, n)| (key.to_owned(), n));
+    assert_eq!(sizes, expected);
+}
+
 #[tokio::test]
 async fn migrate_makes_the_table_once_and_retention_drops_its_expired_months() {
     let stores = TestStores::unique("ftretention");
