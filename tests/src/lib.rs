@@ -45,6 +45,21 @@ impl TestStores {
         settings.clickhouse.table = unique_name(&format!("e2e_{prefix}"));
         Self { settings }
     }
+
+    /// For a test that makes a table as an older stack had it, before `migrate`: creates the
+    /// test's ClickHouse database and returns the server's version (for the DDL it renders).
+    pub async fn clickhouse_database_made(&self) -> anyhow::Result<String> {
+        let system = self.settings.clickhouse.client().with_database("system");
+        let version: String = system.query("SELECT version()").fetch_one().await?;
+        system
+            .query(&format!(
+                "CREATE DATABASE IF NOT EXISTS {}",
+                self.settings.clickhouse.database
+            ))
+            .execute()
+            .await?;
+        Ok(version)
+    }
 }
 
 /// Sets up telemetry once per test binary, as the services do, so trace context flows; logs

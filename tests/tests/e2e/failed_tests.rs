@@ -421,23 +421,14 @@ async fn a_jobs_table_made_before_its_list_sizes_gets_them_from_migrate() {
     let stores = TestStores::unique("listed");
     let s = &stores.settings;
     let client = s.clickhouse.client();
-    let system = client.clone().with_database("system");
-    let version: String = system.query("SELECT version()").fetch_one().await.unwrap();
-    system
-        .query(&format!(
-            "CREATE DATABASE IF NOT EXISTS {}",
-            s.clickhouse.database
-        ))
-        .execute()
-        .await
-        .unwrap();
+    let version = stores.clickhouse_database_made().await.unwrap();
     let before: String = oot_platform::migrate::completed_jobs_ddl(&s.clickhouse, &version)
         .lines()
         .filter(|line| !line.contains(" MATERIALIZED "))
         .map(|line| line.replace("environment String,", "environment String"))
         .collect::<Vec<_>>()
         .join("\n");
-    system.query(&before).execute().await.unwrap();
+    client.query(&before).execute().await.unwrap();
     let insert = |key: &str, list: &str| {
         format!(
             "INSERT INTO {} (dynamoKey, version, failed_tests_json) VALUES ('{key}', 1, '{list}')",

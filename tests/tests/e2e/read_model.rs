@@ -513,20 +513,12 @@ async fn a_jobs_table_made_before_the_read_tables_is_backfilled_once_under_concu
     let s = &test.settings;
     let client = s.clickhouse.client();
     let system = client.clone().with_database("system");
-    let version: String = system.query("SELECT version()").fetch_one().await.unwrap();
     oot_platform::migrate::ensure_job_table(&s.dynamo.client().await, &s.dynamo)
         .await
         .unwrap();
     // The jobs table as a stack before the read tables had it, with jobs in it (two versions
     // of some, in separate parts).
-    system
-        .query(&format!(
-            "CREATE DATABASE IF NOT EXISTS {}",
-            s.clickhouse.database
-        ))
-        .execute()
-        .await
-        .unwrap();
+    let version = test.clickhouse_database_made().await.unwrap();
     system
         .query(&oot_platform::migrate::completed_jobs_ddl(
             &s.clickhouse,
@@ -698,6 +690,7 @@ async fn a_jobs_table_made_before_the_read_tables_is_backfilled_once_under_concu
             (read[2].clone(), ReadTableOutcome::AlreadyThere),
             (read[3].clone(), ReadTableOutcome::AlreadyThere),
             (read[4].clone(), ReadTableOutcome::AlreadyThere),
+            (read[5].clone(), ReadTableOutcome::AlreadyThere),
         ]
     );
     assert!(exists(s, &read_tables::view_name(targets)).await);
