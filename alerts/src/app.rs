@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use oot_platform::consumer_progress::{commit_stored_offsets, mark_processed};
 use oot_platform::deliveries_table::ensure_deliveries_topic;
 use oot_platform::health::{health_routes, Readiness};
 use oot_platform::http_metrics::metrics_routes;
@@ -30,9 +31,9 @@ use oot_platform::migrate::ensure_topic;
 use oot_platform::probes::{dynamo_probe, kafka_probe};
 use oot_platform::settings::DynamoSettings;
 use oot_platform::shutdown::serve_until_cancelled;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::Message;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
@@ -293,15 +294,12 @@ impl Evaluating {
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
         };
-        if !offsets.is_empty() {
-            let mut list = TopicPartitionList::new();
-            for ((topic, partition), next) in offsets {
-                list.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
-            }
-            if let Err(error) = consumer.commit(&list, CommitMode::Sync) {
-                // Evaluated again by the next reader: harmless, the state already holds it.
-                tracing::warn!(%error, "offsets not committed; the batch will be evaluated again (harmlessly)");
-            }
+        let processed = offsets
+            .iter()
+            .map(|((topic, partition), &next)| (topic.as_str(), *partition, next));
+        if let Err(error) = mark_processed(consumer, processed) {
+            // Evaluated again by the next reader: harmless, the state already holds it.
+            tracing::warn!(%error, "offsets not stored for commit; the batch will be evaluated again (harmlessly)");
         }
         for transition in &changes.transitions {
             let alert = transition.alert();
@@ -365,11 +363,8 @@ fn apply(
 
 fn subscribe(settings: &AlertsSettings) -> anyhow::Result<StreamConsumer> {
     let kafka = &settings.kafka;
-    let consumer: StreamConsumer = kafka
-        .client_config()
+    let consumer: StreamConsumer = commit_stored_offsets(&mut kafka.client_config())
         .set("group.id", &settings.group)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
         // A new group reads the log from its start: the state is a projection of all of it.
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "cooperative-sticky")

@@ -405,11 +405,11 @@ async fn settle(
             return Ok(false);
         }
     }
-    if let Err(error) = source.commit(batch) {
+    if let Err(error) = source.mark_processed(batch) {
         if let Some(fatal) = source.fatal() {
             return Err(fatal.into());
         }
-        tracing::warn!(%error, "offsets not committed; the batch will be projected again (harmlessly)");
+        tracing::warn!(%error, "offsets not stored for commit; the batch will be projected again (harmlessly)");
     }
     let now = now_micros();
     for event in &batch.events {

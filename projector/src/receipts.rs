@@ -6,7 +6,7 @@
 //! the projection does waits for it. A batch closes at [`BATCH_RECEIPTS`] receipts or
 //! [`BATCH_WAIT`] after its first; its rows go in one INSERT (transient errors retried with
 //! backoff, a row refused for good left out and counted, see [`crate::delivery_rows`]); only then
-//! are its offsets committed, so a crash writes a batch again, which the table collapses (each
+//! are its offsets stored for commit, so a crash writes a batch again, which the table collapses (each
 //! row keyed by its receipt's id).
 //!
 //! A message that does not decode as a receipt is skipped, logged and counted
@@ -18,8 +18,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use oot_platform::consumer_progress::{commit_stored_offsets, mark_processed};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::delivery_rows::{DeliveryRow, DeliveryRows};
@@ -76,10 +77,8 @@ fn subscribe(
     topic: &str,
     group: &str,
 ) -> anyhow::Result<StreamConsumer> {
-    let consumer: StreamConsumer = config
+    let consumer: StreamConsumer = commit_stored_offsets(&mut config)
         .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "cooperative-sticky")
         // A ClickHouse outage is waited out with retries; the group should not evict us.
@@ -129,16 +128,15 @@ async fn consume(
                 return;
             }
         }
-        let mut offsets = TopicPartitionList::new();
-        for (&partition, &next) in &batch.next_offsets {
-            if let Err(error) = offsets.add_partition_offset(topic, partition, Offset::Offset(next))
-            {
-                tracing::warn!(%error, "offset not committed");
-            }
-        }
-        if let Err(error) = consumer.commit(&offsets, CommitMode::Sync) {
+        if let Err(error) = mark_processed(
+            consumer,
+            batch
+                .next_offsets
+                .iter()
+                .map(|(&p, &next)| (topic, p, next)),
+        ) {
             // Written again by the next reader of those partitions: harmless (one row per id).
-            tracing::warn!(%error, "delivery receipts' offsets not committed");
+            tracing::warn!(%error, "delivery receipts' offsets not stored for commit");
         }
         if shutdown.is_cancelled() {
             return;

@@ -22,8 +22,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use oot_avro::CallbackEvent;
+use oot_platform::consumer_progress::{commit_stored_offsets, mark_processed};
 use opentelemetry::propagation::Extractor;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
@@ -211,17 +212,16 @@ pub struct EventSource {
 }
 
 impl EventSource {
-    /// Joins `group_id` on `topic`. Offsets are committed only by [`EventSource::commit`].
+    /// Joins `group_id` on `topic`. Offsets are committed only once [`EventSource::mark_processed`]
+    /// stored them.
     /// Group membership settings (`group.instance.id`, `session.timeout.ms`) come in `config`.
     pub fn subscribe(
         mut config: rdkafka::ClientConfig,
         topic: &str,
         group_id: &str,
     ) -> anyhow::Result<Self> {
-        let consumer: StreamConsumer = config
+        let consumer: StreamConsumer = commit_stored_offsets(&mut config)
             .set("group.id", group_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "cooperative-sticky")
             // A store outage is waited out with retries; the group should not evict us meanwhile.
@@ -415,15 +415,19 @@ impl EventSource {
         }
     }
 
-    /// Commits the batch's offsets, synchronously: when this returns Ok, a restart resumes after
-    /// the batch. A failure (e.g. the partitions were reassigned meanwhile) only means the batch
-    /// will be projected again, which the merge makes harmless.
-    pub fn commit(&self, batch: &Batch) -> anyhow::Result<()> {
-        let mut offsets = TopicPartitionList::new();
-        for (&partition, &next) in &batch.next_offsets {
-            offsets.add_partition_offset(&self.topic, partition, Offset::Offset(next))?;
-        }
-        self.consumer.commit(&offsets, CommitMode::Sync)?;
+    /// Marks the batch processed: its offsets are stored, and librdkafka commits them within
+    /// [`COMMIT_INTERVAL_MS`](oot_platform::consumer_progress::COMMIT_INTERVAL_MS), on a
+    /// revocation or on close (never blocking this task, see [`oot_platform::consumer_progress`]).
+    /// A failure (the partitions were reassigned meanwhile) only means the batch will be
+    /// projected again, which the merge makes harmless.
+    pub fn mark_processed(&self, batch: &Batch) -> anyhow::Result<()> {
+        mark_processed(
+            &self.consumer,
+            batch
+                .next_offsets
+                .iter()
+                .map(|(&p, &next)| (self.topic.as_str(), p, next)),
+        )?;
         Ok(())
     }
 
