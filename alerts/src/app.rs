@@ -65,7 +65,11 @@ pub async fn migrate(settings: &AlertsSettings) -> anyhow::Result<()> {
     tracing::info!(topic = %settings.kafka.topic, outcome = ?topic, "kafka topic");
     let deliveries = ensure_deliveries_topic(&settings.kafka).await?;
     tracing::info!(topic = %settings.kafka.deliveries_topic, outcome = ?deliveries, "kafka deliveries topic");
-    let store = AlertStore::new(settings.dynamo.client().await, &settings.dynamo.table);
+    let store = AlertStore::new(
+        settings.dynamo.client().await,
+        &settings.dynamo.table,
+        settings.retention_secs(),
+    );
     let created = store.ensure_table().await?;
     tracing::info!(table = %store.table(), created, "dynamodb alerts table");
     Ok(())
@@ -95,7 +99,11 @@ impl Application {
         };
         migrate(&settings).await?;
         let dynamo = settings.dynamo.client().await;
-        let store = AlertStore::new(dynamo.clone(), &settings.dynamo.table);
+        let store = AlertStore::new(
+            dynamo.clone(),
+            &settings.dynamo.table,
+            settings.retention_secs(),
+        );
         let (evaluator, pending) = store.load().await?.into_evaluator(config);
         tracing::info!(
             slots = evaluator.slots.len(),
@@ -281,7 +289,10 @@ impl Evaluating {
                     .store(&self.evaluator, &changes, self.settings.hud_url.as_deref())
                     .await
                 {
-                    Ok(recorded) => break recorded,
+                    Ok(stored) => {
+                        self.metrics.refused_items.inc_by(stored.refused as u64);
+                        break stored.recorded;
+                    }
                     Err(error) => {
                         tracing::warn!(error = %format!("{error:#}"), retry_in = ?delay, "alert state not stored; retrying");
                     }

@@ -193,7 +193,8 @@ async fn save(store: &AlertStore, entry: &OutboxEntry, shutdown: &CancellationTo
     let mut delay = Duration::from_millis(100);
     loop {
         match store.save_webhook(entry).await {
-            Ok(()) => return true,
+            // Refused for good (logged): the stored status stays; nothing to wait for.
+            Ok(_) => return true,
             Err(error) => {
                 tracing::warn!(error = %format!("{error:#}"), retry_in = ?delay, "webhook status not stored; retrying");
             }
@@ -228,6 +229,7 @@ mod tests {
                 sent_at: None,
                 body: "{}".into(),
             },
+            expires_at: None,
         }
     }
 

@@ -32,6 +32,8 @@ pub struct AlertsMetrics {
     pub webhooks: Family<Labels, Counter>,
     /// Webhook deliveries waiting to be sent (or retried).
     pub outbox: Gauge,
+    /// State items DynamoDB refused for good (each logged with its key): left out.
+    pub refused_items: Counter,
     pub registry: Arc<Registry>,
 }
 
@@ -52,6 +54,7 @@ impl AlertsMetrics {
             open: Gauge::default(),
             webhooks: Family::default(),
             outbox: Gauge::default(),
+            refused_items: Counter::default(),
             registry: Arc::new(Registry::default()),
         };
         registry.register(
@@ -84,6 +87,11 @@ impl AlertsMetrics {
             "outbox",
             "Webhook deliveries waiting to be sent or retried",
             metrics.outbox.clone(),
+        );
+        registry.register(
+            "refused_items",
+            "Items of the alerts table DynamoDB refused for good (logged with their key), left out",
+            metrics.refused_items.clone(),
         );
         for result in WEBHOOK_RESULTS {
             drop(

@@ -70,6 +70,17 @@ pub struct AlertsSettings {
     )]
     pub batch_wait_ms: u64,
 
+    /// Days a closed alert and a webhook delivery are kept after their transition (DynamoDB's
+    /// time to live deletes them then; open alerts are kept while open). The alerts pages show
+    /// at most this far back.
+    #[arg(
+        long = "retention-days",
+        env = "OOT_ALERTS_RETENTION_DAYS",
+        default_value_t = 90,
+        value_parser = clap::value_parser!(u32).range(1..=3650)
+    )]
+    pub retention_days: u32,
+
     #[command(flatten)]
     pub kafka: KafkaSettings,
 
@@ -92,6 +103,11 @@ impl AlertsSettings {
             webhook_secret,
             ..self
         }
+    }
+
+    /// [`AlertsSettings::retention_days`] in seconds.
+    pub fn retention_secs(&self) -> i64 {
+        i64::from(self.retention_days) * 86_400
     }
 
     pub fn tick(&self) -> Duration {

@@ -40,6 +40,10 @@ pub mod attr {
     /// The item's content as JSON ([`super::StoredAlert`], [`super::StoredWebhook`], or the
     /// evaluator's own state).
     pub const BODY: &str = "body";
+    /// Seconds since the epoch after which DynamoDB's time to live deletes the item: set on a
+    /// closed alert and on every webhook delivery (their transition's time plus the retention),
+    /// never on an open alert or on the evaluator's own state.
+    pub const EXPIRES_AT: &str = "expires_at";
 }
 
 /// The values of [`attr::KIND`].

@@ -8,6 +8,7 @@
 //!   [`deliveries_table`]: the delivery log's topic and table.
 //! - [`consumer_progress`]: how a consumer group records what it processed (stored offsets,
 //!   committed in the background).
+//! - [`dynamo_errors`]: which DynamoDB errors refuse the data for good and which are outages.
 //! - [`dynamo_batch`]: reading many DynamoDB items by key (BatchGetItem, concurrent, unprocessed keys asked again).
 //! - [`health`]: `/healthz` and `/readyz`; [`probes`]: the readiness probe of each store.
 //! - [`http_metrics`]: requests by route and status, latency and in-flight, and `/metrics`.
@@ -17,6 +18,7 @@
 pub mod consumer_progress;
 pub mod deliveries_table;
 pub mod dynamo_batch;
+pub mod dynamo_errors;
 pub mod failed_tests_table;
 pub mod health;
 pub mod http_metrics;

@@ -14,6 +14,7 @@ use futures::StreamExt as _;
 use oot_contract::dynamo::attr;
 use oot_contract::{JobKey, Status, UpstreamPr};
 use oot_platform::dynamo_batch::{get_items, BatchGetError, BatchRead};
+use oot_platform::dynamo_errors::{classify, DynamoFailure};
 
 use crate::merge::{JobRecord, DYNAMODB_FAILED_TESTS_BUDGET};
 
@@ -40,21 +41,6 @@ pub enum JobTableError {
     /// errors that would refuse every job alike (missing table, credentials): waited out.
     #[error("dynamodb: {0}")]
     Unavailable(String),
-}
-
-/// Service error codes about the request's data. Throttling
-/// (`ProvisionedThroughputExceededException`, `ThrottlingException`, `RequestLimitExceeded`),
-/// `InternalServerError`, `TransactionInProgressException` and every other code are transient.
-const REFUSAL_CODES: &[&str] = &[
-    "ValidationException",
-    "ItemCollectionSizeLimitExceededException",
-];
-
-/// Whether a service error `code` (maybe with a `namespace#` prefix) and HTTP `status` are a
-/// refusal of the data rather than an outage.
-pub fn is_refusal(code: &str, status: Option<u16>) -> bool {
-    let code = code.rsplit('#').next().unwrap_or(code);
-    REFUSAL_CODES.contains(&code) && status.is_none_or(|s| s < 500)
 }
 
 /// What became of one `TransactWriteItems`.
@@ -109,15 +95,9 @@ where
         + std::fmt::Debug
         + 'static,
 {
-    let code = error
-        .as_service_error()
-        .and_then(|e| e.code())
-        .map(str::to_owned);
-    let status = error.raw_response().map(|r| r.status().as_u16());
-    let message = aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string();
-    match code {
-        Some(code) if is_refusal(&code, status) => JobTableError::Refused { code, message },
-        _ => JobTableError::Unavailable(message),
+    match classify(&error) {
+        DynamoFailure::Refused { code, message } => JobTableError::Refused { code, message },
+        DynamoFailure::Unavailable(message) => JobTableError::Unavailable(message),
     }
 }
 
@@ -482,26 +462,6 @@ mod tests {
 
     #[test]
     fn only_refusals_of_the_data_are_permanent() {
-        assert!(is_refusal("ValidationException", Some(400)));
-        assert!(is_refusal(
-            "com.amazonaws.dynamodb.v20120810#ValidationException",
-            Some(400)
-        ));
-        assert!(is_refusal("ItemCollectionSizeLimitExceededException", None));
-        for transient in [
-            "ProvisionedThroughputExceededException",
-            "ThrottlingException",
-            "RequestLimitExceeded",
-            "InternalServerError",
-            "ResourceNotFoundException",
-            "UnrecognizedClientException",
-        ] {
-            assert!(!is_refusal(transient, Some(400)), "{transient}");
-        }
-        assert!(
-            !is_refusal("ValidationException", Some(503)),
-            "a 5xx is an outage"
-        );
         let refused = JobTableError::Refused {
             code: "ValidationException".into(),
             message: "Number overflow".into(),

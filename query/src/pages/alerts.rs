@@ -88,6 +88,49 @@ pub fn render(view: &AlertsView, now: i64) -> Markup {
     layout::page(&title, now, Some(freshness), body)
 }
 
+/// How many open alerts the backend page shows in its section; the alerts page has them all.
+const OPEN_SHOWN_ON_BACKEND_PAGE: usize = 5;
+
+/// The backend page's alerts section: how many are open and closed in the window, the open
+/// ones newest first (a few), and the way to the alerts page.
+pub fn backend_section(repo: &str, view: &AlertsView, now: i64) -> Markup {
+    let open: Vec<&AlertView> = view.alerts.iter().filter(|a| a.state == "open").collect();
+    let path = alerts_path(Some(repo));
+    html! {
+        section.alerts-summary aria-labelledby="alerts-heading" {
+            h2 #alerts-heading { "Alerts" }
+            p {
+                @if view.open == 0 {
+                    span class="state state-success" { "✔ none open" }
+                } @else {
+                    span class="state state-failure" { "● " (view.open) " open" }
+                }
+                " · " (view.recently_closed) " closed in the last " (view.window) " · "
+                a href=(format!("{path}{}", format::query(&[("window", Some(view.window))]))) {
+                    "all alerts, with their webhook deliveries"
+                }
+            }
+            @if !open.is_empty() {
+                ul.open-alerts {
+                    @for alert in open.iter().take(OPEN_SHOWN_ON_BACKEND_PAGE) {
+                        li {
+                            code { (alert.rule) } " "
+                            @if let (Some(workflow), Some(job)) = (&alert.workflow_name, &alert.job_name) {
+                                (workflow) " / " (job)
+                            } @else { "the whole backend" }
+                            ": " (alert.summary)
+                            " (opened " (format::time(alert.opened_at.as_deref(), now)) ")"
+                        }
+                    }
+                }
+                @if view.open > OPEN_SHOWN_ON_BACKEND_PAGE {
+                    p { "and " (view.open - OPEN_SHOWN_ON_BACKEND_PAGE) " more on the alerts page." }
+                }
+            }
+        }
+    }
+}
+
 fn alert_item(alert: &AlertView, show_backend: bool, now: i64) -> Markup {
     html! {
         article.alert {

@@ -10,6 +10,7 @@ use crate::pages::format;
 use crate::pages::layout::{self, Freshness};
 use crate::pages::scorecard;
 use crate::pages::trends;
+use crate::views::alerts::AlertsView;
 use crate::views::backend::{BackendView, Failure, Header, Row, Target};
 use crate::views::cell::JobCell;
 use crate::views::deliveries::CountsView;
@@ -21,15 +22,19 @@ fn failure_anchor(i: usize) -> String {
     format!("failure-{i}")
 }
 
-/// The page; `readiness`, `trends` and the delivery counts (`deliveries`, docs/contract.md
-/// §16), when given, are shown under the header.
-pub fn render(
-    view: &BackendView,
-    readiness: Option<&ScorecardView>,
-    trends: Option<&TrendsView>,
-    deliveries: Option<&[CountsView]>,
-    now: i64,
-) -> Markup {
+/// What the page shows under its header, each when given.
+#[derive(Default)]
+pub struct Sections<'a> {
+    pub readiness: Option<&'a ScorecardView>,
+    pub trends: Option<&'a TrendsView>,
+    /// The delivery counts (docs/contract.md §16).
+    pub deliveries: Option<&'a [CountsView]>,
+    /// The backend's open alerts and those closed in the page's window (§17.6).
+    pub alerts: Option<&'a AlertsView>,
+}
+
+/// The page.
+pub fn render(view: &BackendView, sections: &Sections<'_>, now: i64) -> Markup {
     let newest = format::newest(view.rows.iter().map(|r| r.last_seen_at.as_deref()));
     let freshness = Freshness {
         generated_at: view.generated_at.as_deref(),
@@ -89,14 +94,18 @@ pub fn render(
             href(w.map_or(view.window, |w| w.as_str()), 1)
         }))
         (header(&view.header))
-        @if let Some(readiness) = readiness { (scorecard::section(readiness, now)) }
-        @if let Some(trends) = trends { (trends::section(trends)) }
-        @if let Some(counts) = deliveries {
+        @if let Some(readiness) = sections.readiness { (scorecard::section(readiness, now)) }
+        @if let Some(trends) = sections.trends { (trends::section(trends)) }
+        @if let Some(counts) = sections.deliveries {
             (crate::pages::deliveries::section(&view.downstream_repo, counts))
         }
-        p {
-            a href=(crate::pages::alerts::alerts_path(Some(&view.downstream_repo))) {
-                "alerts: open and recently closed, with their webhook deliveries"
+        @if let Some(alerts) = sections.alerts {
+            (crate::pages::alerts::backend_section(&view.downstream_repo, alerts, now))
+        } @else {
+            p {
+                a href=(crate::pages::alerts::alerts_path(Some(&view.downstream_repo))) {
+                    "alerts: open and recently closed, with their webhook deliveries"
+                }
             }
         }
         h2 { "Upstream targets × jobs" }

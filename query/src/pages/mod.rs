@@ -118,19 +118,24 @@ async fn backend_page(
         repo: repo.clone(),
         days: crate::views::trends::TrendDays::DEFAULT,
     };
-    let (view, readiness, trends, deliveries) = tokio::try_join!(
+    let alerts = crate::params::AlertsParams {
+        repo: repo.clone(),
+        window: params.window,
+    };
+    let (view, readiness, trends, deliveries, alerts) = tokio::try_join!(
         api::load_backend(&stores, params),
         api::load_scorecard(&stores, &repo),
         api::load_trends(&stores, trends),
         api::delivery_counts_at(&stores, &repo, clock::now()),
+        api::load_alerts(&stores, alerts),
     )?;
-    Ok(html(backend::render(
-        &view,
-        Some(&readiness),
-        Some(&trends),
-        Some(&deliveries),
-        clock::now(),
-    )))
+    let sections = backend::Sections {
+        readiness: Some(&readiness),
+        trends: Some(&trends),
+        deliveries: Some(&deliveries),
+        alerts: Some(&alerts),
+    };
+    Ok(html(backend::render(&view, &sections, clock::now())))
 }
 
 async fn deliveries_page(

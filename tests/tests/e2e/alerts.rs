@@ -19,7 +19,8 @@ use oot_alerts::settings::{AlertsCli, AlertsSettings};
 use oot_contract::Conclusion;
 use oot_e2e::callbacks::{repo, sample, Job, Trigger};
 use oot_e2e::{
-    eventually, ingest_config, query_config, unique_name, TestIngest, TestQuery, TestStores,
+    eventually, ingest_config, projector_config, query_config, unique_name, TestIngest,
+    TestProjector, TestQuery, TestStores,
 };
 use secrecy::SecretString;
 use serde_json::Value;
@@ -276,6 +277,13 @@ async fn an_alert_opens_once_after_the_failures_and_closes_once_after_the_passes
     let config = config_file(backend, &receiver.url);
     let group = unique_name("e2e-alerts");
     let evaluator = Evaluator::start(settings(&stores, &group, &config)).await;
+    // The projector too, for the backend page (its jobs, beside its alerts).
+    let projector = TestProjector::spawn(projector_config(&stores.settings))
+        .await
+        .unwrap();
+    let query = TestQuery::spawn(query_config(&stores.settings))
+        .await
+        .unwrap();
 
     // Two failures: nothing yet.
     send(&ingest, backend, 1, Conclusion::Failure).await;
@@ -314,6 +322,13 @@ async fn an_alert_opens_once_after_the_failures_and_closes_once_after_the_passes
     evaluator.evaluated(5).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.calls().len(), 1, "an open alert is not repeated");
+    // The backend page counts it open and names its job.
+    let section = alerts_section(&query, backend).await;
+    assert!(section.contains("● 1 open"), "{section}");
+    assert!(
+        section.contains(JOB) && section.contains("failing_streak"),
+        "{section}"
+    );
 
     // The second pass in a row closes it, sent once.
     send(&ingest, backend, 6, Conclusion::Success).await;
@@ -333,10 +348,12 @@ async fn an_alert_opens_once_after_the_failures_and_closes_once_after_the_passes
     assert_eq!(receiver.calls().len(), 2, "{:#?}", receiver.calls());
     assert_eq!(evaluator.metrics.webhooks_total("sent"), 0);
 
+    // The backend page: none open, one closed in its window.
+    let section = alerts_section(&query, backend).await;
+    assert!(section.contains("✔ none open"), "{section}");
+    assert!(section.contains("1 closed in the last 7d"), "{section}");
+
     // The query service lists it, closed, both deliveries sent, and never the webhook URL.
-    let query = TestQuery::spawn(query_config(&stores.settings))
-        .await
-        .unwrap();
     let (status, _, view) = query.get(&format!("/api/oot/{backend}/alerts")).await;
     assert_eq!(status, 200, "{view:#}");
     let listed = view["alerts"].as_array().unwrap();
@@ -381,7 +398,163 @@ async fn an_alert_opens_once_after_the_failures_and_closes_once_after_the_passes
         .unwrap();
     assert_eq!(csv.lines().count(), 2, "{csv}");
     evaluator.stop().await;
+    projector.stop().await.unwrap();
     let _ = std::fs::remove_file(config);
+}
+
+/// The alerts section of `backend`'s page (7-day window, the default).
+async fn alerts_section(query: &TestQuery, backend: &str) -> String {
+    let page = query
+        .client
+        .get(format!("{}/oot/{backend}", query.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap();
+    let start = html
+        .find("id=\"alerts-heading\"")
+        .unwrap_or_else(|| panic!("no alerts section on the backend page:\n{html}"));
+    let end = html[start..]
+        .find("</section>")
+        .map_or(html.len(), |e| start + e);
+    html[start..end].to_owned()
+}
+
+/// The evaluator's table keeps what it must and no more: DynamoDB's time to live is on, a
+/// closed alert and every webhook delivery carry their expiry (the transition plus the
+/// retention), an open alert and the evaluator's own items none; an item DynamoDB refuses for
+/// good (a slot's runs over 400 KB) is left out and counted while the rest of the batch is
+/// stored, instead of being retried forever.
+#[tokio::test]
+async fn closed_alerts_expire_and_an_item_dynamodb_refuses_is_left_out() {
+    use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
+    use oot_alerts::evaluator::{Changes, SlotKey};
+    use oot_alerts::history::{Rated, Run, SlotHistory};
+    use oot_alerts::lifecycle::Transition;
+    use oot_alerts::store::AlertStore;
+    use oot_contract::alerts::{attr, RunLink, StoredAlert};
+
+    const RETENTION: i64 = 30 * 86_400;
+    let stores = TestStores::unique("alerts-ttl");
+    let client = stores.settings.dynamo.client().await;
+    let store = AlertStore::new(client.clone(), &stores.settings.dynamo.table, RETENTION);
+    assert!(store.ensure_table().await.unwrap());
+    assert!(
+        !store.ensure_table().await.unwrap(),
+        "a second migrate is a no-op"
+    );
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(store.table())
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some(attr::EXPIRES_AT));
+    assert!(matches!(
+        ttl.time_to_live_status(),
+        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+    ));
+
+    let link = |url: String| RunLink {
+        job_key: "k".to_owned(),
+        run_id: "1".to_owned(),
+        run_attempt: 1,
+        conclusion: "failure".to_owned(),
+        upstream_sha: None,
+        pr_number: None,
+        trigger: "nightly".to_owned(),
+        url,
+        received_at: 1_700_000_000_000_000,
+    };
+    let slot = |job: &str| SlotKey {
+        backend: "acme/ttl".to_owned(),
+        workflow_name: WORKFLOW.to_owned(),
+        job_name: job.to_owned(),
+    };
+    let history = |url: String| SlotHistory {
+        runs: vec![Run {
+            link: link(url),
+            rated: Rated::Fail,
+        }],
+        nightly: Vec::new(),
+        last_result_at: 1_700_000_000_000_000,
+    };
+    let alert = |id: &str, closed_at: Option<i64>| StoredAlert {
+        id: id.to_owned(),
+        rule: "failing_streak".to_owned(),
+        backend: "acme/ttl".to_owned(),
+        workflow_name: Some(WORKFLOW.to_owned()),
+        job_name: Some(JOB.to_owned()),
+        summary: "failing".to_owned(),
+        first_failing: None,
+        runs: Vec::new(),
+        opened_at: 1_700_000_000_000_000,
+        closed_at,
+        closed_because: closed_at.map(|_| "passed twice".to_owned()),
+    };
+    let closed_at = 1_700_000_500_000_000;
+    let mut evaluator =
+        oot_alerts::evaluator::Evaluator::new(oot_alerts::config::AlertsConfig::default());
+    evaluator
+        .slots
+        .insert(slot("small"), history("https://ci.example/1".to_owned()));
+    evaluator.slots.insert(
+        slot("huge"),
+        history(format!("https://ci.example/{}", "x".repeat(450 * 1024))),
+    );
+    let changes = Changes {
+        slots: [slot("small"), slot("huge")].into_iter().collect(),
+        refusals: Default::default(),
+        transitions: vec![
+            Transition::Opened(alert("still-open", None)),
+            Transition::Closed(alert("closed", Some(closed_at))),
+        ],
+    };
+    let stored = store.store(&evaluator, &changes, None).await.unwrap();
+    assert_eq!(stored.refused, 1, "the slot over 400 KB, alone");
+
+    let loaded = store.load().await.unwrap();
+    let jobs: Vec<&str> = loaded
+        .slots
+        .iter()
+        .map(|(key, _)| key.job_name.as_str())
+        .collect();
+    assert_eq!(jobs, ["small"], "the rest of the batch is stored");
+    assert_eq!(loaded.alerts.len(), 1, "the open alert is resumed");
+
+    let items = client
+        .scan()
+        .table_name(store.table())
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .to_vec();
+    let expiry_of = |kind: &str, needle: &str| {
+        let item = items
+            .iter()
+            .find(|i| {
+                i.get(attr::KIND) == Some(&AttributeValue::S(kind.to_owned()))
+                    && matches!(i.get(attr::SK), Some(AttributeValue::S(sk)) if sk.contains(needle))
+            })
+            .unwrap_or_else(|| panic!("no {kind} item {needle}: {items:#?}"));
+        match item.get(attr::EXPIRES_AT) {
+            Some(AttributeValue::N(n)) => Some(n.parse::<i64>().unwrap()),
+            _ => None,
+        }
+    };
+    assert_eq!(
+        expiry_of("alert", "closed"),
+        Some(closed_at / 1_000_000 + RETENTION)
+    );
+    assert_eq!(expiry_of("alert", "still-open"), None, "open alerts stay");
+    assert_eq!(
+        expiry_of("slot", "small"),
+        None,
+        "the evaluator's own state stays"
+    );
 }
 
 /// A receiver that answers 500 twice gets the same delivery again, with backoff, until it
