@@ -44,7 +44,11 @@
 //! baseline (in process, the served loader alone is timed): the busiest backend's failing tests
 //! at 24h, 7d and 30d (`failing tests …`); the history of its most frequent failing test of the
 //! last 7 days, at 7d and 30d (`test history …`); the PR with the most failed jobs, with its
-//! triage, other PRs looked for in 7d (the default) and 30d (`PR triage …`).
+//! triage, other PRs looked for in 7d (the default) and 30d (`PR triage …`); and issue 12's,
+//! without baseline too: the busiest backend's scorecard (its JSON; the page column is its
+//! badge, drawn from the same read), trends over 30 and 90 days, and nightly view at 7 and 30
+//! days. The backend page (`backend …`, page column) also reads the scorecard, the 30-day
+//! trends, the delivery counts and the alerts beside the matrix.
 //!
 //! **Memory.** `BENCH_CONCURRENCY` (8) clients requesting the 30-day summary and the 30-day
 //! backend view (JSON and page) for `BENCH_MEMORY_SECS` (5) s; the service's peak RSS
@@ -67,7 +71,7 @@ use oot_platform::settings::StoreSettings;
 use oot_projector::replay::{replay, ReplayArgs};
 use oot_query::api::Stores;
 use oot_query::params::{
-    BackendParams, FailingTestsParams, PrParams, PrTriageParams, TestHistoryParams,
+    BackendParams, FailingTestsParams, PrParams, PrTriageParams, TestHistoryParams, TrendsParams,
 };
 use oot_query::rules::Window;
 use serde::Serialize;
@@ -490,6 +494,10 @@ enum Ask {
     FailingTests(FailingTestsParams),
     TestHistory(TestHistoryParams),
     PrTriage(PrTriageParams),
+    /// Issue 12's views: no full-scan baseline either.
+    Scorecard(oot_contract::RepoName),
+    Trends(TrendsParams),
+    Nightly(BackendParams),
 }
 
 impl Ask {
@@ -507,6 +515,9 @@ enum Answer {
     Pr(Box<oot_query::views::pr::PrView>),
     FailingTests(Box<oot_query::views::failing_tests::FailingTestsView>),
     TestHistory(Box<oot_query::views::test_history::TestHistoryView>),
+    Scorecard(Box<oot_query::views::scorecard::ScorecardView>),
+    Trends(Box<oot_query::views::trends::TrendsView>),
+    Nightly(Box<oot_query::views::nightly::NightlyView>),
 }
 
 async fn answer(stores: &Stores, ask: &Ask, baseline: bool, now: i64) -> anyhow::Result<Answer> {
@@ -535,8 +546,25 @@ async fn answer(stores: &Stores, ask: &Ask, baseline: bool, now: i64) -> anyhow:
         (Ask::PrTriage(p), false) => {
             Answer::Pr(Box::new(api::pr_triage_at(stores, p.clone(), now).await?))
         }
-        (Ask::FailingTests(_) | Ask::TestHistory(_) | Ask::PrTriage(_), true) => {
-            anyhow::bail!("issue 11's views have no baseline")
+        (Ask::Scorecard(repo), false) => {
+            Answer::Scorecard(Box::new(api::scorecard_at(stores, repo, now).await?))
+        }
+        (Ask::Trends(p), false) => {
+            Answer::Trends(Box::new(api::trends_at(stores, p.clone(), now).await?))
+        }
+        (Ask::Nightly(p), false) => {
+            Answer::Nightly(Box::new(api::nightly_at(stores, p.clone(), now).await?))
+        }
+        (
+            Ask::FailingTests(_)
+            | Ask::TestHistory(_)
+            | Ask::PrTriage(_)
+            | Ask::Scorecard(_)
+            | Ask::Trends(_)
+            | Ask::Nightly(_),
+            true,
+        ) => {
+            anyhow::bail!("issue 11's and 12's views have no baseline")
         }
     })
 }
@@ -625,10 +653,44 @@ fn cases(data: &Dataset) -> anyhow::Result<Vec<Case>> {
         page: format!("/pr/{pr}?window=7d"),
         ask: Ask::Pr(PrParams::parse(&pr, Some("window=7d")).map_err(invalid)?),
     });
+    readiness_cases(&mut cases, org, repo)?;
     if let Some(tests) = &data.tests {
         triage_cases(&mut cases, org, repo, tests)?;
     }
     Ok(cases)
+}
+
+/// Issue 12's views of the busiest backend: its scorecard (JSON) and badge (the page column:
+/// the SVG, read from the same scorecard), its trends over 30 and 90 days, its nightly view at
+/// 7 and 30 days.
+fn readiness_cases(cases: &mut Vec<Case>, org: &str, repo: &str) -> anyhow::Result<()> {
+    let invalid = |e: oot_query::error::ApiError| anyhow::anyhow!("{e}");
+    let backend = BackendParams::parse(org, repo, None).map_err(invalid)?.repo;
+    cases.push(Case {
+        name: "scorecard / badge".to_owned(),
+        json: format!("/api/oot/{org}/{repo}/scorecard"),
+        page: format!("/badge/{org}/{repo}.svg"),
+        ask: Ask::Scorecard(backend),
+    });
+    for days in ["30", "90"] {
+        let query = format!("days={days}");
+        cases.push(Case {
+            name: format!("trends {days}d"),
+            json: format!("/api/oot/{org}/{repo}/trends?{query}"),
+            page: format!("/oot/{org}/{repo}/trends?{query}"),
+            ask: Ask::Trends(TrendsParams::parse(org, repo, Some(&query)).map_err(invalid)?),
+        });
+    }
+    for window in [Window::Week, Window::Month] {
+        let query = format!("window={}", window.as_str());
+        cases.push(Case {
+            name: format!("nightly {}", window.as_str()),
+            json: format!("/api/oot/{org}/{repo}/nightly?{query}"),
+            page: format!("/oot/{org}/{repo}/nightly?{query}"),
+            ask: Ask::Nightly(BackendParams::parse(org, repo, Some(&query)).map_err(invalid)?),
+        });
+    }
+    Ok(())
 }
 
 /// Issue 11's views: the busiest backend's failing tests, its most frequent failing test's
