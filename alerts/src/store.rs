@@ -405,31 +405,36 @@ impl AlertStore {
     /// Puts each item of `requests` alone: how many DynamoDB refused for good (each logged).
     async fn put_one_by_one(&self, requests: &[WriteRequest]) -> anyhow::Result<usize> {
         let mut refused = 0;
-        for item in requests
-            .iter()
-            .filter_map(|r| r.put_request())
-            .map(|p| p.item())
-        {
-            let answer = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item.clone()))
-                .send()
-                .await;
-            if let Err(error) = answer {
-                match classify(&error) {
-                    DynamoFailure::Refused { code, message } => {
-                        refused += 1;
-                        log_refused(item, &code, &message);
-                    }
-                    DynamoFailure::Unavailable(message) => {
-                        anyhow::bail!("writing {}: {message}", self.table)
-                    }
-                }
+        for put in requests.iter().filter_map(|r| r.put_request()) {
+            if !self.put_unless_refused(put.item().clone()).await? {
+                refused += 1;
             }
         }
         Ok(refused)
+    }
+
+    /// Puts `item`: `Ok(false)` when DynamoDB refused it for good (logged by key), an `Err`
+    /// for an outage.
+    async fn put_unless_refused(&self, item: Item) -> anyhow::Result<bool> {
+        let answer = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item.clone()))
+            .send()
+            .await;
+        match answer {
+            Ok(_) => Ok(true),
+            Err(error) => match classify(&error) {
+                DynamoFailure::Refused { code, message } => {
+                    log_refused(&item, &code, &message);
+                    Ok(false)
+                }
+                DynamoFailure::Unavailable(message) => {
+                    anyhow::bail!("writing {}: {message}", self.table)
+                }
+            },
+        }
     }
 
     /// Records a delivery unless it is there already.
@@ -468,26 +473,7 @@ impl AlertStore {
     /// Writes a delivery's new status. `Ok(false)` when DynamoDB refused it for good (logged):
     /// the stored status stays as it was.
     pub async fn save_webhook(&self, entry: &OutboxEntry) -> anyhow::Result<bool> {
-        let item = webhook_item(entry)?;
-        let answer = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item.clone()))
-            .send()
-            .await;
-        match answer {
-            Ok(_) => Ok(true),
-            Err(error) => match classify(&error) {
-                DynamoFailure::Refused { code, message } => {
-                    log_refused(&item, &code, &message);
-                    Ok(false)
-                }
-                DynamoFailure::Unavailable(message) => {
-                    anyhow::bail!("writing {}: {message}", self.table)
-                }
-            },
-        }
+        self.put_unless_refused(webhook_item(entry)?).await
     }
 }
 
