@@ -379,29 +379,39 @@ pub async fn load_nightly(
     nightly_at(stores, params, clock::now()).await
 }
 
-/// [`load_nightly`] at `now`: at once, the window's nightly jobs (the release diff's read of
-/// the targets table's nightly deliveries and their ranges of the by-target table, whole jobs)
-/// and the repo's running jobs; the view keeps the nightlies of the window and pages them.
+/// [`load_nightly`] at `now` (docs/contract.md §12.17): at once, the window's nightly
+/// deliveries summed up (each with its commit and first job's time), its columns, and the repo's
+/// running jobs; from those the rows are ordered and the page's taken ([`nightly::plan`]); then
+/// only the page's deliveries' jobs are read (the by-target table, by key). A request holds a
+/// page of jobs, whatever the window's size.
 pub async fn nightly_at(
     stores: &Stores,
     params: BackendParams,
     now: i64,
 ) -> Result<crate::views::nightly::NightlyView, StoreError> {
+    use crate::views::nightly;
     let BackendParams { repo, window, page } = params;
     let since = window.since(now);
     // To the end of the current hour: no job is first seen later.
     let until = crate::rules::start_of_hour(now) + crate::rules::HOUR;
-    let (completed, running) = tokio::try_join!(
-        stores.completed.nightly_jobs(&repo, since, until),
+    let (deliveries, columns, running) = tokio::try_join!(
+        stores.completed.nightly_deliveries(&repo, since, until),
+        stores.completed.nightly_columns(&repo, since, until),
         stores.live.running_of_repo(&repo),
     )?;
-    Ok(crate::views::nightly::build(
+    let plan = nightly::plan(repo.as_str(), window, now, &deliveries, &running, page);
+    let completed = stores
+        .completed
+        .target_jobs(&repo, since, plan.targets_to_read())
+        .await?;
+    Ok(nightly::build_page(
         repo.as_str(),
         window,
         now,
+        plan,
+        columns,
         completed,
         running,
-        page,
     ))
 }
 

@@ -285,11 +285,16 @@ NIGHTLIES_BEFORE_CASES = (
     + [[repo, T0 + 10 * D, T0 + 30 * D, ["nightly", "push"], repo, T0 + 30 * D] for repo in data.REPOS]
     + [["nobody/nothing", T0, T0 + 41 * D, ["push"], "nobody/nothing", T0 + 41 * D]]
 )
+# The nightly view (query/src/stores/completed.rs nightly_deliveries and nightly_columns,
+# docs/contract.md §12.17): its deliveries and columns, with nightlies_before.sql's binds but
+# the window's start last (the data's jobs without a PR are pushes, as above).
+NIGHTLY_VIEW_CASES = (
+    [[repo, T0, T0 + 41 * D, ["push"], repo, T0] for repo in data.REPOS]
+    + [[repo, T0 + 10 * D, T0 + 41 * D, ["nightly", "push"], repo, T0 + 10 * D] for repo in data.REPOS]
+    + [["nobody/nothing", T0, T0 + 41 * D, ["push"], "nobody/nothing", T0]]
+)
 # Files a caller reads with another row struct too: each (struct, cases), run as QUERIES' own.
-# The nightly view (query/src/stores/completed.rs nightly_jobs, docs/contract.md §12.17) reads
-# the release diff's nightlies as whole jobs, the end of the hours bound last.
 ALSO_READ_AS: dict[str, list[tuple[str, list[list]]]] = {
-    "nightlies_before.sql": [("JobRow", NIGHTLIES_BEFORE_CASES)],
     # The readiness gates read the same sums with the end-to-end histogram.
     "cells_sums.sql": [("GateSumsRow", [[0], [T0 + 10 * D], [T0 + 400 * D]] + REPO_WINDOW_CASES)],
 }
@@ -338,6 +343,8 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
     "failing_window_jobs.sql": ("TriageJobRow", REPO_WINDOW_CASES),
     "failing_window_tests.sql": ("FailedTestKeyRow", [case + case for case in REPO_WINDOW_CASES]),
     "nightlies_before.sql": ("TriageJobRow", NIGHTLIES_BEFORE_CASES),
+    "nightly_deliveries.sql": ("NightlyDeliveryRow", NIGHTLY_VIEW_CASES),
+    "nightly_columns.sql": ("ColumnRow", NIGHTLY_VIEW_CASES),
     # One test's history (query/src/stores/test_history.rs, docs/contract.md §12.14).
     # failed_tests_listed is computed by each engine from the lists of data.py (checked below).
     "test_history_jobs.sql": (

@@ -20,6 +20,7 @@ use crate::job::{Job, JobState, SummaryJob, TestCounts};
 use crate::stores::{read, readable, Skipped, StoreError, Unreadable};
 use crate::target::{Newest, StoredTarget, TargetKey, TargetSummary};
 use crate::views::backend::Column;
+use crate::views::nightly::NightlyDelivery;
 
 const STORE: &str = "clickhouse";
 
@@ -29,6 +30,8 @@ pub const PR_JOBS_SQL: &str = include_str!("../../sql/pr_jobs.sql");
 pub const BACKEND_TARGETS_SQL: &str = include_str!("../../sql/backend_targets.sql");
 pub const BACKEND_COLUMNS_SQL: &str = include_str!("../../sql/backend_columns.sql");
 pub const TARGET_JOBS_SQL: &str = include_str!("../../sql/target_jobs.sql");
+pub const NIGHTLY_DELIVERIES_SQL: &str = include_str!("../../sql/nightly_deliveries.sql");
+pub const NIGHTLY_COLUMNS_SQL: &str = include_str!("../../sql/nightly_columns.sql");
 pub const FAILED_TESTS_SQL: &str = include_str!("../../sql/failed_tests.sql");
 /// The full-window reads the read tables replaced: the reference of the tests and the benchmark.
 pub const BASELINE_REPO_JOBS_SQL: &str = include_str!("../../sql/baseline_repo_jobs.sql");
@@ -266,6 +269,15 @@ struct ColumnRow {
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
+struct NightlyDeliveryRow {
+    upstream_repo: String,
+    target_event: String,
+    target_delivery: String,
+    head_sha: String,
+    first_job_at: u32,
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
 struct FailedTestsRow {
     #[serde(rename = "dynamoKey")]
     dynamo_key: String,
@@ -443,27 +455,65 @@ impl CompletedJobs {
         Ok(readable(STORE, answers.into_iter().map(TryInto::try_into)))
     }
 
-    /// The completed jobs of `repo`'s nightly deliveries (no PR, an event type of
-    /// [`oot_triage::Trigger::NIGHTLY_EVENT_TYPES`]) with a job first seen in the hours from
-    /// `from` to `until` (exclusive, both on the hour), latest version of each: the nightly
-    /// view's (docs/contract.md §12.17). The release diff's read (`nightlies_before.sql`, the
-    /// targets table's nightly deliveries, then their ranges of the by-target table), asked for
-    /// whole jobs: a delivery's jobs first seen before `from` come too, and the caller drops them.
-    pub async fn nightly_jobs(
+    /// `repo`'s nightly deliveries (no PR, an event type of
+    /// [`oot_triage::Trigger::NIGHTLY_EVENT_TYPES`]) with a job first seen from `since` (on the
+    /// hour) to `until` (exclusive), each with its commit and when its first job of those was
+    /// first seen: the nightly view's rows (docs/contract.md §12.17), without their jobs.
+    pub async fn nightly_deliveries(
         &self,
         repo: &RepoName,
-        from: i64,
+        since: i64,
         until: i64,
-    ) -> Result<Vec<Job>, StoreError> {
-        let query = self
-            .query(crate::stores::triage::NIGHTLIES_BEFORE_SQL)
+    ) -> Result<Vec<NightlyDelivery>, StoreError> {
+        let query = self.nightly_window_query(NIGHTLY_DELIVERIES_SQL, repo, since, until);
+        let rows: Vec<NightlyDeliveryRow> = self.fetch(query).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| NightlyDelivery {
+                upstream_repo: r.upstream_repo,
+                head_sha: non_empty(r.head_sha),
+                event_type: r.target_event,
+                delivery_id: r.target_delivery,
+                first_seen_at: i64::from(r.first_job_at),
+            })
+            .collect())
+    }
+
+    /// Every (workflow, job name) of `repo`'s nightly jobs first seen from `since` to `until`:
+    /// the nightly view's columns.
+    pub async fn nightly_columns(
+        &self,
+        repo: &RepoName,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<Column>, StoreError> {
+        let query = self.nightly_window_query(NIGHTLY_COLUMNS_SQL, repo, since, until);
+        let rows: Vec<ColumnRow> = self.fetch(query).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Column {
+                workflow_name: r.workflow_name,
+                job_name: r.job_name,
+            })
+            .collect())
+    }
+
+    /// `sql` (nightly_deliveries.sql, nightly_columns.sql) bound to `repo`'s nightlies of the
+    /// hours from `since` to `until`.
+    fn nightly_window_query(
+        &self,
+        sql: &str,
+        repo: &RepoName,
+        since: i64,
+        until: i64,
+    ) -> clickhouse::query::Query {
+        self.query(sql)
             .bind(repo.as_str())
-            .bind(date_time(from))
+            .bind(date_time(since))
             .bind(date_time(until))
             .bind(oot_triage::Trigger::NIGHTLY_EVENT_TYPES.as_slice())
             .bind(repo.as_str())
-            .bind(date_time(until));
-        self.jobs(query).await
+            .bind(date_time(since))
     }
 
     /// The `failed_tests_json` of each of `keys` (jobs of `repo`) that has a row.

@@ -30,6 +30,7 @@ use crate::clock::rfc3339;
 use crate::job::Job;
 use crate::params::PageRequest;
 use crate::rules::{in_window, latest_of_each_job, with_running, Window};
+use crate::target::TargetKey;
 use crate::views::backend::{column_of, page_range, Column, Page};
 use crate::views::cell::JobCell;
 use crate::views::pr::{headline, StateCounts};
@@ -139,20 +140,136 @@ struct BuiltRow {
     shown: BTreeMap<Column, Job>,
 }
 
-/// The nightly view of `repo` for `window` ending at `now`, page `page`, from the completed
-/// jobs read (any jobs: those of other repos, outside the window or not nightly are left out)
-/// and the repo's running jobs.
-pub fn build(
+/// A nightly delivery of the window as the stores sum it up (`nightly_deliveries.sql`): its
+/// upstream commit and when its first job in the window was first seen. The rows of the view
+/// and their order come from these; the jobs are read for one page's deliveries only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NightlyDelivery {
+    pub upstream_repo: String,
+    pub head_sha: Option<String>,
+    pub event_type: String,
+    pub delivery_id: String,
+    pub first_seen_at: i64,
+}
+
+impl NightlyDelivery {
+    fn row_key(&self) -> RowKey {
+        match &self.head_sha {
+            Some(sha) => RowKey::Commit {
+                upstream_repo: self.upstream_repo.clone(),
+                sha: sha.clone(),
+            },
+            None => RowKey::Delivery {
+                upstream_repo: self.upstream_repo.clone(),
+                event_type: self.event_type.clone(),
+                delivery_id: self.delivery_id.clone(),
+            },
+        }
+    }
+
+    /// The by-target table's key of its jobs.
+    pub fn target(&self) -> TargetKey {
+        TargetKey::Delivery {
+            event_type: self.event_type.clone(),
+            upstream_repo: self.upstream_repo.clone(),
+            delivery_id: self.delivery_id.clone(),
+        }
+    }
+}
+
+/// The window's rows in their order, and the page's: what [`build_page`] shows, and whose
+/// deliveries' jobs it needs ([`NightlyPlan::targets_to_read`]).
+#[derive(Debug, Clone)]
+pub struct NightlyPlan {
+    page: PageRequest,
+    total_rows: usize,
+    has_more: bool,
+    /// The page's rows, in order, each with when its first job was first seen.
+    rows: Vec<(RowKey, i64)>,
+    /// The completed deliveries of the page's rows.
+    targets: Vec<TargetKey>,
+}
+
+impl NightlyPlan {
+    /// The deliveries whose completed jobs the page shows.
+    pub fn targets_to_read(&self) -> &[TargetKey] {
+        &self.targets
+    }
+}
+
+/// Which job of what was read the view shows: `repo`'s nightlies first seen in the window.
+fn kept<'a>(repo: &'a str, since: i64) -> impl Fn(&Job) -> bool + 'a {
+    move |j: &Job| j.downstream_repo == repo && in_window(j.first_seen_at, since) && is_nightly(j)
+}
+
+/// Orders the rows of `repo`'s nightly view for `window` ending at `now`: every commit (or
+/// commit-less delivery) of the window's nightly `deliveries` and of the repo's `running` jobs,
+/// newest first by when its first job was first seen, ties by key; then takes page `page`.
+pub fn plan(
     repo: &str,
     window: Window,
     now: i64,
+    deliveries: &[NightlyDelivery],
+    running: &[Job],
+    page: PageRequest,
+) -> NightlyPlan {
+    let since = window.since(now);
+    let keep = kept(repo, since);
+    let mut first_seen: BTreeMap<RowKey, i64> = BTreeMap::new();
+    let mut note = |key: RowKey, at: i64| {
+        let first = first_seen.entry(key).or_insert(at);
+        *first = (*first).min(at);
+    };
+    for delivery in deliveries
+        .iter()
+        .filter(|d| in_window(d.first_seen_at, since))
+    {
+        note(delivery.row_key(), delivery.first_seen_at);
+    }
+    for job in running.iter().filter(|j| keep(j) && j.is_running()) {
+        note(RowKey::of(job), job.first_seen_at);
+    }
+    let mut rows: Vec<(RowKey, i64)> = first_seen.into_iter().collect();
+    // Newest first; ties (two commits first seen in one second) by key, so the order never
+    // depends on the order rows were read in.
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let total_rows = rows.len();
+    let range = page_range(page, total_rows);
+    let has_more = total_rows > range.end;
+    let rows: Vec<(RowKey, i64)> = rows
+        .into_iter()
+        .skip(range.start)
+        .take(range.len())
+        .collect();
+    let on_page: BTreeSet<&RowKey> = rows.iter().map(|(key, _)| key).collect();
+    let targets = deliveries
+        .iter()
+        .filter(|d| in_window(d.first_seen_at, since) && on_page.contains(&d.row_key()))
+        .map(NightlyDelivery::target)
+        .collect();
+    NightlyPlan {
+        page,
+        total_rows,
+        has_more,
+        rows,
+        targets,
+    }
+}
+
+/// The nightly view's page `plan` names: its rows from the `completed` jobs of their
+/// deliveries and the repo's `running` jobs (anything else read is left out), under the
+/// window's `columns` (those of its completed nightlies; the running ones' are added).
+pub fn build_page(
+    repo: &str,
+    window: Window,
+    now: i64,
+    plan: NightlyPlan,
+    columns: Vec<Column>,
     completed: Vec<Job>,
     running: Vec<Job>,
-    page: PageRequest,
 ) -> NightlyView {
     let since = window.since(now);
-    let keep =
-        |j: &Job| j.downstream_repo == repo && in_window(j.first_seen_at, since) && is_nightly(j);
+    let keep = kept(repo, since);
     let completed: Vec<Job> = completed
         .into_iter()
         .filter(|j| keep(j) && !j.is_running())
@@ -161,24 +278,34 @@ pub fn build(
         .into_iter()
         .filter(|j| keep(j) && j.is_running())
         .collect();
-    let all = with_running(completed, running, |j| j.job_key.as_str());
-
-    let columns: Vec<Column> = all
-        .iter()
-        .map(column_of)
+    let columns: Vec<Column> = columns
+        .into_iter()
+        .chain(running.iter().map(column_of))
         .collect::<BTreeSet<Column>>()
         .into_iter()
         .collect();
-    let mut by_row: BTreeMap<RowKey, Vec<Job>> = BTreeMap::new();
-    for job in all {
-        by_row.entry(RowKey::of(&job)).or_default().push(job);
+    let on_page: BTreeMap<&RowKey, usize> = plan
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, (key, _))| (key, i))
+        .collect();
+    let mut jobs_of: Vec<Vec<Job>> = vec![Vec::new(); plan.rows.len()];
+    for job in with_running(completed, running, |j| j.job_key.as_str()) {
+        if let Some(&i) = on_page.get(&RowKey::of(&job)) {
+            jobs_of[i].push(job);
+        }
     }
-    let mut rows: Vec<BuiltRow> = by_row
-        .into_iter()
-        .map(|(key, jobs)| {
-            let seen = jobs.iter().map(|j| j.first_seen_at);
-            let first_seen_at = seen.clone().min().unwrap_or(since);
-            let last_seen_at = seen.max().unwrap_or(since);
+    let rows = plan
+        .rows
+        .iter()
+        .zip(jobs_of)
+        .map(|((key, first_seen_at), jobs)| {
+            let last_seen_at = jobs
+                .iter()
+                .map(|j| j.first_seen_at)
+                .max()
+                .unwrap_or(*first_seen_at);
             let deliveries = jobs
                 .iter()
                 .map(|j| Delivery {
@@ -190,31 +317,15 @@ pub fn build(
                 .into_iter()
                 .map(|j| (column_of(&j), j))
                 .collect();
-            BuiltRow {
-                key,
-                first_seen_at,
+            let row = BuiltRow {
+                key: key.clone(),
+                first_seen_at: *first_seen_at,
                 last_seen_at,
                 deliveries,
                 shown,
-            }
+            };
+            commit_row(row, &columns)
         })
-        .collect();
-    // Newest first; ties (two commits first seen in one second) by key, so the order never
-    // depends on the order rows were read in.
-    rows.sort_by(|a, b| {
-        b.first_seen_at
-            .cmp(&a.first_seen_at)
-            .then_with(|| a.key.cmp(&b.key))
-    });
-
-    let total_rows = rows.len();
-    let range = page_range(page, total_rows);
-    let has_more = total_rows > range.end;
-    let rows = rows
-        .into_iter()
-        .skip(range.start)
-        .take(range.len())
-        .map(|row| commit_row(row, &columns))
         .collect();
     NightlyView {
         downstream_repo: repo.to_owned(),
@@ -225,12 +336,61 @@ pub fn build(
         columns,
         rows,
         page: Page {
-            page: page.page,
-            per_page: page.per_page,
-            has_more,
+            page: plan.page.page,
+            per_page: plan.page.per_page,
+            has_more: plan.has_more,
         },
-        total_rows,
+        total_rows: plan.total_rows,
     }
+}
+
+/// The nightly deliveries `completed` (of any repo, window or trigger) hold of `repo`'s window:
+/// what the stores sum up in `nightly_deliveries.sql`, from the jobs themselves.
+pub fn deliveries_of(repo: &str, since: i64, completed: &[Job]) -> Vec<NightlyDelivery> {
+    let keep = kept(repo, since);
+    let mut deliveries: BTreeMap<(String, String, String), NightlyDelivery> = BTreeMap::new();
+    for job in completed.iter().filter(|j| keep(j) && !j.is_running()) {
+        let upstream_repo = job.upstream_repo.clone().unwrap_or_default();
+        let key = (
+            upstream_repo.clone(),
+            job.event_type.clone(),
+            job.delivery_id.clone(),
+        );
+        let delivery = deliveries.entry(key).or_insert_with(|| NightlyDelivery {
+            upstream_repo,
+            head_sha: job.head_sha.clone(),
+            event_type: job.event_type.clone(),
+            delivery_id: job.delivery_id.clone(),
+            first_seen_at: job.first_seen_at,
+        });
+        delivery.first_seen_at = delivery.first_seen_at.min(job.first_seen_at);
+    }
+    deliveries.into_values().collect()
+}
+
+/// The nightly view of `repo` for `window` ending at `now`, page `page`, from the window's
+/// completed jobs (any jobs: those of other repos, outside the window or not nightly are left
+/// out) and the repo's running jobs: [`plan`] and [`build_page`] on the jobs at hand. The
+/// service reads the plan's inputs and the page's jobs apart (`api::nightly_at`); this is the
+/// same view from everything at once.
+pub fn build(
+    repo: &str,
+    window: Window,
+    now: i64,
+    completed: Vec<Job>,
+    running: Vec<Job>,
+    page: PageRequest,
+) -> NightlyView {
+    let since = window.since(now);
+    let deliveries = deliveries_of(repo, since, &completed);
+    let keep = kept(repo, since);
+    let columns: Vec<Column> = completed
+        .iter()
+        .filter(|j| keep(j) && !j.is_running())
+        .map(column_of)
+        .collect();
+    let plan = plan(repo, window, now, &deliveries, &running, page);
+    build_page(repo, window, now, plan, columns, completed, running)
 }
 
 fn commit_row(row: BuiltRow, columns: &[Column]) -> CommitRow {
@@ -515,6 +675,131 @@ mod tests {
             1,
             "columns are the window's, on every page"
         );
+    }
+
+    /// What the service does: the plan from the deliveries summed up, then the page from the
+    /// jobs of the page's deliveries alone (and every running job) — the same view as from every
+    /// job of the window at once, on every page.
+    #[test]
+    fn a_page_built_from_its_own_deliveries_jobs_is_the_page_of_the_whole_window() {
+        use JobState::{Failure, Running, Success};
+        let mut completed: Vec<Job> = (1..=7)
+            .flat_map(|i| {
+                let sha = i.to_string().repeat(40);
+                let delivery = format!("d{i}");
+                [
+                    nightly(
+                        &format!("k{i}"),
+                        &sha,
+                        &delivery,
+                        "test",
+                        (&i.to_string(), 1),
+                        Failure,
+                        5_000 - 10 * i,
+                    ),
+                    nightly(
+                        &format!("r{i}"),
+                        &sha,
+                        &delivery,
+                        "test",
+                        (&i.to_string(), 2),
+                        Success,
+                        4_000 - i,
+                    ),
+                    nightly(
+                        &format!("b{i}"),
+                        &sha,
+                        &delivery,
+                        "build",
+                        (&i.to_string(), 1),
+                        Success,
+                        5_000 - 10 * i,
+                    ),
+                ]
+            })
+            .collect();
+        // Commit 3 delivered again by a periodic run, and a delivery without a commit.
+        let mut periodic = nightly(
+            "p3",
+            &"3".repeat(40),
+            "p-d3",
+            "lint",
+            ("70", 1),
+            Success,
+            100,
+        );
+        periodic.event_type = "periodic".to_owned();
+        completed.push(periodic);
+        let mut no_commit = nightly("n1", SHA_1, "n-d1", "test", ("80", 1), Success, 4_975);
+        no_commit.head_sha = None;
+        no_commit.event_type = "schedule".to_owned();
+        completed.push(no_commit);
+        // Not the view's: an old nightly and a PR job.
+        completed.push(nightly(
+            "old",
+            SHA_2,
+            "d-old",
+            "test",
+            ("90", 1),
+            Success,
+            9 * 86_400,
+        ));
+        completed.push(job("a/b", "pr-job"));
+        let running = vec![
+            nightly(
+                "run1",
+                &"8".repeat(40),
+                "d8",
+                "test",
+                ("81", 1),
+                Running,
+                10,
+            ),
+            nightly("run2", &"5".repeat(40), "d5", "test", ("5", 3), Running, 20),
+        ];
+        let since = Window::Week.since(NOW);
+        let deliveries = deliveries_of("a/b", since, &completed);
+        let columns: Vec<Column> = completed
+            .iter()
+            .filter(|j| kept("a/b", since)(j))
+            .map(column_of)
+            .collect();
+        for number in 1..=5 {
+            let asked = page(number, 2);
+            let whole = view(completed.clone(), running.clone(), asked);
+            let plan = plan("a/b", Window::Week, NOW, &deliveries, &running, asked);
+            let targets: BTreeSet<StoredTargetKey> =
+                plan.targets_to_read().iter().map(stored).collect();
+            let of_page: Vec<Job> = completed
+                .iter()
+                .filter(|j| targets.contains(&(j.event_type.clone(), j.delivery_id.clone())))
+                .cloned()
+                .collect();
+            let paged = build_page(
+                "a/b",
+                Window::Week,
+                NOW,
+                plan,
+                columns.clone(),
+                of_page,
+                running.clone(),
+            );
+            assert_eq!(paged, whole, "page {number}");
+        }
+        assert_eq!(view(completed, running, page(1, 2)).total_rows, 9);
+    }
+
+    type StoredTargetKey = (String, String);
+
+    fn stored(target: &TargetKey) -> StoredTargetKey {
+        match target {
+            TargetKey::Delivery {
+                event_type,
+                delivery_id,
+                ..
+            } => (event_type.clone(), delivery_id.clone()),
+            TargetKey::Pr { .. } => panic!("a nightly is no PR target"),
+        }
     }
 
     #[test]
