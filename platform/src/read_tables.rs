@@ -83,9 +83,11 @@ pub const LEVELS: &str = "_levels";
 pub const FAILED_TESTS_BY_JOB: &str = "_failed_tests_by_job";
 /// Suffix of the failed tests on PRs.
 pub const FAILED_TESTS_ON_PRS: &str = "_failed_tests_on_prs";
+/// Suffix of the deliveries without a PR (the nightly view's).
+pub const NIGHTLIES: &str = "_nightlies";
 
 /// Every read table, in the order they are made (after their sources).
-pub const READ_TABLES: [ReadTable; 6] = [
+pub const READ_TABLES: [ReadTable; 7] = [
     ReadTable {
         suffix: BY_TARGET,
         source_suffix: "",
@@ -127,6 +129,13 @@ pub const READ_TABLES: [ReadTable; 6] = [
         create_sql: include_str!("../sql/create_oot_workflow_job_failed_tests_on_prs.sql"),
         fill_sql: include_str!("../sql/fill_oot_workflow_job_failed_tests_on_prs.sql"),
         ttl_column: "first_seen_at",
+    },
+    ReadTable {
+        suffix: NIGHTLIES,
+        source_suffix: "",
+        create_sql: include_str!("../sql/create_oot_workflow_job_nightlies.sql"),
+        fill_sql: include_str!("../sql/fill_oot_workflow_job_nightlies.sql"),
+        ttl_column: "hour",
     },
 ];
 
@@ -568,7 +577,8 @@ mod tests {
                 "jobs_columns",
                 "jobs_levels",
                 "jobs_failed_tests_by_job",
-                "jobs_failed_tests_on_prs"
+                "jobs_failed_tests_on_prs",
+                "jobs_nightlies"
             ]
         );
         for t in READ_TABLES {

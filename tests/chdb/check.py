@@ -74,7 +74,7 @@ T0 = data.T0
 # The tables ordered for the views (platform/src/read_tables.rs): a table of the jobs table
 # `jobs` is `jobs{suffix}`, made by create_oot_workflow_job{suffix}.sql and filled by
 # fill_oot_workflow_job{suffix}.sql.
-READ_TABLE_SUFFIXES = ["_by_target", "_targets", "_columns", "_levels"]
+READ_TABLE_SUFFIXES = ["_by_target", "_targets", "_columns", "_levels", "_nightlies"]
 JOB_TABLE_STEM = "oot_workflow_job"
 
 # The failed-test table of a jobs table `jobs` (oot_contract::clickhouse::failed_tests_table).
@@ -102,6 +102,7 @@ TTL_COLUMN = {
     "create_oot_workflow_job_columns.sql": "hour",
     "create_oot_job_cells.sql": "hour",
     "create_oot_workflow_job_levels.sql": "day",
+    "create_oot_workflow_job_nightlies.sql": "hour",
 }
 
 # Each query file: the row struct whose fields `?fields` becomes, and the cases to run, each a
@@ -286,12 +287,12 @@ NIGHTLIES_BEFORE_CASES = (
     + [["nobody/nothing", T0, T0 + 41 * D, ["push"], "nobody/nothing", T0 + 41 * D]]
 )
 # The nightly view (query/src/stores/completed.rs nightly_deliveries and nightly_columns,
-# docs/contract.md §12.17): its deliveries and columns, with nightlies_before.sql's binds but
-# the window's start last (the data's jobs without a PR are pushes, as above).
+# docs/contract.md §12.17): its deliveries and columns from the nightlies table, the window's
+# hours and the event types bound (the data's jobs without a PR are pushes, as above).
 NIGHTLY_VIEW_CASES = (
-    [[repo, T0, T0 + 41 * D, ["push"], repo, T0] for repo in data.REPOS]
-    + [[repo, T0 + 10 * D, T0 + 41 * D, ["nightly", "push"], repo, T0 + 10 * D] for repo in data.REPOS]
-    + [["nobody/nothing", T0, T0 + 41 * D, ["push"], "nobody/nothing", T0]]
+    [[repo, T0, T0 + 41 * D, ["push"]] for repo in data.REPOS]
+    + [[repo, T0 + 10 * D, T0 + 41 * D, ["nightly", "push"]] for repo in data.REPOS]
+    + [["nobody/nothing", T0, T0 + 41 * D, ["push"]]]
 )
 # Files a caller reads with another row struct too: each (struct, cases), run as QUERIES' own.
 ALSO_READ_AS: dict[str, list[tuple[str, list[list]]]] = {

@@ -512,8 +512,6 @@ impl CompletedJobs {
             .bind(date_time(since))
             .bind(date_time(until))
             .bind(oot_triage::Trigger::NIGHTLY_EVENT_TYPES.as_slice())
-            .bind(repo.as_str())
-            .bind(date_time(since))
     }
 
     /// The `failed_tests_json` of each of `keys` (jobs of `repo`) that has a row.

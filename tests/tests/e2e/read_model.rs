@@ -691,6 +691,7 @@ async fn a_jobs_table_made_before_the_read_tables_is_backfilled_once_under_concu
             (read[3].clone(), ReadTableOutcome::AlreadyThere),
             (read[4].clone(), ReadTableOutcome::AlreadyThere),
             (read[5].clone(), ReadTableOutcome::AlreadyThere),
+            (read[6].clone(), ReadTableOutcome::AlreadyThere),
         ]
     );
     assert!(exists(s, &read_tables::view_name(targets)).await);
