@@ -268,6 +268,15 @@ struct ColumnRow {
     job_name: String,
 }
 
+impl From<ColumnRow> for Column {
+    fn from(row: ColumnRow) -> Column {
+        Column {
+            workflow_name: row.workflow_name,
+            job_name: row.job_name,
+        }
+    }
+}
+
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct NightlyDeliveryRow {
     upstream_repo: String,
@@ -423,13 +432,7 @@ impl CompletedJobs {
             .bind(repo.as_str())
             .bind(date_time(since));
         let rows: Vec<ColumnRow> = self.fetch(query).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Column {
-                workflow_name: r.workflow_name,
-                job_name: r.job_name,
-            })
-            .collect())
+        Ok(rows.into_iter().map(Column::from).collect())
     }
 
     /// The completed jobs of `repo` first seen since `since` for each of `targets`: their
@@ -489,13 +492,7 @@ impl CompletedJobs {
     ) -> Result<Vec<Column>, StoreError> {
         let query = self.nightly_window_query(NIGHTLY_COLUMNS_SQL, repo, since, until);
         let rows: Vec<ColumnRow> = self.fetch(query).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Column {
-                workflow_name: r.workflow_name,
-                job_name: r.job_name,
-            })
-            .collect())
+        Ok(rows.into_iter().map(Column::from).collect())
     }
 
     /// `sql` (nightly_deliveries.sql, nightly_columns.sql) bound to `repo`'s nightlies of the
