@@ -150,6 +150,11 @@ fn checked(call: &Call) -> Value {
 /// The rules file of a test: `backend`'s failing streak of 3, closed by 2 passes, sent to
 /// `url`; the other rules off, so only the streak speaks. Retries 200 ms apart.
 fn config_file(backend: &str, url: &str) -> std::path::PathBuf {
+    config_file_with_rules(backend, url, "")
+}
+
+/// [`config_file`] with `rules` (TOML lines) overriding `backend`'s rules.
+fn config_file_with_rules(backend: &str, url: &str, rules: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("{}.toml", unique_name("oot-alerts-e2e")));
     let text = format!(
         r#"
@@ -169,6 +174,9 @@ timeout_ms = 5000
 
 [backends."{backend}"]
 webhooks = ["{url}"]
+
+[backends."{backend}".rules]
+{rules}
 "#
     );
     std::fs::write(&path, text).unwrap();
@@ -555,6 +563,56 @@ async fn closed_alerts_expire_and_an_item_dynamodb_refuses_is_left_out() {
         None,
         "the evaluator's own state stays"
     );
+}
+
+/// Refusals over the rate open a backend-wide alert, once, from ingest's receipts on the
+/// deliveries topic: a team whose callbacks are refused hears of it, with the reason's word.
+#[tokio::test]
+async fn callbacks_refused_over_the_rate_open_one_alert_for_the_backend() {
+    let backend = "acme/alerts-refusals";
+    let stores = TestStores::unique("alerts");
+    let ingest = TestIngest::spawn(ingest_config(&stores.settings))
+        .await
+        .unwrap();
+    let receiver = Receiver::start(0).await;
+    let config = config_file_with_rules(backend, &receiver.url, "refusals_per_hour = 2");
+    let evaluator = Evaluator::start(settings(&stores, &unique_name("e2e-alerts"), &config)).await;
+    let refused = |run: u64| {
+        let mut body = nightly(backend, run)
+            .completed(
+                Conclusion::Failure,
+                time::OffsetDateTime::now_utc(),
+                Some(60.0),
+            )
+            .to_json();
+        body["untrusted"]["callback_payload"]["workflow"]["run_attempt"] = "0".into();
+        body
+    };
+    for run in 1..=2 {
+        let answer = ingest.post_callback(refused(run).to_string()).await;
+        assert_eq!(answer.status().as_u16(), 400);
+    }
+    // Two refusals in the hour are within the rate: nothing.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(receiver.calls().is_empty(), "{:#?}", receiver.calls());
+    // The third is over it: one alert, for the whole backend.
+    for run in 3..=5 {
+        let answer = ingest.post_callback(refused(run).to_string()).await;
+        assert_eq!(answer.status().as_u16(), 400);
+    }
+    let calls = calls_at_least(&receiver, 1).await;
+    let opened = checked(&calls[0]);
+    assert_eq!(opened["kind"], "opened");
+    assert_eq!(opened["rule"], "refusals");
+    assert_eq!(opened["backend"], backend);
+    assert!(
+        opened["summary"].as_str().unwrap().contains("invalid"),
+        "{opened:#}"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(receiver.calls().len(), 1, "an open alert is not repeated");
+    evaluator.stop().await;
+    let _ = std::fs::remove_file(config);
 }
 
 /// A receiver that answers 500 twice gets the same delivery again, with backoff, until it
