@@ -13,8 +13,6 @@
 -- The PR view's triage (§12.15) reads the nightlies around a PR's jobs so; the release diff
 -- (§12.16) the nightlies of its window and of its time ranges, binding the end of the hours as
 -- the last value and keeping the jobs first seen in them.
--- The nightly view (§12.17) reads the window's nightlies so too, the end of the hours bound
--- last, selecting the columns the matrix shows (every one a column of the by-target table).
 SELECT ?fields
 FROM {table}_by_target
 WHERE (upstream_repo, target_pr, target_event, target_delivery) IN (

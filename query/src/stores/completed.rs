@@ -709,9 +709,8 @@ mod tests {
         assert_eq!(JobRow::COLUMN_NAMES[0], col::DYNAMO_KEY);
     }
 
-    /// The jobs a read table gives (`target_jobs.sql`, and the nightly view's
-    /// `nightlies_before.sql`) are read as [`JobRow`]s: every field a column of the by-target
-    /// table.
+    /// The jobs a read table gives (`target_jobs.sql`: a backend page's and a nightly page's)
+    /// are read as [`JobRow`]s: every field a column of the by-target table.
     #[test]
     fn job_rows_read_columns_of_the_by_target_table() {
         let by_target = oot_platform::read_tables::declared_columns(

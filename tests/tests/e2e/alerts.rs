@@ -148,13 +148,9 @@ fn checked(call: &Call) -> Value {
 }
 
 /// The rules file of a test: `backend`'s failing streak of 3, closed by 2 passes, sent to
-/// `url`; the other rules off, so only the streak speaks. Retries 200 ms apart.
-fn config_file(backend: &str, url: &str) -> std::path::PathBuf {
-    config_file_with_rules(backend, url, "")
-}
-
-/// [`config_file`] with `rules` (TOML lines) overriding `backend`'s rules.
-fn config_file_with_rules(backend: &str, url: &str, rules: &str) -> std::path::PathBuf {
+/// `url`; the other rules off, so only the streak speaks, unless `rules` (TOML lines) override
+/// `backend`'s. Retries 200 ms apart.
+fn config_file(backend: &str, url: &str, rules: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("{}.toml", unique_name("oot-alerts-e2e")));
     let text = format!(
         r#"
@@ -271,20 +267,53 @@ async fn calls_at_least(receiver: &Receiver, n: usize) -> Vec<Call> {
     receiver.calls()
 }
 
+/// What each evaluator test starts with: its own stores, ingest, a webhook receiver answering
+/// 500 to its first `failures` requests, `backend`'s rules file (with the `rules` overrides)
+/// sending to it, and the evaluator on a consumer group of its own.
+struct Scene {
+    stores: TestStores,
+    ingest: TestIngest,
+    receiver: Receiver,
+    config: std::path::PathBuf,
+    group: String,
+    evaluator: Evaluator,
+}
+
+impl Scene {
+    async fn start(backend: &str, failures: usize, rules: &str) -> Scene {
+        let stores = TestStores::unique("alerts");
+        let ingest = TestIngest::spawn(ingest_config(&stores.settings))
+            .await
+            .unwrap();
+        let receiver = Receiver::start(failures).await;
+        let config = config_file(backend, &receiver.url, rules);
+        let group = unique_name("e2e-alerts");
+        let evaluator = Evaluator::start(settings(&stores, &group, &config)).await;
+        Scene {
+            stores,
+            ingest,
+            receiver,
+            config,
+            group,
+            evaluator,
+        }
+    }
+}
+
 /// Issue 13: a backend that breaks gets one webhook call naming the job and the first failing
 /// commit, and one when it recovers; an evaluator restarted sends neither again; the alerts
 /// JSON and page list the alert with its deliveries.
 #[tokio::test]
 async fn an_alert_opens_once_after_the_failures_and_closes_once_after_the_passes() {
     let backend = "acme/alerts-streak";
-    let stores = TestStores::unique("alerts");
-    let ingest = TestIngest::spawn(ingest_config(&stores.settings))
-        .await
-        .unwrap();
-    let receiver = Receiver::start(0).await;
-    let config = config_file(backend, &receiver.url);
-    let group = unique_name("e2e-alerts");
-    let evaluator = Evaluator::start(settings(&stores, &group, &config)).await;
+    let Scene {
+        stores,
+        ingest,
+        receiver,
+        config,
+        group,
+        evaluator,
+    } = Scene::start(backend, 0, "").await;
     // The projector too, for the backend page (its jobs, beside its alerts).
     let projector = TestProjector::spawn(projector_config(&stores.settings))
         .await
@@ -570,13 +599,13 @@ async fn closed_alerts_expire_and_an_item_dynamodb_refuses_is_left_out() {
 #[tokio::test]
 async fn callbacks_refused_over_the_rate_open_one_alert_for_the_backend() {
     let backend = "acme/alerts-refusals";
-    let stores = TestStores::unique("alerts");
-    let ingest = TestIngest::spawn(ingest_config(&stores.settings))
-        .await
-        .unwrap();
-    let receiver = Receiver::start(0).await;
-    let config = config_file_with_rules(backend, &receiver.url, "refusals_per_hour = 2");
-    let evaluator = Evaluator::start(settings(&stores, &unique_name("e2e-alerts"), &config)).await;
+    let Scene {
+        ingest,
+        receiver,
+        config,
+        evaluator,
+        ..
+    } = Scene::start(backend, 0, "refusals_per_hour = 2").await;
     let refused = |run: u64| {
         let mut body = nightly(backend, run)
             .completed(
@@ -620,13 +649,14 @@ async fn callbacks_refused_over_the_rate_open_one_alert_for_the_backend() {
 #[tokio::test]
 async fn a_failing_receiver_gets_retries_then_the_delivery_succeeds() {
     let backend = "acme/alerts-retry";
-    let stores = TestStores::unique("alerts");
-    let ingest = TestIngest::spawn(ingest_config(&stores.settings))
-        .await
-        .unwrap();
-    let receiver = Receiver::start(2).await;
-    let config = config_file(backend, &receiver.url);
-    let evaluator = Evaluator::start(settings(&stores, &unique_name("e2e-alerts"), &config)).await;
+    let Scene {
+        stores,
+        ingest,
+        receiver,
+        config,
+        evaluator,
+        ..
+    } = Scene::start(backend, 2, "").await;
     for run in 1..=3 {
         send(&ingest, backend, run, Conclusion::TimedOut).await;
     }
