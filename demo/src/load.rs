@@ -407,6 +407,10 @@ fn failed_tests(
         .collect()
 }
 
+/// How often the synthetic upstream dispatches its scheduled (nightly and periodic) runs:
+/// every 4 hours, as upstream's periodic workflows do.
+const NIGHTLY_RUN_SECS: i64 = 4 * 3_600;
+
 /// A callback's JSON body and when ingest receives it.
 type Body = (Vec<u8>, OffsetDateTime);
 
@@ -433,12 +437,39 @@ fn job_callbacks(
     let prs = (spec.jobs / 40).max(10);
     let nightly = rng.per_mille(50);
     let pr = 150_000 + rng.range(0, prs);
+    let leg = rng.range(1, 7);
+    let run_attempt = if rng.per_mille(40) { 2 } else { 1 };
+    let queue_time = rng.range(5, 1_800) as f64 + 0.25;
+    let duration = rng.range(600, 7_200);
+    let running = index < spec.running;
+    let window = u64::from(spec.days.max(1)) * 86_400;
+    // When the job starts (running) or ends (completed), drawn before the trigger: a nightly's
+    // delivery is the scheduled run of its start.
+    let ago = if running {
+        rng.range(60, 3 * 3_600)
+    } else {
+        rng.range(60, window)
+    };
+    let started = if running {
+        now - seconds(ago)
+    } else {
+        now - seconds(ago) - seconds(duration)
+    };
     let upstream = RepoName::parse("pytorch/pytorch")?;
     let head_sha = format!("{:016x}{:016x}{:08x}", mix(pr), mix(pr ^ 1), pr as u32);
+    // A nightly job belongs to a scheduled run: one every NIGHTLY_RUN_SECS, on one upstream
+    // commit that every backend tests, one delivery per backend; as upstream dispatches them
+    // (a run's jobs arrive together there; here they start at random times within its period).
+    let scheduled_run = started.unix_timestamp().div_euclid(NIGHTLY_RUN_SECS) as u64;
     let trigger = if nightly {
         Trigger::Nightly {
             upstream,
-            head_sha: format!("{:016x}{:016x}{:08x}", mix(index), mix(index ^ 7), 0),
+            head_sha: format!(
+                "{:016x}{:016x}{:08x}",
+                mix(scheduled_run),
+                mix(scheduled_run ^ 7),
+                0
+            ),
         }
     } else {
         Trigger::PullRequest(PullRequest {
@@ -450,39 +481,35 @@ fn job_callbacks(
             branch: format!("load/{pr}"),
         })
     };
-    let run_key = if nightly { index } else { pr };
+    let delivery_id = if nightly {
+        format!("load-{}-n{scheduled_run}-{backend}", spec.seed)
+    } else {
+        format!("load-{}-{pr}-{backend}", spec.seed)
+    };
     // Each job its own workflow run: on GitHub a run holds one job of each name per attempt,
     // so two jobs of one name (two pushes to a PR) are two runs. Unique per seed and job (a
     // hash modulo 10^9 collided ~1,000 times in 10M jobs, and jobs sharing a run id count as
     // attempts of one run); seeds 10^11 apart.
     let run_id = 20_000_000_000 + (spec.seed % 1_000) * 100_000_000_000 + index;
-    let leg = rng.range(1, 7);
     let job = Job {
         repo: RepoName::parse(&repo)?,
         level,
         trigger,
-        delivery_id: format!("load-{}-{run_key}-{backend}", spec.seed),
+        delivery_id,
         workflow,
         job_name: format!("{platform} / test (default, {leg}, 6)"),
         run_id,
-        run_attempt: if rng.per_mille(40) { 2 } else { 1 },
+        run_attempt,
         check_run_id: 40_000_000_000 + mix(spec.seed.wrapping_add(index)) % 1_000_000_000_000,
     };
-    let queue_time = rng.range(5, 1_800) as f64 + 0.25;
-    let duration = rng.range(600, 7_200);
-    let running = index < spec.running;
     let mut out = Vec::with_capacity(2);
     if running {
-        let started = now - seconds(rng.range(60, 3 * 3_600));
         let body = serde_json::to_vec(&job.in_progress(started, queue_time).to_json())?;
         out.push((body, started + time::Duration::SECOND));
         return Ok((out, true, false));
     }
-    let window = u64::from(spec.days.max(1)) * 86_400;
-    let ago = rng.range(60, window);
     let completed_at = now - seconds(ago);
     let ago = i64::try_from(ago).unwrap_or(i64::MAX);
-    let started = completed_at - seconds(duration);
     let body = serde_json::to_vec(&job.in_progress(started, queue_time).to_json())?;
     out.push((body, started + time::Duration::SECOND));
     let roll = rng.range(0, 1000);
@@ -808,6 +835,66 @@ mod tests {
             let (b, ..) = job_events(&spec, index, now, &limits).expect("valid");
             assert_eq!(a[0].job_key, b[0].job_key);
             assert_eq!(a.last().map(|e| &e.workflow), b.last().map(|e| &e.workflow));
+        }
+    }
+
+    #[test]
+    fn nightly_jobs_come_in_scheduled_runs_on_one_commit_per_run() {
+        use std::collections::{BTreeMap, BTreeSet};
+        let now = OffsetDateTime::now_utc();
+        let limits = Limits::default();
+        let spec = LoadSpec {
+            days: 2,
+            running: 0,
+            ..spec(20_000)
+        };
+        // delivery -> (commits, backends); commit -> backends
+        let mut deliveries: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> =
+            BTreeMap::new();
+        let mut commits: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut nightly_jobs = 0;
+        for index in 0..spec.jobs {
+            let (events, ..) = job_events(&spec, index, now, &limits).expect("valid");
+            let first = &events[0];
+            if first.pr_number.is_some() {
+                continue;
+            }
+            nightly_jobs += 1;
+            let sha = first.head_sha.clone().expect("a nightly names its commit");
+            let run = first
+                .workflow
+                .started_at
+                .expect("a start")
+                .div_euclid(1_000_000 * NIGHTLY_RUN_SECS);
+            assert!(
+                first.delivery_id.contains(&format!("-n{run}-")),
+                "{} is not the run of its start",
+                first.delivery_id
+            );
+            let delivery = deliveries.entry(first.delivery_id.clone()).or_default();
+            delivery.0.insert(sha.clone());
+            delivery.1.insert(first.verified_repo.clone());
+            commits
+                .entry(sha)
+                .or_default()
+                .insert(first.verified_repo.clone());
+        }
+        // 2 days (and a job's run time before) of 4-hour runs, each dispatched to the 8 backends.
+        assert!(nightly_jobs > 800, "{nightly_jobs} nightly jobs");
+        assert!(
+            (12..=14).contains(&commits.len()),
+            "{} commits",
+            commits.len()
+        );
+        assert!(commits.values().all(|backends| backends.len() == 8));
+        assert!(
+            deliveries.len() <= 14 * 8,
+            "{} deliveries",
+            deliveries.len()
+        );
+        for (id, (shas, backends)) in &deliveries {
+            assert_eq!(shas.len(), 1, "delivery {id} tests {shas:?}");
+            assert_eq!(backends.len(), 1, "delivery {id} went to {backends:?}");
         }
     }
 
