@@ -54,6 +54,10 @@ pub mod attr {
     /// [`UPSTREAM_PR`]'s value, present only while the job's status is `in_progress` (and it has
     /// an upstream PR): the partition key of the sparse [`super::RUNNING_PR_INDEX`].
     pub const RUNNING_PR: &str = "running_pr";
+    /// [`DOWNSTREAM_REPO`]'s value, present only while the job's status is `in_progress` and
+    /// it is a nightly run ([`crate::is_nightly_run`]): the partition key of the sparse
+    /// [`super::RUNNING_NIGHTLY_INDEX`].
+    pub const RUNNING_NIGHTLY: &str = "running_nightly";
 }
 
 /// The running jobs of one downstream repo, and nothing else: partition key
@@ -69,6 +73,11 @@ pub const RUNNING_REPO_INDEX: &str = "running_repo-view-index";
 /// [`attr::DYNAMO_KEY`]; sparse and projected like [`RUNNING_REPO_INDEX`]. The PR view's
 /// running jobs.
 pub const RUNNING_PR_INDEX: &str = "running_pr-view-index";
+/// The running nightlies of one downstream repo: partition key [`attr::RUNNING_NIGHTLY`], sort
+/// key [`attr::DYNAMO_KEY`]; sparse and projected like [`RUNNING_REPO_INDEX`]. The nightly
+/// view's running jobs: a backend running hundreds of PR jobs has a few nightlies running, and
+/// the view reads those only.
+pub const RUNNING_NIGHTLY_INDEX: &str = "running_nightly-view-index";
 
 /// The non-key attributes the running-jobs indexes hold (their projection is `INCLUDE` these):
 /// what the views show of a running job. The keys ([`attr::DYNAMO_KEY`] and the index's

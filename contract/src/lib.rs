@@ -35,4 +35,4 @@ pub use job::{DeliveryId, JobKey, JobName, NumericId, RunAttempt, WorkflowName};
 pub use outcome::{parse_seconds, Conclusion, Status, TestCounts};
 pub use repo::{RepoLevel, RepoName};
 pub use timestamp::Timestamp;
-pub use upstream::{CommitSha, EventKind, EventType, PrNumber, UpstreamPr};
+pub use upstream::{is_nightly_run, CommitSha, EventKind, EventType, PrNumber, UpstreamPr};

@@ -26,6 +26,12 @@ pub enum EventKind {
 impl EventType {
     pub const DEFAULT: &'static str = "pull_request";
 
+    /// The event types of upstream's scheduled runs on main: a job of one of these *without
+    /// an upstream PR* is a nightly ([`is_nightly_run`]; docs/contract.md §12.17). Written once
+    /// here: the projector keys the running nightlies' index by it, the stores filter by it, the
+    /// triage rules read the series on main from it.
+    pub const NIGHTLY_RUNS: [&'static str; 3] = ["nightly", "periodic", "schedule"];
+
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         if s.is_empty() || s.len() > MAX_EVENT_TYPE_BYTES {
             return invalid(format!("must be 1 to {MAX_EVENT_TYPE_BYTES} characters"));
@@ -52,6 +58,13 @@ impl EventType {
             _ => EventKind::Other,
         }
     }
+}
+
+/// Whether a job of `event_type`, with or without an upstream PR, is a nightly run: one of
+/// [`EventType::NIGHTLY_RUNS`] and no PR (a PR number wins over the event type: the contract
+/// keeps one sent with any event type).
+pub fn is_nightly_run(event_type: &str, has_pr: bool) -> bool {
+    !has_pr && EventType::NIGHTLY_RUNS.contains(&event_type)
 }
 
 impl Default for EventType {
@@ -168,6 +181,17 @@ impl fmt::Display for UpstreamPr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nightly_run_is_a_scheduled_event_without_a_pr() {
+        for event_type in EventType::NIGHTLY_RUNS {
+            assert!(is_nightly_run(event_type, false), "{event_type}");
+            assert!(!is_nightly_run(event_type, true), "{event_type} with a PR");
+        }
+        for event_type in ["pull_request", "push", "workflow_dispatch", "Nightly", ""] {
+            assert!(!is_nightly_run(event_type, false), "{event_type}");
+        }
+    }
 
     #[test]
     fn commit_shas_are_lowercased() {

@@ -22,7 +22,8 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 
 use oot_contract::dynamo::{
-    attr, RETIRED_INDEXES, RUNNING_PR_INDEX, RUNNING_REPO_INDEX, RUNNING_VIEW_ATTRIBUTES,
+    attr, RETIRED_INDEXES, RUNNING_NIGHTLY_INDEX, RUNNING_PR_INDEX, RUNNING_REPO_INDEX,
+    RUNNING_VIEW_ATTRIBUTES,
 };
 
 use crate::settings::{ClickHouseSettings, DynamoSettings, KafkaSettings};
@@ -69,9 +70,10 @@ pub async fn ensure_topic(kafka: &KafkaSettings) -> anyhow::Result<Outcome> {
 /// The sparse running-jobs indexes and their partition keys, which a table created before them
 /// is given by [`ensure_job_table`]. These are the table's only indexes: every view reads its
 /// history from ClickHouse.
-pub const RUNNING_INDEXES: [(&str, &str); 2] = [
+pub const RUNNING_INDEXES: [(&str, &str); 3] = [
     (RUNNING_REPO_INDEX, attr::RUNNING_REPO),
     (RUNNING_PR_INDEX, attr::RUNNING_PR),
+    (RUNNING_NIGHTLY_INDEX, attr::RUNNING_NIGHTLY),
 ];
 
 fn string_attribute(name: &str) -> anyhow::Result<AttributeDefinition> {
@@ -120,16 +122,17 @@ pub async fn ensure_job_table(
             dynamo.table, dynamo.endpoint
         )
     };
-    let request = client
+    let mut request = client
         .create_table()
         .table_name(&dynamo.table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(string_attribute(attr::DYNAMO_KEY)?)
-        .attribute_definitions(string_attribute(attr::RUNNING_REPO)?)
-        .attribute_definitions(string_attribute(attr::RUNNING_PR)?)
-        .key_schema(key(attr::DYNAMO_KEY, KeyType::Hash)?)
-        .global_secondary_indexes(index(RUNNING_REPO_INDEX, attr::RUNNING_REPO)?)
-        .global_secondary_indexes(index(RUNNING_PR_INDEX, attr::RUNNING_PR)?);
+        .key_schema(key(attr::DYNAMO_KEY, KeyType::Hash)?);
+    for (name, hash) in RUNNING_INDEXES {
+        request = request
+            .attribute_definitions(string_attribute(hash)?)
+            .global_secondary_indexes(index(name, hash)?);
+    }
     let outcome = match request.send().await {
         Ok(_) => Outcome::Created,
         Err(error)
@@ -201,9 +204,9 @@ async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table: &str) -> an
 /// Brings an existing table's indexes to this version's: the missing [`RUNNING_INDEXES`] are
 /// added (`UpdateTable` with a `GlobalSecondaryIndexUpdates` `Create`, one per call, each
 /// waited for until active; DynamoDB and dynoxide build a new index from the existing items),
-/// then the [`RETIRED_INDEXES`] present are deleted, one per call. A table made before any
-/// running-jobs index first has its running items given the indexes' keys
-/// ([`backfill_running_keys`]); one that had the first running indexes has them already.
+/// then the [`RETIRED_INDEXES`] present are deleted, one per call. Before an index is added,
+/// the running items written before it are given its key ([`backfill_running_keys`]), so it
+/// holds them once built.
 ///
 /// The indexes present mark how far an upgrade went, so a run cut short is finished by the
 /// next one and a finished upgrade changes nothing. The retired indexes go only once their
@@ -216,8 +219,7 @@ async fn upgrade_indexes(client: &aws_sdk_dynamodb::Client, table: &str) -> anyh
         .into_iter()
         .filter(|(name, _)| !has(name))
         .collect();
-    let had_running_keys = RETIRED_INDEXES[..2].iter().any(|name| has(name));
-    if !missing.is_empty() && !had_running_keys {
+    if !missing.is_empty() {
         let rewritten = backfill_running_keys(client, table).await?;
         tracing::info!(%table, rewritten, "gave the running items the keys of the running-jobs indexes");
     }
@@ -311,11 +313,12 @@ async fn add_indexes(
 }
 
 /// Gives every running item written before the running-jobs indexes existed their keys
-/// ([`attr::RUNNING_REPO`], [`attr::RUNNING_PR`]), so the indexes find them: one scan of the
-/// table for `in_progress` items without them, and one update each, conditional on the item's
-/// version (an item the projector rewrote meanwhile already has its keys, or is no longer
-/// running). The version is not bumped: the item's content is unchanged. Idempotent; returns how
-/// many items it gave the keys.
+/// ([`attr::RUNNING_REPO`], [`attr::RUNNING_PR`], and [`attr::RUNNING_NIGHTLY`] for a
+/// nightly), so the indexes find them: one scan of the table for `in_progress` items without a
+/// key they should have, and one update each, conditional on the item's version (an item the
+/// projector rewrote meanwhile already has its keys, or is no longer running). The version is
+/// not bumped: the item's content is unchanged. Idempotent; returns how many items it gave
+/// keys.
 pub async fn backfill_running_keys(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -328,13 +331,20 @@ pub async fn backfill_running_keys(
     let mut rewritten = 0;
     let mut start: Option<Item> = None;
     loop {
-        let page = client
+        let mut scan = client
             .scan()
             .table_name(table)
-            .filter_expression("#status = :running AND attribute_not_exists(#running_repo)")
-            .projection_expression("#key, #version, #repo, #pr")
+            .filter_expression(
+                "#status = :running AND (attribute_not_exists(#running_repo) \
+                 OR (attribute_not_exists(#running_nightly) AND attribute_not_exists(#pr_number) \
+                 AND #event_type IN (:nightly0, :nightly1, :nightly2)))",
+            )
+            .projection_expression("#key, #version, #repo, #pr, #pr_number, #event_type")
             .expression_attribute_names("#status", attr::STATUS)
             .expression_attribute_names("#running_repo", attr::RUNNING_REPO)
+            .expression_attribute_names("#running_nightly", attr::RUNNING_NIGHTLY)
+            .expression_attribute_names("#pr_number", attr::PR_NUMBER)
+            .expression_attribute_names("#event_type", attr::EVENT_TYPE)
             .expression_attribute_names("#key", attr::DYNAMO_KEY)
             .expression_attribute_names("#version", attr::VERSION)
             .expression_attribute_names("#repo", attr::DOWNSTREAM_REPO)
@@ -342,7 +352,14 @@ pub async fn backfill_running_keys(
             .expression_attribute_values(
                 ":running",
                 AttributeValue::S(oot_contract::Status::InProgress.as_str().to_owned()),
-            )
+            );
+        for (i, event_type) in oot_contract::EventType::NIGHTLY_RUNS.iter().enumerate() {
+            scan = scan.expression_attribute_values(
+                format!(":nightly{i}"),
+                AttributeValue::S((*event_type).to_owned()),
+            );
+        }
+        let page = scan
             .set_exclusive_start_key(start.take())
             .send()
             .await
@@ -367,13 +384,20 @@ pub async fn backfill_running_keys(
                 .expression_attribute_names("#running_repo", attr::RUNNING_REPO)
                 .expression_attribute_values(":version", version.clone())
                 .expression_attribute_values(":repo", AttributeValue::S(repo));
-            update = match text(item, attr::UPSTREAM_PR) {
-                Some(pr) => update
-                    .update_expression("SET #running_repo = :repo, #running_pr = :pr")
+            let mut set = vec!["#running_repo = :repo"];
+            if let Some(pr) = text(item, attr::UPSTREAM_PR) {
+                set.push("#running_pr = :pr");
+                update = update
                     .expression_attribute_names("#running_pr", attr::RUNNING_PR)
-                    .expression_attribute_values(":pr", AttributeValue::S(pr)),
-                None => update.update_expression("SET #running_repo = :repo"),
-            };
+                    .expression_attribute_values(":pr", AttributeValue::S(pr));
+            }
+            let event_type = text(item, attr::EVENT_TYPE).unwrap_or_default();
+            if oot_contract::is_nightly_run(&event_type, item.contains_key(attr::PR_NUMBER)) {
+                set.push("#running_nightly = :repo");
+                update =
+                    update.expression_attribute_names("#running_nightly", attr::RUNNING_NIGHTLY);
+            }
+            update = update.update_expression(format!("SET {}", set.join(", ")));
             match update.send().await {
                 Ok(_) => rewritten += 1,
                 Err(error)

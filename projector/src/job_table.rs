@@ -386,9 +386,12 @@ pub fn job_item(
         put(attr::PR_NUMBER, n(v.to_string()));
     }
     // The keys of the sparse running-jobs indexes, only while the job runs: the write that
-    // completes it replaces the whole item, so it leaves both indexes.
+    // completes it replaces the whole item, so it leaves every index.
     if view.status == Status::InProgress {
         put(attr::RUNNING_REPO, s(view.downstream_repo.as_str()));
+        if oot_contract::is_nightly_run(view.event_type, view.pr_number.is_some()) {
+            put(attr::RUNNING_NIGHTLY, s(view.downstream_repo.as_str()));
+        }
         if let (Some(repo), Some(pr)) = (view.upstream_repo, view.pr_number) {
             put(
                 attr::RUNNING_PR,
@@ -443,7 +446,7 @@ mod tests {
     use crate::retry::Transient as _;
 
     #[test]
-    fn only_a_running_job_carries_the_keys_of_the_running_indexes() {
+    fn only_a_running_job_carries_the_keys_of_the_running_indexes_a_nightly_its_own() {
         let running = JobRecord::from_event(&crate::merge::tests::in_progress()).unwrap();
         let item = job_item(&running, 1).unwrap();
         assert_eq!(
@@ -452,12 +455,35 @@ mod tests {
         );
         assert_eq!(item.get(attr::RUNNING_PR), item.get(attr::UPSTREAM_PR));
         assert!(item.contains_key(attr::RUNNING_PR));
+        assert!(!item.contains_key(attr::RUNNING_NIGHTLY), "a PR job");
+
+        for (event_type, nightly) in [("nightly", true), ("schedule", true), ("push", false)] {
+            let mut event = crate::merge::tests::in_progress();
+            event.event_type = event_type.into();
+            event.pr_number = None;
+            let item = job_item(&JobRecord::from_event(&event).unwrap(), 1).unwrap();
+            assert!(!item.contains_key(attr::RUNNING_PR), "{event_type}");
+            assert_eq!(
+                item.get(attr::RUNNING_NIGHTLY),
+                nightly.then(|| item.get(attr::DOWNSTREAM_REPO)).flatten(),
+                "{event_type}"
+            );
+            let mut done = crate::merge::tests::completed("success", 30);
+            done.event_type = event_type.into();
+            done.pr_number = None;
+            let item = job_item(&JobRecord::from_event(&done).unwrap(), 2).unwrap();
+            assert!(
+                !item.contains_key(attr::RUNNING_NIGHTLY),
+                "{event_type} completed"
+            );
+        }
 
         let done = JobRecord::from_event(&crate::merge::tests::completed("success", 30)).unwrap();
         let item = job_item(&done, 2).unwrap();
         assert!(item.contains_key(attr::DOWNSTREAM_REPO));
         assert!(!item.contains_key(attr::RUNNING_REPO));
         assert!(!item.contains_key(attr::RUNNING_PR));
+        assert!(!item.contains_key(attr::RUNNING_NIGHTLY));
     }
 
     #[test]

@@ -381,7 +381,7 @@ pub async fn load_nightly(
 
 /// [`load_nightly`] at `now` (docs/contract.md §12.17): at once, the window's nightly
 /// deliveries summed up (each with its commit and first job's time), its columns, and the repo's
-/// running jobs; from those the rows are ordered and the page's taken ([`nightly::plan`]); then
+/// running nightlies (their own index); from those the rows are ordered and the page's taken ([`nightly::plan`]); then
 /// only the page's deliveries' jobs are read (the by-target table, by key). A request holds a
 /// page of jobs, whatever the window's size.
 pub async fn nightly_at(
@@ -397,7 +397,7 @@ pub async fn nightly_at(
     let (deliveries, columns, running) = tokio::try_join!(
         stores.completed.nightly_deliveries(&repo, since, until),
         stores.completed.nightly_columns(&repo, since, until),
-        stores.live.running_of_repo(&repo),
+        stores.live.running_nightlies_of_repo(&repo),
     )?;
     let plan = nightly::plan(repo.as_str(), window, now, &deliveries, &running, page);
     let completed = stores

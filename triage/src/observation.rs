@@ -39,19 +39,15 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    /// The event types that make a job without a PR a run on upstream main; a `push` is one
-    /// only when it went to main ([`Trigger::classify`]). A store reading nightlies filters by
-    /// these, so the list is written once.
-    pub const NIGHTLY_EVENT_TYPES: [&'static str; 3] = ["nightly", "periodic", "schedule"];
-
-    /// The trigger of a job from its stored `event_type` and PR number. A PR number wins (the
-    /// contract keeps one sent with any event type). `push_to_main` says whether a `push` went
+    /// The trigger of a job from its stored `event_type` and PR number: a nightly is one of
+    /// [`oot_contract::EventType::NIGHTLY_RUNS`] without a PR, or a `push` to upstream main. A
+    /// PR number wins (the contract keeps one sent with any event type). `push_to_main` says whether a `push` went
     /// to upstream main; the event type alone cannot tell.
     pub fn classify(event_type: &str, pr_number: Option<u64>, push_to_main: bool) -> Trigger {
         if let Some(number) = pr_number {
             return Trigger::PullRequest(number);
         }
-        if Self::NIGHTLY_EVENT_TYPES.contains(&event_type) {
+        if oot_contract::is_nightly_run(event_type, false) {
             return Trigger::Nightly;
         }
         match event_type {

@@ -459,7 +459,7 @@ impl CompletedJobs {
     }
 
     /// `repo`'s nightly deliveries (no PR, an event type of
-    /// [`oot_triage::Trigger::NIGHTLY_EVENT_TYPES`]) with a job first seen from `since` (on the
+    /// [`oot_contract::EventType::NIGHTLY_RUNS`]) with a job first seen from `since` (on the
     /// hour) to `until` (exclusive), each with its commit and when its first job of those was
     /// first seen: the nightly view's rows (docs/contract.md §12.17), without their jobs.
     pub async fn nightly_deliveries(
@@ -508,7 +508,7 @@ impl CompletedJobs {
             .bind(repo.as_str())
             .bind(date_time(since))
             .bind(date_time(until))
-            .bind(oot_triage::Trigger::NIGHTLY_EVENT_TYPES.as_slice())
+            .bind(oot_contract::EventType::NIGHTLY_RUNS.as_slice())
     }
 
     /// The `failed_tests_json` of each of `keys` (jobs of `repo`) that has a row.

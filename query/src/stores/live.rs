@@ -1,6 +1,7 @@
 //! Reading running jobs from DynamoDB, the live job state, through the job table's sparse
 //! running-jobs indexes: [`RUNNING_REPO_INDEX`] for a backend (queried) and for every backend
-//! (scanned, for the summary), [`RUNNING_PR_INDEX`] for an upstream PR.
+//! (scanned, for the summary), [`RUNNING_PR_INDEX`] for an upstream PR,
+//! [`RUNNING_NIGHTLY_INDEX`] for a backend's nightly runs.
 //!
 //! The projector gives an item the indexes' keys only while its job runs, so the indexes hold
 //! running jobs and nothing else: a read costs the running jobs it returns, never the history
@@ -14,10 +15,13 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use oot_contract::dynamo::attr::{
     CHECK_RUN_ID, DELIVERY_ID, DOWNSTREAM_REPO, DOWNSTREAM_REPO_LEVEL, DYNAMO_KEY, EVENT_TYPE,
-    FIRST_SEEN_AT, JOB_NAME, PR_NUMBER, PYTORCH_HEAD_SHA, QUEUE_TIME, RUNNING_PR, RUNNING_REPO,
-    RUN_ATTEMPT, RUN_ID, STARTED_AT, STATUS, UPSTREAM_REPO, WORKFLOW_NAME, WORKFLOW_RUN_URL,
+    FIRST_SEEN_AT, JOB_NAME, PR_NUMBER, PYTORCH_HEAD_SHA, QUEUE_TIME, RUNNING_NIGHTLY, RUNNING_PR,
+    RUNNING_REPO, RUN_ATTEMPT, RUN_ID, STARTED_AT, STATUS, UPSTREAM_REPO, WORKFLOW_NAME,
+    WORKFLOW_RUN_URL,
 };
-use oot_contract::dynamo::{RUNNING_PR_INDEX, RUNNING_REPO_INDEX, RUNNING_VIEW_ATTRIBUTES};
+use oot_contract::dynamo::{
+    RUNNING_NIGHTLY_INDEX, RUNNING_PR_INDEX, RUNNING_REPO_INDEX, RUNNING_VIEW_ATTRIBUTES,
+};
 use oot_contract::{PrNumber, RepoName, Status, UpstreamPr};
 
 use oot_contract::rollup::attr as ledger_attr;
@@ -134,6 +138,18 @@ impl LiveJobs {
     pub async fn running_of_repo_read(&self, repo: &RepoName) -> Result<Running, StoreError> {
         self.running(RUNNING_REPO_INDEX, Some((RUNNING_REPO, repo.to_string())))
             .await
+    }
+
+    /// The running nightly jobs of downstream repo `repo` ([`oot_contract::is_nightly_run`]):
+    /// the nightly view's, without the repo's running PR jobs.
+    pub async fn running_nightlies_of_repo(&self, repo: &RepoName) -> Result<Vec<Job>, StoreError> {
+        Ok(self
+            .running(
+                RUNNING_NIGHTLY_INDEX,
+                Some((RUNNING_NIGHTLY, repo.to_string())),
+            )
+            .await?
+            .jobs)
     }
 
     /// The running jobs of upstream PR `pr`.

@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use oot_contract::RepoName;
-use oot_triage::{TestId, Trigger};
+use oot_triage::TestId;
 use serde::Deserialize;
 
 use crate::baselines::Asked;
@@ -145,7 +145,7 @@ impl CompletedJobs {
             .bind(repo.as_str())
             .bind(date_time(from))
             .bind(date_time(until))
-            .bind(Trigger::NIGHTLY_EVENT_TYPES.as_slice())
+            .bind(oot_contract::EventType::NIGHTLY_RUNS.as_slice())
             .bind(repo.as_str())
             .bind(date_time(before));
         self.job_facts(query).await
@@ -293,7 +293,7 @@ mod tests {
     fn the_nightly_event_types_bind_as_an_array() {
         let sql = clickhouse::Client::default()
             .query("SELECT ?")
-            .bind(Trigger::NIGHTLY_EVENT_TYPES.as_slice())
+            .bind(oot_contract::EventType::NIGHTLY_RUNS.as_slice())
             .sql_display()
             .to_string();
         assert_eq!(sql, "SELECT ['nightly','periodic','schedule']");

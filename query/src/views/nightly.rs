@@ -2,9 +2,9 @@
 //! nightly runs as a matrix of upstream commits by job.
 //!
 //! - **Nightly**: a job without an upstream PR whose event type is one of
-//!   [`Trigger::NIGHTLY_EVENT_TYPES`] (`Trigger::classify`, as the triage rules read it; a PR
-//!   number wins over the event type, and a `push` is not taken for a run on main, since the
-//!   stores keep no branch). PR jobs and other events are not shown, so a backend that also runs
+//!   [`oot_contract::EventType::NIGHTLY_RUNS`] ([`oot_contract::is_nightly_run`], as the triage
+//!   rules and the running nightlies' index read it; a PR number wins over the event type, and
+//!   a `push` is not taken for a run on main, since the stores keep no branch). PR jobs and other events are not shown, so a backend that also runs
 //!   on PRs shows the same nightlies as one that runs only nightly.
 //! - **Rows**: one per upstream commit (`upstream_repo`, head commit), whatever delivery or
 //!   event type brought its jobs: a commit dispatched twice (a `nightly` and a `periodic`, or a
@@ -23,7 +23,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use oot_triage::Trigger;
 use serde::Serialize;
 
 use crate::clock::rfc3339;
@@ -115,8 +114,7 @@ impl RowKey {
 
 /// Whether `job` is a nightly run (module docs).
 pub fn is_nightly(job: &Job) -> bool {
-    let pr = job.pr_number.map(|n| u64::from(n.get()));
-    Trigger::classify(&job.event_type, pr, false) == Trigger::Nightly
+    oot_contract::is_nightly_run(&job.event_type, job.pr_number.is_some())
 }
 
 /// The commit on GitHub, for a commit id the contract allows (hex digits only: anything else
@@ -332,7 +330,7 @@ pub fn build_page(
         window: window.as_str(),
         since: rfc3339(since),
         generated_at: rfc3339(now),
-        event_types: Trigger::NIGHTLY_EVENT_TYPES.to_vec(),
+        event_types: oot_contract::EventType::NIGHTLY_RUNS.to_vec(),
         columns,
         rows,
         page: Page {
