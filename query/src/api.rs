@@ -381,9 +381,9 @@ pub async fn load_nightly(
 
 /// [`load_nightly`] at `now` (docs/contract.md §12.17): at once, the window's nightly
 /// deliveries summed up (each with its commit and first job's time), its columns, and the repo's
-/// running nightlies (their own index); from those the rows are ordered and the page's taken ([`nightly::plan`]); then
-/// only the page's deliveries' jobs are read (the by-target table, by key). A request holds a
-/// page of jobs, whatever the window's size.
+/// running nightlies (their own index); from those the rows are ordered and the page's taken
+/// ([`nightly::plan`]); then only the page's deliveries' jobs are read (the by-target table, by
+/// key). A request holds a page of jobs, whatever the window's size.
 pub async fn nightly_at(
     stores: &Stores,
     params: BackendParams,
@@ -488,9 +488,13 @@ async fn newest_targets(
     now: i64,
     page: PageRequest,
 ) -> Result<Vec<TargetSummary>, StoreError> {
-    backend::newest_targets(since, now, page, |from, until| {
-        stores.completed.backend_targets(repo, from, until)
-    })
+    backend::newest_targets(
+        since,
+        now,
+        page,
+        |from, until| stores.completed.backend_targets(repo, from, until),
+        |from, until| stores.completed.backend_newest_hour(repo, from, until),
+    )
     .await
 }
 

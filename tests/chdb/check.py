@@ -323,6 +323,14 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
         [case + [T0 + 400 * D] for case in REPO_WINDOW_CASES]
         + [[repo, T0 + 10 * D, T0 + 30 * D] for repo in data.REPOS],
     ),
+    # The newest hour with a target before the hours a page read empty: the whole window, a
+    # span of it, and a span before the data (no rows: the DateTime 0 and a count of 0).
+    "backend_newest_hour.sql": (
+        "NewestHourRow",
+        [case + [T0 + 400 * D] for case in REPO_WINDOW_CASES]
+        + [[repo, T0 + 10 * D, T0 + 30 * D] for repo in data.REPOS]
+        + [[data.REPOS[0], 0, T0]],
+    ),
     "backend_columns.sql": ("ColumnRow", REPO_WINDOW_CASES),
     "target_jobs.sql": (
         "JobRow",

@@ -29,6 +29,7 @@ pub const REPO_LAST_RESULTS_SQL: &str = include_str!("../../sql/repo_last_result
 pub const PR_JOBS_SQL: &str = include_str!("../../sql/pr_jobs.sql");
 pub const BACKEND_TARGETS_SQL: &str = include_str!("../../sql/backend_targets.sql");
 pub const BACKEND_COLUMNS_SQL: &str = include_str!("../../sql/backend_columns.sql");
+pub const BACKEND_NEWEST_HOUR_SQL: &str = include_str!("../../sql/backend_newest_hour.sql");
 pub const TARGET_JOBS_SQL: &str = include_str!("../../sql/target_jobs.sql");
 pub const NIGHTLY_DELIVERIES_SQL: &str = include_str!("../../sql/nightly_deliveries.sql");
 pub const NIGHTLY_COLUMNS_SQL: &str = include_str!("../../sql/nightly_columns.sql");
@@ -278,6 +279,12 @@ impl From<ColumnRow> for Column {
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
+struct NewestHourRow {
+    newest_hour: u32,
+    found: u8,
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
 struct NightlyDeliveryRow {
     upstream_repo: String,
     target_event: String,
@@ -418,6 +425,26 @@ impl CompletedJobs {
             .bind(date_time(until));
         let rows: Vec<TargetRow> = self.fetch(query).await?;
         Ok(readable(STORE, rows.into_iter().map(TryInto::try_into)))
+    }
+
+    /// The newest hour from `from` to `until` (exclusive, both on the hour) in which `repo` has
+    /// a completed job first seen, if any: where a page whose newest hours were empty reads on.
+    pub async fn backend_newest_hour(
+        &self,
+        repo: &RepoName,
+        from: i64,
+        until: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let query = self
+            .query(BACKEND_NEWEST_HOUR_SQL)
+            .bind(repo.as_str())
+            .bind(date_time(from))
+            .bind(date_time(until));
+        let rows: Vec<NewestHourRow> = self.fetch(query).await?;
+        Ok(rows
+            .into_iter()
+            .find(|r| r.found == 1)
+            .map(|r| i64::from(r.newest_hour)))
     }
 
     /// Every (workflow, job name) of `repo` with a completed job first seen since `since` (on
@@ -606,6 +633,7 @@ mod tests {
             (BASELINE_PR_JOBS_SQL, 3),
             (PR_JOBS_SQL, 3),
             (BACKEND_TARGETS_SQL, 3),
+            (BACKEND_NEWEST_HOUR_SQL, 3),
             (BACKEND_COLUMNS_SQL, 2),
             (TARGET_JOBS_SQL, 3),
             (FAILED_TESTS_SQL, 2),
@@ -626,6 +654,7 @@ mod tests {
             (PR_JOBS_SQL, BY_TARGET),
             (TARGET_JOBS_SQL, BY_TARGET),
             (BACKEND_TARGETS_SQL, TARGETS),
+            (BACKEND_NEWEST_HOUR_SQL, TARGETS),
             (BACKEND_COLUMNS_SQL, COLUMNS),
         ] {
             assert!(sql.contains(&format!("FROM {{table}}{suffix}\n")), "{sql}");

@@ -394,27 +394,47 @@ const TARGET_SPAN_GROWTH: i64 = 8;
 /// The targets of the window starting at `since` that page `page` needs, read by `read(from,
 /// until)` (the targets with jobs first seen in those hours) span by span from the newest hour
 /// back, until [`targets_suffice`] or the window's start.
-pub async fn newest_targets<F, Fut, E>(
+///
+/// A span that read nothing is not followed by a longer one from where it began: the backend
+/// was quiet there (its CI down since some hour, or data loaded a day ago), and a longer span
+/// would read the busy hours before in bulk (a day and more of a busy backend). Instead
+/// `newest_hour(since, until)` names the newest hour before it with a target, and the next
+/// span, as long as the empty one, ends with that hour; without one the window is read. Spans
+/// grow only after a read that found something, so the reads stay few: each empty one is
+/// followed by a lookup and a read that finds something.
+pub async fn newest_targets<F, Fut, H, HFut, E>(
     since: i64,
     now: i64,
     page: PageRequest,
     mut read: F,
+    mut newest_hour: H,
 ) -> Result<Vec<TargetSummary>, E>
 where
     F: FnMut(i64, i64) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<TargetSummary>, E>>,
+    H: FnMut(i64, i64) -> HFut,
+    HFut: std::future::Future<Output = Result<Option<i64>, E>>,
 {
     let mut targets = Vec::new();
     let mut until = crate::rules::start_of_hour(now) + crate::rules::HOUR;
     let mut span = FIRST_TARGET_SPAN_HOURS * crate::rules::HOUR;
     loop {
         let from = until.saturating_sub(span).max(since);
-        targets.extend(read(from, until).await?);
+        let found = read(from, until).await?;
+        let empty = found.is_empty();
+        targets.extend(found);
         if from <= since || targets_suffice(&targets, page) {
             return Ok(targets);
         }
         until = from;
-        span = span.saturating_mul(TARGET_SPAN_GROWTH);
+        if empty {
+            match newest_hour(since, until).await? {
+                Some(hour) => until = hour.min(until - crate::rules::HOUR) + crate::rules::HOUR,
+                None => return Ok(targets),
+            }
+        } else {
+            span = span.saturating_mul(TARGET_SPAN_GROWTH);
+        }
     }
 }
 
@@ -664,6 +684,18 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// What `backend_newest_hour.sql` answers for `completed`: the newest hour from `from` to
+    /// `until` with a job of `repo` first seen.
+    fn newest_hour(repo: &str, from: i64, until: i64, completed: &[Job]) -> Option<i64> {
+        completed
+            .iter()
+            .filter(|j| {
+                j.downstream_repo == repo && j.first_seen_at >= from && j.first_seen_at < until
+            })
+            .map(|j| crate::rules::start_of_hour(j.first_seen_at))
+            .max()
+    }
+
     /// The view as the service builds it, the read tables' answers computed from `completed`.
     pub(crate) fn via_plan(
         repo: &str,
@@ -676,11 +708,16 @@ pub(crate) mod tests {
         let since = window.since(now);
         let keep = in_view(repo, since);
         // Read span by span from the newest hour, as the service does.
-        let targets =
-            futures::executor::block_on(newest_targets(since, now, page, |from, until| {
+        let targets = futures::executor::block_on(newest_targets(
+            since,
+            now,
+            page,
+            |from, until| {
                 std::future::ready(Ok::<_, ()>(targets_table(repo, from, until, &completed)))
-            }))
-            .unwrap_or_default();
+            },
+            |from, until| std::future::ready(Ok(newest_hour(repo, from, until, &completed))),
+        ))
+        .unwrap_or_default();
         let columns: Vec<Column> = completed
             .iter()
             .filter(|j| keep(j))
@@ -874,16 +911,23 @@ pub(crate) mod tests {
         let since = Window::Week.since(NOW);
         let reads = |page: PageRequest| {
             let mut spans = Vec::new();
-            let targets = futures::executor::block_on(newest_targets(since, NOW, page, |f, u| {
-                spans.push((f, u));
-                std::future::ready(Ok::<_, ()>(targets_table("a/b", f, u, &completed)))
-            }))
+            let targets = futures::executor::block_on(newest_targets(
+                since,
+                NOW,
+                page,
+                |f, u| {
+                    spans.push((f, u));
+                    std::future::ready(Ok::<_, ()>(targets_table("a/b", f, u, &completed)))
+                },
+                |f, u| std::future::ready(Ok(newest_hour("a/b", f, u, &completed))),
+            ))
             .unwrap_or_default();
             (spans.len(), targets.len())
         };
         // Page 1 of 2 rows needs 3 targets (2 and one more), first seen 1 to 3 hours ago: the
-        // newest hour holds none of them (NOW is within it), the 8 hours before all three.
-        assert_eq!(reads(page(1, 2)), (2, 3));
+        // newest hour holds none of them (NOW is within it), so the newest hour with one is
+        // looked up and read alone (PR 1), then the 8 hours before it (PRs 2 and 3).
+        assert_eq!(reads(page(1, 2)), (3, 3));
         // Page 2 needs 5: the old PR is 3 days back, then the window ends with 4.
         let (spans, targets) = reads(page(2, 2));
         assert_eq!(targets, 4);
@@ -899,6 +943,79 @@ pub(crate) mod tests {
                 page(p, 2),
             );
         }
+    }
+
+    #[test]
+    fn a_backend_quiet_for_a_day_reads_from_its_newest_hour_not_a_longer_span() {
+        // A busy backend (a PR every 10 minutes for two days) whose jobs stopped 30 hours ago:
+        // its newest hour has 6, 55 to 5 minutes past it.
+        let quiet_since = crate::rules::start_of_hour(NOW - 30 * 3_600) + 55 * 60;
+        let completed: Vec<Job> = (0..288)
+            .map(|i| {
+                let mut j = pr_job(
+                    &format!("k{i}"),
+                    1_000 + i,
+                    "test",
+                    "1",
+                    1,
+                    JobState::Success,
+                );
+                j.first_seen_at = quiet_since - i64::from(i) * 600;
+                j
+            })
+            .collect();
+        let since = Window::Week.since(NOW);
+        let mut spans = Vec::new();
+        let mut lookups = Vec::new();
+        let targets = futures::executor::block_on(newest_targets(
+            since,
+            NOW,
+            page(1, 5),
+            |f, u| {
+                spans.push((f, u));
+                std::future::ready(Ok::<_, ()>(targets_table("a/b", f, u, &completed)))
+            },
+            |f, u| {
+                lookups.push((f, u));
+                std::future::ready(Ok(newest_hour("a/b", f, u, &completed)))
+            },
+        ))
+        .unwrap_or_default();
+        // The newest hour (empty), the lookup, then the quiet hour's span: 6 targets there,
+        // enough for a page of 5 and one more. Growing spans would have read 8 hours (empty)
+        // and then 64 (all 288 PRs).
+        let newest = crate::rules::start_of_hour(quiet_since);
+        let hour = crate::rules::HOUR;
+        let first = crate::rules::start_of_hour(NOW);
+        assert_eq!(spans, vec![(first, first + hour), (newest, newest + hour)]);
+        assert_eq!(lookups, vec![(since, first)]);
+        assert_eq!(targets.len(), 6);
+        // The page is the baseline's, and so are those that read further back.
+        for p in [1, 2, 7, 60] {
+            build(
+                "a/b",
+                Window::Week,
+                NOW,
+                completed.clone(),
+                vec![],
+                page(p, 5),
+            );
+        }
+        // A window with nothing in it: one read, one lookup, no rows.
+        let mut reads = 0;
+        let nothing = futures::executor::block_on(newest_targets(
+            since,
+            NOW,
+            page(1, 5),
+            |f, u| {
+                reads += 1;
+                std::future::ready(Ok::<_, ()>(targets_table("c/d", f, u, &completed)))
+            },
+            |f, u| std::future::ready(Ok(newest_hour("c/d", f, u, &completed))),
+        ))
+        .unwrap_or_default();
+        assert!(nothing.is_empty());
+        assert_eq!(reads, 1);
     }
 
     #[test]
