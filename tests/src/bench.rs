@@ -62,6 +62,11 @@ async fn start_query_binary(
     let port = free_port()?;
     let mut env = store_env(stores);
     env.push(("OOT_QUERY_LISTEN", format!("127.0.0.1:{port}")));
+    // As compose/up.sh starts it: its allocator gives freed memory back at once.
+    env.push((
+        "MIMALLOC_PURGE_DELAY",
+        std::env::var("MIMALLOC_PURGE_DELAY").unwrap_or_else(|_| "0".to_owned()),
+    ));
     ServiceProcess::start(binary, "oot-query", port, &env).await
 }
 
