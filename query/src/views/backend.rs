@@ -696,6 +696,45 @@ pub(crate) mod tests {
             .max()
     }
 
+    /// Ranges of hours, (from, until), as [`newest_targets`] asks for them.
+    type Hours = Vec<(i64, i64)>;
+
+    /// What [`newest_targets`] reads for page `page` of `repo`'s window from `since` at `now`,
+    /// the read tables' answers computed from `completed`: the spans of hours read, the newest
+    /// hours looked up, and the targets.
+    fn read_newest(
+        repo: &str,
+        since: i64,
+        now: i64,
+        page: PageRequest,
+        completed: &[Job],
+    ) -> (Hours, Hours, Vec<TargetSummary>) {
+        let (mut spans, mut lookups) = (Vec::new(), Vec::new());
+        let targets = futures::executor::block_on(newest_targets(
+            since,
+            now,
+            page,
+            |from, until| {
+                spans.push((from, until));
+                std::future::ready(Ok::<_, ()>(targets_table(repo, from, until, completed)))
+            },
+            |from, until| {
+                lookups.push((from, until));
+                std::future::ready(Ok(newest_hour(repo, from, until, completed)))
+            },
+        ))
+        .unwrap_or_default();
+        (spans, lookups, targets)
+    }
+
+    /// Each of `pages` (of `per_page` rows) of `completed`'s week at NOW both ways ([`build`]).
+    fn pages_equal_the_baselines(completed: &[Job], pages: &[usize], per_page: usize) {
+        for &p in pages {
+            let page = page(p, per_page);
+            build("a/b", Window::Week, NOW, completed.to_vec(), vec![], page);
+        }
+    }
+
     /// The view as the service builds it, the read tables' answers computed from `completed`.
     pub(crate) fn via_plan(
         repo: &str,
@@ -708,16 +747,7 @@ pub(crate) mod tests {
         let since = window.since(now);
         let keep = in_view(repo, since);
         // Read span by span from the newest hour, as the service does.
-        let targets = futures::executor::block_on(newest_targets(
-            since,
-            now,
-            page,
-            |from, until| {
-                std::future::ready(Ok::<_, ()>(targets_table(repo, from, until, &completed)))
-            },
-            |from, until| std::future::ready(Ok(newest_hour(repo, from, until, &completed))),
-        ))
-        .unwrap_or_default();
+        let (_, _, targets) = read_newest(repo, since, now, page, &completed);
         let columns: Vec<Column> = completed
             .iter()
             .filter(|j| keep(j))
@@ -910,18 +940,7 @@ pub(crate) mod tests {
         completed.push(old);
         let since = Window::Week.since(NOW);
         let reads = |page: PageRequest| {
-            let mut spans = Vec::new();
-            let targets = futures::executor::block_on(newest_targets(
-                since,
-                NOW,
-                page,
-                |f, u| {
-                    spans.push((f, u));
-                    std::future::ready(Ok::<_, ()>(targets_table("a/b", f, u, &completed)))
-                },
-                |f, u| std::future::ready(Ok(newest_hour("a/b", f, u, &completed))),
-            ))
-            .unwrap_or_default();
+            let (spans, _, targets) = read_newest("a/b", since, NOW, page, &completed);
             (spans.len(), targets.len())
         };
         // Page 1 of 2 rows needs 3 targets (2 and one more), first seen 1 to 3 hours ago: the
@@ -933,16 +952,7 @@ pub(crate) mod tests {
         assert_eq!(targets, 4);
         assert!(spans > 1, "read further back");
         // Either way the page is the baseline's.
-        for p in 1..=3 {
-            build(
-                "a/b",
-                Window::Week,
-                NOW,
-                completed.clone(),
-                vec![],
-                page(p, 2),
-            );
-        }
+        pages_equal_the_baselines(&completed, &[1, 2, 3], 2);
     }
 
     #[test]
@@ -965,22 +975,7 @@ pub(crate) mod tests {
             })
             .collect();
         let since = Window::Week.since(NOW);
-        let mut spans = Vec::new();
-        let mut lookups = Vec::new();
-        let targets = futures::executor::block_on(newest_targets(
-            since,
-            NOW,
-            page(1, 5),
-            |f, u| {
-                spans.push((f, u));
-                std::future::ready(Ok::<_, ()>(targets_table("a/b", f, u, &completed)))
-            },
-            |f, u| {
-                lookups.push((f, u));
-                std::future::ready(Ok(newest_hour("a/b", f, u, &completed)))
-            },
-        ))
-        .unwrap_or_default();
+        let (spans, lookups, targets) = read_newest("a/b", since, NOW, page(1, 5), &completed);
         // The newest hour (empty), the lookup, then the quiet hour's span: 6 targets there,
         // enough for a page of 5 and one more. Growing spans would have read 8 hours (empty)
         // and then 64 (all 288 PRs).
@@ -991,31 +986,11 @@ pub(crate) mod tests {
         assert_eq!(lookups, vec![(since, first)]);
         assert_eq!(targets.len(), 6);
         // The page is the baseline's, and so are those that read further back.
-        for p in [1, 2, 7, 60] {
-            build(
-                "a/b",
-                Window::Week,
-                NOW,
-                completed.clone(),
-                vec![],
-                page(p, 5),
-            );
-        }
+        pages_equal_the_baselines(&completed, &[1, 2, 7, 60], 5);
         // A window with nothing in it: one read, one lookup, no rows.
-        let mut reads = 0;
-        let nothing = futures::executor::block_on(newest_targets(
-            since,
-            NOW,
-            page(1, 5),
-            |f, u| {
-                reads += 1;
-                std::future::ready(Ok::<_, ()>(targets_table("c/d", f, u, &completed)))
-            },
-            |f, u| std::future::ready(Ok(newest_hour("c/d", f, u, &completed))),
-        ))
-        .unwrap_or_default();
+        let (spans, lookups, nothing) = read_newest("c/d", since, NOW, page(1, 5), &completed);
         assert!(nothing.is_empty());
-        assert_eq!(reads, 1);
+        assert_eq!((spans.len(), lookups.len()), (1, 1));
     }
 
     #[test]
