@@ -848,10 +848,10 @@ mod tests {
             running: 0,
             ..spec(20_000)
         };
-        // delivery -> (commits, backends); commit -> backends
-        let mut deliveries: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> =
-            BTreeMap::new();
-        let mut commits: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        // delivery -> (commits, backends); run -> (commits, backends)
+        type Seen = BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)>;
+        let mut deliveries: Seen = BTreeMap::new();
+        let mut runs: BTreeMap<i64, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
         let mut nightly_jobs = 0;
         for index in 0..spec.jobs {
             let (events, ..) = job_events(&spec, index, now, &limits).expect("valid");
@@ -871,24 +871,27 @@ mod tests {
                 "{} is not the run of its start",
                 first.delivery_id
             );
-            let delivery = deliveries.entry(first.delivery_id.clone()).or_default();
-            delivery.0.insert(sha.clone());
-            delivery.1.insert(first.verified_repo.clone());
-            commits
-                .entry(sha)
-                .or_default()
-                .insert(first.verified_repo.clone());
+            for seen in [
+                deliveries.entry(first.delivery_id.clone()).or_default(),
+                runs.entry(run).or_default(),
+            ] {
+                seen.0.insert(sha.clone());
+                seen.1.insert(first.verified_repo.clone());
+            }
         }
-        // 2 days (and a job's run time before) of 4-hour runs, each dispatched to the 8 backends.
+        // 2 days (and a job's run time before) of 4-hour runs, each on one commit of its own,
+        // dispatched to the 8 backends: every run but the window's first and last (partly
+        // outside it, so a backend may have no job there) has jobs of all 8.
         assert!(nightly_jobs > 800, "{nightly_jobs} nightly jobs");
+        assert!((12..=14).contains(&runs.len()), "{} runs", runs.len());
+        let commits: BTreeSet<&String> = runs.values().flat_map(|(shas, _)| shas).collect();
+        assert_eq!(commits.len(), runs.len(), "a commit per run");
+        for (run, (shas, backends)) in runs.iter().skip(1).take(runs.len() - 2) {
+            assert_eq!(shas.len(), 1, "run {run} tests {shas:?}");
+            assert_eq!(backends.len(), 8, "run {run} went to {backends:?}");
+        }
         assert!(
-            (12..=14).contains(&commits.len()),
-            "{} commits",
-            commits.len()
-        );
-        assert!(commits.values().all(|backends| backends.len() == 8));
-        assert!(
-            deliveries.len() <= 14 * 8,
+            deliveries.len() <= runs.len() * 8,
             "{} deliveries",
             deliveries.len()
         );
