@@ -85,9 +85,11 @@ pub const FAILED_TESTS_BY_JOB: &str = "_failed_tests_by_job";
 pub const FAILED_TESTS_ON_PRS: &str = "_failed_tests_on_prs";
 /// Suffix of the deliveries without a PR (the nightly view's).
 pub const NIGHTLIES: &str = "_nightlies";
+/// Suffix of the jobs' versions by hashed key (the reading rule of the failed-test rows).
+pub const VERSIONS: &str = "_versions";
 
 /// Every read table, in the order they are made (after their sources).
-pub const READ_TABLES: [ReadTable; 7] = [
+pub const READ_TABLES: [ReadTable; 8] = [
     ReadTable {
         suffix: BY_TARGET,
         source_suffix: "",
@@ -136,6 +138,13 @@ pub const READ_TABLES: [ReadTable; 7] = [
         create_sql: include_str!("../sql/create_oot_workflow_job_nightlies.sql"),
         fill_sql: include_str!("../sql/fill_oot_workflow_job_nightlies.sql"),
         ttl_column: "hour",
+    },
+    ReadTable {
+        suffix: VERSIONS,
+        source_suffix: "",
+        create_sql: include_str!("../sql/create_oot_workflow_job_versions.sql"),
+        fill_sql: include_str!("../sql/fill_oot_workflow_job_versions.sql"),
+        ttl_column: "first_seen_at",
     },
 ];
 

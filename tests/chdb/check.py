@@ -74,7 +74,7 @@ T0 = data.T0
 # The tables ordered for the views (platform/src/read_tables.rs): a table of the jobs table
 # `jobs` is `jobs{suffix}`, made by create_oot_workflow_job{suffix}.sql and filled by
 # fill_oot_workflow_job{suffix}.sql.
-READ_TABLE_SUFFIXES = ["_by_target", "_targets", "_columns", "_levels", "_nightlies"]
+READ_TABLE_SUFFIXES = ["_by_target", "_targets", "_columns", "_levels", "_nightlies", "_versions"]
 JOB_TABLE_STEM = "oot_workflow_job"
 
 # The failed-test table of a jobs table `jobs` (oot_contract::clickhouse::failed_tests_table).
@@ -207,7 +207,7 @@ def pr_triage_other_prs_cases() -> list[list]:
         left_out = [999_999] + prs[:1] * (len(prs) > 1)
         for since in (0, seen[len(seen) // 2] // 3600 * 3600):
             for pr in left_out:
-                cases.append([repo, tests, since, pr, pairs, repo, since])
+                cases.append([repo, tests, since, pr, pairs, repo, since, repo, tests, since])
     return cases
 
 
@@ -350,7 +350,7 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
     ),
     # A backend's failing tests (query/src/stores/triage.rs, docs/contract.md §12.13).
     "failing_window_jobs.sql": ("TriageJobRow", REPO_WINDOW_CASES),
-    "failing_window_tests.sql": ("FailedTestKeyRow", [case + case for case in REPO_WINDOW_CASES]),
+    "failing_window_tests.sql": ("FailedTestKeyRow", [case + case + case for case in REPO_WINDOW_CASES]),
     "nightlies_before.sql": ("TriageJobRow", NIGHTLIES_BEFORE_CASES),
     "nightly_deliveries.sql": ("NightlyDeliveryRow", NIGHTLY_VIEW_CASES),
     "nightly_columns.sql": ("ColumnRow", NIGHTLY_VIEW_CASES),

@@ -101,9 +101,9 @@ struct OtherPrsRow {
     other_prs: u64,
 }
 
-/// The most bytes one (test, slot) pair adds to the SQL: its test's hash in the array of tests
-/// and the two hashes of the pair's tuple, at most 20 digits each, with their separators.
-const BOUND_PAIR_BYTES: usize = 21 + 43;
+/// The most bytes one (test, slot) pair adds to the SQL: its test's hash in the two arrays of
+/// tests and the two hashes of the pair's tuple, at most 20 digits each, with their separators.
+const BOUND_PAIR_BYTES: usize = 2 * 21 + 43;
 
 impl CompletedJobs {
     /// The jobs `keys` of `repo` (all of `of`), latest version of each, with their failed tests
@@ -174,14 +174,22 @@ impl CompletedJobs {
             chunk_by_size(&keys, |_| BOUND_PAIR_BYTES, KEYS_PER_QUERY_BYTES)
                 .into_iter()
                 .map(|chunk| {
-                    let tests: BTreeSet<u64> = chunk.iter().map(|&(test, _)| test).collect();
+                    let tests: Vec<u64> = chunk
+                        .iter()
+                        .map(|&(test, _)| test)
+                        .collect::<BTreeSet<u64>>()
+                        .into_iter()
+                        .collect();
                     self.query(PR_TRIAGE_OTHER_PRS_SQL)
                         .bind(repo.as_str())
-                        .bind(tests.into_iter().collect::<Vec<u64>>())
+                        .bind(tests.as_slice())
                         .bind(date_time(since))
                         .bind(pr)
                         .bind(chunk)
                         .bind(repo.as_str())
+                        .bind(date_time(since))
+                        .bind(repo.as_str())
+                        .bind(tests.as_slice())
                         .bind(date_time(since))
                 })
                 .collect();
@@ -201,7 +209,7 @@ mod tests {
     use clickhouse::Row;
     use oot_contract::clickhouse::is_column;
     use oot_platform::read_tables::{
-        declared_columns, BY_TARGET, FAILED_TESTS_ON_PRS, READ_TABLES,
+        declared_columns, BY_TARGET, FAILED_TESTS_ON_PRS, READ_TABLES, VERSIONS,
     };
 
     use super::*;
@@ -213,7 +221,7 @@ mod tests {
         for (sql, binds, fields) in [
             (PR_TRIAGE_JOBS_SQL, 4, 1),
             (JOBS_BY_KEY_SQL, 2, 1),
-            (PR_TRIAGE_OTHER_PRS_SQL, 7, 0),
+            (PR_TRIAGE_OTHER_PRS_SQL, 10, 0),
         ] {
             assert_eq!(sql.matches("?fields").count(), fields, "{sql}");
             assert_eq!(sql.matches('?').count() - fields, binds, "{sql}");
@@ -224,12 +232,13 @@ mod tests {
     #[test]
     fn a_pair_binds_within_its_estimate() {
         let sql = clickhouse::Client::default()
-            .query("SELECT ?, ?")
+            .query("SELECT ?, ?, ?")
             .bind(vec![u64::MAX, u64::MAX])
             .bind(vec![(u64::MAX, u64::MAX), (u64::MAX, u64::MAX)])
+            .bind(vec![u64::MAX, u64::MAX])
             .sql_display()
             .to_string();
-        let bound = sql.len() - "SELECT [], []".len();
+        let bound = sql.len() - "SELECT [], [], []".len();
         assert!(
             bound <= 2 * BOUND_PAIR_BYTES,
             "{bound} > {}",
@@ -243,7 +252,7 @@ mod tests {
         assert!(PR_TRIAGE_JOBS_SQL.contains(&format!("FROM {{table}}{BY_TARGET}\n")));
         assert!(JOBS_BY_KEY_SQL.contains("FROM {table}\n"));
         assert!(PR_TRIAGE_OTHER_PRS_SQL.contains(&format!("FROM {on_prs}\n")));
-        assert!(PR_TRIAGE_OTHER_PRS_SQL.contains("FROM {table}\n"));
+        assert!(PR_TRIAGE_OTHER_PRS_SQL.contains(&format!("FROM {{table}}{VERSIONS}\n")));
     }
 
     #[test]

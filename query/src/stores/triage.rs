@@ -126,6 +126,8 @@ impl CompletedJobs {
             .bind(repo.as_str())
             .bind(date_time(since))
             .bind(repo.as_str())
+            .bind(date_time(since))
+            .bind(repo.as_str())
             .bind(date_time(since));
         let rows: Vec<FailedTestKeyRow> = self.fetch(query).await?;
         Ok(rows.into_iter().map(Into::into).collect())
@@ -234,7 +236,7 @@ mod tests {
     fn every_sql_file_has_the_placeholders_its_caller_binds() {
         for (sql, binds) in [
             (FAILING_WINDOW_JOBS_SQL, 2),
-            (FAILING_WINDOW_TESTS_SQL, 4),
+            (FAILING_WINDOW_TESTS_SQL, 6),
             (NIGHTLIES_BEFORE_SQL, 6),
             (JOBS_FAILED_TESTS_SQL, 3),
         ] {
@@ -251,11 +253,12 @@ mod tests {
     /// with.
     #[test]
     fn the_sql_names_the_tables_migrate_makes() {
-        use oot_platform::read_tables::{BY_TARGET, FAILED_TESTS_BY_JOB, TARGETS};
+        use oot_platform::read_tables::{BY_TARGET, FAILED_TESTS_BY_JOB, TARGETS, VERSIONS};
         assert!(FAILING_WINDOW_JOBS_SQL.contains("FROM {table}\n"));
         assert!(
             FAILING_WINDOW_TESTS_SQL.contains(&format!("FROM {{table}}{FAILED_TESTS_BY_JOB}\n"))
         );
+        assert!(FAILING_WINDOW_TESTS_SQL.contains(&format!("FROM {{table}}{VERSIONS}\n")));
         assert!(JOBS_FAILED_TESTS_SQL.contains(&format!("FROM {{table}}{FAILED_TESTS_BY_JOB}\n")));
         assert!(NIGHTLIES_BEFORE_SQL.contains(&format!("FROM {{table}}{BY_TARGET}\n")));
         assert!(NIGHTLIES_BEFORE_SQL.contains(&format!("FROM {{table}}{TARGETS}\n")));
