@@ -587,7 +587,8 @@ mod tests {
                 "jobs_levels",
                 "jobs_failed_tests_by_job",
                 "jobs_failed_tests_on_prs",
-                "jobs_nightlies"
+                "jobs_nightlies",
+                "jobs_versions"
             ]
         );
         for t in READ_TABLES {
