@@ -25,6 +25,7 @@ use oot_contract::dynamo::{
     attr, RETIRED_INDEXES, RUNNING_NIGHTLY_INDEX, RUNNING_PR_INDEX, RUNNING_REPO_INDEX,
     RUNNING_VIEW_ATTRIBUTES,
 };
+use oot_contract::EventType;
 
 use crate::settings::{ClickHouseSettings, DynamoSettings, KafkaSettings};
 
@@ -328,17 +329,22 @@ pub async fn backfill_running_keys(
         Some(AttributeValue::S(v)) => Some(v.clone()),
         _ => None,
     };
+    // One placeholder per nightly event type, however many the contract lists.
+    let nightly_values: Vec<String> = (0..EventType::NIGHTLY_RUNS.len())
+        .map(|i| format!(":nightly{i}"))
+        .collect();
     let mut rewritten = 0;
     let mut start: Option<Item> = None;
     loop {
         let mut scan = client
             .scan()
             .table_name(table)
-            .filter_expression(
+            .filter_expression(format!(
                 "#status = :running AND (attribute_not_exists(#running_repo) \
                  OR (attribute_not_exists(#running_nightly) AND attribute_not_exists(#pr_number) \
-                 AND #event_type IN (:nightly0, :nightly1, :nightly2)))",
-            )
+                 AND #event_type IN ({})))",
+                nightly_values.join(", ")
+            ))
             .projection_expression("#key, #version, #repo, #pr, #pr_number, #event_type")
             .expression_attribute_names("#status", attr::STATUS)
             .expression_attribute_names("#running_repo", attr::RUNNING_REPO)
@@ -353,10 +359,10 @@ pub async fn backfill_running_keys(
                 ":running",
                 AttributeValue::S(oot_contract::Status::InProgress.as_str().to_owned()),
             );
-        for (i, event_type) in oot_contract::EventType::NIGHTLY_RUNS.iter().enumerate() {
+        for (placeholder, event_type) in nightly_values.iter().zip(EventType::NIGHTLY_RUNS) {
             scan = scan.expression_attribute_values(
-                format!(":nightly{i}"),
-                AttributeValue::S((*event_type).to_owned()),
+                placeholder.as_str(),
+                AttributeValue::S(event_type.to_owned()),
             );
         }
         let page = scan

@@ -41,8 +41,8 @@ pub enum Trigger {
 impl Trigger {
     /// The trigger of a job from its stored `event_type` and PR number: a nightly is one of
     /// [`oot_contract::EventType::NIGHTLY_RUNS`] without a PR, or a `push` to upstream main. A
-    /// PR number wins (the contract keeps one sent with any event type). `push_to_main` says whether a `push` went
-    /// to upstream main; the event type alone cannot tell.
+    /// PR number wins (the contract keeps one sent with any event type). `push_to_main` says
+    /// whether a `push` went to upstream main; the event type alone cannot tell.
     pub fn classify(event_type: &str, pr_number: Option<u64>, push_to_main: bool) -> Trigger {
         if let Some(number) = pr_number {
             return Trigger::PullRequest(number);

@@ -4,8 +4,9 @@
 //! - **Nightly**: a job without an upstream PR whose event type is one of
 //!   [`oot_contract::EventType::NIGHTLY_RUNS`] ([`oot_contract::is_nightly_run`], as the triage
 //!   rules and the running nightlies' index read it; a PR number wins over the event type, and
-//!   a `push` is not taken for a run on main, since the stores keep no branch). PR jobs and other events are not shown, so a backend that also runs
-//!   on PRs shows the same nightlies as one that runs only nightly.
+//!   a `push` is not taken for a run on main, since the stores keep no branch). PR jobs and
+//!   other events are not shown, so a backend that also runs on PRs shows the same nightlies
+//!   as one that runs only nightly.
 //! - **Rows**: one per upstream commit (`upstream_repo`, head commit), whatever delivery or
 //!   event type brought its jobs: a commit dispatched twice (a `nightly` and a `periodic`, or a
 //!   re-delivery) is one row listing both deliveries. A delivery that named no commit (allowed

@@ -65,6 +65,16 @@ fn numbered(template: &oot_avro::CallbackEvent, n: usize) -> JobRecord {
     JobRecord::from_event(&event).unwrap()
 }
 
+/// Running job `record` merged with its completion, `template` made the job's.
+fn completion_of(record: &JobRecord, template: &oot_avro::CallbackEvent) -> JobRecord {
+    let mut event = template.clone();
+    event.job_key = record.job_key().as_str().to_owned();
+    event.workflow.check_run_id = record.view().check_run_id.to_owned();
+    record
+        .merge(&JobRecord::from_event(&event).unwrap())
+        .unwrap()
+}
+
 /// The generations of the job table's indexes before this one.
 #[derive(Clone, Copy, Debug)]
 enum Legacy {
@@ -222,9 +232,14 @@ async fn upgrade_then_read_running_jobs(legacy: Legacy) {
 
     // One backend: 2,000 completed jobs, 3 running PR jobs and 2 running nightlies.
     let (running_template, completed_template) = templates().await;
-    let mut nightly_template = running_template.clone();
-    nightly_template.event_type = "nightly".into();
-    nightly_template.pr_number = None;
+    let as_nightly = |template: &oot_avro::CallbackEvent| {
+        let mut nightly = template.clone();
+        nightly.event_type = "nightly".into();
+        nightly.pr_number = None;
+        nightly
+    };
+    let nightly_template = as_nightly(&running_template);
+    let nightly_completed = as_nightly(&completed_template);
     let table = JobTable::new(client.clone(), s.dynamo.table.clone());
     let completed: Vec<JobRecord> = (0..COMPLETED)
         .map(|n| numbered(&completed_template, n))
@@ -347,28 +362,20 @@ async fn upgrade_then_read_running_jobs(legacy: Legacy) {
     assert_eq!(keys(&live.running_everywhere().await.unwrap()), every);
 
     // A running job that completes leaves the index.
-    let mut done_event = completed_template.clone();
-    done_event.job_key = running[0].job_key().as_str().to_owned();
-    done_event.workflow.check_run_id = running[0].view().check_run_id.to_owned();
-    let done = running[0]
-        .merge(&JobRecord::from_event(&done_event).unwrap())
+    table
+        .save(&completion_of(&running[0], &completed_template), Some(1))
+        .await
         .unwrap();
-    table.save(&done, Some(1)).await.unwrap();
     let read = live.running_of_repo_read(&repo).await.unwrap();
     assert_eq!(read.jobs.len(), RUNNING + RUNNING_NIGHTLIES - 1);
     assert_eq!(read.scanned, (RUNNING + RUNNING_NIGHTLIES - 1) as u64);
     assert!(!keys(&read.jobs).contains(running[0].job_key().as_str()));
 
     // And a running nightly that completes leaves its index.
-    let mut done_event = completed_template.clone();
-    done_event.event_type = "nightly".into();
-    done_event.pr_number = None;
-    done_event.job_key = nightlies[0].job_key().as_str().to_owned();
-    done_event.workflow.check_run_id = nightlies[0].view().check_run_id.to_owned();
-    let done = nightlies[0]
-        .merge(&JobRecord::from_event(&done_event).unwrap())
+    table
+        .save(&completion_of(&nightlies[0], &nightly_completed), Some(1))
+        .await
         .unwrap();
-    table.save(&done, Some(1)).await.unwrap();
     let still: BTreeSet<String> = nightly
         .iter()
         .filter(|k| k.as_str() != nightlies[0].job_key().as_str())
