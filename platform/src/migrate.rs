@@ -429,12 +429,25 @@ const CREATE_JOB_TABLE_SQL: &str = include_str!("../sql/create_oot_workflow_job.
 
 /// ClickHouse releases from 19.6 on have table TTLs; older ones drop expired partitions instead.
 pub fn supports_table_ttl(server_version: &str) -> bool {
+    release_at_least(server_version, (19, 6))
+}
+
+/// ClickHouse releases from 21.1 on take the sizes of a table's compressed blocks as table
+/// settings (`min_compress_block_size`); older ones only from the server's default profile,
+/// for every table (compose/clickhouse/users.xml.in).
+pub fn supports_table_block_sizes(server_version: &str) -> bool {
+    release_at_least(server_version, (21, 1))
+}
+
+/// Whether `server_version` (`major.minor.…`, as `SELECT version()` prints it) is `release`
+/// or later; an unreadable version is older than every release.
+fn release_at_least(server_version: &str, release: (u32, u32)) -> bool {
     let mut parts = server_version
         .split('.')
         .map(|p| p.parse::<u32>().unwrap_or(0));
     let major = parts.next().unwrap_or(0);
     let minor = parts.next().unwrap_or(0);
-    (major, minor) >= (19, 6)
+    (major, minor) >= release
 }
 
 /// The table TTL: keyed on `first_seen_at`, when *we* first received the job (our clock, set
@@ -607,6 +620,15 @@ pub(crate) mod tests {
         assert!(supports_table_ttl("19.6.2.11"));
         assert!(supports_table_ttl("25.3.1.1"));
         assert!(!supports_table_ttl("garbage"));
+    }
+
+    #[test]
+    fn block_sizes_are_table_settings_from_21_1_on() {
+        assert!(!supports_table_block_sizes("18.16.1"));
+        assert!(!supports_table_block_sizes("20.12.8.5"));
+        assert!(supports_table_block_sizes("21.1.2.15"));
+        assert!(supports_table_block_sizes("26.9.2.1"));
+        assert!(!supports_table_block_sizes("garbage"));
     }
 
     #[test]

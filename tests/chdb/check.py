@@ -74,7 +74,9 @@ T0 = data.T0
 # The tables ordered for the views (platform/src/read_tables.rs): a table of the jobs table
 # `jobs` is `jobs{suffix}`, made by create_oot_workflow_job{suffix}.sql and filled by
 # fill_oot_workflow_job{suffix}.sql.
-READ_TABLE_SUFFIXES = ["_by_target", "_targets", "_columns", "_levels", "_nightlies", "_versions"]
+# read_tables::KEY_RANGE_MIN_COMPRESS_BLOCK_BYTES: the `{block_settings}` of a current server.
+MIN_COMPRESS_BLOCK_BYTES = 4096
+READ_TABLE_SUFFIXES = ["_by_target", "_targets", "_columns", "_levels", "_nightlies", "_versions", "_failed_test_lists"]
 JOB_TABLE_STEM = "oot_workflow_job"
 
 # The failed-test table of a jobs table `jobs` (oot_contract::clickhouse::failed_tests_table).
@@ -474,13 +476,18 @@ def repo_condition(query: str, values: list) -> str:
     return "downstream_repo = ? AND" if len(values) == 2 else ""
 
 
-def render_ddl(template: str, table: str, ttl_days: int | None, ttl_column: str = "first_seen_at") -> str:
-    """migrate::completed_jobs_ddl: the TTL clause where the server has table TTLs, else empty."""
+def render_ddl(
+    template: str, table: str, ttl_days: int | None, ttl_column: str = "first_seen_at", current: bool = False
+) -> str:
+    """read_tables::table_ddl: the TTL clause where the server has table TTLs, else empty; and on
+    a current server (`current`, 21.1+) the compressed-block size where the file asks for it."""
     ttl_clause = f"TTL {ttl_column} + toIntervalDay({ttl_days})" if ttl_days else ""
+    block_settings = f", min_compress_block_size = {MIN_COMPRESS_BLOCK_BYTES}" if current else ""
     sql = (
         template.replace("{database}", DATABASE)
         .replace("{table}", table)
         .replace("{ttl_clause}", ttl_clause)
+        .replace("{block_settings}", block_settings)
     )
     if left := re.findall(r"\{\w+\}", sql):
         raise ValueError(f"placeholders this check does not know: {sorted(set(left))}")
@@ -498,7 +505,7 @@ def declared_columns(create_sql: str) -> list[str]:
     return [line.split()[0] for line in body.splitlines() if line.split()]
 
 
-def read_table_statements(jobs: str, ttl_days: int | None) -> tuple[list[str], list[str], list[str]]:
+def read_table_statements(jobs: str, ttl_days: int | None, current: bool) -> tuple[list[str], list[str], list[str]]:
     """What read_tables::ensure_read_tables sends for the jobs table `jobs`: each read table's
     CREATE TABLE, its materialized view, and its backfill (named columns, the view's SELECT)."""
     creates, views, backfills = [], [], []
@@ -507,7 +514,7 @@ def read_table_statements(jobs: str, ttl_days: int | None) -> tuple[list[str], l
         fill = (DDL_DIR / f"fill_{JOB_TABLE_STEM}{suffix}.sql").read_text()
         table = f"{jobs}{suffix}"
         ttl_column = TTL_COLUMN.get(f"create_{JOB_TABLE_STEM}{suffix}.sql", "first_seen_at")
-        creates.append(render_ddl(create, table, ttl_days, ttl_column))
+        creates.append(render_ddl(create, table, ttl_days, ttl_column, current))
         select = fill.replace("{database}", DATABASE).replace("{table}", jobs)
         views.append(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{table}_mv TO {DATABASE}.{table} AS\n{select}")
         backfills.append(f"INSERT INTO {DATABASE}.{table} ({', '.join(declared_columns(create))})\n{select}")
@@ -701,7 +708,7 @@ def main() -> int:
             steps = [step for step in steps if step[3] is None]
         for what, engine, table, ttl, accepted in steps:
             try:
-                engine.run(render_ddl(template, table, ttl, ttl_column))
+                engine.run(render_ddl(template, table, ttl, ttl_column, engine is new))
                 ok, why = accepted, "accepted, but migrate holds that 18.16 has no table TTLs"
             except (EngineError, ValueError) as e:
                 ok, why = not accepted, str(e).splitlines()[0][:300]
@@ -711,7 +718,7 @@ def main() -> int:
             # Running it again changes nothing (IF NOT EXISTS): migrate runs at every start.
             if ok and accepted:
                 try:
-                    engine.run(render_ddl(template, table, ttl, ttl_column))
+                    engine.run(render_ddl(template, table, ttl, ttl_column, engine is new))
                 except (EngineError, ValueError) as e:
                     fail(f"{what}, run twice", str(e).splitlines()[0][:300])
         if "{ttl_clause}" not in template:
@@ -733,6 +740,38 @@ def main() -> int:
         except EngineError as e:
             fail(what, str(e).splitlines()[0][:400])
 
+    # The compressed-block size of the tables read in short key ranges: a table setting from
+    # 21.1 on, refused by 18.16 (whose server profile sets it instead), and migrate's upgrade of
+    # a table made without it (ReadTable::block_size_alter), printed back as its check expects.
+    for path in ddl_files:
+        template = path.read_text()
+        if "{block_settings}" not in template:
+            continue
+        stem = path.stem
+        what = f"{path.name}: min_compress_block_size refused by 18.16"
+        try:
+            old.run(render_ddl(template, f"{stem}_blocks", None, current=True))
+            fail(what, "accepted, but migrate holds that 18.16 takes it only from its profile")
+        except EngineError:
+            results.append((what, "", "", "ok"))
+        what = f"{path.name}: MODIFY SETTING min_compress_block_size on chDB, printed back"
+        try:
+            new.run(render_ddl(template, f"{stem}_blocks", None))
+            new.run(
+                f"ALTER TABLE {DATABASE}.{stem}_blocks MODIFY SETTING "
+                f"min_compress_block_size = {MIN_COMPRESS_BLOCK_BYTES}"
+            )
+            for table in (f"{stem}_blocks", f"{stem}_nottl", f"{stem}_ttl"):
+                created = new.run(
+                    f"SELECT create_table_query FROM system.tables WHERE database = '{DATABASE}' AND name = '{table}'"
+                )
+                wanted = f"min_compress_block_size = {MIN_COMPRESS_BLOCK_BYTES}"
+                if wanted not in unescape_tsv(created):
+                    raise EngineError(f"{table}'s create_table_query lacks `{wanted}`: {created}")
+            results.append((what, "", "", "ok"))
+        except EngineError as e:
+            fail(what, str(e).splitlines()[0][:400])
+
     # Data ----------------------------------------------------------------------------------
     template = (DDL_DIR / JOB_TABLE_DDL).read_text()
     # The `_bf` tables' read tables are made after their data, and backfilled.
@@ -746,9 +785,9 @@ def main() -> int:
     batches = data.insert_batches()
     for engine, table, ttl, _ in tables:
         backfilled = table.endswith("_bf")
-        creates, views, backfills = read_table_statements(table, ttl)
+        creates, views, backfills = read_table_statements(table, ttl, engine is new)
         try:
-            engine.run(render_ddl(template, table, ttl))
+            engine.run(render_ddl(template, table, ttl, current=engine is new))
             if not backfilled:
                 for sql in creates + views:
                     engine.run(sql)
@@ -783,7 +822,7 @@ def main() -> int:
     for engine, table, ttl, _ in tables:
         for ddl, suffix, rollup_batches in rollups:
             try:
-                engine.run(render_ddl((DDL_DIR / ddl).read_text(), f"{table}{suffix}", ttl, TTL_COLUMN.get(ddl, "first_seen_at")))
+                engine.run(render_ddl((DDL_DIR / ddl).read_text(), f"{table}{suffix}", ttl, TTL_COLUMN.get(ddl, "first_seen_at"), engine is new))
                 for batch in rollup_batches:
                     engine.run(
                         f"INSERT INTO {DATABASE}.{table}{suffix} FORMAT JSONEachRow\n"
@@ -801,13 +840,13 @@ def main() -> int:
         failed = f"{table}{FAILED_TESTS_SUFFIX}"
         what = f"failed tests of {table} on {engine.name}: the latest versions' rows"
         try:
-            engine.run(render_ddl(failed_template, failed, ttl))
+            engine.run(render_ddl(failed_template, failed, ttl, current=engine is new))
             made = {}
             for suffix in (FAILED_BY_JOB_SUFFIX, FAILED_ON_PRS_SUFFIX):
                 read_table = f"{table}{suffix}"
                 create = (DDL_DIR / f"create_{JOB_TABLE_STEM}{suffix}.sql").read_text()
                 fill = (DDL_DIR / f"fill_{JOB_TABLE_STEM}{suffix}.sql").read_text()
-                engine.run(render_ddl(create, read_table, ttl))
+                engine.run(render_ddl(create, read_table, ttl, current=engine is new))
                 select = fill.replace("{database}", DATABASE).replace("{table}", failed)
                 engine.run(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{read_table}_mv TO {DATABASE}.{read_table} AS\n{select}")
                 made[suffix] = (read_table, declared_columns(create))
@@ -866,7 +905,7 @@ def main() -> int:
         deliveries = f"{table}_deliveries"
         what = f"deliveries of {table} on {engine.name}: each receipt once, as its best row"
         try:
-            engine.run(render_ddl(deliveries_template, deliveries, ttl, TTL_COLUMN[DELIVERIES_DDL]))
+            engine.run(render_ddl(deliveries_template, deliveries, ttl, TTL_COLUMN[DELIVERIES_DDL], engine is new))
             for batch in delivery_batches:
                 engine.run(
                     f"INSERT INTO {DATABASE}.{deliveries} FORMAT JSONEachRow\n" + "\n".join(json.dumps(r) for r in batch)

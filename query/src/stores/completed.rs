@@ -649,12 +649,13 @@ mod tests {
     /// must be the ones migrate creates them with.
     #[test]
     fn the_sql_names_the_read_tables_migrate_makes() {
-        use oot_platform::read_tables::{BY_TARGET, COLUMNS, TARGETS};
+        use oot_platform::read_tables::{BY_TARGET, COLUMNS, FAILED_TEST_LISTS, TARGETS};
         for (sql, suffix) in [
             (PR_JOBS_SQL, BY_TARGET),
             (TARGET_JOBS_SQL, BY_TARGET),
+            (FAILED_TESTS_SQL, FAILED_TEST_LISTS),
             (BACKEND_TARGETS_SQL, TARGETS),
-            (BACKEND_NEWEST_HOUR_SQL, TARGETS),
+            (BACKEND_NEWEST_HOUR_SQL, COLUMNS),
             (BACKEND_COLUMNS_SQL, COLUMNS),
         ] {
             assert!(sql.contains(&format!("FROM {{table}}{suffix}\n")), "{sql}");
@@ -702,14 +703,21 @@ mod tests {
     /// for the aggregates that `repo_last_results.sql` names itself.
     #[test]
     fn every_row_reads_columns_of_the_contract() {
-        for names in [
-            JobRow::COLUMN_NAMES,
-            SummaryRow::COLUMN_NAMES,
-            FailedTestsRow::COLUMN_NAMES,
-        ] {
+        for names in [JobRow::COLUMN_NAMES, SummaryRow::COLUMN_NAMES] {
             for name in names {
                 assert!(is_column(name), "{name} is not a column of the table");
             }
+        }
+        let lists_table = oot_platform::read_tables::READ_TABLES
+            .iter()
+            .find(|t| t.suffix == oot_platform::read_tables::FAILED_TEST_LISTS)
+            .map(|t| oot_platform::read_tables::declared_columns(t.create_sql))
+            .unwrap_or_default();
+        for name in FailedTestsRow::COLUMN_NAMES {
+            assert!(
+                is_column(name) && lists_table.contains(name),
+                "{name} is not a column of the failed-test lists table"
+            );
         }
         for name in ColumnRow::COLUMN_NAMES {
             assert!(is_column(name), "{name} is not a column of the table");
