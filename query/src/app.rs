@@ -24,6 +24,13 @@ pub struct Application {
     router: axum::Router,
 }
 
+/// `routes` served `max` requests at a time, all routes together; more wait for a turn (one
+/// semaphore shared by every route: `Router::layer` wraps each route on its own, and a plain
+/// concurrency limit would give each route its own `max`).
+fn at_most_at_once(routes: axum::Router, max: usize) -> axum::Router {
+    routes.layer(tower::limit::GlobalConcurrencyLimitLayer::new(max))
+}
+
 impl Application {
     pub async fn build(config: QueryConfig) -> anyhow::Result<Self> {
         config.dynamo.validate()?;
@@ -50,9 +57,9 @@ impl Application {
             .with_context(|| format!("binding {}", config.listen))?;
         let mut registry = Registry::default();
         let metrics = HttpMetrics::register(&mut registry, "query");
+        let views = api::routes(stores.clone()).merge(pages::routes(stores));
         let router = health_routes(readiness)
-            .merge(api::routes(stores.clone()))
-            .merge(pages::routes(stores))
+            .merge(at_most_at_once(views, config.max_concurrent_views.into()))
             .merge(metrics_routes(Arc::new(registry)));
         Ok(Self {
             listener,
@@ -69,5 +76,100 @@ impl Application {
         tracing::info!(address = ?self.listener.local_addr().ok(), "query service listening");
         serve_until_cancelled(self.listener, self.router, shutdown).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tokio::sync::Notify;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    fn get_request(path: &str) -> Request<Body> {
+        Request::builder()
+            .uri(path)
+            .body(Body::empty())
+            .expect("a request")
+    }
+
+    /// What the handlers share: how many have started, and the signal each waits for to answer.
+    #[derive(Default)]
+    struct Handlers {
+        started: AtomicUsize,
+        release: Notify,
+    }
+
+    /// Two view routes, limited to `max` at a time, whose handlers count their start and answer
+    /// when released; beside them a health route outside the limit.
+    fn limited(handlers: Arc<Handlers>, max: usize) -> axum::Router {
+        let handler = |h: Arc<Handlers>| {
+            move || async move {
+                h.started.fetch_add(1, Ordering::SeqCst);
+                h.release.notified().await;
+            }
+        };
+        let views = axum::Router::new()
+            .route("/a", get(handler(handlers.clone())))
+            .route("/b", get(handler(handlers)));
+        axum::Router::new()
+            .route("/health", get(|| async { "ok" }))
+            .merge(at_most_at_once(views, max))
+    }
+
+    /// Sends `/a` then `/b` and returns how many handlers had started 200 ms later.
+    async fn started_of_two(max: usize) -> usize {
+        let handlers = Arc::new(Handlers::default());
+        let router = limited(handlers.clone(), max);
+        let _first = tokio::spawn(router.clone().oneshot(get_request("/a")));
+        let _second = tokio::spawn(router.oneshot(get_request("/b")));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        handlers.started.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn the_limit_is_shared_by_every_view_route() {
+        // A limit of one per route would let both start.
+        assert_eq!(started_of_two(1).await, 1);
+        assert_eq!(started_of_two(2).await, 2);
+    }
+
+    #[tokio::test]
+    async fn a_view_beyond_the_limit_waits_for_a_turn_and_health_checks_do_not() {
+        let handlers = Arc::new(Handlers::default());
+        let router = limited(handlers.clone(), 1);
+        let first = tokio::spawn(router.clone().oneshot(get_request("/a")));
+        let second = tokio::spawn(router.clone().oneshot(get_request("/b")));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(handlers.started.load(Ordering::SeqCst), 1);
+
+        let health = tokio::time::timeout(
+            Duration::from_secs(5),
+            router.clone().oneshot(get_request("/health")),
+        )
+        .await
+        .expect("the health check waits for no turn")
+        .expect("infallible");
+        assert_eq!(health.status(), StatusCode::OK);
+
+        // The first answers; the second gets the turn, starts, and answers once released.
+        handlers.release.notify_one();
+        let answered = first.await.expect("joined").expect("infallible");
+        assert_eq!(answered.status(), StatusCode::OK);
+        handlers.release.notify_one();
+        let answered = tokio::time::timeout(Duration::from_secs(5), second)
+            .await
+            .expect("the second is served once the first is done")
+            .expect("joined")
+            .expect("infallible");
+        assert_eq!(answered.status(), StatusCode::OK);
+        assert_eq!(handlers.started.load(Ordering::SeqCst), 2);
     }
 }

@@ -22,6 +22,19 @@ pub struct QueryConfig {
     #[command(flatten)]
     pub clickhouse: ClickHouseSettings,
 
+    /// How many requests for views (JSON endpoints and pages) are worked on at once; the rest
+    /// wait their turn. A request holds its view's store answers while it runs (the busiest
+    /// backend's page at 10M jobs: ~10 MB, most of it its 1,256 running jobs), so this bounds
+    /// the service's memory whatever the number of clients. Health checks and `/metrics` are
+    /// never held back. Raise it with the memory given, or where the stores answer slower.
+    #[arg(
+        long,
+        env = "OOT_QUERY_MAX_CONCURRENT_VIEWS",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u16).range(1..=4096)
+    )]
+    pub max_concurrent_views: u16,
+
     /// The readiness gates' thresholds and windows (TOML, e.g. `readiness/readiness.toml`);
     /// without it, the defaults that file documents (RFC-0054's revised gates).
     #[arg(long, env = "OOT_READINESS_THRESHOLDS")]

@@ -54,12 +54,7 @@ async fn projector_migrates_serves_health_and_stops_on_its_token() {
 #[tokio::test]
 async fn query_service_prepares_its_tables_and_is_ready() {
     let stores = TestStores::unique("svc");
-    let config = oot_query::config::QueryConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        dynamo: stores.settings.dynamo.clone(),
-        clickhouse: stores.settings.clickhouse.clone(),
-        readiness_thresholds: None,
-    };
+    let config = oot_e2e::query_config(&stores.settings);
     let app = oot_query::app::Application::build(config).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let shutdown = CancellationToken::new();
