@@ -4,10 +4,14 @@
 -- Binds: the downstream repo; the first hour and the end (exclusive) of the hours, in seconds
 -- since the epoch, on the hour; the nightly event types, as an array; the downstream repo
 -- again; the window's start.
--- The targets table gives the repo's targets of those hours (one range of its sort key, a few
--- rows per target); the nightly ones (no PR, a nightly event type: a PR number wins over the
--- event type, as the rules classify jobs) name the by-target table's ranges to read (the
--- subquery's set is matched against its sort key, as in target_jobs.sql). Every job of those
+-- The nightlies table gives the repo's deliveries without a PR of those hours (one range of its
+-- sort key, a row per job slot of a delivery, where the targets table has a row per target, a
+-- PR's too: a busy backend's month is 1.2M target rows and a few hundred deliveries); the
+-- nightly ones (a nightly event type; a PR number wins over the event type, as the rules
+-- classify jobs, and the table holds only jobs without one) name the by-target table's ranges
+-- to read (the subquery's set is matched against its sort key, as in target_jobs.sql; the PR
+-- number of a target without a PR is 0, as UInt64 since 18.16 compares tuples' types
+-- strictly). Every job of those
 -- deliveries first seen before the window is returned, the latest version of each as in
 -- pr_jobs.sql.
 -- The PR view's triage (§12.15) reads the nightlies around a PR's jobs so; the release diff
@@ -16,10 +20,10 @@
 SELECT ?fields
 FROM {table}_by_target
 WHERE (upstream_repo, target_pr, target_event, target_delivery) IN (
-        SELECT upstream_repo, target_pr, target_event, target_delivery
-        FROM {table}_targets
+        SELECT upstream_repo, toUInt64(0), target_event, target_delivery
+        FROM {table}_nightlies
         WHERE downstream_repo = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)
-            AND target_pr = 0 AND has(?, target_event)
+            AND has(?, target_event)
     )
     AND downstream_repo = ? AND first_seen_at < toDateTime(?)
 ORDER BY version DESC

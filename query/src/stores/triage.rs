@@ -253,7 +253,7 @@ mod tests {
     /// with.
     #[test]
     fn the_sql_names_the_tables_migrate_makes() {
-        use oot_platform::read_tables::{BY_TARGET, FAILED_TESTS_BY_JOB, TARGETS, VERSIONS};
+        use oot_platform::read_tables::{BY_TARGET, FAILED_TESTS_BY_JOB, NIGHTLIES, VERSIONS};
         assert!(FAILING_WINDOW_JOBS_SQL.contains("FROM {table}\n"));
         assert!(
             FAILING_WINDOW_TESTS_SQL.contains(&format!("FROM {{table}}{FAILED_TESTS_BY_JOB}\n"))
@@ -261,7 +261,7 @@ mod tests {
         assert!(FAILING_WINDOW_TESTS_SQL.contains(&format!("FROM {{table}}{VERSIONS}\n")));
         assert!(JOBS_FAILED_TESTS_SQL.contains(&format!("FROM {{table}}{FAILED_TESTS_BY_JOB}\n")));
         assert!(NIGHTLIES_BEFORE_SQL.contains(&format!("FROM {{table}}{BY_TARGET}\n")));
-        assert!(NIGHTLIES_BEFORE_SQL.contains(&format!("FROM {{table}}{TARGETS}\n")));
+        assert!(NIGHTLIES_BEFORE_SQL.contains(&format!("FROM {{table}}{NIGHTLIES}\n")));
     }
 
     /// What each query reads is its row struct's fields: columns of the tables it reads.
