@@ -17,6 +17,12 @@
 -- The PR view's triage (§12.15) reads the nightlies around a PR's jobs so; the release diff
 -- (§12.16) the nightlies of its window and of its time ranges, binding the end of the hours as
 -- the last value and keeping the jobs first seen in them.
+-- The slot condition (spliced after the repo's) is empty (the release diff: every slot) or,
+-- where only some slots' baselines are wanted (the failing tests' pending slots, a PR's judged
+-- ones), a condition on them with one more bind, the slots as an array of (workflow_name,
+-- job_name): the rows read are the same, but a busy backend's month of nightlies is ~7,500
+-- jobs, of which a PR's two or three failing slots are a few hundred, and the service parses
+-- and judges only those.
 SELECT ?fields
 FROM {table}_by_target
 WHERE (upstream_repo, target_pr, target_event, target_delivery) IN (
@@ -26,5 +32,6 @@ WHERE (upstream_repo, target_pr, target_event, target_delivery) IN (
             AND has(?, target_event)
     )
     AND downstream_repo = ? AND first_seen_at < toDateTime(?)
+    {slot_condition}
 ORDER BY version DESC
 LIMIT 1 BY dynamoKey

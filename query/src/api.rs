@@ -51,6 +51,7 @@ use crate::stores::completed::CompletedJobs;
 use crate::stores::deliveries::DeliveryLog;
 use crate::stores::live::LiveJobs;
 use crate::stores::rollups::Rollups;
+use crate::stores::triage::Slots;
 use crate::stores::StoreError;
 use crate::tally::Tally;
 use crate::target::TargetSummary;
@@ -554,9 +555,10 @@ pub async fn failing_tests_at(
         if pending.is_empty() {
             break;
         }
+        let asked: Vec<oot_triage::JobSlot> = pending.iter().cloned().collect();
         let nightlies = stores
             .completed
-            .nightlies_before(&repo, from, until, since)
+            .nightlies_before(&repo, from, until, since, Slots::Only(&asked))
             .await?;
         let mut of_pending = nightlies
             .into_iter()

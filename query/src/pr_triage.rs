@@ -32,6 +32,7 @@ use crate::baselines::{self, Asked};
 use crate::observations::{JobFacts, ListedFailure, Observations};
 use crate::stores::completed::CompletedJobs;
 use crate::stores::pr_triage::{JobsOf, JudgedJob};
+use crate::stores::triage::Slots;
 use crate::stores::StoreError;
 use crate::views::pr_triage::{asked, BackendTriage};
 
@@ -63,8 +64,15 @@ pub async fn judge_backend(
     };
     let first_hour = first - first.rem_euclid(HOUR);
     let last_hour = last - last.rem_euclid(HOUR);
+    let slots: Vec<JobSlot> = judged_at.keys().cloned().collect();
     let nightlies = completed
-        .nightlies_before(repo, first_hour - DAY, last_hour + HOUR, last + 1)
+        .nightlies_before(
+            repo,
+            first_hour - DAY,
+            last_hour + HOUR,
+            last + 1,
+            Slots::Only(&slots),
+        )
         .await?;
 
     let mut jobs: Vec<JobFacts> = Vec::new();
@@ -93,6 +101,7 @@ pub async fn judge_backend(
                 first_hour - baselines::LOOKBACK,
                 first_hour - DAY,
                 last + 1,
+                Slots::Only(&slots),
             )
             .await?;
         let mut older = of_judged_slots(older, &judged_at).peekable();

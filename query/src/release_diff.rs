@@ -28,6 +28,7 @@ use crate::params::{ReleaseDiffParams, SideRequest};
 use crate::rules::{start_of_hour, HOUR};
 use crate::stores::completed::CompletedJobs;
 use crate::stores::pr_triage::JobsOf;
+use crate::stores::triage::Slots;
 use crate::views::release_diff::{self, DiffInputs, NightlyCommit, ReleaseDiffView, Side};
 
 /// One side as resolved against the window's nightly commits, before counting its jobs.
@@ -114,7 +115,7 @@ async fn read_nightlies(
 ) -> Result<Vec<JobFacts>, ApiError> {
     let reads = spans
         .iter()
-        .map(|&(from, until)| completed.nightlies_before(repo, from, until, until));
+        .map(|&(from, until)| completed.nightlies_before(repo, from, until, until, Slots::Every));
     let answers = futures::future::try_join_all(reads).await?;
     Ok(spans
         .iter()

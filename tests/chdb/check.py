@@ -283,10 +283,18 @@ def deliveries_page_cases() -> list[list]:
 # as `push` to read them (the service binds the nightly ones, which the data has none of).
 # The first and last cases bind the end of the hours read as the last value, as the release
 # diff does (query/src/release_diff.rs, docs/contract.md §12.16); the others a window's start.
+# The cases with a seventh value bind slots, as the failing tests and the PR triage do (the
+# service splices `{slot_condition}`, query/src/stores/triage.rs): one slot, and two (one the
+# data has no push of).
 NIGHTLIES_BEFORE_CASES = (
     [[repo, T0, T0 + 41 * D, ["push"], repo, T0 + 41 * D] for repo in data.REPOS]
     + [[repo, T0 + 10 * D, T0 + 30 * D, ["nightly", "push"], repo, T0 + 30 * D] for repo in data.REPOS]
     + [["nobody/nothing", T0, T0 + 41 * D, ["push"], "nobody/nothing", T0 + 41 * D]]
+    + [[repo, T0, T0 + 41 * D, ["push"], repo, T0 + 41 * D, [("ci", "build")]] for repo in data.REPOS]
+    + [
+        [repo, T0 + 10 * D, T0 + 30 * D, ["push"], repo, T0 + 30 * D, [("ci", "test (1, 2)"), ("nightly", "smoke")]]
+        for repo in data.REPOS
+    ]
 )
 # The nightly view (query/src/stores/completed.rs nightly_deliveries and nightly_columns,
 # docs/contract.md §12.17): its deliveries and columns from the nightlies table, the window's
@@ -465,6 +473,17 @@ def outcome_condition(query: str, values: list) -> str:
     condition on the outcomes when the case binds a list of them, else nothing."""
     if query == "deliveries_page.sql" and any(isinstance(v, list) for v in values):
         return "WHERE has(?, outcome)"
+    return ""
+
+
+def slot_condition(query: str, values: list) -> str:
+    """What the service splices for `{slot_condition}` (query/src/stores/triage.rs OF_SLOTS): a
+    condition on the slots when the case binds them (a seventh value), else nothing."""
+    if query == "nightlies_before.sql" and len(values) == 7:
+        return (
+            "AND (workflow_name, job_name) IN (\n"
+            "        SELECT tupleElement(s, 1), tupleElement(s, 2) FROM (SELECT arrayJoin(?) AS s)\n    )"
+        )
     return ""
 
 
@@ -964,6 +983,7 @@ def main() -> int:
                         .replace("{repo_condition}", repo_condition(path.name, values))
                         .replace("{deliveries}", f"{DATABASE}.{table}_deliveries")
                         .replace("{outcome_condition}", outcome_condition(path.name, values))
+                        .replace("{slot_condition}", slot_condition(path.name, values))
                     )
                     sql = bind(spliced, structs[struct], values)
                     try:

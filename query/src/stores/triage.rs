@@ -23,6 +23,19 @@ const STORE: &str = "clickhouse";
 pub const FAILING_WINDOW_JOBS_SQL: &str = include_str!("../../sql/failing_window_jobs.sql");
 pub const FAILING_WINDOW_TESTS_SQL: &str = include_str!("../../sql/failing_window_tests.sql");
 pub const NIGHTLIES_BEFORE_SQL: &str = include_str!("../../sql/nightlies_before.sql");
+
+/// `nightlies_before.sql`'s `{slot_condition}` for some slots: the bound array of (workflow,
+/// job name) as a set matched against the two columns (18.16 cannot bind an array to IN).
+const OF_SLOTS: &str = "AND (workflow_name, job_name) IN (\n        SELECT tupleElement(s, 1), tupleElement(s, 2) FROM (SELECT arrayJoin(?) AS s)\n    )";
+
+/// Which slots' nightlies [`CompletedJobs::nightlies_before`] reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Slots<'a> {
+    /// Every slot's (the release diff compares whole nightlies).
+    Every,
+    /// These slots' only (the baselines still wanted).
+    Only(&'a [oot_triage::JobSlot]),
+}
 pub const JOBS_FAILED_TESTS_SQL: &str = include_str!("../../sql/jobs_failed_tests.sql");
 
 // Field names are column names of the jobs table and the by-target table (a test checks them),
@@ -134,22 +147,39 @@ impl CompletedJobs {
     }
 
     /// The jobs first seen before `before` of `repo`'s nightly deliveries with a job first seen
-    /// in the hours from `from` to `until` (exclusive), latest version of each.
+    /// in the hours from `from` to `until` (exclusive), latest version of each; of `slots` only
+    /// ([`Slots::Only`]: none is asked for no slot), or of every slot.
     pub async fn nightlies_before(
         &self,
         repo: &RepoName,
         from: i64,
         until: i64,
         before: i64,
+        slots: Slots<'_>,
     ) -> Result<Vec<JobFacts>, StoreError> {
+        let condition = match slots {
+            Slots::Every => "",
+            Slots::Only([]) => return Ok(Vec::new()),
+            Slots::Only(_) => OF_SLOTS,
+        };
         let query = self
-            .query(NIGHTLIES_BEFORE_SQL)
+            .query(&NIGHTLIES_BEFORE_SQL.replace("{slot_condition}", condition))
             .bind(repo.as_str())
             .bind(date_time(from))
             .bind(date_time(until))
             .bind(oot_contract::EventType::NIGHTLY_RUNS.as_slice())
             .bind(repo.as_str())
             .bind(date_time(before));
+        let query = match slots {
+            Slots::Only(slots) => {
+                let bound: Vec<(&str, &str)> = slots
+                    .iter()
+                    .map(|s| (s.workflow_name.as_str(), s.job_name.as_str()))
+                    .collect();
+                query.bind(bound)
+            }
+            Slots::Every => query,
+        };
         self.job_facts(query).await
     }
 
@@ -234,10 +264,13 @@ mod tests {
     /// caller makes.
     #[test]
     fn every_sql_file_has_the_placeholders_its_caller_binds() {
+        let every_slot = NIGHTLIES_BEFORE_SQL.replace("{slot_condition}", "");
+        let some_slots = NIGHTLIES_BEFORE_SQL.replace("{slot_condition}", OF_SLOTS);
         for (sql, binds) in [
             (FAILING_WINDOW_JOBS_SQL, 2),
             (FAILING_WINDOW_TESTS_SQL, 6),
-            (NIGHTLIES_BEFORE_SQL, 6),
+            (every_slot.as_str(), 6),
+            (some_slots.as_str(), 7),
             (JOBS_FAILED_TESTS_SQL, 3),
         ] {
             let fields = sql.matches("?fields").count();
