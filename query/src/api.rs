@@ -555,16 +555,12 @@ pub async fn failing_tests_at(
         if pending.is_empty() {
             break;
         }
-        let asked: Vec<oot_triage::JobSlot> = pending.iter().cloned().collect();
-        let nightlies = stores
+        let pending: Vec<oot_triage::JobSlot> = pending.into_iter().collect();
+        let of_pending = stores
             .completed
-            .nightlies_before(&repo, from, until, since, Slots::Only(&asked))
+            .nightlies_before(&repo, from, until, since, Slots::Only(&pending))
             .await?;
-        let mut of_pending = nightlies
-            .into_iter()
-            .filter(|job| pending.contains(&job.slot()))
-            .peekable();
-        if of_pending.peek().is_some() {
+        if !of_pending.is_empty() {
             observations.add_before_window(of_pending);
             rows = oot_triage::failing_tests(observations.results(), since);
         }

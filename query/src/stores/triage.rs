@@ -23,10 +23,15 @@ const STORE: &str = "clickhouse";
 pub const FAILING_WINDOW_JOBS_SQL: &str = include_str!("../../sql/failing_window_jobs.sql");
 pub const FAILING_WINDOW_TESTS_SQL: &str = include_str!("../../sql/failing_window_tests.sql");
 pub const NIGHTLIES_BEFORE_SQL: &str = include_str!("../../sql/nightlies_before.sql");
+pub const JOBS_FAILED_TESTS_SQL: &str = include_str!("../../sql/jobs_failed_tests.sql");
 
 /// `nightlies_before.sql`'s `{slot_condition}` for some slots: the bound array of (workflow,
 /// job name) as a set matched against the two columns (18.16 cannot bind an array to IN).
-const OF_SLOTS: &str = "AND (workflow_name, job_name) IN (\n        SELECT tupleElement(s, 1), tupleElement(s, 2) FROM (SELECT arrayJoin(?) AS s)\n    )";
+const OF_SLOTS: &str = concat!(
+    "AND (workflow_name, job_name) IN (\n",
+    "        SELECT tupleElement(s, 1), tupleElement(s, 2) FROM (SELECT arrayJoin(?) AS s)\n",
+    "    )"
+);
 
 /// Which slots' nightlies [`CompletedJobs::nightlies_before`] reads.
 #[derive(Debug, Clone, Copy)]
@@ -36,7 +41,6 @@ pub enum Slots<'a> {
     /// These slots' only (the baselines still wanted).
     Only(&'a [oot_triage::JobSlot]),
 }
-pub const JOBS_FAILED_TESTS_SQL: &str = include_str!("../../sql/jobs_failed_tests.sql");
 
 // Field names are column names of the jobs table and the by-target table (a test checks them),
 // selected in this order and read positionally.
