@@ -20,7 +20,11 @@
 //! The rules consult such a nightly only as the baseline of tests failing in the window, about
 //! those tests (§12.5), and those are exactly what is asked of it (`crate::baselines`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+// foldhash, not SipHash, as in oot_triage's index: every job of a window goes through these
+// maps (oot_triage::index says why and what it measured).
+use foldhash::{HashMap, HashMapExt as _};
 
 use oot_contract::Conclusion;
 use oot_triage::{
