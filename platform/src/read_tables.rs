@@ -320,8 +320,9 @@ pub fn insert_pattern(clickhouse: &ClickHouseSettings, table: &str) -> String {
 /// whole block of each column it lies in: with the server's default (64 KB) a block of a
 /// 256-row table holds 25 granules of a narrow column, so a page of the backend matrix (25
 /// targets over 6 to 9 parts) decompressed 273 MB to return 382 rows. With 4 KB a block is a
-/// granule or a few: measured at 10M jobs, 27 MB decompressed and the read 80 → 45 ms (25 ms
-/// from the cache of decompressed blocks, which now holds such reads), for 4.5% more disk.
+/// granule or a few: measured at 10M jobs on copies with the same parts, 27 MB decompressed and
+/// the read 75–80 → 51–55 ms without the cache of decompressed blocks, ~24 ms from it, which
+/// now holds such reads beside the others (a 64 KB page did not), for 4.5% more disk.
 pub const KEY_RANGE_MIN_COMPRESS_BLOCK_BYTES: u32 = 4096;
 
 /// Where a `CREATE TABLE` file puts the table's compressed-block setting, after its
