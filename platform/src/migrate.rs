@@ -460,15 +460,13 @@ pub fn ttl_expression(clickhouse: &ClickHouseSettings) -> String {
 
 /// The `CREATE TABLE` statement for the completed-jobs table on a server of `server_version`.
 pub fn completed_jobs_ddl(clickhouse: &ClickHouseSettings, server_version: &str) -> String {
-    let ttl_clause = if supports_table_ttl(server_version) {
-        format!("TTL {}", ttl_expression(clickhouse))
-    } else {
-        String::new()
-    };
-    CREATE_JOB_TABLE_SQL
-        .replace("{database}", &clickhouse.database)
-        .replace("{table}", &clickhouse.table)
-        .replace("{ttl_clause}", &ttl_clause)
+    crate::read_tables::table_ddl(
+        clickhouse,
+        server_version,
+        CREATE_JOB_TABLE_SQL,
+        &clickhouse.table,
+        &ttl_expression(clickhouse),
+    )
 }
 
 /// The `ALTER TABLE`s that give a jobs table made before its computed columns (its `SHOW CREATE

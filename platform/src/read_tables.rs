@@ -509,16 +509,18 @@ async fn ensure_one(
         .query(&clickhouse.ddl(&read_table.ddl(clickhouse, server_version)))
         .execute()
         .await?;
-    if existed && supports_table_ttl(server_version) {
+    // A table made before may lack what this server adds to new ones: its TTL, its block size.
+    if existed && (supports_table_ttl(server_version) || supports_table_block_sizes(server_version))
+    {
         let created = create_statement(client, db, table).await?;
         let wanted = read_table.ttl_expression(clickhouse);
         let qualified = format!("{db}.{table}");
-        if let Some(alter) = ttl_alter_to(&qualified, &wanted, server_version, &created) {
-            tracing::info!(table = %qualified, %alter, "giving the table its TTL");
-            client.query(&clickhouse.ddl(&alter)).execute().await?;
-        }
-        if let Some(alter) = read_table.block_size_alter(&qualified, server_version, &created) {
-            tracing::info!(table = %qualified, %alter, "giving the table its block size");
+        let alters = [
+            ttl_alter_to(&qualified, &wanted, server_version, &created),
+            read_table.block_size_alter(&qualified, server_version, &created),
+        ];
+        for alter in alters.into_iter().flatten() {
+            tracing::info!(table = %qualified, %alter, "giving the table what it lacks");
             client.query(&clickhouse.ddl(&alter)).execute().await?;
         }
     }

@@ -15,7 +15,7 @@ use oot_contract::rollup::{
     attr, buckets_column, cells_table, histogram, ledger_table, repos_table,
 };
 
-use crate::migrate::{supports_table_ttl, Outcome};
+use crate::migrate::Outcome;
 use crate::settings::{ClickHouseSettings, DynamoSettings};
 
 const CREATE_CELLS_SQL: &str = include_str!("../sql/create_oot_job_cells.sql");
@@ -66,15 +66,9 @@ pub fn cells_ttl_expression(clickhouse: &ClickHouseSettings) -> String {
 
 /// The `CREATE TABLE` statements of the rollup tables on a server of `server_version`.
 pub fn rollup_ddl(clickhouse: &ClickHouseSettings, server_version: &str) -> [String; 2] {
-    let ttl_clause = if supports_table_ttl(server_version) {
-        format!("TTL {}", cells_ttl_expression(clickhouse))
-    } else {
-        String::new()
-    };
+    let ttl = cells_ttl_expression(clickhouse);
     let fill = |sql: &str, table: String| {
-        sql.replace("{database}", &clickhouse.database)
-            .replace("{table}", &table)
-            .replace("{ttl_clause}", &ttl_clause)
+        crate::read_tables::table_ddl(clickhouse, server_version, sql, &table, &ttl)
     };
     [
         fill(CREATE_CELLS_SQL, cells_table(&clickhouse.table)),

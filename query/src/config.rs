@@ -5,6 +5,10 @@ use std::net::SocketAddr;
 use clap::Parser;
 use oot_platform::settings::{ClickHouseSettings, DynamoSettings};
 
+/// How many view requests are worked on at once by default ([`QueryConfig::max_concurrent_views`]):
+/// the busiest backend's page holds ~10 MB while it runs, so 4 keep the service under 100 MB.
+pub const DEFAULT_MAX_CONCURRENT_VIEWS: u16 = 4;
+
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "oot-query",
@@ -30,7 +34,7 @@ pub struct QueryConfig {
     #[arg(
         long,
         env = "OOT_QUERY_MAX_CONCURRENT_VIEWS",
-        default_value_t = 4,
+        default_value_t = DEFAULT_MAX_CONCURRENT_VIEWS,
         value_parser = clap::value_parser!(u16).range(1..=4096)
     )]
     pub max_concurrent_views: u16,

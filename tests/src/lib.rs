@@ -460,7 +460,7 @@ pub fn query_config(stores: &StoreSettings) -> oot_query::config::QueryConfig {
         listen: "127.0.0.1:0".parse().expect("literal address"),
         dynamo: stores.dynamo.clone(),
         clickhouse: stores.clickhouse.clone(),
-        max_concurrent_views: 4,
+        max_concurrent_views: oot_query::config::DEFAULT_MAX_CONCURRENT_VIEWS,
         readiness_thresholds: None,
     }
 }
