@@ -10,8 +10,8 @@ use clickhouse::Client;
 use oot_contract::clickhouse::COLUMNS;
 use serde::{Deserialize, Serialize};
 
-use crate::job_table::bounded_for_item;
-use crate::merge::JobRecord;
+use crate::job_table::failed_tests_for_item;
+use crate::merge::{failed_tests_json, JobRecord};
 
 /// A row of `oot_workflow_job`: every column of [`COLUMNS`], in its order (a test holds them
 /// equal, so the serde names are the contract's).
@@ -81,7 +81,7 @@ impl CompletedJobRow {
     /// The row of a completed `record` at `version`; `None` for a job that is still running.
     ///
     /// `failed_tests_json` is the merged record's list as the DynamoDB item holds it
-    /// ([`bounded_for_item`]): ingest cuts each callback's list to fit the item, so this is the
+    /// ([`crate::job_table::bounded_for_item`]): ingest cuts each callback's list to fit the item, so this is the
     /// whole list; the cut here only acts on events logged before ingest cut them, and then
     /// acts the same on every path (live, replay, redelivery), which a list taken from the batch
     /// or looked up in ClickHouse did not.
@@ -89,12 +89,13 @@ impl CompletedJobRow {
         if !record.is_completed() {
             return None;
         }
-        let failed_tests_json = bounded_for_item(record).failed_tests_json();
+        let failed_tests_json = failed_tests_for_item(record)
+            .map_or_else(|| failed_tests_json(&[]), |failed| failed.to_json());
         let view = record.view();
         Some(Self {
             dynamo_key: view.job_key.to_string(),
             version,
-            source_digest: record.rank().digest.clone(),
+            source_digest: record.rank().digest.to_string(),
             first_seen_at: seconds(view.first_seen_at),
             projected_at: seconds(projected_at_micros),
             status: view.status.as_str().to_owned(),

@@ -13,7 +13,7 @@ use clickhouse::Client;
 use serde::{Deserialize, Serialize};
 
 use crate::completed_rows::seconds;
-use crate::job_table::bounded_for_item;
+use crate::job_table::failed_tests_for_item;
 use crate::merge::JobRecord;
 
 /// A row of `{jobs table}_failed_tests`: every column of
@@ -51,14 +51,16 @@ impl FailedTestRow {
     /// (the table keeps one row per test and job version, and the first is the one kept every
     /// time). None for a running job or one that listed no failed tests.
     pub fn of(record: &JobRecord, version: u64) -> Vec<Self> {
-        // Most jobs list no failed tests: no bounded copy for them.
-        if !record.is_completed() || record.view().failed_test_list.is_empty() {
+        if !record.is_completed() {
             return Vec::new();
         }
-        let bounded = bounded_for_item(record);
-        let view = bounded.view();
+        let Some(failed) = failed_tests_for_item(record) else {
+            return Vec::new();
+        };
+        let view = record.view();
         let mut seen: HashSet<(&str, &str)> = HashSet::new();
-        view.failed_test_list
+        failed
+            .tests
             .iter()
             .filter(|test| seen.insert((test.classname.as_str(), test.name.as_str())))
             .map(|test| Self {
@@ -118,6 +120,7 @@ impl FailedTestRows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job_table::bounded_for_item;
     use crate::merge::tests::{completed, in_progress, JOB_KEY};
     use oot_avro::event::FailedTest;
     use oot_contract::clickhouse::failed_test::COLUMNS;

@@ -16,7 +16,7 @@ use oot_contract::{JobKey, Status, UpstreamPr};
 use oot_platform::dynamo_batch::{get_items, BatchGetError, BatchRead};
 use oot_platform::dynamo_errors::{classify, DynamoFailure};
 
-use crate::merge::{JobRecord, DYNAMODB_FAILED_TESTS_BUDGET};
+use crate::merge::{FailedTests, JobRecord, DYNAMODB_FAILED_TESTS_BUDGET};
 
 /// What is stored for one job.
 #[derive(Debug, Clone, PartialEq)]
@@ -333,6 +333,12 @@ fn rfc3339(micros: i64) -> Option<String> {
 /// The copy of `record` an item holds: its failed tests cut to fit the item.
 pub fn bounded_for_item(record: &JobRecord) -> JobRecord {
     record.bounded(ITEM_FAILED_TESTS_BUDGET)
+}
+
+/// The failed tests of [`bounded_for_item`]`(record)` alone (`None` when it lists none): a row
+/// needs no more of the copy, and a replay makes one a job.
+pub fn failed_tests_for_item(record: &JobRecord) -> Option<FailedTests> {
+    record.bounded_failed_tests(ITEM_FAILED_TESTS_BUDGET)
 }
 
 /// The item of `record` at `version`: HUD's attributes, plus what the merge needs.

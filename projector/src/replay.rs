@@ -16,7 +16,7 @@
 //! **`--only clickhouse`** skips DynamoDB entirely, which makes it fast enough to be the
 //! migration tool for the ClickHouse tables. A row needs the job's merged record and a version,
 //! which the pipeline reads from and writes to DynamoDB; here they come from memory instead:
-//! - batches are large (100,000 events by default), and each is coalesced per job first, so a
+//! - batches are large (20,000 events by default), and each is coalesced per job first, so a
 //!   job whose callbacks fall in one batch is merged from all of them at once;
 //! - a bounded map of the most recently seen jobs (`--window-jobs`, default 200,000) keeps
 //!   each job's merged record (bounded as the DynamoDB item holds it) and its version, counted
@@ -98,7 +98,7 @@ pub struct ReplayArgs {
     #[arg(long = "from-time")]
     pub from_time: Option<String>,
 
-    /// Events per batch (default: 5,000 for both stores, 100,000 for `--only clickhouse`).
+    /// Events per batch (default: 5,000 for both stores, 20,000 for `--only clickhouse`).
     #[arg(long)]
     pub batch_events: Option<usize>,
 
@@ -113,6 +113,10 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub into_existing: bool,
 }
+
+/// How long the replay's reader lets librdkafka wait before fetching again once its prefetch is
+/// full (see where the consumer is configured).
+const REPLAY_FETCH_QUEUE_BACKOFF_MS: u32 = 10;
 
 /// See [`ReplayArgs::window_jobs`].
 pub const DEFAULT_WINDOW_JOBS: usize = 200_000;
@@ -162,7 +166,10 @@ impl ReplayArgs {
 
     fn batch_size(&self) -> usize {
         self.batch_events.unwrap_or(match self.only {
-            Some(Only::Clickhouse) => 100_000,
+            // Small enough that the merge of one batch, the INSERTs of the one before and the
+            // reading of the next overlap (100,000: 45,000 events/s; 20,000: 52,000), large
+            // enough that an INSERT is thousands of rows.
+            Some(Only::Clickhouse) => 20_000,
             Some(Only::Dynamodb) | None => 5_000,
         })
     }
@@ -229,12 +236,12 @@ struct Flushed {
 impl Sink {
     async fn flush(
         &mut self,
-        batch: &[CallbackEvent],
+        batch: Vec<CallbackEvent>,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Flushed> {
-        let events: Vec<&CallbackEvent> = batch.iter().collect();
         match self {
             Sink::Both(stores) => {
+                let events: Vec<&CallbackEvent> = batch.iter().collect();
                 let projected = project(stores, &events, now_micros(), shutdown)
                     .await
                     .map_err(|e| anyhow::anyhow!("projecting: {e}"))?;
@@ -247,7 +254,7 @@ impl Sink {
                     beyond_window: 0,
                 })
             }
-            Sink::ClickHouse(only) => only.flush(&events, shutdown).await,
+            Sink::ClickHouse(only) => only.flush(batch, shutdown).await,
         }
     }
 }
@@ -258,8 +265,8 @@ impl Sink {
 pub struct ClickHouseOnly {
     completed: CompletedJobs,
     failed_tests: FailedTestRows,
-    window: Window,
-    ledger: MemoryLedger,
+    /// Always `Some` but while a batch is merged on a blocking thread, which owns it meanwhile.
+    merger: Option<Box<Merger>>,
     rollups: RollupTables,
     /// The previous batch's INSERTs, while the next batch is read.
     inserting: Option<tokio::task::JoinHandle<anyhow::Result<Inserted>>>,
@@ -272,10 +279,18 @@ struct Inserted {
     failed_test_rows: u64,
 }
 
+/// What merging a batch needs to remember: the window of recent jobs and the rollups counted.
+struct Merger {
+    window: Window,
+    ledger: MemoryLedger,
+}
+
 /// The most recently first-seen jobs' records (as the item would hold them) and versions.
 struct Window {
     capacity: usize,
-    jobs: HashMap<JobKey, (JobRecord, u64)>,
+    // foldhash: every job of a replay is looked up here (SipHash of the keys was ~4% of a
+    // replay's CPU); the keys come from the log, which ingest validated.
+    jobs: foldhash::HashMap<JobKey, (JobRecord, u64)>,
     order: VecDeque<JobKey>,
     evicted: HashSet<u64>,
 }
@@ -290,7 +305,7 @@ impl Window {
     fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
-            jobs: HashMap::new(),
+            jobs: foldhash::HashMap::default(),
             order: VecDeque::new(),
             evicted: HashSet::new(),
         }
@@ -335,8 +350,10 @@ impl ClickHouseOnly {
         Self {
             completed,
             failed_tests,
-            window: Window::new(window_jobs),
-            ledger: MemoryLedger::new(window_jobs),
+            merger: Some(Box::new(Merger {
+                window: Window::new(window_jobs),
+                ledger: MemoryLedger::new(window_jobs),
+            })),
             rollups,
             inserting: None,
         }
@@ -350,7 +367,8 @@ impl ClickHouseOnly {
         shutdown: &CancellationToken,
     ) -> anyhow::Result<(Inserted, u64, u64)> {
         let last = self.wait_for_insert().await?;
-        let cells: Vec<CellRow> = self
+        let merger = self.merger()?;
+        let cells: Vec<CellRow> = merger
             .ledger
             .cells()
             .map(|(cell, figures, version)| {
@@ -361,7 +379,7 @@ impl ClickHouseOnly {
                 })
             })
             .collect();
-        let repos: Vec<RepoRow> = self
+        let repos: Vec<RepoRow> = merger
             .ledger
             .repos()
             .map(|(repo, latest, version)| {
@@ -384,9 +402,69 @@ impl ClickHouseOnly {
         })
         .await
         .map_err(|e| anyhow::anyhow!("inserting repos: {e:?}"))?;
-        Ok((last, cells.len() as u64, self.ledger.beyond_window))
+        let beyond_window = merger.ledger.beyond_window;
+        Ok((last, cells.len() as u64, beyond_window))
     }
 
+    fn merger(&self) -> anyhow::Result<&Merger> {
+        self.merger
+            .as_deref()
+            .context("a batch's merge failed before (its thread panicked)")
+    }
+
+    /// Merges `events` into rows and starts inserting them, after the previous batch's INSERTs
+    /// are done: the next batch is read and merged while this one is written. The rows counted
+    /// are those of the previous batch ([`ClickHouseOnly::finish`] counts the last).
+    ///
+    /// The merge (~10 µs of CPU a job) runs on a blocking thread, so the reader goes on
+    /// receiving and decoding the next batch on the runtime meanwhile.
+    async fn flush(
+        &mut self,
+        events: Vec<CallbackEvent>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Flushed> {
+        let mut merger = self
+            .merger
+            .take()
+            .context("a batch's merge failed before (its thread panicked)")?;
+        let (merger, flushed, rows, test_rows) = tokio::task::spawn_blocking(move || {
+            let mut flushed = Flushed::default();
+            let events: Vec<&CallbackEvent> = events.iter().collect();
+            let (rows, test_rows) = merger.rows(&events, &mut flushed);
+            (merger, flushed, rows, test_rows)
+        })
+        .await?;
+        self.merger = Some(merger);
+        let mut flushed = flushed;
+        let previous = self.wait_for_insert().await?;
+        flushed.rows = previous.rows;
+        flushed.failed_test_rows = previous.failed_test_rows;
+        let completed = self.completed.clone();
+        let failed_tests = self.failed_tests.clone();
+        let shutdown = shutdown.clone();
+        self.inserting = Some(tokio::spawn(async move {
+            let (rows, failed_test_rows) = tokio::try_join!(
+                insert_rows(&completed, &rows, &shutdown),
+                insert_failed_tests(&failed_tests, &test_rows, &shutdown),
+            )?;
+            Ok(Inserted {
+                rows,
+                failed_test_rows,
+            })
+        }));
+        Ok(flushed)
+    }
+
+    /// The rows the INSERTs in flight stored, once they are done (none when none are).
+    async fn wait_for_insert(&mut self) -> anyhow::Result<Inserted> {
+        match self.inserting.take() {
+            None => Ok(Inserted::default()),
+            Some(task) => task.await?,
+        }
+    }
+}
+
+impl Merger {
     /// The rows of `events` (merged per job, then into the window) and their failed tests'
     /// rows, without storing them.
     fn rows(
@@ -415,43 +493,6 @@ impl ClickHouseOnly {
             self.ledger.join_repo(&repo, &latest);
         }
         (rows, test_rows)
-    }
-
-    /// Merges `events` into rows and starts inserting them, after the previous batch's INSERTs
-    /// are done: the next batch is read and merged while this one is written. The rows counted
-    /// are those of the previous batch ([`ClickHouseOnly::finish`] counts the last).
-    async fn flush(
-        &mut self,
-        events: &[&CallbackEvent],
-        shutdown: &CancellationToken,
-    ) -> anyhow::Result<Flushed> {
-        let mut flushed = Flushed::default();
-        let (rows, test_rows) = self.rows(events, &mut flushed);
-        let previous = self.wait_for_insert().await?;
-        flushed.rows = previous.rows;
-        flushed.failed_test_rows = previous.failed_test_rows;
-        let completed = self.completed.clone();
-        let failed_tests = self.failed_tests.clone();
-        let shutdown = shutdown.clone();
-        self.inserting = Some(tokio::spawn(async move {
-            let (rows, failed_test_rows) = tokio::try_join!(
-                insert_rows(&completed, &rows, &shutdown),
-                insert_failed_tests(&failed_tests, &test_rows, &shutdown),
-            )?;
-            Ok(Inserted {
-                rows,
-                failed_test_rows,
-            })
-        }));
-        Ok(flushed)
-    }
-
-    /// The rows the INSERTs in flight stored, once they are done (none when none are).
-    async fn wait_for_insert(&mut self) -> anyhow::Result<Inserted> {
-        match self.inserting.take() {
-            None => Ok(Inserted::default()),
-            Some(task) => task.await?,
-        }
     }
 }
 
@@ -573,7 +614,14 @@ pub async fn replay(
     let mut config = settings.kafka.client_config();
     config
         .set("group.id", &group)
-        .set("enable.auto.commit", "false");
+        .set("enable.auto.commit", "false")
+        // librdkafka waits 1 s by default before fetching again once its prefetch (64 MiB) is
+        // full, and a replay drains it in well under that: the reader stood idle ~2.6 s of a
+        // 200,000-event replay's ~4.5 s. With 10 ms it is never the one waited for.
+        .set(
+            "fetch.queue.backoff.ms",
+            REPLAY_FETCH_QUEUE_BACKOFF_MS.to_string(),
+        );
     let metadata_client: BaseConsumer = config.create()?;
     let metadata = metadata_client.fetch_metadata(Some(topic), Duration::from_secs(30))?;
     let partitions: Vec<i32> = metadata
@@ -624,54 +672,33 @@ pub async fn replay(
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
 
+    // The reader receives and decodes the next batch while the sink merges and writes this
+    // one; a channel of one batch bounds what is held to about two batches and the INSERTs in
+    // flight.
+    let (batches, mut to_flush) = tokio::sync::mpsc::channel(1);
+    let reader = tokio::spawn(read_batches(
+        consumer,
+        remaining,
+        batch_events,
+        progress.clone(),
+        batches,
+        shutdown.clone(),
+    ));
     let mut report = ReplayReport::default();
-    let mut batch: Vec<CallbackEvent> = Vec::new();
-    while !remaining.is_empty() || !batch.is_empty() {
-        let message = if remaining.is_empty() {
-            None
-        } else {
-            let received = tokio::select! {
-                () = shutdown.cancelled() => anyhow::bail!("replay stopped after {} events", report.events),
-                received = tokio::time::timeout(Duration::from_millis(500), consumer.recv()) => received,
-            };
-            match received {
-                Ok(message) => Some(message?.detach()),
-                Err(_) => None,
-            }
-        };
-        if let Some(message) = &message {
-            let partition = message.partition();
-            if let Some((next, end)) = remaining.get_mut(&partition) {
-                if message.offset() < *end {
-                    *next = message.offset() + 1;
-                    progress.inc(1);
-                    match oot_avro::decode_event(message.payload().unwrap_or_default()) {
-                        Ok(event) => match check_key(message.key(), &event.job_key) {
-                            Ok(()) => batch.push(event),
-                            Err(_) => report.refused += 1,
-                        },
-                        Err(_) => report.undecodable += 1,
-                    }
-                }
-                if *next >= *end {
-                    remaining.remove(&partition);
-                }
-            }
-        }
-        let flush = batch.len() >= batch_events
-            || (message.is_none() && !batch.is_empty())
-            || remaining.is_empty();
-        if flush && !batch.is_empty() {
-            let flushed = sink.flush(&batch, shutdown).await?;
-            report.events += flushed.events;
-            report.refused += flushed.refused;
-            report.jobs_written += flushed.jobs_written;
-            report.rows += flushed.rows;
-            report.failed_test_rows += flushed.failed_test_rows;
-            report.beyond_window += flushed.beyond_window;
-            batch.clear();
-        }
+    while let Some(batch) = to_flush.recv().await {
+        let flushed = sink.flush(batch, shutdown).await?;
+        report.events += flushed.events;
+        report.refused += flushed.refused;
+        report.jobs_written += flushed.jobs_written;
+        report.rows += flushed.rows;
+        report.failed_test_rows += flushed.failed_test_rows;
+        report.beyond_window += flushed.beyond_window;
     }
+    let skipped = reader
+        .await?
+        .with_context(|| format!("replay stopped after {} events", report.events))?;
+    report.undecodable += skipped.undecodable;
+    report.refused += skipped.refused;
     if let Sink::ClickHouse(only) = &mut sink {
         let (last, cells, beyond) = only.finish(shutdown).await?;
         report.rows += last.rows;
@@ -681,4 +708,67 @@ pub async fn replay(
     }
     progress.finish_and_clear();
     Ok(report)
+}
+
+/// Events the reader left out of the batches.
+#[derive(Debug, Default)]
+struct Skipped {
+    undecodable: u64,
+    /// Keyed to another job than the one they name.
+    refused: u64,
+}
+
+/// Receives `remaining` (partition → next offset, end offset) and sends the decoded events on
+/// `batches`, `batch_events` at a time (fewer when the log pauses for half a second, and at the
+/// end); stops early when the receiver is gone.
+async fn read_batches(
+    consumer: StreamConsumer,
+    mut remaining: HashMap<i32, (i64, i64)>,
+    batch_events: usize,
+    progress: indicatif::ProgressBar,
+    batches: tokio::sync::mpsc::Sender<Vec<CallbackEvent>>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Skipped> {
+    let mut skipped = Skipped::default();
+    let mut batch: Vec<CallbackEvent> = Vec::new();
+    while !remaining.is_empty() || !batch.is_empty() {
+        let mut paused = remaining.is_empty();
+        if !remaining.is_empty() {
+            let received = tokio::select! {
+                () = shutdown.cancelled() => anyhow::bail!("stopped"),
+                received = tokio::time::timeout(Duration::from_millis(500), consumer.recv()) => received,
+            };
+            match received {
+                Ok(message) => {
+                    let message = message?;
+                    let partition = message.partition();
+                    if let Some((next, end)) = remaining.get_mut(&partition) {
+                        if message.offset() < *end {
+                            *next = message.offset() + 1;
+                            progress.inc(1);
+                            match oot_avro::decode_event(message.payload().unwrap_or_default()) {
+                                Ok(event) => match check_key(message.key(), &event.job_key) {
+                                    Ok(()) => batch.push(event),
+                                    Err(_) => skipped.refused += 1,
+                                },
+                                Err(_) => skipped.undecodable += 1,
+                            }
+                        }
+                        if *next >= *end {
+                            remaining.remove(&partition);
+                        }
+                    }
+                }
+                Err(_) => paused = true,
+            }
+        }
+        let flush = batch.len() >= batch_events || paused || remaining.is_empty();
+        if flush && !batch.is_empty() {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_events.min(1 << 20)));
+            if batches.send(full).await.is_err() {
+                break;
+            }
+        }
+    }
+    Ok(skipped)
 }

@@ -1,7 +1,13 @@
 //! The ledger held in memory: what the projector's DynamoDB ledger does, for a replay that
 //! rebuilds the ClickHouse tables without DynamoDB, and for the exactness tests.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::BuildHasher as _;
+
+// foldhash, not SipHash: a replay looks every run up here (10M jobs: millions of runs), and
+// the keys come from the log, which ingest validated. The evicted runs are remembered by a
+// hash with a fixed seed, so two runs of one replay compare alike.
+use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 
 use crate::figures::Figures;
 use crate::ledger::{advance, latest_per_run, AttemptSeen, CellKey, RepoLatest, RunKey, RunState};
@@ -13,10 +19,18 @@ pub struct MemoryLedger {
     capacity: usize,
     runs: HashMap<RunKey, RunState>,
     order: VecDeque<RunKey>,
-    evicted: std::collections::HashSet<RunKey>,
+    /// Hashes of the runs that left ([`run_hash`]): 8 bytes a run, not its key's strings, so a
+    /// replay of any length stays within the window's memory and a few bytes per run.
+    evicted: HashSet<u64>,
     cells: BTreeMap<CellKey, (Figures, u64)>,
     repos: BTreeMap<String, (RepoLatest, u64)>,
     pub beyond_window: u64,
+}
+
+/// A run's key hashed the same way every time (two runs colliding would count one run seen
+/// again as having left the window: a count in the report, not a figure).
+fn run_hash(run: &RunKey) -> u64 {
+    foldhash::fast::FixedState::with_seed(0).hash_one(run)
 }
 
 impl MemoryLedger {
@@ -25,7 +39,7 @@ impl MemoryLedger {
             capacity: capacity.max(1),
             runs: HashMap::new(),
             order: VecDeque::new(),
-            evicted: std::collections::HashSet::new(),
+            evicted: HashSet::new(),
             cells: BTreeMap::new(),
             repos: BTreeMap::new(),
             beyond_window: 0,
@@ -36,7 +50,7 @@ impl MemoryLedger {
     pub fn apply(&mut self, seen: Vec<AttemptSeen>) {
         for attempt in latest_per_run(seen) {
             let stored = self.runs.get(&attempt.run);
-            if stored.is_none() && self.evicted.contains(&attempt.run) {
+            if stored.is_none() && self.evicted.contains(&run_hash(&attempt.run)) {
                 self.beyond_window += 1;
             }
             let Some(change) = advance(stored, &attempt) else {
@@ -53,7 +67,7 @@ impl MemoryLedger {
                         break;
                     };
                     self.runs.remove(&oldest);
-                    self.evicted.insert(oldest);
+                    self.evicted.insert(run_hash(&oldest));
                 }
                 self.order.push_back(attempt.run.clone());
             }

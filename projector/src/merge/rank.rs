@@ -2,6 +2,7 @@
 //! they came from ([`Sourced`]).
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use oot_contract::{Conclusion, Status};
 use serde::{Deserialize, Serialize};
@@ -50,8 +51,10 @@ pub struct Rank {
     pub stage: Stage,
     /// µs since the Unix epoch; `None` sorts first.
     pub reported_at: Option<i64>,
-    /// Lower-case hex SHA-256 of the canonical content.
-    pub digest: String,
+    /// Lower-case hex SHA-256 of the canonical content. Shared: every field a callback sets
+    /// carries its rank, so a record holds ~25 copies of it; one allocation per callback
+    /// instead of one per field (a replay makes and drops millions of records).
+    pub digest: Arc<str>,
 }
 
 impl Rank {
@@ -61,7 +64,7 @@ impl Rank {
         stage: Stage,
         started_at: Option<i64>,
         completed_at: Option<i64>,
-        digest: String,
+        digest: Arc<str>,
     ) -> Rank {
         let reported_at = match stage {
             Stage::InProgress => started_at,

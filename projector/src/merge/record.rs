@@ -267,7 +267,7 @@ impl JobRecord {
             &truncations,
         ]);
         let stage = Stage::of(status, conclusion);
-        let rank = Rank::of(stage, w.started_at, w.completed_at, content);
+        let rank = Rank::of(stage, w.started_at, w.completed_at, content.into());
         let r = &rank;
 
         Ok(JobRecord {
@@ -377,6 +377,15 @@ impl JobRecord {
     /// [`JobRecord::bounded`] copy; `[]` when no callback listed failed tests.
     pub fn failed_tests_json(&self) -> String {
         failed_tests_json(self.view().failed_test_list)
+    }
+
+    /// The failed tests of [`JobRecord::bounded`]`(failed_tests_budget)` (`None` when no
+    /// callback listed any), without copying the rest of the record: what a row needs of the
+    /// bounded copy.
+    pub fn bounded_failed_tests(&self, failed_tests_budget: usize) -> Option<FailedTests> {
+        self.failed_tests
+            .as_ref()
+            .map(|failed| failed.value.bounded(failed_tests_budget))
     }
 
     /// The field values.
