@@ -105,3 +105,41 @@ impl MemoryLedger {
         self.runs.get(run)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::AttemptRank;
+
+    fn running(run_id: &str) -> AttemptSeen {
+        AttemptSeen {
+            run: RunKey {
+                downstream_repo: "org/repo".to_owned(),
+                workflow_name: "ci".to_owned(),
+                job_name: "test".to_owned(),
+                run_id: run_id.to_owned(),
+            },
+            rank: AttemptRank {
+                run_attempt: 1,
+                job_key: format!("key-{run_id}"),
+                job_version: 1,
+            },
+            first_seen_at: 1_777_000_000,
+            counted: None,
+        }
+    }
+
+    #[test]
+    fn a_run_seen_again_after_leaving_the_window_is_counted_once_and_a_new_one_is_not() {
+        let mut ledger = MemoryLedger::new(1);
+        ledger.apply(vec![running("1")]);
+        ledger.apply(vec![running("2")]); // the window holds one run: "1" leaves
+        assert_eq!(ledger.beyond_window, 0);
+        assert!(ledger.run(&running("1").run).is_none());
+        ledger.apply(vec![running("3")]); // never seen: not beyond the window; "2" leaves
+        assert_eq!(ledger.beyond_window, 0);
+        ledger.apply(vec![running("1")]);
+        assert_eq!(ledger.beyond_window, 1);
+        assert!(ledger.run(&running("1").run).is_some());
+    }
+}
