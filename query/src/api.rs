@@ -544,7 +544,12 @@ pub async fn failing_tests_at(
     params: FailingTestsParams,
     now: i64,
 ) -> Result<FailingTestsView, StoreError> {
-    let FailingTestsParams { repo, window } = params;
+    let FailingTestsParams {
+        repo,
+        window,
+        filter,
+        page,
+    } = params;
     let since = window.since(now);
     // The first span's nightlies, of every slot, are read beside the window rather than after
     // the rules name the pending slots: most pending slots find their baseline there, and the
@@ -589,6 +594,8 @@ pub async fn failing_tests_at(
         now,
         since - baselines::LOOKBACK,
         rows,
+        filter,
+        page,
         |number| observations.upstream_of_pr(number).map(str::to_owned),
     ))
 }

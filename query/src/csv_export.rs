@@ -1249,6 +1249,9 @@ mod tests {
             generated_at: Some("2026-04-28T10:15:30Z".to_owned()),
             baselines_since: None,
             headline: Headline::default(),
+            filter: Default::default(),
+            matching: 2,
+            page: None,
             tests: vec![line(AWKWARD, true), line(FORMULA, false)],
         }
     }

@@ -68,6 +68,15 @@ impl<S: Send + Sync> FromRequestParts<S> for FailingTestsParams {
     }
 }
 
+impl<S: Send + Sync> FromRequestParts<S> for crate::params::AlertsParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let (org, repo) = org_and_repo(parts, state).await?;
+        crate::params::AlertsParams::parse(&org, &repo, query(parts))
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for TestHistoryParams {
     type Rejection = ApiError;
 

@@ -8,7 +8,7 @@
 //! busters, newer clients); a parameter given twice is refused rather than guessed at.
 
 use oot_contract::{PrNumber, RepoName, UpstreamPr};
-use oot_triage::TestId;
+use oot_triage::{Status, TestId};
 
 use crate::clock::parse_rfc3339;
 use crate::error::ApiError;
@@ -175,16 +175,86 @@ impl BackendParams {
 pub struct FailingTestsParams {
     pub repo: RepoName,
     pub window: Window,
+    pub filter: FailingTestsFilter,
+    /// `None`: every row the filter keeps (the JSON's and the CSV's default; the page shows
+    /// [`FAILING_TESTS_PAGE`] when the request names none).
+    pub page: Option<PageRequest>,
 }
 
+/// Which failing tests are listed; the headline counts them all whatever the filter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailingTestsFilter {
+    /// `status`: `new`, `known` or `fixed`; every status when absent.
+    pub status: Option<Status>,
+    /// `flaky`: `true` for the flaky rows only, `false` for the others; both when absent.
+    pub flaky: Option<bool>,
+}
+
+impl FailingTestsFilter {
+    pub fn keeps(&self, status: Status, flaky: bool) -> bool {
+        self.status.is_none_or(|wanted| wanted == status)
+            && self.flaky.is_none_or(|wanted| wanted == flaky)
+    }
+}
+
+/// Rows per page of the failing tests when the request names `page` but not `per_page`, and
+/// on the page for people when it names neither: a busy backend's week has ~12,000 failing
+/// (test, job) rows, 13.8 MB of HTML at once.
+pub const FAILING_TESTS_PAGE: PageRequest = PageRequest {
+    page: 1,
+    per_page: 100,
+};
+/// The most rows a request may ask for per page.
+pub const MAX_FAILING_TESTS_PER_PAGE: usize = 1_000;
+
 impl FailingTestsParams {
-    /// From the path's `{org}` and `{repo}` and the query string, checked in that order.
+    /// From the path's `{org}` and `{repo}` and the query string (`window`, `status`, `flaky`,
+    /// `page`, `per_page`), checked in that order.
     pub fn parse(org: &str, repo: &str, query: Option<&str>) -> Result<Self, ApiError> {
         let repo = downstream_repo(org, repo)?;
         let params = QueryParams::parse(query);
+        let window = window(&params)?;
+        let status = match params.get("status")? {
+            None => None,
+            Some("new") => Some(Status::New),
+            Some("known") => Some(Status::Known),
+            Some("fixed") => Some(Status::Fixed),
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    "status",
+                    format!("expected new, known or fixed, got {other:?}"),
+                ))
+            }
+        };
+        let flaky = match params.get("flaky")? {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    "flaky",
+                    format!("expected true or false, got {other:?}"),
+                ))
+            }
+        };
+        let page = if params.get("page")?.is_some() || params.get("per_page")?.is_some() {
+            Some(PageRequest {
+                page: positive(&params, "page", 1, 1_000_000)?,
+                per_page: positive(
+                    &params,
+                    "per_page",
+                    FAILING_TESTS_PAGE.per_page,
+                    MAX_FAILING_TESTS_PER_PAGE,
+                )?,
+            })
+        } else {
+            None
+        };
         Ok(Self {
             repo,
-            window: window(&params)?,
+            window,
+            filter: FailingTestsFilter { status, flaky },
+            page,
         })
     }
 }
@@ -472,8 +542,24 @@ impl DeliveriesParams {
 }
 
 /// What a backend's alerts are asked for (docs/contract.md §17.6): `window` (default `7d`),
-/// within which closed alerts are listed (open ones always are); asked as the failing tests are.
-pub type AlertsParams = FailingTestsParams;
+/// within which closed alerts are listed (open ones always are).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertsParams {
+    pub repo: RepoName,
+    pub window: Window,
+}
+
+impl AlertsParams {
+    /// From the path's `{org}` and `{repo}` and the query string, checked in that order.
+    pub fn parse(org: &str, repo: &str, query: Option<&str>) -> Result<Self, ApiError> {
+        let repo = downstream_repo(org, repo)?;
+        let params = QueryParams::parse(query);
+        Ok(Self {
+            repo,
+            window: window(&params)?,
+        })
+    }
+}
 
 /// What every backend's alerts are asked for: `window`, as [`AlertsParams`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -870,6 +956,11 @@ mod tests {
         let error =
             FailingTestsParams::parse("intel", "x", Some("window=7d&window=7d")).unwrap_err();
         assert_eq!(parameter_of(error), "window");
+        assert_eq!(
+            (tests.filter, tests.page),
+            (FailingTestsFilter::default(), None),
+            "every row when no page is named"
+        );
 
         let history = TestHistoryParams::parse(
             "intel",
@@ -919,5 +1010,49 @@ mod tests {
         assert_eq!(triage.other_prs_window, Window::Month);
         let error = PrTriageParams::parse("7", Some("other_prs_window=2d")).unwrap_err();
         assert_eq!(parameter_of(error), "other_prs_window");
+    }
+
+    #[test]
+    fn failing_tests_filter_by_status_and_flakiness_and_page_only_when_asked() {
+        let parse = |query| FailingTestsParams::parse("a", "b", Some(query));
+        let asked = parse("status=known&flaky=true&page=3").unwrap();
+        assert_eq!(
+            asked.filter,
+            FailingTestsFilter {
+                status: Some(Status::Known),
+                flaky: Some(true)
+            }
+        );
+        assert_eq!(
+            asked.page,
+            Some(PageRequest {
+                page: 3,
+                per_page: FAILING_TESTS_PAGE.per_page
+            })
+        );
+        assert_eq!(
+            parse("per_page=1000").unwrap().page,
+            Some(PageRequest {
+                page: 1,
+                per_page: 1_000
+            })
+        );
+        assert!(asked.filter.keeps(Status::Known, true));
+        assert!(!asked.filter.keeps(Status::New, true));
+        assert!(!asked.filter.keeps(Status::Known, false));
+        assert!(FailingTestsFilter::default().keeps(Status::Fixed, false));
+        for (query, parameter) in [
+            ("status=broken", "status"),
+            ("status=New", "status"),
+            ("flaky=yes", "flaky"),
+            ("per_page=1001", "per_page"),
+            ("page=0", "page"),
+        ] {
+            assert_eq!(
+                parameter_of(parse(query).unwrap_err()),
+                parameter,
+                "{query}"
+            );
+        }
     }
 }

@@ -9,7 +9,10 @@ use crate::pages::format;
 use crate::pages::layout::{self, Freshness};
 use crate::pages::release_diff::release_diff_path;
 use crate::pages::test_history::test_history_href;
-use crate::views::failing_tests::{Baseline, FailingTestLine, FailingTestsView, Headline, PrRef};
+use crate::params::FAILING_TESTS_PAGE;
+use crate::views::failing_tests::{
+    Baseline, FailingTestLine, FailingTestsView, Filter, Headline, PrRef,
+};
 
 /// The failing-tests page of `owner/name`.
 pub fn failing_tests_path(repo: &str) -> String {
@@ -35,6 +38,10 @@ pub fn render(view: &FailingTestsView, now: i64) -> Markup {
         newest_label: "last failure",
     };
     let title = format!("Failing tests · {repo}");
+    let per_page = view.page.map(|p| p.per_page);
+    let first_row = view
+        .page
+        .map_or(1, |p| (p.page - 1).saturating_mul(p.per_page) + 1);
     let body = html! {
         p.crumbs {
             a href="/oot" { "← all backends" }
@@ -55,13 +62,23 @@ pub fn render(view: &FailingTestsView, now: i64) -> Markup {
         }
         (layout::window_selector(window, None, |w| {
             let w = w.map_or(view.window, |w| w.as_str());
-            format!("{}{}", failing_tests_path(repo), format::query(&[("window", Some(w))]))
+            href(repo, w, view.filter, 1, per_page)
         }))
         (headline(&view.headline))
+        (filters(repo, view, per_page))
         @if view.tests.is_empty() {
-            p.empty { "No test of this backend failed in the window." }
+            p.empty {
+                @if view.headline.failing == 0 { "No test of this backend failed in the window." }
+                @else if view.matching == 0 { "No failing test of this kind in the window." }
+                @else { "No failing tests on this page." }
+            }
         } @else {
-            (layout::csv_link(&format!("/api{}", failing_tests_path(repo)), &[("window", window)]))
+            (layout::csv_link(&format!("/api{}", failing_tests_path(repo)), &filter_query(view.window, view.filter)))
+            p.small {
+                "Rows " (first_row) "–" (first_row + view.tests.len() - 1) " of " (view.matching)
+                @if view.matching < view.headline.failing { " of this kind" }
+                " (the CSV holds them all)."
+            }
             div.table-scroll tabindex="0" role="region" aria-label="failing tests, scrolls sideways" {
                 table.failing {
                     thead {
@@ -85,6 +102,19 @@ pub fn render(view: &FailingTestsView, now: i64) -> Markup {
                 }
             }
         }
+        @if let Some(page) = view.page {
+            @if page.page > 1 || page.has_more {
+                nav.pages aria-label="pages" {
+                    @if page.page > 1 {
+                        a rel="prev" href=(href(repo, view.window, view.filter, page.page - 1, per_page)) { "← previous" }
+                    }
+                    span { " page " (page.page) " " }
+                    @if page.has_more {
+                        a rel="next" href=(href(repo, view.window, view.filter, page.page + 1, per_page)) { "next →" }
+                    }
+                }
+            }
+        }
         @if let Some(since) = &view.baselines_since {
             p.small {
                 "A job's nightly before the window is looked for back to "
@@ -94,6 +124,92 @@ pub fn render(view: &FailingTestsView, now: i64) -> Markup {
         }
     };
     layout::page(&title, now, Some(freshness), body)
+}
+
+/// The query of the JSON and CSV with `window` and `filter`.
+fn filter_query(window: &'static str, filter: Filter) -> Vec<(&'static str, Option<&'static str>)> {
+    vec![
+        ("window", Some(window)),
+        ("status", filter.status.map(status_word)),
+        (
+            "flaky",
+            filter.flaky.map(|f| if f { "true" } else { "false" }),
+        ),
+    ]
+}
+
+fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::New => "new",
+        Status::Known => "known",
+        Status::Fixed => "fixed",
+    }
+}
+
+/// This page with `window`, `filter`, `page` and `per_page` (when the request named one).
+fn href(
+    repo: &str,
+    window: &'static str,
+    filter: Filter,
+    page: usize,
+    per_page: Option<usize>,
+) -> String {
+    let page = (page > 1).then(|| page.to_string());
+    let per_page = per_page
+        .filter(|&n| n != FAILING_TESTS_PAGE.per_page)
+        .map(|n| n.to_string());
+    let mut pairs: Vec<(&str, Option<&str>)> = filter_query(window, filter);
+    pairs.push(("page", page.as_deref()));
+    pairs.push(("per_page", per_page.as_deref()));
+    format!("{}{}", failing_tests_path(repo), format::query(&pairs))
+}
+
+/// Links to the rows of one status, the flaky ones, or all; the one shown is marked.
+fn filters(repo: &str, view: &FailingTestsView, per_page: Option<usize>) -> Markup {
+    let choices: [(&str, Filter); 5] = [
+        ("All", Filter::default()),
+        (
+            "✘ New",
+            Filter {
+                status: Some(Status::New),
+                flaky: None,
+            },
+        ),
+        (
+            "◆ Known",
+            Filter {
+                status: Some(Status::Known),
+                flaky: None,
+            },
+        ),
+        (
+            "✔ Fixed",
+            Filter {
+                status: Some(Status::Fixed),
+                flaky: None,
+            },
+        ),
+        (
+            "↯ Flaky",
+            Filter {
+                status: None,
+                flaky: Some(true),
+            },
+        ),
+    ];
+    html! {
+        nav.windows aria-label="which tests" {
+            span.muted { "Show: " }
+            @for (label, filter) in choices {
+                @if filter == view.filter {
+                    a.selected href=(href(repo, view.window, filter, 1, per_page)) aria-current="page" { (label) }
+                } @else {
+                    a href=(href(repo, view.window, filter, 1, per_page)) { (label) }
+                }
+                " "
+            }
+        }
+    }
 }
 
 fn headline(h: &Headline) -> Markup {
@@ -174,7 +290,7 @@ fn baseline(baseline: Option<&Baseline>, now: i64) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::views::failing_tests::FailingTestsView;
+    use crate::views::failing_tests::{FailingTestsView, Filter, TestsPage};
     use oot_triage::FlipScore;
 
     fn view(tests: Vec<FailingTestLine>) -> FailingTestsView {
@@ -189,6 +305,9 @@ mod tests {
                 new: 1,
                 ..Headline::default()
             },
+            filter: Filter::default(),
+            matching: tests.len() as u64,
+            page: None,
             tests,
         }
     }
@@ -245,5 +364,57 @@ mod tests {
     fn no_failing_test_says_so() {
         let html = render(&view(vec![]), 1_777_371_330).into_string();
         assert!(html.contains("No test of this backend failed in the window."));
+    }
+
+    #[test]
+    fn a_page_of_the_rows_links_its_neighbours_and_every_filter_keeping_the_window() {
+        let mut paged = view(vec![evil_line()]);
+        paged.headline.failing = 250;
+        paged.matching = 120;
+        paged.filter = Filter {
+            status: Some(Status::New),
+            flaky: None,
+        };
+        paged.page = Some(TestsPage {
+            page: 2,
+            per_page: 100,
+            has_more: false,
+        });
+        let html = render(&paged, 1_777_371_330).into_string();
+        assert!(html.contains("Rows 101–101 of 120 of this kind"), "{html}");
+        assert!(html.contains(
+            r#"<a rel="prev" href="/oot/intel/torch-xpu-ops/tests?window=7d&amp;status=new">"#
+        ));
+        assert!(!html.contains(r#"rel="next""#), "the last page");
+        assert!(html.contains(
+            r#"<a class="selected" href="/oot/intel/torch-xpu-ops/tests?window=7d&amp;status=new" aria-current="page">✘ New</a>"#
+        ));
+        assert!(html.contains(
+            r#"href="/oot/intel/torch-xpu-ops/tests?window=7d&amp;flaky=true">↯ Flaky</a>"#
+        ));
+        assert!(html.contains(r#"href="/oot/intel/torch-xpu-ops/tests?window=7d">All</a>"#));
+        assert!(html.contains(r#"href="/oot/intel/torch-xpu-ops/tests?window=30d&amp;status=new""#));
+        assert!(
+            html.contains(
+                "/api/oot/intel/torch-xpu-ops/tests?window=7d&amp;status=new&amp;format=csv"
+            ),
+            "the CSV of every row of the filter: {html}"
+        );
+
+        paged.page = Some(TestsPage {
+            page: 1,
+            per_page: 10,
+            has_more: true,
+        });
+        let html = render(&paged, 1_777_371_330).into_string();
+        assert!(html.contains(
+            r#"<a rel="next" href="/oot/intel/torch-xpu-ops/tests?window=7d&amp;status=new&amp;page=2&amp;per_page=10">"#
+        ));
+        paged.tests.clear();
+        let html = render(&paged, 1_777_371_330).into_string();
+        assert!(html.contains("No failing tests on this page."));
+        paged.matching = 0;
+        let html = render(&paged, 1_777_371_330).into_string();
+        assert!(html.contains("No failing test of this kind in the window."));
     }
 }

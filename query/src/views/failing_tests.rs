@@ -11,6 +11,7 @@ use serde::Serialize;
 use oot_triage::{FailingTest, FlipScore, JobRef, Status};
 
 use crate::clock::rfc3339;
+use crate::params::{FailingTestsFilter, PageRequest};
 use crate::rules::Window;
 
 /// PRs listed per test (the newest numbers); `prs_hit` counts them all.
@@ -25,9 +26,33 @@ pub struct FailingTestsView {
     /// Baselines before the window were looked for back to this time (contract §12.13): a slot
     /// whose last nightly is older is answered as if it had none before the window.
     pub baselines_since: Option<String>,
+    /// Every row of the window, whatever the filter.
     pub headline: Headline,
-    /// New, then known, then fixed; within a status the most failed runs first.
+    /// Which rows are listed.
+    pub filter: Filter,
+    /// How many rows the filter keeps, on every page.
+    pub matching: u64,
+    /// The page listed; `null` when every row the filter keeps is.
+    pub page: Option<TestsPage>,
+    /// The rows the filter keeps (on the page asked for): new, then known, then fixed; within a
+    /// status the most failed runs first.
     pub tests: Vec<FailingTestLine>,
+}
+
+/// The filter of the request, echoed (`null`: not filtered on).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Filter {
+    pub status: Option<Status>,
+    pub flaky: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TestsPage {
+    /// 1-based.
+    pub page: usize,
+    pub per_page: usize,
+    /// More rows the filter keeps after this page.
+    pub has_more: bool,
 }
 
 /// How many (test, slot) rows have each status, and how many are flaky.
@@ -95,25 +120,44 @@ impl Baseline {
 }
 
 /// The view of `repo`'s failing tests in `window` ending at `now` (window start `since`),
-/// from the rules' rows; `upstream_of_pr` names each PR number's upstream repo, and
-/// `baselines_since` is how far back baselines were looked for.
+/// from the rules' rows: the headline over them all, then those `filter` keeps, on `page` when
+/// one is asked for; `upstream_of_pr` names each PR number's upstream repo (asked only for the
+/// rows listed), and `baselines_since` is how far back baselines were looked for.
+#[allow(clippy::too_many_arguments)] // each is one part of the answer, named at the call
 pub fn build(
     repo: &str,
     window: Window,
     now: i64,
     baselines_since: i64,
     rows: Vec<FailingTest>,
+    filter: FailingTestsFilter,
+    page: Option<PageRequest>,
     upstream_of_pr: impl Fn(u64) -> Option<String>,
 ) -> FailingTestsView {
     let since = window.since(now);
     let mut headline = Headline::default();
-    let tests = rows
+    for row in &rows {
+        headline.count(row);
+    }
+    let kept = rows
         .into_iter()
-        .map(|row| {
-            headline.count(&row);
-            line(row, &upstream_of_pr)
-        })
-        .collect();
+        .filter(|row| filter.keeps(row.status, row.flaky));
+    let mut matching = 0u64;
+    let (skip, take) = page.map_or((0, usize::MAX), |page| {
+        ((page.page - 1).saturating_mul(page.per_page), page.per_page)
+    });
+    let mut tests = Vec::new();
+    for (at, row) in kept.enumerate() {
+        matching += 1;
+        if at >= skip && tests.len() < take {
+            tests.push(line(row, &upstream_of_pr));
+        }
+    }
+    let page = page.map(|page| TestsPage {
+        page: page.page,
+        per_page: page.per_page,
+        has_more: (skip as u64).saturating_add(take as u64) < matching,
+    });
     FailingTestsView {
         downstream_repo: repo.to_owned(),
         window: window.as_str(),
@@ -121,6 +165,12 @@ pub fn build(
         generated_at: rfc3339(now),
         baselines_since: rfc3339(baselines_since),
         headline,
+        filter: Filter {
+            status: filter.status,
+            flaky: filter.flaky,
+        },
+        matching,
+        page,
         tests,
     }
 }
@@ -204,7 +254,16 @@ mod tests {
             row("c", Status::Known, true, vec![]),
             row("d", Status::Fixed, false, vec![]),
         ];
-        let view = build("a/b", Window::Week, 1_777_400_000, 0, rows, |_| None);
+        let view = build(
+            "a/b",
+            Window::Week,
+            1_777_400_000,
+            0,
+            rows,
+            FailingTestsFilter::default(),
+            None,
+            |_| None,
+        );
         assert_eq!(
             view.headline,
             Headline {
@@ -232,9 +291,16 @@ mod tests {
             run_attempt: 2,
             first_seen_at: 1_777_371_330,
         });
-        let view = build("a/b", Window::Day, 1_777_400_000, 0, vec![failing], |n| {
-            (n % 2 == 0).then(|| "pytorch/pytorch".to_owned())
-        });
+        let view = build(
+            "a/b",
+            Window::Day,
+            1_777_400_000,
+            0,
+            vec![failing],
+            FailingTestsFilter::default(),
+            None,
+            |n| (n % 2 == 0).then(|| "pytorch/pytorch".to_owned()),
+        );
         let line = &view.tests[0];
         let numbers: Vec<u64> = line.prs.iter().map(|p| p.number).collect();
         assert_eq!(numbers, [8, 7, 6, 5, 4]);
@@ -255,5 +321,71 @@ mod tests {
         assert_eq!(json["tests"][0]["status"], "known");
         assert_eq!(json["tests"][0]["flip"]["score"], 0.0);
         assert_eq!(json["headline"]["known"], 1);
+    }
+
+    fn names(view: &FailingTestsView) -> Vec<&str> {
+        view.tests.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    #[test]
+    fn the_filter_and_the_page_choose_the_rows_listed_and_the_headline_counts_all() {
+        let rows = || {
+            vec![
+                row("a", Status::New, true, vec![]),
+                row("b", Status::New, false, vec![]),
+                row("c", Status::New, true, vec![]),
+                row("d", Status::Known, true, vec![]),
+                row("e", Status::Fixed, false, vec![]),
+            ]
+        };
+        let view_of = |filter, page| {
+            build(
+                "a/b",
+                Window::Week,
+                1_777_400_000,
+                0,
+                rows(),
+                filter,
+                page,
+                |_| None,
+            )
+        };
+        let flaky_new = FailingTestsFilter {
+            status: Some(Status::New),
+            flaky: Some(true),
+        };
+        let view = view_of(flaky_new, None);
+        assert_eq!(names(&view), ["a", "c"]);
+        assert_eq!((view.matching, view.page), (2, None));
+        assert_eq!(view.headline.failing, 5, "the headline is not filtered");
+
+        let page = |page, per_page| Some(PageRequest { page, per_page });
+        let all = FailingTestsFilter::default();
+        let first = view_of(all, page(1, 2));
+        assert_eq!(names(&first), ["a", "b"]);
+        assert_eq!(first.matching, 5);
+        assert!(first.page.is_some_and(|p| p.has_more));
+        let last = view_of(all, page(3, 2));
+        assert_eq!(names(&last), ["e"]);
+        assert!(last.page.is_some_and(|p| !p.has_more));
+        let exact = view_of(all, page(1, 5));
+        assert!(exact.page.is_some_and(|p| !p.has_more), "nothing after");
+        let past = view_of(all, page(9, 2));
+        assert!(past.tests.is_empty());
+        assert_eq!(past.matching, 5);
+
+        let not_flaky = view_of(
+            FailingTestsFilter {
+                status: None,
+                flaky: Some(false),
+            },
+            page(1, 1),
+        );
+        assert_eq!(names(&not_flaky), ["b"]);
+        assert_eq!(not_flaky.matching, 2);
+        let json = serde_json::to_value(&not_flaky).unwrap();
+        assert_eq!(json["filter"]["flaky"], false);
+        assert_eq!(json["filter"]["status"], serde_json::Value::Null);
+        assert_eq!(json["page"]["has_more"], true);
     }
 }

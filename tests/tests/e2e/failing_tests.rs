@@ -29,7 +29,7 @@ use oot_e2e::story::{completed_listing, seed, Seeded};
 use oot_e2e::{query_config, query_stores, TestQuery, TestStores};
 use oot_query::api;
 use oot_query::observations::Observations;
-use oot_query::params::FailingTestsParams;
+use oot_query::params::{FailingTestsFilter, FailingTestsParams};
 use oot_query::rules::Window;
 use oot_query::views::failing_tests;
 use serde_json::Value;
@@ -259,6 +259,84 @@ async fn new_known_fixed_and_flaky_tests_are_told_apart_against_the_nightly_befo
         assert!(page.contains(text), "{text} not on the page");
     }
     assert!(page.find("test_flaky").unwrap() < page.find("test_fixed").unwrap());
+
+    // A maintainer narrows the list: one status, the flaky ones, a page at a time; the
+    // headline still counts every row.
+    let names = |view: &Value| -> Vec<String> {
+        view["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, _, new_only) = seeded
+        .query
+        .get(&format!("/api/oot/{XPU}/tests?window=24h&status=new"))
+        .await;
+    assert_eq!(status, 200, "{new_only}");
+    assert_eq!(names(&new_only), ["test_flaky", "test_new"]);
+    assert_eq!(new_only["matching"], 2);
+    assert_eq!(new_only["headline"], view["headline"]);
+    assert_eq!(
+        new_only["page"],
+        Value::Null,
+        "every row unless a page is asked for"
+    );
+    let (_, _, flaky_only) = seeded
+        .query
+        .get(&format!("/api/oot/{XPU}/tests?window=24h&flaky=true"))
+        .await;
+    assert_eq!(names(&flaky_only), ["test_flaky"]);
+    let (_, _, second) = seeded
+        .query
+        .get(&format!(
+            "/api/oot/{XPU}/tests?window=24h&page=2&per_page=3"
+        ))
+        .await;
+    assert_eq!(
+        names(&second),
+        ["test_fixed"],
+        "the rows after the first three"
+    );
+    assert_eq!(second["matching"], 4);
+    assert_eq!(second["page"]["has_more"], false);
+    let (status, _, body) = seeded
+        .query
+        .get(&format!("/api/oot/{XPU}/tests?status=flaky"))
+        .await;
+    assert_eq!((status, body["parameter"].as_str()), (400, Some("status")));
+    let csv = seeded
+        .query
+        .client
+        .get(format!(
+            "{}/api/oot/{XPU}/tests?window=24h&status=known&format=csv",
+            seeded.query.base_url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 2, "the header and test_known: {csv}");
+    assert!(csv.contains("test_known"));
+    let paged = seeded
+        .query
+        .client
+        .get(format!(
+            "{}/oot/{XPU}/tests?window=24h&per_page=2",
+            seeded.query.base_url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(paged.contains("Rows 1–2 of 4"), "{paged}");
+    assert!(paged.contains(r#"rel="next""#));
+    assert!(!paged.contains("test_fixed"), "on the second page");
 }
 
 /// What the service reads (the window and the slots' last nightly before it, by key) gives the
@@ -292,6 +370,8 @@ async fn the_read_gives_the_rules_answer_on_every_job_of_the_backend() {
         let params = FailingTestsParams {
             repo: repo.clone(),
             window,
+            filter: FailingTestsFilter::default(),
+            page: None,
         };
         let served = api::failing_tests_at(&stores, params, now).await.unwrap();
         let rows = oot_triage::failing_tests(everything.results(), since);
@@ -301,6 +381,8 @@ async fn the_read_gives_the_rules_answer_on_every_job_of_the_backend() {
             now,
             since - oot_query::baselines::LOOKBACK,
             rows,
+            FailingTestsFilter::default(),
+            None,
             |n| everything.upstream_of_pr(n).map(str::to_owned),
         );
         assert_eq!(served, reference, "window {}", window.as_str());
