@@ -23,6 +23,12 @@
 -- job_name): the rows read are the same, but a busy backend's month of nightlies is ~7,500
 -- jobs, of which a PR's two or three failing slots are a few hundred, and the service parses
 -- and judges only those.
+-- The hour condition (spliced in the subquery) is empty, or, where each slot wants its own
+-- hours (the PR triage: the day before each slot's PR job, whose jobs may be weeks apart), a
+-- condition on the nightlies table's rows by (workflow_name, job_name, hour) with one more
+-- bind, those triples as an array (the hour in seconds): a PR whose jobs spread over a month
+-- read its judged slots' whole month of nightlies (~7,000 jobs a busy backend) for the one
+-- before each job.
 SELECT ?fields
 FROM {table}_by_target
 WHERE (upstream_repo, target_pr, target_event, target_delivery) IN (
@@ -30,6 +36,7 @@ WHERE (upstream_repo, target_pr, target_event, target_delivery) IN (
         FROM {table}_nightlies
         WHERE downstream_repo = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)
             AND has(?, target_event)
+            {hour_condition}
     )
     AND downstream_repo = ? AND first_seen_at < toDateTime(?)
     {slot_condition}

@@ -8,10 +8,10 @@
 //!
 //! 1. the PR's shown completed jobs of the backend by key (from the jobs by target, as the PR
 //!    view read them), then their failed tests at the versions read (by job);
-//! 2. the backend's nightlies from the day before the PR's first judged job to its last
-//!    ([`CompletedJobs::nightlies_before`]), kept where they are of a judged slot and not after
-//!    its PR job;
-//! 3. when a failing test still has no baseline, the rest of [`baselines::LOOKBACK`];
+//! 2. the backend's nightlies of each judged slot from the day before its PR job
+//!    ([`CompletedJobs::nightlies_of_slots`]), kept where they are not after that job;
+//! 3. for the slots where a failing test still has no baseline, the rest of
+//!    [`baselines::LOOKBACK`] before their PR job;
 //! 4. whether each nightly that became a baseline failed the tests it is the baseline of
 //!    ([`CompletedJobs::baseline_failed_tests`], by job);
 //! 5. for the tests not known on their baseline only (of the first
@@ -32,7 +32,7 @@ use crate::baselines::{self, Asked};
 use crate::observations::{JobFacts, ListedFailure, Observations};
 use crate::stores::completed::CompletedJobs;
 use crate::stores::pr_triage::{JobsOf, JudgedJob};
-use crate::stores::triage::Slots;
+use crate::stores::triage::SlotHours;
 use crate::stores::StoreError;
 use crate::views::pr_triage::{asked, BackendTriage};
 
@@ -55,25 +55,28 @@ pub async fn judge_backend(
     let failing: BTreeSet<TestId> = judged.iter().flat_map(|j| j.failed.clone()).collect();
     let (asked_tests, not_triaged) = asked(failing);
     let judged_at = judged_slots(&judged, &asked_tests);
-    let (Some(&first), Some(&last)) = (judged_at.values().min(), judged_at.values().max()) else {
+    let Some(&last) = judged_at.values().max() else {
         let nothing = PrTriage {
             headline: Default::default(),
             tests: Vec::new(),
         };
         return Ok(BackendTriage::of(nothing, not_triaged));
     };
-    let first_hour = first - first.rem_euclid(HOUR);
-    let last_hour = last - last.rem_euclid(HOUR);
-    let slots: Vec<JobSlot> = judged_at.keys().cloned().collect();
-    let nightlies = completed
-        .nightlies_before(
-            repo,
-            first_hour - DAY,
-            last_hour + HOUR,
-            last + 1,
-            Slots::Only(&slots),
-        )
-        .await?;
+    // Each slot's own day before its PR job: a PR's jobs may be weeks apart, and one span from
+    // the first to the last read every nightly between them (a busy backend's month: ~7,000
+    // jobs, for a few baselines).
+    let spans: Vec<SlotHours> = judged_at
+        .iter()
+        .map(|(slot, &at)| {
+            let hour = at - at.rem_euclid(HOUR);
+            SlotHours {
+                slot: slot.clone(),
+                from: hour - DAY,
+                until: hour + HOUR,
+            }
+        })
+        .collect();
+    let nightlies = completed.nightlies_of_slots(repo, &spans, last + 1).await?;
 
     let mut jobs: Vec<JobFacts> = Vec::new();
     let mut listed: Vec<ListedFailure> = Vec::new();
@@ -94,16 +97,27 @@ pub async fn judge_backend(
     let not_counted = OtherPrs::new();
     let mut triage = is_it_mine_counted(observations.results(), pr, &not_counted);
 
-    if triage.tests.iter().any(|t| t.baseline.is_none()) {
-        let older = completed
-            .nightlies_before(
-                repo,
-                first_hour - baselines::LOOKBACK,
-                first_hour - DAY,
-                last + 1,
-                Slots::Only(&slots),
-            )
-            .await?;
+    let without_baseline: BTreeSet<&JobSlot> = triage
+        .tests
+        .iter()
+        .filter(|t| t.baseline.is_none())
+        .map(|t| &t.slot)
+        .collect();
+    if !without_baseline.is_empty() {
+        // The rest of the lookback before each such slot's PR job.
+        let spans: Vec<SlotHours> = without_baseline
+            .into_iter()
+            .filter_map(|slot| {
+                let at = *judged_at.get(slot)?;
+                let hour = at - at.rem_euclid(HOUR);
+                Some(SlotHours {
+                    slot: slot.clone(),
+                    from: hour - baselines::LOOKBACK,
+                    until: hour - DAY,
+                })
+            })
+            .collect();
+        let older = completed.nightlies_of_slots(repo, &spans, last + 1).await?;
         let mut older = of_judged_slots(older, &judged_at).peekable();
         if older.peek().is_some() {
             observations.add_before_window(older);

@@ -295,6 +295,23 @@ NIGHTLIES_BEFORE_CASES = (
         [repo, T0 + 10 * D, T0 + 30 * D, ["push"], repo, T0 + 30 * D, [("ci", "test (1, 2)"), ("nightly", "smoke")]]
         for repo in data.REPOS
     ]
+    # With an eighth value, hours of their own per slot (after the event types), as the PR
+    # triage binds them (`{hour_condition}`, query/src/stores/triage.rs OF_SLOT_HOURS): ten
+    # days of one slot, and every hour of the range for another.
+    + [
+        [
+            repo,
+            T0,
+            T0 + 41 * D,
+            ["push"],
+            [("ci", "build", T0 + h * 3600) for h in range(10 * 24, 20 * 24)]
+            + [("ci", "test (1, 2)", T0 + h * 3600) for h in range(0, 41 * 24)],
+            repo,
+            T0 + 41 * D,
+            [("ci", "build"), ("ci", "test (1, 2)")],
+        ]
+        for repo in data.REPOS
+    ]
 )
 # The nightly view (query/src/stores/completed.rs nightly_deliveries and nightly_columns,
 # docs/contract.md §12.17): its deliveries and columns from the nightlies table, the window's
@@ -476,10 +493,25 @@ def outcome_condition(query: str, values: list) -> str:
     return ""
 
 
+def hour_condition(query: str, values: list) -> str:
+    """What the service splices for `{hour_condition}` (query/src/stores/triage.rs
+    OF_SLOT_HOURS): a condition on each slot's hours when the case binds them (an eighth value),
+    else nothing."""
+    if query == "nightlies_before.sql" and len(values) == 8:
+        return (
+            "AND (workflow_name, job_name, toUInt32(hour)) IN (\n"
+            "                SELECT tupleElement(s, 1), tupleElement(s, 2), tupleElement(s, 3)\n"
+            "                FROM (SELECT arrayJoin(?) AS s)\n"
+            "            )"
+        )
+    return ""
+
+
 def slot_condition(query: str, values: list) -> str:
     """What the service splices for `{slot_condition}` (query/src/stores/triage.rs OF_SLOTS): a
-    condition on the slots when the case binds them (a seventh value), else nothing."""
-    if query == "nightlies_before.sql" and len(values) == 7:
+    condition on the slots when the case binds them (a seventh value, or an eighth with hours),
+    else nothing."""
+    if query == "nightlies_before.sql" and len(values) in (7, 8):
         return (
             "AND (workflow_name, job_name) IN (\n"
             "        SELECT tupleElement(s, 1), tupleElement(s, 2) FROM (SELECT arrayJoin(?) AS s)\n    )"
@@ -984,6 +1016,7 @@ def main() -> int:
                         .replace("{deliveries}", f"{DATABASE}.{table}_deliveries")
                         .replace("{outcome_condition}", outcome_condition(path.name, values))
                         .replace("{slot_condition}", slot_condition(path.name, values))
+                        .replace("{hour_condition}", hour_condition(path.name, values))
                     )
                     sql = bind(spliced, structs[struct], values)
                     try:

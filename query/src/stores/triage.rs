@@ -33,6 +33,26 @@ const OF_SLOTS: &str = concat!(
     "    )"
 );
 
+/// `nightlies_before.sql`'s `{hour_condition}` for hours of their own per slot: the bound array
+/// of (workflow, job name, hour in seconds) matched against the nightlies table's rows.
+const OF_SLOT_HOURS: &str = concat!(
+    "AND (workflow_name, job_name, toUInt32(hour)) IN (\n",
+    "                SELECT tupleElement(s, 1), tupleElement(s, 2), tupleElement(s, 3)\n",
+    "                FROM (SELECT arrayJoin(?) AS s)\n",
+    "            )"
+);
+
+const HOUR: i64 = 3_600;
+
+/// A slot's own span of hours, for [`CompletedJobs::nightlies_of_slots`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotHours {
+    pub slot: oot_triage::JobSlot,
+    /// The first hour and the end (exclusive), in seconds since the epoch, on the hour.
+    pub from: i64,
+    pub until: i64,
+}
+
 /// Which slots' nightlies [`CompletedJobs::nightlies_before`] reads.
 #[derive(Debug, Clone, Copy)]
 pub enum Slots<'a> {
@@ -167,7 +187,11 @@ impl CompletedJobs {
             Slots::Only(_) => OF_SLOTS,
         };
         let query = self
-            .query(&NIGHTLIES_BEFORE_SQL.replace("{slot_condition}", condition))
+            .query(
+                &NIGHTLIES_BEFORE_SQL
+                    .replace("{hour_condition}", "")
+                    .replace("{slot_condition}", condition),
+            )
             .bind(repo.as_str())
             .bind(date_time(from))
             .bind(date_time(until))
@@ -184,6 +208,59 @@ impl CompletedJobs {
             }
             Slots::Every => query,
         };
+        self.job_facts(query).await
+    }
+
+    /// [`CompletedJobs::nightlies_before`] with hours of their own per slot: the jobs first seen
+    /// before `before` of `repo`'s nightly deliveries with a job of one of `spans`' slots first
+    /// seen in that slot's hours, of those slots only (jobs of other slots of such a delivery
+    /// are not returned; a slot's jobs from another slot's hours may be).
+    pub async fn nightlies_of_slots(
+        &self,
+        repo: &RepoName,
+        spans: &[SlotHours],
+        before: i64,
+    ) -> Result<Vec<JobFacts>, StoreError> {
+        let (Some(from), Some(until)) = (
+            spans.iter().map(|s| s.from).min(),
+            spans.iter().map(|s| s.until).max(),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let mut hours: Vec<(&str, &str, u32)> = Vec::new();
+        for span in spans {
+            let mut hour = span.from - span.from.rem_euclid(HOUR);
+            while hour < span.until {
+                hours.push((
+                    span.slot.workflow_name.as_str(),
+                    span.slot.job_name.as_str(),
+                    date_time(hour),
+                ));
+                hour += HOUR;
+            }
+        }
+        hours.sort_unstable();
+        hours.dedup();
+        let mut slots: Vec<(&str, &str)> = spans
+            .iter()
+            .map(|s| (s.slot.workflow_name.as_str(), s.slot.job_name.as_str()))
+            .collect();
+        slots.sort_unstable();
+        slots.dedup();
+        let query = self
+            .query(
+                &NIGHTLIES_BEFORE_SQL
+                    .replace("{hour_condition}", OF_SLOT_HOURS)
+                    .replace("{slot_condition}", OF_SLOTS),
+            )
+            .bind(repo.as_str())
+            .bind(date_time(from - from.rem_euclid(HOUR)))
+            .bind(date_time(until))
+            .bind(oot_contract::EventType::NIGHTLY_RUNS.as_slice())
+            .bind(hours)
+            .bind(repo.as_str())
+            .bind(date_time(before))
+            .bind(slots);
         self.job_facts(query).await
     }
 

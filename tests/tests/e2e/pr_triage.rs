@@ -267,3 +267,87 @@ async fn each_failing_test_of_a_pr_is_marked_new_known_or_seen_on_other_prs() {
         assert!(page.contains(words), "{words:?} not on the page");
     }
 }
+
+/// A PR whose jobs ran days apart: each slot's baseline is the last nightly before its own job,
+/// found in the day before it or, failing that, in the lookback before it (not before the PR's
+/// first job), and a nightly after a slot's job is no baseline.
+///
+/// | first seen | job | failed tests |
+/// |---|---|---|
+/// | 100 h ago | nightly A1, slot `test` | `test_a` |
+/// | 75 h ago | nightly B1, slot `build` | `test_b` |
+/// | 72 h ago | PR 900401, slot `build` | `test_b` |
+/// | 60 h ago | nightly A2, slot `test` | none |
+/// | 30 h ago | nightly B2, slot `build` | none |
+/// | 4 h ago | PR 900401, slot `test` | `test_a` |
+#[tokio::test]
+async fn each_slot_of_a_pr_spread_over_days_is_judged_against_the_nightly_before_its_own_job() {
+    const SPREAD: u64 = 900_401;
+    const BUILD: &str = "linux-xpu / build";
+    let nightly = |sha: char, delivery: &str, run: u64, job_name: &str| Job {
+        job_name: job_name.to_owned(),
+        ..job(
+            Trigger::Nightly {
+                upstream: repo("pytorch/pytorch"),
+                head_sha: sha.to_string().repeat(40),
+            },
+            delivery,
+            run,
+        )
+    };
+    let in_build = |j: Job| Job {
+        job_name: BUILD.to_owned(),
+        ..j
+    };
+    let seen = |ago, job, failed: &[&'static str]| Seen {
+        ago,
+        job,
+        failed: failed.to_vec(),
+    };
+    let story = vec![
+        seen(100 * HOUR, nightly('a', "n-a1", 401, JOB), &["test_a"]),
+        seen(75 * HOUR, nightly('b', "n-b1", 402, BUILD), &["test_b"]),
+        seen(
+            72 * HOUR,
+            in_build(job(upstream_pr(SPREAD), "d-401", 411)),
+            &["test_b"],
+        ),
+        seen(60 * HOUR, nightly('c', "n-a2", 403, JOB), &[]),
+        seen(30 * HOUR, nightly('d', "n-b2", 404, BUILD), &[]),
+        seen(4 * HOUR, job(upstream_pr(SPREAD), "d-401", 412), &["test_a"]),
+    ];
+    let seeded = seed(
+        "prspread",
+        &story,
+        |seen| seen.ago,
+        |seen, at| callback(seen, at).to_string(),
+    )
+    .await;
+    let view = pr_view(&seeded.query, SPREAD, "").await;
+    let backend = only_backend(&view);
+    assert_eq!(backend["jobs"].as_array().unwrap().len(), 2, "{backend}");
+    let tests = backend["triage"]["tests"].as_array().unwrap();
+    let judged: Vec<(&str, &str, &str, &str)> = tests
+        .iter()
+        .map(|t| {
+            (
+                t["test"]["name"].as_str().unwrap(),
+                t["slot"]["job_name"].as_str().unwrap(),
+                t["verdict"].as_str().unwrap(),
+                t["baseline"]["upstream_sha"].as_str().unwrap_or("none"),
+            )
+        })
+        .collect();
+    let a2 = "c".repeat(40);
+    let b1 = "b".repeat(40);
+    assert_eq!(
+        judged,
+        [
+            // A2 (56 hours before the job, in the lookback) passed it; A1 is older.
+            ("test_a", JOB, "new_on_this_pr", a2.as_str()),
+            // B1, 3 hours before the job; B2 came after it.
+            ("test_b", BUILD, "known_on_nightly", b1.as_str()),
+        ],
+        "{backend}"
+    );
+}
