@@ -57,9 +57,18 @@ impl Application {
             .with_context(|| format!("binding {}", config.listen))?;
         let mut registry = Registry::default();
         let metrics = HttpMetrics::register(&mut registry, "query");
-        let views = api::routes(stores.clone()).merge(pages::routes(stores));
+        let views = api::routes(stores.clone()).merge(pages::routes(stores.clone()));
+        // The failing tests hold every job of their window while they are judged (a busy
+        // backend's month: ~1.5 GB): they wait for their own turn, so that neither many of them
+        // at once nor their wait holds up the other views.
+        let failing_tests =
+            api::failing_tests_routes(stores.clone()).merge(pages::failing_tests_routes(stores));
         let router = health_routes(readiness)
             .merge(at_most_at_once(views, config.max_concurrent_views.into()))
+            .merge(at_most_at_once(
+                failing_tests,
+                config.max_concurrent_failing_tests.into(),
+            ))
             .merge(metrics_routes(Arc::new(registry)));
         Ok(Self {
             listener,
@@ -171,5 +180,43 @@ mod tests {
             .expect("infallible");
         assert_eq!(answered.status(), StatusCode::OK);
         assert_eq!(handlers.started.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn failing_tests_waiting_for_their_turn_hold_up_no_other_view() {
+        let heavy = Arc::new(Handlers::default());
+        let light = Arc::new(Handlers::default());
+        let handler = |h: Arc<Handlers>| {
+            move || async move {
+                h.started.fetch_add(1, Ordering::SeqCst);
+                h.release.notified().await;
+            }
+        };
+        // As `Application::build` composes them: each group under its own limit.
+        let router = at_most_at_once(
+            axum::Router::new().route("/view", get(handler(light.clone()))),
+            1,
+        )
+        .merge(at_most_at_once(
+            axum::Router::new().route("/tests", get(handler(heavy.clone()))),
+            1,
+        ));
+        let _running = tokio::spawn(router.clone().oneshot(get_request("/tests")));
+        let _waiting = tokio::spawn(router.clone().oneshot(get_request("/tests")));
+        let view = tokio::spawn(router.oneshot(get_request("/view")));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(heavy.started.load(Ordering::SeqCst), 1, "one at a time");
+        assert_eq!(
+            light.started.load(Ordering::SeqCst),
+            1,
+            "the view did not wait"
+        );
+        light.release.notify_one();
+        let answered = tokio::time::timeout(Duration::from_secs(5), view)
+            .await
+            .expect("answered while the failing tests wait")
+            .expect("joined")
+            .expect("infallible");
+        assert_eq!(answered.status(), StatusCode::OK);
     }
 }

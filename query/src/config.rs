@@ -9,6 +9,10 @@ use oot_platform::settings::{ClickHouseSettings, DynamoSettings};
 /// the busiest backend's page holds ~10 MB while it runs, so 4 keep the service under 100 MB.
 pub const DEFAULT_MAX_CONCURRENT_VIEWS: u16 = 4;
 
+/// How many failing-tests requests are worked on at once by default
+/// ([`QueryConfig::max_concurrent_failing_tests`]).
+pub const DEFAULT_MAX_CONCURRENT_FAILING_TESTS: u16 = 1;
+
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "oot-query",
@@ -38,6 +42,18 @@ pub struct QueryConfig {
         value_parser = clap::value_parser!(u16).range(1..=4096)
     )]
     pub max_concurrent_views: u16,
+
+    /// How many failing-tests requests (JSON, CSV or page) are worked on at once, apart from
+    /// the other views' limit: each holds every job of its window while the rules run (the
+    /// busiest backend of the 10M benchmark: ~200 MB for a week, ~1.5 GB for a month), so the
+    /// service's memory is about this many of them plus the other views'. More wait their turn.
+    #[arg(
+        long,
+        env = "OOT_QUERY_MAX_CONCURRENT_FAILING_TESTS",
+        default_value_t = DEFAULT_MAX_CONCURRENT_FAILING_TESTS,
+        value_parser = clap::value_parser!(u16).range(1..=4096)
+    )]
+    pub max_concurrent_failing_tests: u16,
 
     /// The readiness gates' thresholds and windows (TOML, e.g. `readiness/readiness.toml`);
     /// without it, the defaults that file documents (RFC-0054's revised gates).

@@ -461,6 +461,7 @@ pub fn query_config(stores: &StoreSettings) -> oot_query::config::QueryConfig {
         dynamo: stores.dynamo.clone(),
         clickhouse: stores.clickhouse.clone(),
         max_concurrent_views: oot_query::config::DEFAULT_MAX_CONCURRENT_VIEWS,
+        max_concurrent_failing_tests: oot_query::config::DEFAULT_MAX_CONCURRENT_FAILING_TESTS,
         readiness_thresholds: None,
     }
 }

@@ -75,7 +75,6 @@ pub fn routes(stores: Arc<Stores>) -> Router {
         .route("/", get(|| async { Redirect::to("/oot") }))
         .route("/oot", get(summary_page))
         .route("/oot/{org}/{repo}", get(backend_page))
-        .route("/oot/{org}/{repo}/tests", get(failing_tests_page))
         .route("/oot/{org}/{repo}/tests/history", get(test_history_page))
         .route("/oot/{org}/{repo}/tests/diff", get(release_diff_page))
         .route("/oot/{org}/{repo}/trends", get(trends_page))
@@ -86,6 +85,15 @@ pub fn routes(stores: Arc<Stores>) -> Router {
         .route("/pr/{number}", get(pr_page))
         .route("/badge/{org}/{file}", get(badge_image))
         .route("/static/oot.css", get(stylesheet))
+        .with_state(stores);
+    security::secured(router)
+}
+
+/// The failing tests' page: served under a limit of its own, as its JSON is
+/// ([`crate::api::failing_tests_routes`]).
+pub fn failing_tests_routes(stores: Arc<Stores>) -> Router {
+    let router = Router::new()
+        .route("/oot/{org}/{repo}/tests", get(failing_tests_page))
         .with_state(stores);
     security::secured(router)
 }

@@ -314,7 +314,11 @@ async fn each_slot_of_a_pr_spread_over_days_is_judged_against_the_nightly_before
         ),
         seen(60 * HOUR, nightly('c', "n-a2", 403, JOB), &[]),
         seen(30 * HOUR, nightly('d', "n-b2", 404, BUILD), &[]),
-        seen(4 * HOUR, job(upstream_pr(SPREAD), "d-401", 412), &["test_a"]),
+        seen(
+            4 * HOUR,
+            job(upstream_pr(SPREAD), "d-401", 412),
+            &["test_a"],
+        ),
     ];
     let seeded = seed(
         "prspread",
