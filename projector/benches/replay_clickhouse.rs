@@ -108,11 +108,42 @@ async fn main() -> anyhow::Result<()> {
         "ratio      replay rows/s / bulk rows/s = {:.2}",
         (report.rows as f64 / replay_secs) / bulk_rate
     );
-    for table in [&replayed_table, &bulk.clickhouse.table] {
+    // Every table the two made (their read tables, views and rollups too), and the topics: a run
+    // of 200k events leaves ~330 MB of log otherwise, and a broker with thousands of partitions
+    // starts slowly.
+    let made: Vec<String> = client
+        .query(
+            "SELECT name FROM system.tables WHERE database = currentDatabase() \
+             AND (position(name, ?) = 1 OR position(name, ?) = 1)",
+        )
+        .bind(replayed_table.as_str())
+        .bind(bulk.clickhouse.table.as_str())
+        .fetch_all()
+        .await?;
+    for table in made {
         client
-            .query(&format!("DROP TABLE IF EXISTS {table}"))
+            .query(&format!("DROP TABLE IF EXISTS `{table}`"))
             .execute()
             .await?;
+    }
+    delete_topics(&stores).await?;
+    Ok(())
+}
+
+/// Deletes the bench's event and delivery topics.
+async fn delete_topics(stores: &StoreSettings) -> anyhow::Result<()> {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = stores.kafka.client_config().create()?;
+    let options = AdminOptions::new().operation_timeout(Some(std::time::Duration::from_secs(30)));
+    let topics = [
+        stores.kafka.topic.as_str(),
+        stores.kafka.deliveries_topic.as_str(),
+    ];
+    for result in admin.delete_topics(&topics, &options).await? {
+        if let Err((topic, code)) = result {
+            eprintln!("the topic {topic} was not deleted: {code}");
+        }
     }
     Ok(())
 }
