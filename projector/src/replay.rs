@@ -416,7 +416,7 @@ impl ClickHouseOnly {
     /// are done: the next batch is read and merged while this one is written. The rows counted
     /// are those of the previous batch ([`ClickHouseOnly::finish`] counts the last).
     ///
-    /// The merge (~10 µs of CPU a job) runs on a blocking thread, so the reader goes on
+    /// The merge (~15 µs of CPU a job) runs on a blocking thread, so the reader goes on
     /// receiving and decoding the next batch on the runtime meanwhile.
     async fn flush(
         &mut self,

@@ -515,12 +515,7 @@ impl TestQuery {
     /// GETs `path_and_query` (e.g. `/api/oot/summary?window=7d`): the status, the
     /// `Retry-After` header if any, and the body as JSON (`Null` when it is not JSON).
     pub async fn get(&self, path_and_query: &str) -> (u16, Option<String>, serde_json::Value) {
-        let response = self
-            .client
-            .get(format!("{}{path_and_query}", self.base_url))
-            .send()
-            .await
-            .expect("the query service answers");
+        let response = self.send_get(path_and_query).await;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -530,6 +525,22 @@ impl TestQuery {
         let text = response.text().await.expect("a readable body");
         let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
         (status, retry_after, body)
+    }
+
+    /// GETs `path_and_query` for a body that is not JSON (a page, a CSV): the status and the
+    /// text.
+    pub async fn get_text(&self, path_and_query: &str) -> (u16, String) {
+        let response = self.send_get(path_and_query).await;
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("a readable body"))
+    }
+
+    async fn send_get(&self, path_and_query: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path_and_query}", self.base_url))
+            .send()
+            .await
+            .expect("the query service answers")
     }
 }
 

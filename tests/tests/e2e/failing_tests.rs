@@ -306,34 +306,20 @@ async fn new_known_fixed_and_flaky_tests_are_told_apart_against_the_nightly_befo
         .get(&format!("/api/oot/{XPU}/tests?status=flaky"))
         .await;
     assert_eq!((status, body["parameter"].as_str()), (400, Some("status")));
-    let csv = seeded
+    let (status, csv) = seeded
         .query
-        .client
-        .get(format!(
-            "{}/api/oot/{XPU}/tests?window=24h&status=known&format=csv",
-            seeded.query.base_url
+        .get_text(&format!(
+            "/api/oot/{XPU}/tests?window=24h&status=known&format=csv"
         ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .await;
+    assert_eq!(status, 200, "{csv}");
     assert_eq!(csv.lines().count(), 2, "the header and test_known: {csv}");
     assert!(csv.contains("test_known"));
-    let paged = seeded
+    let (status, paged) = seeded
         .query
-        .client
-        .get(format!(
-            "{}/oot/{XPU}/tests?window=24h&per_page=2",
-            seeded.query.base_url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(&format!("/oot/{XPU}/tests?window=24h&per_page=2"))
+        .await;
+    assert_eq!(status, 200, "{paged}");
     assert!(paged.contains("Rows 1–2 of 4"), "{paged}");
     assert!(paged.contains(r#"rel="next""#));
     assert!(!paged.contains("test_fixed"), "on the second page");
