@@ -59,7 +59,7 @@ impl Application {
         let metrics = HttpMetrics::register(&mut registry, "query");
         let views = api::routes(stores.clone()).merge(pages::routes(stores.clone()));
         // The failing tests hold every job of their window while they are judged (a busy
-        // backend's month: ~1.5 GB): they wait for their own turn, so that neither many of them
+        // backend's month: ~1.2 GB): they wait for their own turn, so that neither many of them
         // at once nor their wait holds up the other views.
         let failing_tests =
             api::failing_tests_routes(stores.clone()).merge(pages::failing_tests_routes(stores));

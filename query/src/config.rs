@@ -45,7 +45,7 @@ pub struct QueryConfig {
 
     /// How many failing-tests requests (JSON, CSV or page) are worked on at once, apart from
     /// the other views' limit: each holds every job of its window while the rules run (the
-    /// busiest backend of the 10M benchmark: ~200 MB for a week, ~1.5 GB for a month), so the
+    /// busiest backend of the 10M benchmark: ~200 MB for a week, ~1.2 GB for a month), so the
     /// service's memory is about this many of them plus the other views'. More wait their turn.
     #[arg(
         long,

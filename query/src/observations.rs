@@ -111,28 +111,25 @@ impl Observations {
         jobs: impl IntoIterator<Item = JobFacts>,
         failures: impl IntoIterator<Item = ListedFailure>,
     ) -> Observations {
+        // Both sorted by job key and walked together: no map of a window's jobs (a busy
+        // backend's month is 1.25M of them, whose keys a map held a second time).
         let latest = latest_versions(jobs);
-        let mut listed: HashMap<String, BTreeSet<TestId>> = HashMap::new();
-        for failure in failures {
-            if latest
-                .get(failure.job_key.as_str())
-                .is_some_and(|job| job.version == failure.version)
-            {
-                listed
-                    .entry(failure.job_key)
-                    .or_default()
-                    .insert(failure.test);
-            }
-        }
+        let mut failures: Vec<ListedFailure> = failures.into_iter().collect();
+        failures.sort_unstable_by(|a, b| a.job_key.cmp(&b.job_key));
+        let mut failures = failures.into_iter().peekable();
         let mut observations = Observations::with_capacity(latest.len());
-        // The jobs are moved, not copied, into the observations: a busy backend's week is
-        // 285,000 jobs of seven strings each.
-        for job in latest.into_values() {
-            let failed: Vec<TestId> = listed
-                .remove(job.job_key.as_str())
-                .unwrap_or_default()
-                .into_iter()
-                .collect();
+        for job in latest {
+            while failures
+                .next_if(|f| f.job_key.as_str() < job.job_key.as_str())
+                .is_some()
+            {}
+            let mut listed: BTreeSet<TestId> = BTreeSet::new();
+            while let Some(failure) = failures.next_if(|f| f.job_key == job.job_key) {
+                if failure.version == job.version {
+                    listed.insert(failure.test);
+                }
+            }
+            let failed: Vec<TestId> = listed.into_iter().collect();
             let entries = failed.len();
             observations.push(job, failed, entries);
         }
@@ -173,7 +170,7 @@ impl Observations {
     /// Nightlies from before the window, without their failed tests (asked later, by
     /// [`Self::attach_asked`]); a job already held is kept at the higher version.
     pub fn add_before_window(&mut self, jobs: impl IntoIterator<Item = JobFacts>) {
-        for job in latest_versions(jobs).into_values() {
+        for job in latest_versions(jobs) {
             match self.read_at.get(&job.job_key) {
                 Some(&(_, version)) if version >= job.version => {}
                 Some(&(at, _)) => {
@@ -244,19 +241,18 @@ impl Observations {
     }
 }
 
-/// Each job at its highest version read.
-fn latest_versions(jobs: impl IntoIterator<Item = JobFacts>) -> HashMap<String, JobFacts> {
-    let jobs = jobs.into_iter();
-    let mut latest: HashMap<String, JobFacts> = HashMap::with_capacity(jobs.size_hint().0);
-    for job in jobs {
-        match latest.get(&job.job_key) {
-            Some(kept) if kept.version >= job.version => {}
-            _ => {
-                latest.insert(job.job_key.clone(), job);
-            }
-        }
-    }
-    latest
+/// Each job at its highest version read, by job key.
+fn latest_versions(jobs: impl IntoIterator<Item = JobFacts>) -> Vec<JobFacts> {
+    let mut jobs: Vec<JobFacts> = jobs.into_iter().collect();
+    // By key, the highest version first; then the first of each key is kept (two rows of one
+    // job and version are the same row).
+    jobs.sort_unstable_by(|a, b| {
+        a.job_key
+            .cmp(&b.job_key)
+            .then_with(|| b.version.cmp(&a.version))
+    });
+    jobs.dedup_by(|later, kept| later.job_key == kept.job_key);
+    jobs
 }
 
 /// One job as the rules read it, with the tests it listed (its list holding `entries` entries),
@@ -328,6 +324,26 @@ pub(crate) mod tests {
         let mut names: Vec<&str> = job.failed.iter().map(|t| t.name.as_str()).collect();
         names.sort_unstable();
         names
+    }
+
+    #[test]
+    fn each_job_of_many_gets_its_own_tests_whatever_the_order_of_the_rows() {
+        let observations = Observations::of_window(
+            [facts("c", 1), facts("a", 1), facts("b", 2), facts("b", 1)],
+            [
+                listed("c", 1, "z"),
+                listed("ab", 1, "not a job read"),
+                listed("b", 1, "older version"),
+                listed("a", 1, "x"),
+                listed("c", 1, "y"),
+                listed("d", 1, "after every job"),
+            ],
+        );
+        assert_eq!(observations.results().len(), 3);
+        assert_eq!(failed_of(&observations, "a"), ["x"]);
+        assert!(failed_of(&observations, "b").is_empty());
+        assert_eq!(failed_of(&observations, "c"), ["y", "z"]);
+        assert_eq!(observations.version_of("b"), Some(2));
     }
 
     #[test]
