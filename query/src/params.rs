@@ -181,8 +181,9 @@ pub struct FailingTestsParams {
     pub page: Option<PageRequest>,
 }
 
-/// Which failing tests are listed; the headline counts them all whatever the filter.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Which failing tests are listed; the headline counts them all whatever the filter. The view
+/// echoes it (`null`: not filtered on).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FailingTestsFilter {
     /// `status`: `new`, `known` or `fixed`; every status when absent.
     pub status: Option<Status>,
@@ -216,15 +217,12 @@ impl FailingTestsParams {
         let window = window(&params)?;
         let status = match params.get("status")? {
             None => None,
-            Some("new") => Some(Status::New),
-            Some("known") => Some(Status::Known),
-            Some("fixed") => Some(Status::Fixed),
-            Some(other) => {
-                return Err(ApiError::invalid(
+            Some(word) => Some(Status::parse(word).ok_or_else(|| {
+                ApiError::invalid(
                     "status",
-                    format!("expected new, known or fixed, got {other:?}"),
-                ))
-            }
+                    format!("expected new, known or fixed, got {word:?}"),
+                )
+            })?),
         };
         let flaky = match params.get("flaky")? {
             None => None,

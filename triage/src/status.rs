@@ -33,6 +33,24 @@ pub enum Status {
     Fixed,
 }
 
+impl Status {
+    pub const ALL: [Status; 3] = [Status::New, Status::Known, Status::Fixed];
+
+    /// The word of the JSON, the CSV and the query string (as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Known => "known",
+            Status::Fixed => "fixed",
+        }
+    }
+
+    /// The status [`Status::as_str`] names, exactly.
+    pub fn parse(word: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+}
+
 /// A failing test's status in a slot and what decided it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Judged {
@@ -104,6 +122,18 @@ fn is_fixed(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn each_status_reads_back_from_its_word_as_serde_writes_it() {
+        for status in Status::ALL {
+            assert_eq!(Status::parse(status.as_str()), Some(status));
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::json!(status.as_str())
+            );
+        }
+        assert_eq!(Status::parse("New"), None);
+    }
+
     use super::*;
     use crate::observation::{JobResult, Trigger};
     use crate::testkit::{job, slot, test_id, With};

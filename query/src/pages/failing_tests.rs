@@ -9,10 +9,8 @@ use crate::pages::format;
 use crate::pages::layout::{self, Freshness};
 use crate::pages::release_diff::release_diff_path;
 use crate::pages::test_history::test_history_href;
-use crate::params::FAILING_TESTS_PAGE;
-use crate::views::failing_tests::{
-    Baseline, FailingTestLine, FailingTestsView, Filter, Headline, PrRef,
-};
+use crate::params::{FailingTestsFilter as Filter, FAILING_TESTS_PAGE};
+use crate::views::failing_tests::{Baseline, FailingTestLine, FailingTestsView, Headline, PrRef};
 
 /// The failing-tests page of `owner/name`.
 pub fn failing_tests_path(repo: &str) -> String {
@@ -130,20 +128,12 @@ pub fn render(view: &FailingTestsView, now: i64) -> Markup {
 fn filter_query(window: &'static str, filter: Filter) -> Vec<(&'static str, Option<&'static str>)> {
     vec![
         ("window", Some(window)),
-        ("status", filter.status.map(status_word)),
+        ("status", filter.status.map(Status::as_str)),
         (
             "flaky",
             filter.flaky.map(|f| if f { "true" } else { "false" }),
         ),
     ]
-}
-
-fn status_word(status: Status) -> &'static str {
-    match status {
-        Status::New => "new",
-        Status::Known => "known",
-        Status::Fixed => "fixed",
-    }
 }
 
 /// This page with `window`, `filter`, `page` and `per_page` (when the request named one).
@@ -290,7 +280,7 @@ fn baseline(baseline: Option<&Baseline>, now: i64) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::views::failing_tests::{FailingTestsView, Filter, TestsPage};
+    use crate::views::failing_tests::{FailingTestsView, TestsPage};
     use oot_triage::FlipScore;
 
     fn view(tests: Vec<FailingTestLine>) -> FailingTestsView {

@@ -29,7 +29,7 @@ pub struct FailingTestsView {
     /// Every row of the window, whatever the filter.
     pub headline: Headline,
     /// Which rows are listed.
-    pub filter: Filter,
+    pub filter: FailingTestsFilter,
     /// How many rows the filter keeps, on every page.
     pub matching: u64,
     /// The page listed; `null` when every row the filter keeps is.
@@ -37,13 +37,6 @@ pub struct FailingTestsView {
     /// The rows the filter keeps (on the page asked for): new, then known, then fixed; within a
     /// status the most failed runs first.
     pub tests: Vec<FailingTestLine>,
-}
-
-/// The filter of the request, echoed (`null`: not filtered on).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Filter {
-    pub status: Option<Status>,
-    pub flaky: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -165,10 +158,7 @@ pub fn build(
         generated_at: rfc3339(now),
         baselines_since: rfc3339(baselines_since),
         headline,
-        filter: Filter {
-            status: filter.status,
-            flaky: filter.flaky,
-        },
+        filter,
         matching,
         page,
         tests,
