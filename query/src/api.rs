@@ -552,24 +552,19 @@ pub async fn failing_tests_at(
     params: FailingTestsParams,
     now: i64,
 ) -> Result<FailingTestsView, StoreError> {
-    let FailingTestsParams {
-        repo,
-        window,
-        filter,
-        page,
-    } = params;
-    let since = window.since(now);
+    let repo = &params.repo;
+    let since = params.window.since(now);
     // The first span's nightlies, of every slot, are read beside the window rather than after
     // the rules name the pending slots: most pending slots find their baseline there, and the
     // rules then run once less over the window's jobs (~0.3 s of CPU for a busy backend's
     // week). A nightly that is no baseline changes no answer.
     let [(day_from, day_until), rest_of_lookback] = baselines::spans(since);
     let (jobs, failures, day_before) = tokio::try_join!(
-        stores.completed.failing_window_jobs(&repo, since),
-        stores.completed.failing_window_tests(&repo, since),
+        stores.completed.failing_window_jobs(repo, since),
+        stores.completed.failing_window_tests(repo, since),
         stores
             .completed
-            .nightlies_before(&repo, day_from, day_until, since, Slots::Every),
+            .nightlies_before(repo, day_from, day_until, since, Slots::Every),
     )?;
     let mut observations = Observations::of_window(jobs, failures);
     observations.add_before_window(day_before);
@@ -580,7 +575,7 @@ pub async fn failing_tests_at(
         let (from, until) = rest_of_lookback;
         let of_pending = stores
             .completed
-            .nightlies_before(&repo, from, until, since, Slots::Only(&pending))
+            .nightlies_before(repo, from, until, since, Slots::Only(&pending))
             .await?;
         if !of_pending.is_empty() {
             observations.add_before_window(of_pending);
@@ -589,21 +584,15 @@ pub async fn failing_tests_at(
     }
     let asked = baselines::asked_of_baselines(&rows, since, |key| observations.version_of(key));
     if !asked.is_empty() {
-        let failures = stores
-            .completed
-            .baseline_failed_tests(&repo, &asked)
-            .await?;
+        let failures = stores.completed.baseline_failed_tests(repo, &asked).await?;
         observations.attach_asked(failures);
         rows = oot_triage::failing_tests(observations.results(), since);
     }
     Ok(failing_tests::build(
-        repo.as_str(),
-        window,
+        &params,
         now,
         since - baselines::LOOKBACK,
         rows,
-        filter,
-        page,
         |number| observations.upstream_of_pr(number).map(str::to_owned),
     ))
 }

@@ -31,6 +31,19 @@ fn at_most_at_once(routes: axum::Router, max: usize) -> axum::Router {
     routes.layer(tower::limit::GlobalConcurrencyLimitLayer::new(max))
 }
 
+/// The views, `max_views` at a time, beside the failing tests, `max_failing_tests` at a time
+/// under a limit of their own: they hold every job of their window while they are judged (a busy
+/// backend's month: ~1.2 GB), so neither many of them at once nor their wait may hold up the
+/// other views.
+fn views_under_limits(
+    views: axum::Router,
+    max_views: usize,
+    failing_tests: axum::Router,
+    max_failing_tests: usize,
+) -> axum::Router {
+    at_most_at_once(views, max_views).merge(at_most_at_once(failing_tests, max_failing_tests))
+}
+
 impl Application {
     pub async fn build(config: QueryConfig) -> anyhow::Result<Self> {
         config.dynamo.validate()?;
@@ -58,14 +71,12 @@ impl Application {
         let mut registry = Registry::default();
         let metrics = HttpMetrics::register(&mut registry, "query");
         let views = api::routes(stores.clone()).merge(pages::routes(stores.clone()));
-        // The failing tests hold every job of their window while they are judged (a busy
-        // backend's month: ~1.2 GB): they wait for their own turn, so that neither many of them
-        // at once nor their wait holds up the other views.
         let failing_tests =
             api::failing_tests_routes(stores.clone()).merge(pages::failing_tests_routes(stores));
         let router = health_routes(readiness)
-            .merge(at_most_at_once(views, config.max_concurrent_views.into()))
-            .merge(at_most_at_once(
+            .merge(views_under_limits(
+                views,
+                config.max_concurrent_views.into(),
                 failing_tests,
                 config.max_concurrent_failing_tests.into(),
             ))
@@ -192,15 +203,12 @@ mod tests {
                 h.release.notified().await;
             }
         };
-        // As `Application::build` composes them: each group under its own limit.
-        let router = at_most_at_once(
+        let router = views_under_limits(
             axum::Router::new().route("/view", get(handler(light.clone()))),
             1,
-        )
-        .merge(at_most_at_once(
             axum::Router::new().route("/tests", get(handler(heavy.clone()))),
             1,
-        ));
+        );
         let _running = tokio::spawn(router.clone().oneshot(get_request("/tests")));
         let _waiting = tokio::spawn(router.clone().oneshot(get_request("/tests")));
         let view = tokio::spawn(router.oneshot(get_request("/view")));

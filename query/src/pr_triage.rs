@@ -68,7 +68,7 @@ pub async fn judge_backend(
     let spans: Vec<SlotHours> = judged_at
         .iter()
         .map(|(slot, &at)| {
-            let hour = at - at.rem_euclid(HOUR);
+            let hour = hour_of(at);
             SlotHours {
                 slot: slot.clone(),
                 from: hour - DAY,
@@ -108,8 +108,7 @@ pub async fn judge_backend(
         let spans: Vec<SlotHours> = without_baseline
             .into_iter()
             .filter_map(|slot| {
-                let at = *judged_at.get(slot)?;
-                let hour = at - at.rem_euclid(HOUR);
+                let hour = hour_of(*judged_at.get(slot)?);
                 Some(SlotHours {
                     slot: slot.clone(),
                     from: hour - baselines::LOOKBACK,
@@ -151,6 +150,11 @@ pub async fn judge_backend(
         triage = is_it_mine_counted(observations.results(), pr, &other_prs);
     }
     Ok(BackendTriage::of(triage, not_triaged))
+}
+
+/// The start of the hour `at` (seconds) is in: the nightlies table's hours.
+fn hour_of(at: i64) -> i64 {
+    at - at.rem_euclid(HOUR)
 }
 
 /// Per slot with an asked failing test, when its judged job was first seen (the latest, should

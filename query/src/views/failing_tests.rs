@@ -11,8 +11,7 @@ use serde::Serialize;
 use oot_triage::{FailingTest, FlipScore, JobRef, Status};
 
 use crate::clock::rfc3339;
-use crate::params::{FailingTestsFilter, PageRequest};
-use crate::rules::Window;
+use crate::params::{FailingTestsFilter, FailingTestsParams};
 
 /// PRs listed per test (the newest numbers); `prs_hit` counts them all.
 pub const PRS_LISTED: usize = 5;
@@ -112,21 +111,25 @@ impl Baseline {
     }
 }
 
-/// The view of `repo`'s failing tests in `window` ending at `now` (window start `since`),
-/// from the rules' rows: the headline over them all, then those `filter` keeps, on `page` when
-/// one is asked for; `upstream_of_pr` names each PR number's upstream repo (asked only for the
-/// rows listed), and `baselines_since` is how far back baselines were looked for.
-#[allow(clippy::too_many_arguments)] // each is one part of the answer, named at the call
+/// The view of the failing tests `asked` for (a repo, a window ending at `now`, a filter and
+/// maybe a page), from the rules' rows: the headline over them all, then those the filter keeps,
+/// on the page when one is asked for; `upstream_of_pr` names each PR number's upstream repo
+/// (asked only for the rows listed), and `baselines_since` is how far back baselines were
+/// looked for.
 pub fn build(
-    repo: &str,
-    window: Window,
+    asked: &FailingTestsParams,
     now: i64,
     baselines_since: i64,
     rows: Vec<FailingTest>,
-    filter: FailingTestsFilter,
-    page: Option<PageRequest>,
     upstream_of_pr: impl Fn(u64) -> Option<String>,
 ) -> FailingTestsView {
+    let FailingTestsParams {
+        repo,
+        window,
+        filter,
+        page,
+    } = asked;
+    let (window, filter, page) = (*window, *filter, *page);
     let since = window.since(now);
     let mut headline = Headline::default();
     for row in &rows {
@@ -152,7 +155,7 @@ pub fn build(
         has_more: (skip as u64).saturating_add(take as u64) < matching,
     });
     FailingTestsView {
-        downstream_repo: repo.to_owned(),
+        downstream_repo: repo.to_string(),
         window: window.as_str(),
         since: rfc3339(since),
         generated_at: rfc3339(now),
@@ -211,7 +214,23 @@ fn line(row: FailingTest, upstream_of_pr: &impl Fn(u64) -> Option<String>) -> Fa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::PageRequest;
+    use crate::rules::Window;
+    use oot_contract::RepoName;
     use oot_triage::{JobSlot, TestId, Trigger};
+
+    fn asked(
+        window: Window,
+        filter: FailingTestsFilter,
+        page: Option<PageRequest>,
+    ) -> FailingTestsParams {
+        FailingTestsParams {
+            repo: RepoName::parse("a/b").unwrap(),
+            window,
+            filter,
+            page,
+        }
+    }
 
     fn row(name: &str, status: Status, flaky: bool, prs: Vec<u64>) -> FailingTest {
         FailingTest {
@@ -245,13 +264,10 @@ mod tests {
             row("d", Status::Fixed, false, vec![]),
         ];
         let view = build(
-            "a/b",
-            Window::Week,
+            &asked(Window::Week, FailingTestsFilter::default(), None),
             1_777_400_000,
             0,
             rows,
-            FailingTestsFilter::default(),
-            None,
             |_| None,
         );
         assert_eq!(
@@ -282,13 +298,10 @@ mod tests {
             first_seen_at: 1_777_371_330,
         });
         let view = build(
-            "a/b",
-            Window::Day,
+            &asked(Window::Day, FailingTestsFilter::default(), None),
             1_777_400_000,
             0,
             vec![failing],
-            FailingTestsFilter::default(),
-            None,
             |n| (n % 2 == 0).then(|| "pytorch/pytorch".to_owned()),
         );
         let line = &view.tests[0];
@@ -330,13 +343,10 @@ mod tests {
         };
         let view_of = |filter, page| {
             build(
-                "a/b",
-                Window::Week,
+                &asked(Window::Week, filter, page),
                 1_777_400_000,
                 0,
                 rows(),
-                filter,
-                page,
                 |_| None,
             )
         };

@@ -359,16 +359,15 @@ async fn the_read_gives_the_rules_answer_on_every_job_of_the_backend() {
             filter: FailingTestsFilter::default(),
             page: None,
         };
-        let served = api::failing_tests_at(&stores, params, now).await.unwrap();
+        let served = api::failing_tests_at(&stores, params.clone(), now)
+            .await
+            .unwrap();
         let rows = oot_triage::failing_tests(everything.results(), since);
         let reference = failing_tests::build(
-            XPU,
-            window,
+            &params,
             now,
             since - oot_query::baselines::LOOKBACK,
             rows,
-            FailingTestsFilter::default(),
-            None,
             |n| everything.upstream_of_pr(n).map(str::to_owned),
         );
         assert_eq!(served, reference, "window {}", window.as_str());
