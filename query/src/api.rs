@@ -26,6 +26,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::Response;
@@ -39,6 +40,7 @@ use crate::csv_export::Export;
 use crate::error::ApiError;
 use crate::extract::RepoPath;
 use crate::job::SummaryJob;
+use crate::kept::KeptAnswers;
 use crate::observations::Observations;
 use crate::params::{
     AlertsParams, AllAlertsParams, BackendParams, DeliveriesParams, FailingTestsParams,
@@ -58,7 +60,7 @@ use crate::target::TargetSummary;
 use crate::views::alerts::{self, AlertsView};
 use crate::views::backend::{self, BackendView};
 use crate::views::deliveries::{self, CountsView, DeliveriesView};
-use crate::views::failing_tests::{self, FailingTestsView};
+use crate::views::failing_tests::{self, FailingTestsAnswer, FailingTestsView};
 use crate::views::pr::{self, PrView};
 use crate::views::pr_triage;
 use crate::views::release_diff::ReleaseDiffView;
@@ -82,6 +84,9 @@ pub struct Stores {
     pub thresholds: oot_readiness::Thresholds,
     /// The summary's slowly changing figures, read at most once per [`SUMMARY_EXTRAS_MAX_AGE`].
     pub summary_extras: crate::cached::Cached<SummaryExtras>,
+    /// Each backend's failing tests per window, kept and refreshed behind the requests
+    /// (docs/contract.md §12.13 "Kept answers").
+    pub failing_tests: KeptAnswers<(RepoName, Window), FailingTestsAnswer>,
 }
 
 impl Stores {
@@ -112,6 +117,19 @@ impl Stores {
             live: LiveJobs::new(dynamo, dynamo_table.to_owned(), timeout),
             thresholds: oot_readiness::Thresholds::default(),
             summary_extras: crate::cached::Cached::new(SUMMARY_EXTRAS_MAX_AGE),
+            failing_tests: KeptAnswers::new(
+                Duration::from_secs(crate::config::DEFAULT_FAILING_TESTS_FRESH_FOR_S),
+                crate::config::DEFAULT_MAX_CONCURRENT_FAILING_TESTS.into(),
+            ),
+        }
+    }
+
+    /// The same stores, keeping the failing tests' answers `fresh_for` (zero: every request
+    /// computes its own) and computing at most `max_computing` of them at once.
+    pub fn with_failing_tests_kept(self, fresh_for: Duration, max_computing: usize) -> Self {
+        Self {
+            failing_tests: KeptAnswers::new(fresh_for, max_computing),
+            ..self
         }
     }
 
@@ -170,7 +188,7 @@ async fn failing_tests_view(
     params: FailingTestsParams,
     export: Export<FailingTestsView>,
 ) -> Result<Response, ApiError> {
-    Ok(export.answer(&load_failing_tests(&stores, params).await?))
+    Ok(export.answer(&load_failing_tests(&stores, &params).await?))
 }
 
 async fn test_history_view(
@@ -532,16 +550,36 @@ pub async fn baseline_backend(
     Ok(view)
 }
 
-/// One backend's failing tests in the window asked for, ending now.
+/// One backend's failing tests in the window asked for, ending now: cut from the backend's
+/// answer for the window, kept in `stores.failing_tests` and computed by [`failing_tests_at`]
+/// when there is none to serve.
 pub async fn load_failing_tests(
-    stores: &Stores,
-    params: FailingTestsParams,
+    stores: &Arc<Stores>,
+    params: &FailingTestsParams,
 ) -> Result<FailingTestsView, StoreError> {
-    failing_tests_at(stores, params, clock::now()).await
+    let key = (params.repo.clone(), params.window);
+    let computing = Arc::clone(stores);
+    let (repo, window) = key.clone();
+    let kept = stores
+        .failing_tests
+        .get(key, move || async move {
+            let answer = failing_tests_at(&computing, &repo, window, clock::now()).await;
+            if let Ok(answer) = &answer {
+                tracing::info!(
+                    repo = %repo,
+                    window = window.as_str(),
+                    rows = answer.rows.len(),
+                    "failing tests computed"
+                );
+            }
+            answer
+        })
+        .await?;
+    Ok(failing_tests::build(params, &kept.value, clock::now()))
 }
 
-/// [`load_failing_tests`] at `now` (docs/contract.md §12.13): the window's jobs and failed-test
-/// rows of the repo and every slot's nightlies of the day before the window
+/// `repo`'s failing tests over `window` ending at `now` (docs/contract.md §12.13): the window's
+/// jobs and failed-test rows of the repo and every slot's nightlies of the day before the window
 /// ([`baselines::spans`]' first), at once; the rules run on them; then, for the slots whose
 /// baseline may still be from before that ([`baselines::pending_slots`]), their nightlies of
 /// the rest of the lookback; then whether the nightlies that became baselines failed the tests
@@ -549,11 +587,11 @@ pub async fn load_failing_tests(
 /// answer is [`oot_triage::failing_tests`]'s on what was read.
 pub async fn failing_tests_at(
     stores: &Stores,
-    params: FailingTestsParams,
+    repo: &RepoName,
+    window: Window,
     now: i64,
-) -> Result<FailingTestsView, StoreError> {
-    let repo = &params.repo;
-    let since = params.window.since(now);
+) -> Result<FailingTestsAnswer, StoreError> {
+    let since = window.since(now);
     // The first span's nightlies, of every slot, are read beside the window rather than after
     // the rules name the pending slots: most pending slots find their baseline there, and the
     // rules then run once less over the window's jobs (~0.3 s of CPU for a busy backend's
@@ -588,8 +626,8 @@ pub async fn failing_tests_at(
         observations.attach_asked(failures);
         rows = oot_triage::failing_tests(observations.results(), since);
     }
-    Ok(failing_tests::build(
-        &params,
+    Ok(FailingTestsAnswer::new(
+        since,
         now,
         since - baselines::LOOKBACK,
         rows,

@@ -32,9 +32,9 @@ fn at_most_at_once(routes: axum::Router, max: usize) -> axum::Router {
 }
 
 /// The views, `max_views` at a time, beside the failing tests, `max_failing_tests` at a time
-/// under a limit of their own: they hold every job of their window while they are judged (a busy
-/// backend's month: ~1.2 GB), so neither many of them at once nor their wait may hold up the
-/// other views.
+/// under a limit of their own: a request may wait seconds for its backend's answer to be
+/// computed (one computation at a time by default, `crate::kept`), and that wait may not hold
+/// up the other views.
 fn views_under_limits(
     views: axum::Router,
     max_views: usize,
@@ -63,7 +63,11 @@ impl Application {
         let timeout = STORE_TIMEOUT;
         let stores = Arc::new(
             Stores::connect(&config.clickhouse, dynamo, &config.dynamo.table, timeout)
-                .with_thresholds(thresholds),
+                .with_thresholds(thresholds)
+                .with_failing_tests_kept(
+                    std::time::Duration::from_secs(config.failing_tests_fresh_for_s),
+                    config.max_concurrent_failing_tests.into(),
+                ),
         );
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -78,7 +82,7 @@ impl Application {
                 views,
                 config.max_concurrent_views.into(),
                 failing_tests,
-                config.max_concurrent_failing_tests.into(),
+                config.max_concurrent_views.into(),
             ))
             .merge(metrics_routes(Arc::new(registry)));
         Ok(Self {

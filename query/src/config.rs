@@ -9,9 +9,14 @@ use oot_platform::settings::{ClickHouseSettings, DynamoSettings};
 /// the busiest backend's page holds ~10 MB while it runs, so 4 keep the service under 100 MB.
 pub const DEFAULT_MAX_CONCURRENT_VIEWS: u16 = 4;
 
-/// How many failing-tests requests are worked on at once by default
+/// How many failing-tests answers are computed at once by default
 /// ([`QueryConfig::max_concurrent_failing_tests`]).
 pub const DEFAULT_MAX_CONCURRENT_FAILING_TESTS: u16 = 1;
+
+/// How many seconds a failing-tests answer is served before it is refreshed, by default
+/// ([`QueryConfig::failing_tests_fresh_for_s`]): the rules over every job of a busy backend's
+/// month take seconds, and a failing test's status moves at the pace of the nightlies.
+pub const DEFAULT_FAILING_TESTS_FRESH_FOR_S: u64 = 60;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -43,10 +48,12 @@ pub struct QueryConfig {
     )]
     pub max_concurrent_views: u16,
 
-    /// How many failing-tests requests (JSON, CSV or page) are worked on at once, apart from
-    /// the other views' limit: each holds every job of its window while the rules run (the
-    /// busiest backend of the 10M benchmark: ~200 MB for a week, ~1.2 GB for a month), so the
-    /// service's memory is about this many of them plus the other views'. More wait their turn.
+    /// How many failing-tests answers (a backend's, over a window) are computed at once: each
+    /// computation holds every job of its window while the rules run (the busiest backend of
+    /// the 10M benchmark: ~200 MB for a week, ~1.2 GB for a month), so the service's memory is
+    /// about this many of them plus the other views' and the kept answers. More wait their
+    /// turn. Requests served a kept answer wait for none (their own limit is
+    /// `max_concurrent_views`, apart from the other views').
     #[arg(
         long,
         env = "OOT_QUERY_MAX_CONCURRENT_FAILING_TESTS",
@@ -54,6 +61,17 @@ pub struct QueryConfig {
         value_parser = clap::value_parser!(u16).range(1..=4096)
     )]
     pub max_concurrent_failing_tests: u16,
+
+    /// How many seconds a backend's failing tests are served as computed before a request
+    /// refreshes them behind it (docs/contract.md §12.13 "Kept answers"): at least ten times
+    /// what they took to compute, and never older than ten times that. 0 keeps none: every
+    /// request computes its own.
+    #[arg(
+        long,
+        env = "OOT_QUERY_FAILING_TESTS_FRESH_FOR_S",
+        default_value_t = DEFAULT_FAILING_TESTS_FRESH_FOR_S
+    )]
+    pub failing_tests_fresh_for_s: u64,
 
     /// The readiness gates' thresholds and windows (TOML, e.g. `readiness/readiness.toml`);
     /// without it, the defaults that file documents (RFC-0054's revised gates).

@@ -1247,6 +1247,7 @@ mod tests {
             window: "24h",
             since: Some("2026-04-27T10:00:00Z".to_owned()),
             generated_at: Some("2026-04-28T10:15:30Z".to_owned()),
+            age_seconds: 0,
             baselines_since: None,
             headline: Headline::default(),
             filter: Default::default(),

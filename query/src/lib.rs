@@ -14,6 +14,7 @@
 //!   [`extract`]; [`error`]: their error answers.
 //! - [`csv_export`]: every view's data as CSV too (`?format=csv`), one generic answer.
 //! - [`cached`]: slowly changing figures read at most once a minute (the summary's verdicts);
+//!   [`kept`]: costly answers kept per key and refreshed behind the requests (the failing tests);
 //!   [`clock`]: times in and out; [`config`], [`app`]: settings, and building and running the service.
 
 pub mod api;
@@ -26,6 +27,7 @@ pub mod csv_export;
 pub mod error;
 pub mod extract;
 pub mod job;
+pub mod kept;
 pub mod observations;
 pub mod pages;
 pub mod params;

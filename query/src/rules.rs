@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 pub use oot_rollup::ledger::RunKey;
 
 /// The windows the views offer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Window {
     Day,
     Week,

@@ -537,9 +537,13 @@ async fn answer(stores: &Stores, ask: &Ask, baseline: bool, now: i64) -> anyhow:
         )),
         (Ask::Pr(p), false) => Answer::Pr(Box::new(api::pr_at(stores, p.clone(), now).await?)),
         (Ask::Pr(p), true) => Answer::Pr(Box::new(api::baseline_pr(stores, p.clone(), now).await?)),
-        (Ask::FailingTests(p), false) => Answer::FailingTests(Box::new(
-            api::failing_tests_at(stores, p.clone(), now).await?,
-        )),
+        // The answer computed (what the service keeps, `oot_query::kept`), then cut for the ask.
+        (Ask::FailingTests(p), false) => {
+            let computed = api::failing_tests_at(stores, &p.repo, p.window, now).await?;
+            Answer::FailingTests(Box::new(oot_query::views::failing_tests::build(
+                p, &computed, now,
+            )))
+        }
         (Ask::TestHistory(p), false) => Answer::TestHistory(Box::new(
             api::test_history_at(stores, p.clone(), now).await?,
         )),

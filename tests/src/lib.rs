@@ -462,6 +462,8 @@ pub fn query_config(stores: &StoreSettings) -> oot_query::config::QueryConfig {
         clickhouse: stores.clickhouse.clone(),
         max_concurrent_views: oot_query::config::DEFAULT_MAX_CONCURRENT_VIEWS,
         max_concurrent_failing_tests: oot_query::config::DEFAULT_MAX_CONCURRENT_FAILING_TESTS,
+        // Every request computes: the tests read what they have just written.
+        failing_tests_fresh_for_s: 0,
         readiness_thresholds: None,
     }
 }

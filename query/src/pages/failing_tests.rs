@@ -52,7 +52,8 @@ pub fn render(view: &FailingTestsView, now: i64) -> Markup {
             strong { "New" } ": not failing on the job's nightly before its first failure; "
             strong { "known" } ": failing there too; "
             strong { "fixed" } ": failed on a nightly, passes on the latest. "
-            strong { "Flaky" } ": failed and passed on one upstream commit."
+            strong { "Flaky" } ": failed and passed on one upstream commit. "
+            "The list is computed per backend and window and kept: a request after it is a minute old (or ten times what it took to compute) refreshes it behind the answer."
         }
         p {
             a href=(release_diff_path(repo)) { "Release diff" }
@@ -289,6 +290,7 @@ mod tests {
             window: "7d",
             since: Some("2026-04-21T10:00:00Z".to_owned()),
             generated_at: Some("2026-04-28T10:15:30Z".to_owned()),
+            age_seconds: 0,
             baselines_since: Some("2026-04-14T10:00:00Z".to_owned()),
             headline: Headline {
                 failing: tests.len() as u64,

@@ -185,7 +185,7 @@ async fn failing_tests_page(
     let mut params = params?;
     // People read a page at a time; the JSON and the CSV give every row unless asked.
     params.page.get_or_insert(crate::params::FAILING_TESTS_PAGE);
-    let view = api::load_failing_tests(&stores, params).await?;
+    let view = api::load_failing_tests(&stores, &params).await?;
     Ok(html(failing_tests::render(&view, clock::now())))
 }
 

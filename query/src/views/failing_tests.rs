@@ -2,9 +2,13 @@
 //! in the window in each job slot, new first, with its status against the baseline nightly, how
 //! often it failed, the PRs it hit, and whether it is flaky; and a headline counting them.
 //!
-//! The rows are [`oot_triage::failing_tests`]'s, in its order ([`oot_triage::summary_order`]);
-//! this module only shapes them for JSON and the page: times as RFC 3339, the baseline as the
-//! nightly it was, a few of the PRs with their upstream repo.
+//! The rows are [`oot_triage::failing_tests`]'s, in its order ([`oot_triage::summary_order`]),
+//! computed once per backend and window into a [`FailingTestsAnswer`] that many requests read
+//! (kept, `crate::kept`); this module shapes an answer for one request: its filter and page,
+//! times as RFC 3339, the baseline as the nightly it was, a few of the PRs with their upstream
+//! repo.
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -21,7 +25,11 @@ pub struct FailingTestsView {
     pub downstream_repo: String,
     pub window: &'static str,
     pub since: Option<String>,
+    /// When the answer was computed (it is kept and refreshed behind the requests, contract
+    /// §12.13 "Kept answers").
     pub generated_at: Option<String>,
+    /// Seconds from `generated_at` to this request.
+    pub age_seconds: u64,
     /// Baselines before the window were looked for back to this time (contract §12.13): a slot
     /// whose last nightly is older is answered as if it had none before the window.
     pub baselines_since: Option<String>,
@@ -111,17 +119,56 @@ impl Baseline {
     }
 }
 
-/// The view of the failing tests `asked` for (a repo, a window ending at `now`, a filter and
-/// maybe a page), from the rules' rows: the headline over them all, then those the filter keeps,
-/// on the page when one is asked for; `upstream_of_pr` names each PR number's upstream repo
-/// (asked only for the rows listed), and `baselines_since` is how far back baselines were
-/// looked for.
+/// The rules' rows for one backend and window: what a request's view is cut from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailingTestsAnswer {
+    /// The window's start and when the answer was computed, seconds.
+    pub since: i64,
+    pub computed_at: i64,
+    /// How far back baselines were looked for.
+    pub baselines_since: i64,
+    pub rows: Vec<FailingTest>,
+    /// The upstream repo of each PR number a row lists (of [`PRS_LISTED`] per row).
+    pub upstream_of_prs: HashMap<u64, String>,
+}
+
+impl FailingTestsAnswer {
+    /// The answer of `rows` for the window from `since`, computed at `computed_at`;
+    /// `upstream_of_pr` names the PRs the rows list.
+    pub fn new(
+        since: i64,
+        computed_at: i64,
+        baselines_since: i64,
+        rows: Vec<FailingTest>,
+        upstream_of_pr: impl Fn(u64) -> Option<String>,
+    ) -> Self {
+        let upstream_of_prs = rows
+            .iter()
+            .flat_map(listed_prs)
+            .filter_map(|number| upstream_of_pr(number).map(|repo| (number, repo)))
+            .collect();
+        Self {
+            since,
+            computed_at,
+            baselines_since,
+            rows,
+            upstream_of_prs,
+        }
+    }
+}
+
+/// The PRs a row lists: its newest [`PRS_LISTED`], highest number first.
+fn listed_prs(row: &FailingTest) -> impl Iterator<Item = u64> + '_ {
+    row.prs.iter().rev().take(PRS_LISTED).copied()
+}
+
+/// The view of the failing tests `asked` for (a repo, a window, a filter and maybe a page),
+/// served at `now` from `answer`: the headline over all its rows, then those the filter keeps,
+/// on the page when one is asked for.
 pub fn build(
     asked: &FailingTestsParams,
+    answer: &FailingTestsAnswer,
     now: i64,
-    baselines_since: i64,
-    rows: Vec<FailingTest>,
-    upstream_of_pr: impl Fn(u64) -> Option<String>,
 ) -> FailingTestsView {
     let FailingTestsParams {
         repo,
@@ -130,13 +177,13 @@ pub fn build(
         page,
     } = asked;
     let (window, filter, page) = (*window, *filter, *page);
-    let since = window.since(now);
+    let rows = &answer.rows;
     let mut headline = Headline::default();
-    for row in &rows {
+    for row in rows {
         headline.count(row);
     }
     let kept = rows
-        .into_iter()
+        .iter()
         .filter(|row| filter.keeps(row.status, row.flaky));
     let mut matching = 0u64;
     let (skip, take) = page.map_or((0, usize::MAX), |page| {
@@ -146,7 +193,7 @@ pub fn build(
     for (at, row) in kept.enumerate() {
         matching += 1;
         if at >= skip && tests.len() < take {
-            tests.push(line(row, &upstream_of_pr));
+            tests.push(line(row, &answer.upstream_of_prs));
         }
     }
     let page = page.map(|page| TestsPage {
@@ -157,9 +204,10 @@ pub fn build(
     FailingTestsView {
         downstream_repo: repo.to_string(),
         window: window.as_str(),
-        since: rfc3339(since),
-        generated_at: rfc3339(now),
-        baselines_since: rfc3339(baselines_since),
+        since: rfc3339(answer.since),
+        generated_at: rfc3339(answer.computed_at),
+        age_seconds: u64::try_from(now.saturating_sub(answer.computed_at)).unwrap_or(0),
+        baselines_since: rfc3339(answer.baselines_since),
         headline,
         filter,
         matching,
@@ -182,14 +230,10 @@ impl Headline {
     }
 }
 
-fn line(row: FailingTest, upstream_of_pr: &impl Fn(u64) -> Option<String>) -> FailingTestLine {
-    let prs = row
-        .prs
-        .iter()
-        .rev()
-        .take(PRS_LISTED)
-        .map(|&number| PrRef {
-            upstream_repo: upstream_of_pr(number),
+fn line(row: &FailingTest, upstream_of_prs: &HashMap<u64, String>) -> FailingTestLine {
+    let prs = listed_prs(row)
+        .map(|number| PrRef {
+            upstream_repo: upstream_of_prs.get(&number).cloned(),
             number,
         })
         .collect();
@@ -204,10 +248,10 @@ fn line(row: FailingTest, upstream_of_pr: &impl Fn(u64) -> Option<String>) -> Fa
         flaky: row.flaky,
         flip: row.flip,
         baseline: row.baseline.as_ref().map(Baseline::of),
-        classname: row.test.classname,
-        name: row.test.name,
-        workflow_name: row.slot.workflow_name,
-        job_name: row.slot.job_name,
+        classname: row.test.classname.clone(),
+        name: row.test.name.clone(),
+        workflow_name: row.slot.workflow_name.clone(),
+        job_name: row.slot.job_name.clone(),
     }
 }
 
@@ -230,6 +274,19 @@ mod tests {
             filter,
             page,
         }
+    }
+
+    const NOW: i64 = 1_777_400_000;
+
+    /// The view `asked` for, served at [`NOW`] from an answer of `rows` computed a minute before.
+    fn view_of_rows(
+        asked: &FailingTestsParams,
+        rows: Vec<FailingTest>,
+        upstream_of_pr: impl Fn(u64) -> Option<String>,
+    ) -> FailingTestsView {
+        let since = asked.window.since(NOW);
+        let answer = FailingTestsAnswer::new(since, NOW - 60, 0, rows, upstream_of_pr);
+        build(asked, &answer, NOW)
     }
 
     fn row(name: &str, status: Status, flaky: bool, prs: Vec<u64>) -> FailingTest {
@@ -263,10 +320,8 @@ mod tests {
             row("c", Status::Known, true, vec![]),
             row("d", Status::Fixed, false, vec![]),
         ];
-        let view = build(
+        let view = view_of_rows(
             &asked(Window::Week, FailingTestsFilter::default(), None),
-            1_777_400_000,
-            0,
             rows,
             |_| None,
         );
@@ -284,6 +339,11 @@ mod tests {
         assert_eq!(names, ["a", "b", "c", "d"], "the rules' order is kept");
         assert_eq!(view.window, "7d");
         assert_eq!(view.since.as_deref(), Some("2026-04-21T18:00:00Z"));
+        assert_eq!(view.generated_at.as_deref(), Some("2026-04-28T18:12:20Z"));
+        assert_eq!(
+            view.age_seconds, 60,
+            "served a minute after it was computed"
+        );
     }
 
     #[test]
@@ -297,10 +357,8 @@ mod tests {
             run_attempt: 2,
             first_seen_at: 1_777_371_330,
         });
-        let view = build(
+        let view = view_of_rows(
             &asked(Window::Day, FailingTestsFilter::default(), None),
-            1_777_400_000,
-            0,
             vec![failing],
             |n| (n % 2 == 0).then(|| "pytorch/pytorch".to_owned()),
         );
@@ -341,15 +399,8 @@ mod tests {
                 row("e", Status::Fixed, false, vec![]),
             ]
         };
-        let view_of = |filter, page| {
-            build(
-                &asked(Window::Week, filter, page),
-                1_777_400_000,
-                0,
-                rows(),
-                |_| None,
-            )
-        };
+        let view_of =
+            |filter, page| view_of_rows(&asked(Window::Week, filter, page), rows(), |_| None);
         let flaky_new = FailingTestsFilter {
             status: Some(Status::New),
             flaky: Some(true),

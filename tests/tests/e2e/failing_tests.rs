@@ -29,9 +29,8 @@ use oot_e2e::story::{completed_listing, seed, Seeded};
 use oot_e2e::{query_config, query_stores, TestQuery, TestStores};
 use oot_query::api;
 use oot_query::observations::Observations;
-use oot_query::params::{FailingTestsFilter, FailingTestsParams};
 use oot_query::rules::Window;
-use oot_query::views::failing_tests;
+use oot_query::views::failing_tests::FailingTestsAnswer;
 use serde_json::Value;
 
 const XPU: &str = "intel/torch-xpu-ops";
@@ -325,6 +324,78 @@ async fn new_known_fixed_and_flaky_tests_are_told_apart_against_the_nightly_befo
     assert!(!paged.contains("test_fixed"), "on the second page");
 }
 
+/// The names of the failing tests a view lists.
+fn names_listed(view: &Value) -> Vec<String> {
+    view["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A service that keeps the failing tests' answers (docs/contract.md §12.13 "Kept answers")
+/// serves the one it computed, stating when, until it is due for a refresh; a request then
+/// starts one behind it, and the new failure shows. A service keeping none shows it at once.
+#[tokio::test]
+async fn a_kept_answer_is_served_until_a_refresh_behind_the_requests_replaces_it() {
+    let seeded = seeded("failingkept").await;
+    let mut config = query_config(&seeded.stores.settings);
+    config.failing_tests_fresh_for_s = 3;
+    let keeping = TestQuery::spawn(config).await.unwrap();
+    let path = format!("/api/oot/{XPU}/tests?window=24h");
+    let (status, _, first) = keeping.get(&path).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(names_listed(&first).len(), 4, "{first}");
+
+    // A new failure, projected after the answer was computed.
+    let late = Seen {
+        ago: 0,
+        job: pr(900_104, 204, 1),
+        conclusion: Conclusion::Failure,
+        failed: &["test_late"],
+    };
+    let response = seeded
+        .ingest
+        .post_callback(callback(&late, time::OffsetDateTime::now_utc()).to_string())
+        .await;
+    assert_eq!(response.status().as_u16(), 202);
+    let projected = story().len() as u64 + 1;
+    oot_e2e::eventually(Duration::from_secs(60), "the new job projected", || async {
+        seeded.projector.metrics.events.get() >= projected
+    })
+    .await
+    .unwrap();
+    let (_, _, per_request) = seeded.query.get(&path).await;
+    assert!(
+        names_listed(&per_request).contains(&"test_late".to_owned()),
+        "a service keeping no answer shows it at once: {per_request}"
+    );
+
+    // The kept answer, fresh or due for a refresh: the one computed before, with its time.
+    let (status, _, kept) = keeping.get(&path).await;
+    assert_eq!(status, 200, "{kept}");
+    assert_eq!(kept["generated_at"], first["generated_at"]);
+    assert_eq!(kept["tests"], first["tests"]);
+    assert!(kept["age_seconds"].as_u64().is_some(), "{kept}");
+
+    // Once due, a request starts a refresh and a later one gets it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let refreshed = loop {
+        let (_, _, view) = keeping.get(&path).await;
+        if names_listed(&view).contains(&"test_late".to_owned()) {
+            break view;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not refreshed within 30 s: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_ne!(refreshed["generated_at"], first["generated_at"]);
+    assert_eq!(refreshed["headline"]["failing"], 5, "{refreshed}");
+}
+
 /// What the service reads (the window and the slots' last nightly before it, by key) gives the
 /// rules' answer on the backend's whole history, in every window.
 #[tokio::test]
@@ -353,18 +424,12 @@ async fn the_read_gives_the_rules_answer_on_every_job_of_the_backend() {
     assert_eq!(everything.results().len(), story().len());
     for window in Window::ALL {
         let since = window.since(now);
-        let params = FailingTestsParams {
-            repo: repo.clone(),
-            window,
-            filter: FailingTestsFilter::default(),
-            page: None,
-        };
-        let served = api::failing_tests_at(&stores, params.clone(), now)
+        let served = api::failing_tests_at(&stores, &repo, window, now)
             .await
             .unwrap();
         let rows = oot_triage::failing_tests(everything.results(), since);
-        let reference = failing_tests::build(
-            &params,
+        let reference = FailingTestsAnswer::new(
+            since,
             now,
             since - oot_query::baselines::LOOKBACK,
             rows,
