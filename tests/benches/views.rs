@@ -44,11 +44,17 @@
 //! baseline (in process, the served loader alone is timed): the busiest backend's failing tests
 //! at 24h, 7d and 30d (`failing tests …`); the history of its most frequent failing test of the
 //! last 7 days, at 7d and 30d (`test history …`); the PR with the most failed jobs, with its
-//! triage, other PRs looked for in 7d (the default) and 30d (`PR triage …`); and issue 12's,
+//! triage, other PRs looked for in 7d (the default) and 30d (`PR triage …`); its release diff,
+//! the newest nightly commit against the one before and the last week's nightlies against the
+//! week before's (`release diff …`); and issue 12's,
 //! without baseline too: the busiest backend's scorecard (its JSON; the page column is its
 //! badge, drawn from the same read), trends over 30 and 90 days, and nightly view at 7 and 30
 //! days. The backend page (`backend …`, page column) also reads the scorecard, the 30-day
 //! trends, the delivery counts and the alerts beside the matrix.
+//!
+//! The failing tests are served from the answer the service keeps per backend and window
+//! (`oot_query::kept`, computed by the untimed first request): their HTTP figures are of
+//! serving it, their in-process figures of computing it.
 //!
 //! **Memory.** `BENCH_CONCURRENCY` (8) clients requesting the 30-day summary and the 30-day
 //! backend view (JSON and page) for `BENCH_MEMORY_SECS` (5) s; the service's peak RSS
@@ -71,7 +77,8 @@ use oot_platform::settings::StoreSettings;
 use oot_projector::replay::{replay, ReplayArgs};
 use oot_query::api::Stores;
 use oot_query::params::{
-    BackendParams, FailingTestsParams, PrParams, PrTriageParams, TestHistoryParams, TrendsParams,
+    BackendParams, FailingTestsParams, PrParams, PrTriageParams, ReleaseDiffParams,
+    TestHistoryParams, TrendsParams,
 };
 use oot_query::rules::Window;
 use serde::Serialize;
@@ -494,6 +501,7 @@ enum Ask {
     FailingTests(FailingTestsParams),
     TestHistory(TestHistoryParams),
     PrTriage(PrTriageParams),
+    ReleaseDiff(ReleaseDiffParams),
     /// Issue 12's views: no full-scan baseline either.
     Scorecard(oot_contract::RepoName),
     Trends(TrendsParams),
@@ -515,6 +523,7 @@ enum Answer {
     Pr(Box<oot_query::views::pr::PrView>),
     FailingTests(Box<oot_query::views::failing_tests::FailingTestsView>),
     TestHistory(Box<oot_query::views::test_history::TestHistoryView>),
+    ReleaseDiff(Box<oot_query::views::release_diff::ReleaseDiffView>),
     Scorecard(Box<oot_query::views::scorecard::ScorecardView>),
     Trends(Box<oot_query::views::trends::TrendsView>),
     Nightly(Box<oot_query::views::nightly::NightlyView>),
@@ -559,10 +568,14 @@ async fn answer(stores: &Stores, ask: &Ask, baseline: bool, now: i64) -> anyhow:
         (Ask::Nightly(p), false) => {
             Answer::Nightly(Box::new(api::nightly_at(stores, p.clone(), now).await?))
         }
+        (Ask::ReleaseDiff(p), false) => Answer::ReleaseDiff(Box::new(
+            api::release_diff_at(stores, p.clone(), now).await?,
+        )),
         (
             Ask::FailingTests(_)
             | Ask::TestHistory(_)
             | Ask::PrTriage(_)
+            | Ask::ReleaseDiff(_)
             | Ask::Scorecard(_)
             | Ask::Trends(_)
             | Ask::Nightly(_),
@@ -748,6 +761,39 @@ fn triage_cases(
             page: format!("/pr/{pr}{suffix}"),
             ask: Ask::PrTriage(
                 PrTriageParams::parse(&pr, (!query.is_empty()).then_some(query))
+                    .map_err(invalid)?,
+            ),
+        });
+    }
+    // The release diff: by default the newest nightly commit against the one before; and the
+    // last week's nightlies against the week before's (whole UTC days).
+    let day = |days_ago: i64| {
+        let at = time::OffsetDateTime::now_utc() - time::Duration::days(days_ago);
+        let d = at.date();
+        format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    };
+    let weeks = format!(
+        "old_from={}&old_until={}&new_from={}&new_until={}",
+        day(14),
+        day(7),
+        day(7),
+        day(0)
+    );
+    for (name, query) in [
+        ("release diff, newest nightly", String::new()),
+        ("release diff, week on week", weeks),
+    ] {
+        let suffix = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        cases.push(Case {
+            name: name.to_owned(),
+            json: format!("/api/oot/{org}/{repo}/tests/diff{suffix}"),
+            page: format!("/oot/{org}/{repo}/tests/diff{suffix}"),
+            ask: Ask::ReleaseDiff(
+                ReleaseDiffParams::parse(org, repo, (!query.is_empty()).then_some(&query))
                     .map_err(invalid)?,
             ),
         });

@@ -127,6 +127,7 @@ pub struct FailingTestsAnswer {
     pub computed_at: i64,
     /// How far back baselines were looked for.
     pub baselines_since: i64,
+    /// The rules' rows, each with only the [`PRS_LISTED`] newest of its `prs`.
     pub rows: Vec<FailingTest>,
     /// The upstream repo of each PR number a row lists (of [`PRS_LISTED`] per row).
     pub upstream_of_prs: HashMap<u64, String>,
@@ -139,9 +140,15 @@ impl FailingTestsAnswer {
         since: i64,
         computed_at: i64,
         baselines_since: i64,
-        rows: Vec<FailingTest>,
+        mut rows: Vec<FailingTest>,
         upstream_of_pr: impl Fn(u64) -> Option<String>,
     ) -> Self {
+        // Only the newest are listed (`prs_hit` counts them all): a test failing on most PRs of
+        // a month would keep thousands of numbers per row.
+        for row in &mut rows {
+            let listed_from = row.prs.len().saturating_sub(PRS_LISTED);
+            row.prs.drain(..listed_from);
+        }
         let upstream_of_prs = rows
             .iter()
             .flat_map(listed_prs)
@@ -382,6 +389,21 @@ mod tests {
         assert_eq!(json["tests"][0]["status"], "known");
         assert_eq!(json["tests"][0]["flip"]["score"], 0.0);
         assert_eq!(json["headline"]["known"], 1);
+    }
+
+    #[test]
+    fn an_answer_keeps_only_the_prs_it_lists_and_their_upstream_repos() {
+        let rows = vec![
+            row("many", Status::New, false, (1..=8).collect()),
+            row("few", Status::New, false, vec![3]),
+        ];
+        let answer = FailingTestsAnswer::new(0, NOW, 0, rows, |n| Some(format!("up/{n}")));
+        assert_eq!(answer.rows[0].prs, [4, 5, 6, 7, 8]);
+        assert_eq!(answer.rows[0].prs_hit, 8, "the count is of them all");
+        assert_eq!(answer.rows[1].prs, [3]);
+        let mut named: Vec<u64> = answer.upstream_of_prs.keys().copied().collect();
+        named.sort_unstable();
+        assert_eq!(named, [3, 4, 5, 6, 7, 8]);
     }
 
     fn names(view: &FailingTestsView) -> Vec<&str> {
