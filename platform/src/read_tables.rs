@@ -92,9 +92,11 @@ pub const NIGHTLIES: &str = "_nightlies";
 pub const VERSIONS: &str = "_versions";
 /// Suffix of each job version's failed-test list, by job (the failure drill-down).
 pub const FAILED_TEST_LISTS: &str = "_failed_test_lists";
+/// Suffix of the jobs ordered by slot (one test's history).
+pub const BY_SLOT: &str = "_by_slot";
 
 /// Every read table, in the order they are made (after their sources).
-pub const READ_TABLES: [ReadTable; 9] = [
+pub const READ_TABLES: [ReadTable; 10] = [
     ReadTable {
         suffix: BY_TARGET,
         source_suffix: "",
@@ -156,6 +158,13 @@ pub const READ_TABLES: [ReadTable; 9] = [
         source_suffix: "",
         create_sql: include_str!("../sql/create_oot_workflow_job_failed_test_lists.sql"),
         fill_sql: include_str!("../sql/fill_oot_workflow_job_failed_test_lists.sql"),
+        ttl_column: "first_seen_at",
+    },
+    ReadTable {
+        suffix: BY_SLOT,
+        source_suffix: "",
+        create_sql: include_str!("../sql/create_oot_workflow_job_by_slot.sql"),
+        fill_sql: include_str!("../sql/fill_oot_workflow_job_by_slot.sql"),
         ttl_column: "first_seen_at",
     },
 ];
@@ -650,7 +659,8 @@ mod tests {
                 "jobs_failed_tests_on_prs",
                 "jobs_nightlies",
                 "jobs_versions",
-                "jobs_failed_test_lists"
+                "jobs_failed_test_lists",
+                "jobs_by_slot"
             ]
         );
         for t in READ_TABLES {

@@ -24,7 +24,7 @@
 //! rows to its view's builder. A GitHub org named `pr` has no per-backend endpoint:
 //! `/api/oot/pr/...` is the PR view, as in the contract.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,7 +66,7 @@ use crate::views::pr_triage;
 use crate::views::release_diff::ReleaseDiffView;
 use crate::views::scorecard::{self, ScorecardView, ScorecardWindows, Verdicts};
 use crate::views::summary::{self, Summary};
-use crate::views::test_history::{self, JobDetails, TestHistoryView};
+use crate::views::test_history::{self, JobDetails, SlotCounts, TestHistoryView};
 use crate::views::trends::{self, TrendsView};
 
 /// The stores every view reads.
@@ -655,13 +655,17 @@ pub async fn test_history_at(
 ) -> Result<TestHistoryView, StoreError> {
     let TestHistoryParams { repo, test, window } = params;
     let since = window.since(now);
-    let (jobs, failures) = tokio::try_join!(
-        stores.completed.test_history_jobs(&repo, &test, since),
+    let (jobs, slot_jobs, failures) = tokio::try_join!(
+        stores
+            .completed
+            .test_history_jobs(&repo, &test, since, test_history::STRIP_JOBS),
+        stores.completed.test_history_slot_jobs(&repo, &test, since),
         stores.completed.test_history_failures(&repo, &test, since),
     )?;
-    // The failed-test rows say which job versions listed the test (§10.3), with their messages.
-    // A row not yet visible beside its job's (the projector sends the two INSERTs at once)
-    // reads, for that moment, as a list without the test, as in every view of failed tests.
+    // The failed-test rows say which jobs listed the test at their latest version (§10.3), with
+    // their messages. A row not yet visible beside its job's (the projector sends the two
+    // INSERTs at once) reads, for that moment, as a list without the test, as in every view of
+    // failed tests.
     let messages: HashMap<(&str, u64), _> = failures
         .iter()
         .map(|f| ((f.job_key.as_str(), f.version), f))
@@ -689,6 +693,16 @@ pub async fn test_history_at(
             (job.facts.job_key.clone(), details)
         })
         .collect();
+    let mut counts: BTreeMap<oot_triage::JobSlot, SlotCounts> = slot_jobs
+        .into_iter()
+        .map(|(slot, jobs)| {
+            let jobs = usize::try_from(jobs).unwrap_or(usize::MAX);
+            (slot, SlotCounts { jobs, failed: 0 })
+        })
+        .collect();
+    for failure in &failures {
+        counts.entry(failure.slot.clone()).or_default().failed += 1;
+    }
     Ok(test_history::build(
         repo.as_str(),
         &test,
@@ -696,6 +710,7 @@ pub async fn test_history_at(
         now,
         observations.results(),
         &details,
+        &counts,
     ))
 }
 

@@ -76,7 +76,7 @@ T0 = data.T0
 # fill_oot_workflow_job{suffix}.sql.
 # read_tables::KEY_RANGE_MIN_COMPRESS_BLOCK_BYTES: the `{block_settings}` of a current server.
 MIN_COMPRESS_BLOCK_BYTES = 4096
-READ_TABLE_SUFFIXES = ["_by_target", "_targets", "_columns", "_levels", "_nightlies", "_versions", "_failed_test_lists"]
+READ_TABLE_SUFFIXES = ["_by_target", "_targets", "_columns", "_levels", "_nightlies", "_versions", "_failed_test_lists", "_by_slot"]
 JOB_TABLE_STEM = "oot_workflow_job"
 
 # The failed-test table of a jobs table `jobs` (oot_contract::clickhouse::failed_tests_table).
@@ -383,11 +383,23 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
     "nightly_columns.sql": ("ColumnRow", NIGHTLY_VIEW_CASES),
     # One test's history (query/src/stores/test_history.rs, docs/contract.md §12.14).
     # failed_tests_listed is computed by each engine from the lists of data.py (checked below).
+    # The jobs: the newest 50 per slot (all of the data's) and the newest 2, with every nightly.
     "test_history_jobs.sql": (
         "SlotJobRow",
-        [[r, since, r, c, n, since] for r, c, n, since in test_history_cases()],
+        [
+            [r, r, c, n, since, since, newest, "nightly", "periodic", "schedule"]
+            for r, c, n, since in test_history_cases()
+            for newest in (50, 2)
+        ],
     ),
-    "test_history_failures.sql": ("TestFailureRow", test_history_cases()),
+    "test_history_counts.sql": (
+        "SlotJobsRow",
+        [[r, r, c, n, since, since] for r, c, n, since in test_history_cases()],
+    ),
+    "test_history_failures.sql": (
+        "TestFailureRow",
+        [[r, c, n, since, r, since, r, c, n, since] for r, c, n, since in test_history_cases()],
+    ),
     # The PR view's "is it mine?" (query/src/stores/pr_triage.rs, docs/contract.md §12.15).
     "pr_triage_jobs.sql": ("PrTriageJobRow", pr_triage_jobs_cases()),
     # The release diff's nightlies by key (query/src/release_diff.rs, §12.16).

@@ -30,6 +30,22 @@ pub struct SlotHistory {
 /// The history of `test` in each slot where some job failed it, by slot. Slots that never
 /// failed it are left out: a job there that passed it cannot tell whether it runs the test.
 pub fn test_history(observations: &[JobResult], test: &TestId) -> Vec<SlotHistory> {
+    slot_histories(observations, test)
+        .into_iter()
+        .filter(|history| {
+            history
+                .points
+                .iter()
+                .any(|p| p.result == TestResult::Failed)
+        })
+        .collect()
+}
+
+/// The history of `test` in every slot of `observations`, by slot: for a reader that was given
+/// only some jobs of each slot (the newest, and the nightlies) and knows from elsewhere where the
+/// test failed. A job's later attempts are first seen after it, so the newest jobs of a slot
+/// hold their runs' latest attempts.
+pub fn slot_histories(observations: &[JobResult], test: &TestId) -> Vec<SlotHistory> {
     let jobs = one_per_key(observations);
     let latest = latest_attempts(&jobs);
     let mut by_slot: BTreeMap<&JobSlot, Vec<HistoryPoint>> = BTreeMap::new();
@@ -43,7 +59,6 @@ pub fn test_history(observations: &[JobResult], test: &TestId) -> Vec<SlotHistor
     }
     by_slot
         .into_iter()
-        .filter(|(_, points)| points.iter().any(|p| p.result == TestResult::Failed))
         .map(|(slot, points)| SlotHistory {
             slot: slot.clone(),
             points,
@@ -80,5 +95,9 @@ mod tests {
                 ("a1", TestResult::Failed, false),
             ]
         );
+        let every = slot_histories(&rows, &test_id("t"));
+        let slots: Vec<&str> = every.iter().map(|h| h.slot.job_name.as_str()).collect();
+        assert_eq!(slots, ["never", "test"], "every slot, by slot");
+        assert_eq!(every[1], history[0]);
     }
 }

@@ -35,7 +35,7 @@ mod testkit;
 
 pub use diff::{release_diff, DiffEntry, DiffSlot, DiffStatus, NightlySet, ReleaseDiff};
 pub use flaky::{flaky_tests, flip_score, FlakyTest, FlipScore};
-pub use history::{test_history, HistoryPoint, SlotHistory};
+pub use history::{slot_histories, test_history, HistoryPoint, SlotHistory};
 pub use observation::{JobOutcome, JobRef, JobResult, JobSlot, RunOf, TestId, Trigger};
 pub use passed::{counts_cover_failed_list, reports_passes, result_of, TestResult};
 pub use pr::{

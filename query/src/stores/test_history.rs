@@ -1,10 +1,12 @@
-//! The reads of one test's history in one backend (contract §12.14), one SQL file each: the
-//! window's jobs of the slots where the test failed, latest version of each, with how many
-//! entries each one's failed list holds; and the test's failed-test rows in the window (one key
-//! range), which say which job versions listed it, with their messages. The two go out at once.
+//! The reads of one test's history in one backend (contract §12.14), one SQL file each, all
+//! from tables ordered for them: of the slots where the test failed in the window, the jobs the
+//! history shows and judges (the newest per slot and every nightly, latest version of each, with
+//! how many entries each one's failed list holds) and how many jobs each ran; and the test's
+//! failed-test rows in the window at their jobs' latest versions (one key range), which say
+//! which jobs listed it, with their messages. The three go out at once.
 
-use oot_contract::RepoName;
-use oot_triage::TestId;
+use oot_contract::{EventType, RepoName};
+use oot_triage::{JobSlot, TestId};
 use serde::Deserialize;
 
 use crate::observations::{JobFacts, ListOf};
@@ -15,6 +17,7 @@ const STORE: &str = "clickhouse";
 
 pub const TEST_HISTORY_JOBS_SQL: &str = include_str!("../../sql/test_history_jobs.sql");
 pub const TEST_HISTORY_FAILURES_SQL: &str = include_str!("../../sql/test_history_failures.sql");
+pub const TEST_HISTORY_COUNTS_SQL: &str = include_str!("../../sql/test_history_counts.sql");
 
 /// A job of a slot the test failed in, as read.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,11 +39,12 @@ impl SlotJob {
     }
 }
 
-/// A failed-test row of the test: one job version that listed it, with its message.
+/// A failed-test row of the test: a job that listed it at its latest version, with its message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestFailure {
     pub job_key: String,
     pub version: u64,
+    pub slot: JobSlot,
     /// `None` when the job sent none, or it was cut away to fit the item.
     pub message: Option<String>,
     pub message_truncated: bool,
@@ -101,6 +105,8 @@ struct TestFailureRow {
     #[serde(rename = "dynamoKey")]
     dynamo_key: String,
     version: u64,
+    workflow_name: String,
+    job_name: String,
     message: String,
     message_truncated: u8,
 }
@@ -110,34 +116,83 @@ impl From<TestFailureRow> for TestFailure {
         TestFailure {
             job_key: row.dynamo_key,
             version: row.version,
+            slot: JobSlot {
+                workflow_name: row.workflow_name,
+                job_name: row.job_name,
+            },
             message: non_empty(row.message),
             message_truncated: row.message_truncated != 0,
         }
     }
 }
 
+/// How many jobs a slot ran in the window, as read.
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct SlotJobsRow {
+    workflow_name: String,
+    job_name: String,
+    jobs: u64,
+}
+
 impl CompletedJobs {
-    /// Every completed job of `repo` first seen since `since` (on the hour) in a slot where
-    /// `test` failed in that time, latest version of each, with the size of its list.
+    /// Of each slot of `repo` where `test` failed since `since` (on the hour), the jobs first
+    /// seen since then that its history shows and judges: the newest `newest` and every
+    /// nightly, latest version of each, with the size of its list.
     pub async fn test_history_jobs(
         &self,
         repo: &RepoName,
         test: &TestId,
         since: i64,
+        newest: usize,
     ) -> Result<Vec<SlotJob>, StoreError> {
+        let [nightly, periodic, schedule] = EventType::NIGHTLY_RUNS;
         let query = self
             .query(TEST_HISTORY_JOBS_SQL)
             .bind(repo.as_str())
-            .bind(date_time(since))
             .bind(repo.as_str())
             .bind(test.classname.as_str())
             .bind(test.name.as_str())
-            .bind(date_time(since));
+            .bind(date_time(since))
+            .bind(date_time(since))
+            .bind(u64::try_from(newest).unwrap_or(u64::MAX))
+            .bind(nightly)
+            .bind(periodic)
+            .bind(schedule);
         let rows: Vec<SlotJobRow> = self.fetch(query).await?;
         Ok(readable(STORE, rows.into_iter().map(TryInto::try_into)))
     }
 
-    /// The failed-test rows of `test` in `repo` of jobs first seen since `since`, every version.
+    /// How many jobs (every trigger and attempt) each slot of `repo` where `test` failed since
+    /// `since` ran since then.
+    pub async fn test_history_slot_jobs(
+        &self,
+        repo: &RepoName,
+        test: &TestId,
+        since: i64,
+    ) -> Result<Vec<(JobSlot, u64)>, StoreError> {
+        let query = self
+            .query(TEST_HISTORY_COUNTS_SQL)
+            .bind(repo.as_str())
+            .bind(repo.as_str())
+            .bind(test.classname.as_str())
+            .bind(test.name.as_str())
+            .bind(date_time(since))
+            .bind(date_time(since));
+        let rows: Vec<SlotJobsRow> = self.fetch(query).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let slot = JobSlot {
+                    workflow_name: row.workflow_name,
+                    job_name: row.job_name,
+                };
+                (slot, row.jobs)
+            })
+            .collect())
+    }
+
+    /// The failed-test rows of `test` in `repo` of jobs first seen since `since`, each at its
+    /// job's latest version.
     pub async fn test_history_failures(
         &self,
         repo: &RepoName,
@@ -146,6 +201,12 @@ impl CompletedJobs {
     ) -> Result<Vec<TestFailure>, StoreError> {
         let query = self
             .query(TEST_HISTORY_FAILURES_SQL)
+            .bind(repo.as_str())
+            .bind(test.classname.as_str())
+            .bind(test.name.as_str())
+            .bind(date_time(since))
+            .bind(repo.as_str())
+            .bind(date_time(since))
             .bind(repo.as_str())
             .bind(test.classname.as_str())
             .bind(test.name.as_str())
@@ -166,7 +227,11 @@ mod tests {
     /// caller makes, and no FINAL.
     #[test]
     fn every_sql_file_has_the_placeholders_its_caller_binds() {
-        for (sql, binds) in [(TEST_HISTORY_JOBS_SQL, 6), (TEST_HISTORY_FAILURES_SQL, 4)] {
+        for (sql, binds) in [
+            (TEST_HISTORY_JOBS_SQL, 10),
+            (TEST_HISTORY_COUNTS_SQL, 6),
+            (TEST_HISTORY_FAILURES_SQL, 10),
+        ] {
             let fields = sql.matches("?fields").count();
             assert_eq!(fields, 1, "{sql}");
             assert_eq!(sql.matches('?').count() - fields, binds, "{sql}");
@@ -178,17 +243,31 @@ mod tests {
 
     #[test]
     fn the_sql_names_the_tables_migrate_makes() {
+        use oot_platform::read_tables::{BY_SLOT, VERSIONS};
         let failed = failed_tests_table("{table}");
-        assert!(TEST_HISTORY_JOBS_SQL.contains("FROM {table}\n"));
-        for sql in [TEST_HISTORY_JOBS_SQL, TEST_HISTORY_FAILURES_SQL] {
+        for sql in [TEST_HISTORY_JOBS_SQL, TEST_HISTORY_COUNTS_SQL] {
+            assert!(sql.contains(&format!("FROM {{table}}{BY_SLOT}\n")), "{sql}");
+        }
+        assert!(TEST_HISTORY_FAILURES_SQL.contains(&format!("FROM {{table}}{VERSIONS}\n")));
+        for sql in [
+            TEST_HISTORY_JOBS_SQL,
+            TEST_HISTORY_COUNTS_SQL,
+            TEST_HISTORY_FAILURES_SQL,
+        ] {
             assert!(sql.contains(&format!("FROM {failed}\n")), "{sql}");
         }
     }
 
     #[test]
     fn every_row_reads_columns_of_the_contract() {
+        let by_slot = oot_platform::read_tables::READ_TABLES
+            .iter()
+            .find(|t| t.suffix == oot_platform::read_tables::BY_SLOT)
+            .map(|t| oot_platform::read_tables::declared_columns(t.create_sql))
+            .unwrap_or_default();
         for name in SlotJobRow::COLUMN_NAMES {
             assert!(is_column(name), "{name} is not a column of the jobs table");
+            assert!(by_slot.contains(name), "{name} is not in the jobs by slot");
         }
         for name in TestFailureRow::COLUMN_NAMES {
             assert!(
@@ -241,9 +320,12 @@ mod tests {
         let failure = TestFailure::from(TestFailureRow {
             dynamo_key: "k".to_owned(),
             version: 2,
+            workflow_name: "w".to_owned(),
+            job_name: "j".to_owned(),
             message: String::new(),
             message_truncated: 1,
         });
         assert_eq!((failure.message, failure.message_truncated), (None, true));
+        assert_eq!(failure.slot.job_name, "j");
     }
 }

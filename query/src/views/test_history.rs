@@ -3,17 +3,18 @@
 //! newest first, each with its run, trigger and failure message; and the slot's regression
 //! range on the nightly series, or why there is none.
 //!
-//! The strip is [`oot_triage::test_history`]'s and the range [`oot_triage::regression_range`]'s,
-//! both over every job of the slot read; this module only shapes them: the newest
-//! [`STRIP_JOBS`] points, times as RFC 3339, and a word for the range ([`RangeFinding`]).
+//! The strip is [`oot_triage::slot_histories`]' and the range [`oot_triage::regression_range`]'s,
+//! over the jobs of the slot read (its newest and its nightlies: contract §12.14); the slots
+//! listed and their counts are the reads' ([`SlotCounts`]). This module only shapes them: the
+//! newest [`STRIP_JOBS`] points, times as RFC 3339, and a word for the range ([`RangeFinding`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
 use oot_triage::{
-    regression_range, test_history, HistoryPoint, JobOutcome, JobResult, RegressionRange,
-    SlotHistory, TestId, TestResult, Trigger,
+    regression_range, slot_histories, HistoryPoint, JobOutcome, JobResult, JobSlot,
+    RegressionRange, SlotHistory, TestId, TestResult, Trigger,
 };
 
 use crate::clock::rfc3339;
@@ -126,8 +127,38 @@ pub struct JobDetails {
     pub message_truncated: bool,
 }
 
-/// The history of `test` in `repo` over `window` ending at `now`, from the slots' jobs as the
-/// rules read them and each job's details by key.
+/// What a slot ran in the window: its jobs (every trigger and attempt) and how many of them
+/// failed the test (at their latest version), counted by the reads, as the jobs the rules are
+/// given may be only some of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SlotCounts {
+    pub jobs: usize,
+    pub failed: usize,
+}
+
+impl SlotCounts {
+    /// The counts of each slot of `jobs` when they are all the slots' jobs of the window.
+    pub fn of_all(jobs: &[JobResult], test: &TestId) -> BTreeMap<JobSlot, SlotCounts> {
+        slot_histories(jobs, test)
+            .into_iter()
+            .map(|history| {
+                let counts = SlotCounts {
+                    jobs: history.points.len(),
+                    failed: history
+                        .points
+                        .iter()
+                        .filter(|p| p.result == TestResult::Failed)
+                        .count(),
+                };
+                (history.slot, counts)
+            })
+            .collect()
+    }
+}
+
+/// The history of `test` in `repo` over `window` ending at `now`: a line for each slot whose
+/// `counts` have a failure, its strip and range from the slot's `jobs` as the rules read them,
+/// and each job's details by key.
 pub fn build(
     repo: &str,
     test: &TestId,
@@ -135,10 +166,22 @@ pub fn build(
     now: i64,
     jobs: &[JobResult],
     details: &HashMap<String, JobDetails>,
+    counts: &BTreeMap<JobSlot, SlotCounts>,
 ) -> TestHistoryView {
-    let slots = test_history(jobs, test)
+    let mut histories: BTreeMap<JobSlot, SlotHistory> = slot_histories(jobs, test)
         .into_iter()
-        .map(|history| slot_line(history, jobs, test, details))
+        .map(|history| (history.slot.clone(), history))
+        .collect();
+    let slots = counts
+        .iter()
+        .filter(|(_, counts)| counts.failed > 0)
+        .map(|(slot, counts)| {
+            let history = histories.remove(slot).unwrap_or_else(|| SlotHistory {
+                slot: slot.clone(),
+                points: Vec::new(),
+            });
+            slot_line(history, *counts, jobs, test, details)
+        })
         .collect();
     TestHistoryView {
         downstream_repo: repo.to_owned(),
@@ -154,6 +197,7 @@ pub fn build(
 
 fn slot_line(
     history: SlotHistory,
+    counts: SlotCounts,
     jobs: &[JobResult],
     test: &TestId,
     details: &HashMap<String, JobDetails>,
@@ -163,14 +207,9 @@ fn slot_line(
         .points
         .iter()
         .any(|p| p.latest_attempt && p.job.event == Trigger::Nightly && p.result.is_known());
-    let failed_in_window = history
-        .points
-        .iter()
-        .filter(|p| p.result == TestResult::Failed)
-        .count();
     SlotLine {
-        jobs_in_window: history.points.len(),
-        failed_in_window,
+        jobs_in_window: counts.jobs,
+        failed_in_window: counts.failed,
         regression: Regression {
             finding: RangeFinding::of(&range, nightly_known),
             compare_url: range.compare_url(),
@@ -312,7 +351,16 @@ mod tests {
                 },
             ),
         ]);
-        let view = build("a/b", &test_id(), Window::Week, now, &jobs, &details);
+        let counts = SlotCounts::of_all(&jobs, &test_id());
+        let view = build(
+            "a/b",
+            &test_id(),
+            Window::Week,
+            now,
+            &jobs,
+            &details,
+            &counts,
+        );
         assert_eq!(view.slots.len(), 1);
         let slot = &view.slots[0];
         assert_eq!((slot.jobs_in_window, slot.failed_in_window), (53, 2));
@@ -362,7 +410,50 @@ mod tests {
             1_000_000,
             &jobs,
             &HashMap::new(),
+            &SlotCounts::of_all(&jobs, &test_id()),
         );
         assert!(view.slots.is_empty());
+    }
+
+    /// The reads give the newest jobs of a slot and its nightlies, and count the rest: the line
+    /// shows the counts, and a slot listed for a failure older than every job read still has
+    /// its line, with the jobs read.
+    #[test]
+    fn the_counts_are_the_reads_and_a_slot_is_listed_by_them() {
+        let now = 1_777_400_000;
+        let jobs = vec![
+            job("n", Trigger::Nightly, now - 5_000, "c1", false),
+            job("p", Trigger::PullRequest(9), now - 3_000, "c9", false),
+        ];
+        let slot = jobs[0].slot.clone();
+        let quiet = JobSlot {
+            workflow_name: "ci".to_owned(),
+            job_name: "quiet".to_owned(),
+        };
+        let counts = BTreeMap::from([
+            (
+                slot.clone(),
+                SlotCounts {
+                    jobs: 480,
+                    failed: 7,
+                },
+            ),
+            (quiet, SlotCounts { jobs: 3, failed: 0 }),
+        ]);
+        let view = build(
+            "a/b",
+            &test_id(),
+            Window::Month,
+            now,
+            &jobs,
+            &HashMap::new(),
+            &counts,
+        );
+        assert_eq!(view.slots.len(), 1, "a slot with no failure is not listed");
+        let line = &view.slots[0];
+        assert_eq!((line.jobs_in_window, line.failed_in_window), (480, 7));
+        let keys: Vec<&str> = line.points.iter().map(|p| p.job_key.as_str()).collect();
+        assert_eq!(keys, ["p", "n"]);
+        assert_eq!(line.regression.finding, RangeFinding::PassingOnNightly);
     }
 }

@@ -371,3 +371,181 @@ async fn an_odd_test_name_round_trips_from_the_failing_tests_page_and_bad_asks_a
     assert_eq!(page.status().as_u16(), 400);
     assert!(page.text().await.unwrap().contains("Parameter classname"));
 }
+
+/// A second slot of the backend, for [`a_slot_with_more_jobs_than_its_strip_…`].
+const OTHER_JOB: &str = "linux-xpu / test-2";
+
+/// Two slots with more jobs than a strip shows (docs/contract.md §12.14): in the first, two
+/// nightlies (the first passes `test_busy`, the second fails it), then 55 PR jobs, the oldest
+/// ten failing it and one re-run; in the second, one old PR job failing it and 52 newer ones
+/// passing, so that its only failure is older than every job its strip shows.
+fn busy_story() -> Vec<Seen> {
+    let mut story = vec![
+        Seen {
+            ago: 70 * HOUR,
+            job: nightly('5', 301),
+            failed: vec![(CLASS, "test_other")],
+        },
+        Seen {
+            ago: 60 * HOUR,
+            job: nightly('6', 302),
+            failed: vec![(CLASS, "test_busy")],
+        },
+    ];
+    for i in 0..55u64 {
+        let failed = if i < 10 {
+            vec![(CLASS, "test_busy")]
+        } else {
+            vec![(CLASS, "test_other")]
+        };
+        let ago = 50 * HOUR - i64::try_from(i).unwrap() * 1_800;
+        story.push(Seen {
+            ago,
+            job: pr(900_300 + i, 400 + i, 1),
+            failed,
+        });
+        if i == 3 {
+            story.push(Seen {
+                ago: ago - 60,
+                job: pr(900_300 + i, 400 + i, 2),
+                failed: vec![(CLASS, "test_busy")],
+            });
+        }
+    }
+    for i in 0..53u64 {
+        let mut job = pr(900_400 + i, 500 + i, 1);
+        job.job_name = OTHER_JOB.to_owned();
+        let failed = if i == 0 {
+            vec![(CLASS, "test_busy")]
+        } else {
+            vec![]
+        };
+        let ago = 48 * HOUR - i64::try_from(i).unwrap() * 1_800;
+        story.push(Seen { ago, job, failed });
+    }
+    story
+}
+
+/// What the history shows of a slot, to compare: its counts, range and strip.
+fn shown(view: &oot_query::views::test_history::TestHistoryView) -> Value {
+    let view = serde_json::to_value(view).unwrap();
+    let slots: Vec<Value> = view["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|slot| {
+            let points: Vec<Value> = slot["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    serde_json::json!([
+                        p["job_key"],
+                        p["result"],
+                        p["latest_attempt"],
+                        p["trigger"]
+                    ])
+                })
+                .collect();
+            serde_json::json!({
+                "slot": [slot["workflow_name"], slot["job_name"]],
+                "jobs_in_window": slot["jobs_in_window"],
+                "failed_in_window": slot["failed_in_window"],
+                "regression": slot["regression"],
+                "points": points,
+            })
+        })
+        .collect();
+    Value::Array(slots)
+}
+
+/// The service reads a slot's newest jobs and its nightlies, and counts the rest: what it shows
+/// is what the rules give over every job of the backend, a slot whose only failure is older
+/// than its strip included.
+#[tokio::test]
+async fn a_slot_with_more_jobs_than_its_strip_shows_what_the_rules_give_over_every_job() {
+    let seeded = seed(
+        "historybusy",
+        &busy_story(),
+        |seen| seen.ago,
+        |seen, at| callback(seen, at).to_string(),
+    )
+    .await;
+    let stores = oot_e2e::query_stores(
+        &seeded.stores.settings.clickhouse,
+        &seeded.stores.settings.dynamo,
+        std::time::Duration::from_secs(10),
+    )
+    .await;
+    let backend = repo(XPU);
+    let test = oot_triage::TestId {
+        classname: CLASS.to_owned(),
+        name: "test_busy".to_owned(),
+    };
+    let now = oot_query::clock::now();
+    let window = oot_query::rules::Window::Week;
+    let served = oot_query::api::test_history_at(
+        &stores,
+        oot_query::params::TestHistoryParams {
+            repo: backend.clone(),
+            test: test.clone(),
+            window,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+
+    let everything = oot_query::observations::Observations::of_window(
+        stores
+            .completed
+            .failing_window_jobs(&backend, window.since(now))
+            .await
+            .unwrap(),
+        stores
+            .completed
+            .failing_window_tests(&backend, window.since(now))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(everything.results().len(), busy_story().len());
+    let reference = oot_query::views::test_history::build(
+        backend.as_str(),
+        &test,
+        window,
+        now,
+        everything.results(),
+        &std::collections::HashMap::new(),
+        &oot_query::views::test_history::SlotCounts::of_all(everything.results(), &test),
+    );
+    assert_eq!(shown(&served), shown(&reference));
+
+    let slots = served.slots;
+    assert_eq!(slots.len(), 2, "both slots failed it");
+    let busy = &slots[0];
+    assert_eq!(busy.job_name, JOB);
+    assert_eq!((busy.jobs_in_window, busy.failed_in_window), (58, 12));
+    assert_eq!(
+        busy.points.len(),
+        oot_query::views::test_history::STRIP_JOBS
+    );
+    assert_eq!(
+        busy.regression.first_fail.as_deref(),
+        Some(sha('6').as_str()),
+        "the range is over the nightlies, older than the strip"
+    );
+    assert_eq!(
+        busy.regression.last_pass.as_deref(),
+        Some(sha('5').as_str())
+    );
+    let quiet = &slots[1];
+    assert_eq!(quiet.job_name, OTHER_JOB);
+    assert_eq!((quiet.jobs_in_window, quiet.failed_in_window), (53, 1));
+    assert!(
+        quiet
+            .points
+            .iter()
+            .all(|p| p.result != oot_triage::TestResult::Failed),
+        "its failure is older than the jobs shown"
+    );
+}
