@@ -387,7 +387,7 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
     "test_history_jobs.sql": (
         "SlotJobRow",
         [
-            [r, r, c, n, since, since, newest, "nightly", "periodic", "schedule"]
+            [r, r, c, n, since, since] * 2 + [newest, "nightly", "periodic", "schedule"]
             for r, c, n, since in test_history_cases()
             for newest in (50, 2)
         ],

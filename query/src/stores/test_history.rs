@@ -146,14 +146,18 @@ impl CompletedJobs {
         newest: usize,
     ) -> Result<Vec<SlotJob>, StoreError> {
         let [nightly, periodic, schedule] = EventType::NIGHTLY_RUNS;
-        let query = self
-            .query(TEST_HISTORY_JOBS_SQL)
-            .bind(repo.as_str())
-            .bind(repo.as_str())
-            .bind(test.classname.as_str())
-            .bind(test.name.as_str())
-            .bind(date_time(since))
-            .bind(date_time(since))
+        let mut query = self.query(TEST_HISTORY_JOBS_SQL);
+        // The rows, then which jobs: the same range of the same slots.
+        for _ in 0..2 {
+            query = query
+                .bind(repo.as_str())
+                .bind(repo.as_str())
+                .bind(test.classname.as_str())
+                .bind(test.name.as_str())
+                .bind(date_time(since))
+                .bind(date_time(since));
+        }
+        let query = query
             .bind(u64::try_from(newest).unwrap_or(u64::MAX))
             .bind(nightly)
             .bind(periodic)
@@ -228,7 +232,7 @@ mod tests {
     #[test]
     fn every_sql_file_has_the_placeholders_its_caller_binds() {
         for (sql, binds) in [
-            (TEST_HISTORY_JOBS_SQL, 10),
+            (TEST_HISTORY_JOBS_SQL, 16),
             (TEST_HISTORY_COUNTS_SQL, 6),
             (TEST_HISTORY_FAILURES_SQL, 10),
         ] {
