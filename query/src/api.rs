@@ -53,6 +53,7 @@ use crate::stores::completed::CompletedJobs;
 use crate::stores::deliveries::DeliveryLog;
 use crate::stores::live::LiveJobs;
 use crate::stores::rollups::Rollups;
+use crate::stores::test_history::{slots_short_of, NEWEST_FIRST_SPAN};
 use crate::stores::triage::Slots;
 use crate::stores::StoreError;
 use crate::tally::Tally;
@@ -655,13 +656,34 @@ pub async fn test_history_at(
 ) -> Result<TestHistoryView, StoreError> {
     let TestHistoryParams { repo, test, window } = params;
     let since = window.since(now);
-    let (jobs, slot_jobs, failures) = tokio::try_join!(
+    // The strip's jobs are looked for in the last day first: a busy slot's month is tens of
+    // thousands of jobs to pick its newest from.
+    let newest_from = since.max(now - now.rem_euclid(3_600) - NEWEST_FIRST_SPAN);
+    let strip = test_history::STRIP_JOBS;
+    let (mut jobs, nightlies, slot_jobs, failures) = tokio::try_join!(
         stores
             .completed
-            .test_history_jobs(&repo, &test, since, test_history::STRIP_JOBS),
+            .test_history_jobs(&repo, &test, (since, newest_from), None, strip),
+        stores.completed.test_history_nightlies(&repo, &test, since),
         stores.completed.test_history_slot_jobs(&repo, &test, since),
         stores.completed.test_history_failures(&repo, &test, since),
     )?;
+    if newest_from > since {
+        // The slots that had fewer jobs than a strip in that day: the rest of the window.
+        let failing: Vec<oot_triage::JobSlot> = failures
+            .iter()
+            .map(|f| f.slot.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let short = slots_short_of(strip, &failing, &jobs);
+        let older = stores
+            .completed
+            .test_history_jobs(&repo, &test, (since, since), Some(&short), strip)
+            .await?;
+        jobs.extend(older);
+    }
+    jobs.extend(nightlies);
     // The failed-test rows say which jobs listed the test at their latest version (§10.3), with
     // their messages. A row not yet visible beside its job's (the projector sends the two
     // INSERTs at once) reads, for that moment, as a list without the test, as in every view of

@@ -137,6 +137,14 @@ def test_history_cases() -> list[list]:
     return cases + [[data.REPOS[0], "", NO_SUCH_TEST, 0]]
 
 
+def test_slots(repo: str, classname: str, name: str) -> list[tuple]:
+    """The (workflow, job name) slots where the data's jobs of `repo` failed the test."""
+    rows = [r for b in data.insert_batches() for r in data.failed_test_rows(b)]
+    return sorted(
+        {(r["workflow_name"], r["job_name"]) for r in rows if (r["downstream_repo"], r["classname"], r["name"]) == (repo, classname, name)}
+    )
+
+
 def siphash64(data: bytes) -> int:
     """ClickHouse's sipHash64: SipHash-2-4 with a zero key (oot_contract::clickhouse::identity)."""
     mask = (1 << 64) - 1
@@ -384,12 +392,30 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
     # One test's history (query/src/stores/test_history.rs, docs/contract.md §12.14).
     # failed_tests_listed is computed by each engine from the lists of data.py (checked below).
     # The jobs: the newest 50 per slot (all of the data's) and the newest 2, with every nightly.
+    # The newest 50 per slot (all of the data's) and the newest 2, from the window's start and
+    # from a later time; and of the test's slots bound (a sixth value), as the service reads
+    # the slots short of a strip.
     "test_history_jobs.sql": (
         "SlotJobRow",
         [
-            [r, r, c, n, since, since] * 2 + [newest, "nightly", "periodic", "schedule"]
+            [r, r, c, n, since, start] * 2 + [newest]
             for r, c, n, since in test_history_cases()
+            for start in ((since, T0 + 10 * D) if since == 0 else (since,))
             for newest in (50, 2)
+        ]
+        + [
+            [r, r, c, n, since, slots, since] * 2 + [2]
+            for r, c, n, since in test_history_cases()[:4]
+            for slots in (test_slots(r, c, n), test_slots(r, c, n)[:1] + [("no-such", "slot")])
+        ],
+    ),
+    "test_history_nightlies.sql": (
+        "SlotJobRow",
+        # The data's runs without a PR are pushes: bound as a nightly event type here, so that
+        # the cases have rows to compare.
+        [
+            [r, r, c, n, since, since, "push", "periodic", "schedule"]
+            for r, c, n, since in test_history_cases()
         ],
     ),
     "test_history_counts.sql": (
@@ -523,7 +549,9 @@ def slot_condition(query: str, values: list) -> str:
     """What the service splices for `{slot_condition}` (query/src/stores/triage.rs OF_SLOTS): a
     condition on the slots when the case binds them (a seventh value, or an eighth with hours),
     else nothing."""
-    if query == "nightlies_before.sql" and len(values) in (7, 8):
+    if (query == "nightlies_before.sql" and len(values) in (7, 8)) or (
+        query == "test_history_jobs.sql" and len(values) == 15
+    ):
         return (
             "AND (workflow_name, job_name) IN (\n"
             "        SELECT tupleElement(s, 1), tupleElement(s, 2) FROM (SELECT arrayJoin(?) AS s)\n    )"

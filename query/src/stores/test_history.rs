@@ -5,12 +5,15 @@
 //! failed-test rows in the window at their jobs' latest versions (one key range), which say
 //! which jobs listed it, with their messages. The three go out at once.
 
+use std::collections::{HashMap, HashSet};
+
 use oot_contract::{EventType, RepoName};
 use oot_triage::{JobSlot, TestId};
 use serde::Deserialize;
 
 use crate::observations::{JobFacts, ListOf};
 use crate::stores::completed::{conclusion, date_time, non_empty, CompletedJobs};
+use crate::stores::triage::OF_SLOTS;
 use crate::stores::{readable, Skipped, StoreError};
 
 const STORE: &str = "clickhouse";
@@ -18,6 +21,36 @@ const STORE: &str = "clickhouse";
 pub const TEST_HISTORY_JOBS_SQL: &str = include_str!("../../sql/test_history_jobs.sql");
 pub const TEST_HISTORY_FAILURES_SQL: &str = include_str!("../../sql/test_history_failures.sql");
 pub const TEST_HISTORY_COUNTS_SQL: &str = include_str!("../../sql/test_history_counts.sql");
+pub const TEST_HISTORY_NIGHTLIES_SQL: &str = include_str!("../../sql/test_history_nightlies.sql");
+
+/// How far back from the hour the newest jobs of a slot are looked for first
+/// ([`CompletedJobs::test_history_jobs`]): a busy slot's strip is hours old, and its month's
+/// range tens of thousands of jobs to pick it from.
+pub const NEWEST_FIRST_SPAN: i64 = 86_400;
+
+/// Of `slots` (where the test failed), those whose newest jobs may be older than the span read
+/// first: fewer than `newest` jobs of theirs were found in it.
+pub fn slots_short_of(newest: usize, slots: &[JobSlot], found: &[SlotJob]) -> Vec<JobSlot> {
+    let mut jobs_of: HashMap<(&str, &str), HashSet<&str>> = HashMap::new();
+    for job in found {
+        let slot = (
+            job.facts.workflow_name.as_str(),
+            job.facts.job_name.as_str(),
+        );
+        jobs_of
+            .entry(slot)
+            .or_default()
+            .insert(job.facts.job_key.as_str());
+    }
+    slots
+        .iter()
+        .filter(|slot| {
+            let key = (slot.workflow_name.as_str(), slot.job_name.as_str());
+            jobs_of.get(&key).map_or(0, HashSet::len) < newest
+        })
+        .cloned()
+        .collect()
+}
 
 /// A job of a slot the test failed in, as read.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,30 +168,64 @@ struct SlotJobsRow {
 }
 
 impl CompletedJobs {
-    /// Of each slot of `repo` where `test` failed since `since` (on the hour), the jobs first
-    /// seen since then that its history shows and judges: the newest `newest` and every
-    /// nightly, latest version of each, with the size of its list.
+    /// Of each slot of `repo` where `test` failed since `since` (on the hour), or of those of
+    /// them in `only`, the newest `newest` jobs first seen since `from` (at or after `since`),
+    /// latest version of each, with the size of its list.
     pub async fn test_history_jobs(
         &self,
         repo: &RepoName,
         test: &TestId,
-        since: i64,
+        (since, from): (i64, i64),
+        only: Option<&[JobSlot]>,
         newest: usize,
     ) -> Result<Vec<SlotJob>, StoreError> {
-        let [nightly, periodic, schedule] = EventType::NIGHTLY_RUNS;
-        let mut query = self.query(TEST_HISTORY_JOBS_SQL);
-        // The rows, then which jobs: the same range of the same slots.
+        if only.is_some_and(<[JobSlot]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let condition = if only.is_some() { OF_SLOTS } else { "" };
+        let sql = TEST_HISTORY_JOBS_SQL.replace("{slot_condition}", condition);
+        let slots: Option<Vec<(&str, &str)>> = only.map(|slots| {
+            slots
+                .iter()
+                .map(|s| (s.workflow_name.as_str(), s.job_name.as_str()))
+                .collect()
+        });
+        let mut query = self.query(&sql);
+        // The rows, then which jobs: the same ranges of the same slots.
         for _ in 0..2 {
             query = query
                 .bind(repo.as_str())
                 .bind(repo.as_str())
                 .bind(test.classname.as_str())
                 .bind(test.name.as_str())
-                .bind(date_time(since))
                 .bind(date_time(since));
+            if let Some(slots) = &slots {
+                query = query.bind(slots.as_slice());
+            }
+            query = query.bind(date_time(from));
         }
-        let query = query
-            .bind(u64::try_from(newest).unwrap_or(u64::MAX))
+        let query = query.bind(u64::try_from(newest).unwrap_or(u64::MAX));
+        let rows: Vec<SlotJobRow> = self.fetch(query).await?;
+        Ok(readable(STORE, rows.into_iter().map(TryInto::try_into)))
+    }
+
+    /// Every nightly job of the window of each slot of `repo` where `test` failed since
+    /// `since`, latest version of each, as [`Self::test_history_jobs`] reads a job.
+    pub async fn test_history_nightlies(
+        &self,
+        repo: &RepoName,
+        test: &TestId,
+        since: i64,
+    ) -> Result<Vec<SlotJob>, StoreError> {
+        let [nightly, periodic, schedule] = EventType::NIGHTLY_RUNS;
+        let query = self
+            .query(TEST_HISTORY_NIGHTLIES_SQL)
+            .bind(repo.as_str())
+            .bind(repo.as_str())
+            .bind(test.classname.as_str())
+            .bind(test.name.as_str())
+            .bind(date_time(since))
+            .bind(date_time(since))
             .bind(nightly)
             .bind(periodic)
             .bind(schedule);
@@ -231,8 +298,12 @@ mod tests {
     /// caller makes, and no FINAL.
     #[test]
     fn every_sql_file_has_the_placeholders_its_caller_binds() {
+        let of_slots = TEST_HISTORY_JOBS_SQL.replace("{slot_condition}", OF_SLOTS);
+        let of_test = TEST_HISTORY_JOBS_SQL.replace("{slot_condition}", "");
         for (sql, binds) in [
-            (TEST_HISTORY_JOBS_SQL, 16),
+            (of_test.as_str(), 13),
+            (of_slots.as_str(), 15),
+            (TEST_HISTORY_NIGHTLIES_SQL, 9),
             (TEST_HISTORY_COUNTS_SQL, 6),
             (TEST_HISTORY_FAILURES_SQL, 10),
         ] {
@@ -249,12 +320,17 @@ mod tests {
     fn the_sql_names_the_tables_migrate_makes() {
         use oot_platform::read_tables::{BY_SLOT, VERSIONS};
         let failed = failed_tests_table("{table}");
-        for sql in [TEST_HISTORY_JOBS_SQL, TEST_HISTORY_COUNTS_SQL] {
+        for sql in [
+            TEST_HISTORY_JOBS_SQL,
+            TEST_HISTORY_NIGHTLIES_SQL,
+            TEST_HISTORY_COUNTS_SQL,
+        ] {
             assert!(sql.contains(&format!("FROM {{table}}{BY_SLOT}\n")), "{sql}");
         }
         assert!(TEST_HISTORY_FAILURES_SQL.contains(&format!("FROM {{table}}{VERSIONS}\n")));
         for sql in [
             TEST_HISTORY_JOBS_SQL,
+            TEST_HISTORY_NIGHTLIES_SQL,
             TEST_HISTORY_COUNTS_SQL,
             TEST_HISTORY_FAILURES_SQL,
         ] {
@@ -331,5 +407,45 @@ mod tests {
         });
         assert_eq!((failure.message, failure.message_truncated), (None, true));
         assert_eq!(failure.slot.job_name, "j");
+    }
+
+    #[test]
+    fn a_slot_with_fewer_newest_jobs_than_asked_in_the_span_is_read_further() {
+        let job = |key: &str, slot: &str| SlotJob {
+            facts: JobFacts {
+                job_key: key.to_owned(),
+                version: 1,
+                upstream_repo: None,
+                pr_number: None,
+                head_sha: String::new(),
+                event_type: "pull_request".to_owned(),
+                workflow_name: "w".to_owned(),
+                job_name: slot.to_owned(),
+                run_id: "1".to_owned(),
+                run_attempt: 1,
+                conclusion: Some(oot_contract::Conclusion::Success),
+                first_seen_at: 0,
+                failed_count: None,
+            },
+            listed_entries: 0,
+            workflow_run_url: None,
+        };
+        let slot = |name: &str| JobSlot {
+            workflow_name: "w".to_owned(),
+            job_name: name.to_owned(),
+        };
+        let found = vec![
+            job("a1", "busy"),
+            job("a2", "busy"),
+            job("a2", "busy"),
+            job("b1", "quiet"),
+        ];
+        let slots = [slot("busy"), slot("quiet"), slot("none")];
+        let short: Vec<String> = slots_short_of(2, &slots, &found)
+            .into_iter()
+            .map(|s| s.job_name)
+            .collect();
+        assert_eq!(short, ["quiet", "none"], "two jobs, one row twice: enough");
+        assert!(slots_short_of(1, &slots[..2], &found).is_empty());
     }
 }

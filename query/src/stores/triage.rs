@@ -27,7 +27,7 @@ pub const JOBS_FAILED_TESTS_SQL: &str = include_str!("../../sql/jobs_failed_test
 
 /// `nightlies_before.sql`'s `{slot_condition}` for some slots: the bound array of (workflow,
 /// job name) as a set matched against the two columns (18.16 cannot bind an array to IN).
-const OF_SLOTS: &str = concat!(
+pub(super) const OF_SLOTS: &str = concat!(
     "AND (workflow_name, job_name) IN (\n",
     "        SELECT tupleElement(s, 1), tupleElement(s, 2) FROM (SELECT arrayJoin(?) AS s)\n",
     "    )"

@@ -376,9 +376,10 @@ async fn an_odd_test_name_round_trips_from_the_failing_tests_page_and_bad_asks_a
 const OTHER_JOB: &str = "linux-xpu / test-2";
 
 /// Two slots with more jobs than a strip shows (docs/contract.md §12.14): in the first, two
-/// nightlies (the first passes `test_busy`, the second fails it), then 55 PR jobs, the oldest
-/// ten failing it and one re-run; in the second, one old PR job failing it and 52 newer ones
-/// passing, so that its only failure is older than every job its strip shows.
+/// nightlies (the first passes `test_busy`, the second fails it), then 55 PR jobs of the last
+/// day, the oldest ten failing it and one re-run; in the second, one PR job two days ago failing
+/// it and 52 newer ones passing, so that its only failure is older than every job its strip
+/// shows, and its strip older than the day the service reads first.
 fn busy_story() -> Vec<Seen> {
     let mut story = vec![
         Seen {
@@ -398,7 +399,8 @@ fn busy_story() -> Vec<Seen> {
         } else {
             vec![(CLASS, "test_other")]
         };
-        let ago = 50 * HOUR - i64::try_from(i).unwrap() * 1_800;
+        // Within the last day: the service finds this slot's strip in the span it reads first.
+        let ago = 20 * HOUR - i64::try_from(i).unwrap() * 1_200;
         story.push(Seen {
             ago,
             job: pr(900_300 + i, 400 + i, 1),
