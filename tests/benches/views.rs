@@ -710,8 +710,18 @@ fn readiness_cases(cases: &mut Vec<Case>, org: &str, repo: &str) -> anyhow::Resu
     Ok(())
 }
 
+/// A URL's query string: `?{query}`, or nothing for no query.
+fn query_suffix(query: &str) -> String {
+    if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    }
+}
+
 /// Issue 11's views: the busiest backend's failing tests, its most frequent failing test's
-/// history, and the PR with the most failed jobs with its "is it mine?" triage.
+/// history, the PR with the most failed jobs with its "is it mine?" triage, and the backend's
+/// release diff.
 fn triage_cases(
     cases: &mut Vec<Case>,
     org: &str,
@@ -750,11 +760,7 @@ fn triage_cases(
         ("PR triage, other PRs 7d", ""),
         ("PR triage, other PRs 30d", "other_prs_window=30d"),
     ] {
-        let suffix = if query.is_empty() {
-            String::new()
-        } else {
-            format!("?{query}")
-        };
+        let suffix = query_suffix(query);
         cases.push(Case {
             name: name.to_owned(),
             json: format!("/api/oot/pr/{pr}{suffix}"),
@@ -783,11 +789,7 @@ fn triage_cases(
         ("release diff, newest nightly", String::new()),
         ("release diff, week on week", weeks),
     ] {
-        let suffix = if query.is_empty() {
-            String::new()
-        } else {
-            format!("?{query}")
-        };
+        let suffix = query_suffix(&query);
         cases.push(Case {
             name: name.to_owned(),
             json: format!("/api/oot/{org}/{repo}/tests/diff{suffix}"),
