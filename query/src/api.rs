@@ -32,7 +32,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use oot_contract::RepoName;
+use oot_contract::{RepoName, UpstreamPr};
 
 use crate::baselines;
 use crate::clock;
@@ -63,7 +63,7 @@ use crate::views::backend::{self, BackendView};
 use crate::views::deliveries::{self, CountsView, DeliveriesView};
 use crate::views::failing_tests::{self, FailingTestsAnswer, FailingTestsView};
 use crate::views::pr::{self, PrView};
-use crate::views::pr_triage;
+use crate::views::pr_triage::{self, BackendTriage};
 use crate::views::release_diff::ReleaseDiffView;
 use crate::views::scorecard::{self, ScorecardView, ScorecardWindows, Verdicts};
 use crate::views::summary::{self, Summary};
@@ -88,7 +88,26 @@ pub struct Stores {
     /// Each backend's failing tests per window, kept and refreshed behind the requests
     /// (docs/contract.md §12.13 "Kept answers").
     pub failing_tests: KeptAnswers<(RepoName, Window), FailingTestsAnswer>,
+    /// Each backend's verdicts on a PR, kept while its shown jobs stay the same
+    /// (docs/contract.md §12.15 "Kept verdicts").
+    pub pr_triages: KeptAnswers<PrTriageAsked, BackendTriage>,
 }
+
+/// What a backend's verdicts on a PR were judged for: the PR, the backend, the other-PRs
+/// window, and the backend's shown completed jobs as the PR view showed them (a job completing,
+/// re-run or changing its failures changes the key, and is judged at once).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PrTriageAsked {
+    pub pr: UpstreamPr,
+    pub repo: RepoName,
+    pub other_prs_window: Window,
+    /// Each job's key, completion time and failed count.
+    pub shown: Vec<(String, Option<String>, Option<u64>)>,
+}
+
+/// How many backends' verdicts are judged at once: each holds a few jobs and their failed
+/// tests, and a PR's backends are judged together.
+const PR_TRIAGES_JUDGED_AT_ONCE: usize = 64;
 
 impl Stores {
     /// The stores over `clickhouse`'s tables and the DynamoDB job table `dynamo_table`, each
@@ -122,6 +141,19 @@ impl Stores {
                 Duration::from_secs(crate::config::DEFAULT_FAILING_TESTS_FRESH_FOR_S),
                 crate::config::DEFAULT_MAX_CONCURRENT_FAILING_TESTS.into(),
             ),
+            pr_triages: KeptAnswers::new(
+                Duration::from_secs(crate::config::DEFAULT_PR_TRIAGE_FRESH_FOR_S),
+                PR_TRIAGES_JUDGED_AT_ONCE,
+            ),
+        }
+    }
+
+    /// The same stores, keeping a backend's verdicts on a PR `fresh_for` while its shown jobs
+    /// stay the same (zero: every request judges them).
+    pub fn with_pr_triage_kept(self, fresh_for: Duration) -> Self {
+        Self {
+            pr_triages: KeptAnswers::new(fresh_for, PR_TRIAGES_JUDGED_AT_ONCE),
+            ..self
         }
     }
 
@@ -893,7 +925,7 @@ pub async fn pr_triage_at(
     let upstream_pr = params.pr.clone();
     let mut view = pr_at(stores, params, now).await?;
     let since = other_prs_window.since(now);
-    let asks: Vec<(RepoName, Vec<String>)> = view
+    let asks: Vec<PrTriageAsked> = view
         .backends
         .iter()
         .filter_map(|backend| {
@@ -902,18 +934,43 @@ pub async fn pr_triage_at(
                 .jobs
                 .iter()
                 .filter(|job| job.state != crate::job::JobState::Running)
-                .map(|job| job.job_key.clone())
+                .map(|job| {
+                    let failed = job.tests.failed;
+                    (job.job_key.clone(), job.completed_at.clone(), failed)
+                })
                 .collect();
-            Some((repo, shown))
+            Some(PrTriageAsked {
+                pr: upstream_pr.clone(),
+                repo,
+                other_prs_window,
+                shown,
+            })
         })
         .collect();
-    let triages = futures::future::try_join_all(asks.iter().map(|(repo, shown)| {
-        crate::pr_triage::judge_backend(&stores.completed, repo, &upstream_pr, shown, since)
+    let triages = futures::future::try_join_all(asks.iter().map(|asked| {
+        let (completed, asked_for) = (stores.completed.clone(), asked.clone());
+        let judge = move || async move {
+            let keys: Vec<String> = asked_for.shown.iter().map(|(key, ..)| key.clone()).collect();
+            let mut triage = crate::pr_triage::judge_backend(
+                &completed,
+                &asked_for.repo,
+                &asked_for.pr,
+                &keys,
+                since,
+            )
+            .await?;
+            triage.judged_at = clock::rfc3339(clock::now());
+            Ok::<_, StoreError>(triage)
+        };
+        async move {
+            let kept = stores.pr_triages.get(asked.clone(), judge).await?;
+            Ok::<_, StoreError>(kept.value.clone())
+        }
     }))
     .await?;
     let mut by_repo: HashMap<String, _> = asks
         .iter()
-        .map(|(repo, _)| repo.to_string())
+        .map(|asked| asked.repo.to_string())
         .zip(triages)
         .collect();
     pr_triage::attach(&mut view, other_prs_window, now, |repo| {

@@ -67,7 +67,10 @@ impl Application {
                 .with_failing_tests_kept(
                     std::time::Duration::from_secs(config.failing_tests_fresh_for_s),
                     config.max_concurrent_failing_tests.into(),
-                ),
+                )
+                .with_pr_triage_kept(std::time::Duration::from_secs(
+                    config.pr_triage_fresh_for_s,
+                )),
         );
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

@@ -18,6 +18,12 @@ pub const DEFAULT_MAX_CONCURRENT_FAILING_TESTS: u16 = 1;
 /// month take seconds, and a failing test's status moves at the pace of the nightlies.
 pub const DEFAULT_FAILING_TESTS_FRESH_FOR_S: u64 = 60;
 
+/// How many seconds a backend's verdicts on a PR are kept while its shown jobs stay the same, by
+/// default ([`QueryConfig::pr_triage_fresh_for_s`]): a PR page or a poller asks again and again
+/// while the PR's jobs run, and the verdicts change with them, or with other PRs and nightlies
+/// at a slower pace.
+pub const DEFAULT_PR_TRIAGE_FRESH_FOR_S: u64 = 30;
+
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "oot-query",
@@ -72,6 +78,17 @@ pub struct QueryConfig {
         default_value_t = DEFAULT_FAILING_TESTS_FRESH_FOR_S
     )]
     pub failing_tests_fresh_for_s: u64,
+
+    /// How many seconds a backend's "is it mine?" verdicts on a PR are kept while the PR's
+    /// shown jobs on that backend stay the same (docs/contract.md §12.15 "Kept verdicts"): a job
+    /// completing or changing is judged at once; other PRs' and nightlies' new failures are
+    /// seen once they are this old (at least ten times their computing time). 0 keeps none.
+    #[arg(
+        long,
+        env = "OOT_QUERY_PR_TRIAGE_FRESH_FOR_S",
+        default_value_t = DEFAULT_PR_TRIAGE_FRESH_FOR_S
+    )]
+    pub pr_triage_fresh_for_s: u64,
 
     /// The readiness gates' thresholds and windows (TOML, e.g. `readiness/readiness.toml`);
     /// without it, the defaults that file documents (RFC-0054's revised gates).

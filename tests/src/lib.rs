@@ -464,6 +464,7 @@ pub fn query_config(stores: &StoreSettings) -> oot_query::config::QueryConfig {
         max_concurrent_failing_tests: oot_query::config::DEFAULT_MAX_CONCURRENT_FAILING_TESTS,
         // Every request computes: the tests read what they have just written.
         failing_tests_fresh_for_s: 0,
+        pr_triage_fresh_for_s: 0,
         readiness_thresholds: None,
     }
 }

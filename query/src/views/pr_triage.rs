@@ -39,6 +39,9 @@ pub struct BackendTriage {
     pub tests: Vec<PrFailingTest>,
     /// Failing tests beyond [`TESTS_ASKED_PER_BACKEND`], not judged.
     pub tests_not_triaged: u64,
+    /// When the verdicts were judged: they are kept while the backend's shown jobs stay the
+    /// same (docs/contract.md §12.15 "Kept verdicts").
+    pub judged_at: Option<String>,
 }
 
 impl BackendTriage {
@@ -48,6 +51,7 @@ impl BackendTriage {
             counts: triage.headline,
             tests: triage.tests,
             tests_not_triaged,
+            judged_at: None,
         }
     }
 }
@@ -96,6 +100,7 @@ pub fn attach(
             counts: PrHeadline::default(),
             tests: Vec::new(),
             tests_not_triaged: 0,
+            judged_at: None,
         });
         counts.new_on_this_pr += triage.counts.new_on_this_pr;
         counts.known_on_nightly += triage.counts.known_on_nightly;

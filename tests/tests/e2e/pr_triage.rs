@@ -355,3 +355,86 @@ async fn each_slot_of_a_pr_spread_over_days_is_judged_against_the_nightly_before
         "{backend}"
     );
 }
+
+/// Posts `seen` now through the seeded stack's ingest and waits until the projector has
+/// projected `projected` events in all.
+async fn post_now(seeded: &Seeded, seen: &Seen, projected: u64) {
+    let at = time::OffsetDateTime::now_utc();
+    let response = seeded
+        .ingest
+        .post_callback(callback(seen, at).to_string())
+        .await;
+    assert_eq!(response.status().as_u16(), 202);
+    eventually(Duration::from_secs(60), "the new job is projected", || async {
+        seeded.projector.metrics.events.get() >= projected
+    })
+    .await
+    .unwrap();
+}
+
+/// A service keeping the verdicts (docs/contract.md §12.15 "Kept verdicts") serves a backend's
+/// verdicts again while the PR's shown jobs there stay the same, with when they were judged,
+/// even once another PR fails the test; a new job of the PR on the backend is judged at once,
+/// and with it what other PRs did since. A service keeping none sees the other PR at once.
+#[tokio::test]
+async fn kept_verdicts_are_judged_again_when_the_prs_jobs_on_the_backend_change() {
+    let seeded = seeded("prkept").await;
+    let mut config = oot_e2e::query_config(&seeded.stores.settings);
+    config.pr_triage_fresh_for_s = 600;
+    let keeping = TestQuery::spawn(config).await.unwrap();
+    let verdict_of = |view: &Value, name: &str| {
+        verdicts(&only_backend(view)["triage"])
+            .into_iter()
+            .find(|(test, ..)| test == name)
+            .map(|(_, verdict, _)| verdict)
+    };
+    let first = pr_view(&keeping, MINE, "").await;
+    let judged_at = only_backend(&first)["triage"]["judged_at"].clone();
+    assert!(judged_at.is_string(), "{first}");
+    assert_eq!(verdict_of(&first, "test_mine").as_deref(), Some("new_on_this_pr"));
+
+    // Another PR fails test_mine in the slot: not this PR's jobs.
+    let elsewhere = Seen {
+        ago: 0,
+        job: job(upstream_pr(900_307), "d-307", 307),
+        failed: vec!["test_mine"],
+    };
+    let projected = story().len() as u64 + 2;
+    post_now(&seeded, &elsewhere, projected).await;
+    let fresh = pr_view(&seeded.query, MINE, "").await;
+    assert_eq!(
+        verdict_of(&fresh, "test_mine").as_deref(),
+        Some("seen_on_other_prs"),
+        "judged per request: {fresh}"
+    );
+    let kept = pr_view(&keeping, MINE, "").await;
+    assert_eq!(only_backend(&kept)["triage"]["judged_at"], judged_at);
+    assert_eq!(verdict_of(&kept, "test_mine").as_deref(), Some("new_on_this_pr"));
+
+    // A new job of the PR on the backend: judged at once, other PRs with it.
+    let mine_again = Seen {
+        ago: 0,
+        job: Job {
+            job_name: "linux-xpu / build".to_owned(),
+            ..job(upstream_pr(MINE), "d-301", 308)
+        },
+        failed: vec!["test_fresh"],
+    };
+    post_now(&seeded, &mine_again, projected + 1).await;
+    let judged = pr_view(&keeping, MINE, "").await;
+    let names: Vec<String> = only_backend(&judged)["triage"]["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["test"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(names.contains(&"test_fresh".to_owned()), "{judged}");
+    let mine = only_backend(&judged)["triage"]["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["test"]["name"] == "test_mine" && t["slot"]["job_name"] == JOB)
+        .unwrap()
+        .clone();
+    assert_eq!(mine["verdict"], "seen_on_other_prs", "{judged}");
+}
