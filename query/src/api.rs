@@ -950,7 +950,11 @@ pub async fn pr_triage_at(
     let triages = futures::future::try_join_all(asks.iter().map(|asked| {
         let (completed, asked_for) = (stores.completed.clone(), asked.clone());
         let judge = move || async move {
-            let keys: Vec<String> = asked_for.shown.iter().map(|(key, ..)| key.clone()).collect();
+            let keys: Vec<String> = asked_for
+                .shown
+                .iter()
+                .map(|(key, ..)| key.clone())
+                .collect();
             let mut triage = crate::pr_triage::judge_backend(
                 &completed,
                 &asked_for.repo,

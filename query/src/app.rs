@@ -68,9 +68,7 @@ impl Application {
                     std::time::Duration::from_secs(config.failing_tests_fresh_for_s),
                     config.max_concurrent_failing_tests.into(),
                 )
-                .with_pr_triage_kept(std::time::Duration::from_secs(
-                    config.pr_triage_fresh_for_s,
-                )),
+                .with_pr_triage_kept(std::time::Duration::from_secs(config.pr_triage_fresh_for_s)),
         );
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

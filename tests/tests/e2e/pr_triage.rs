@@ -365,9 +365,11 @@ async fn post_now(seeded: &Seeded, seen: &Seen, projected: u64) {
         .post_callback(callback(seen, at).to_string())
         .await;
     assert_eq!(response.status().as_u16(), 202);
-    eventually(Duration::from_secs(60), "the new job is projected", || async {
-        seeded.projector.metrics.events.get() >= projected
-    })
+    eventually(
+        Duration::from_secs(60),
+        "the new job is projected",
+        || async { seeded.projector.metrics.events.get() >= projected },
+    )
     .await
     .unwrap();
 }
@@ -391,7 +393,10 @@ async fn kept_verdicts_are_judged_again_when_the_prs_jobs_on_the_backend_change(
     let first = pr_view(&keeping, MINE, "").await;
     let judged_at = only_backend(&first)["triage"]["judged_at"].clone();
     assert!(judged_at.is_string(), "{first}");
-    assert_eq!(verdict_of(&first, "test_mine").as_deref(), Some("new_on_this_pr"));
+    assert_eq!(
+        verdict_of(&first, "test_mine").as_deref(),
+        Some("new_on_this_pr")
+    );
 
     // Another PR fails test_mine in the slot: not this PR's jobs.
     let elsewhere = Seen {
@@ -409,7 +414,10 @@ async fn kept_verdicts_are_judged_again_when_the_prs_jobs_on_the_backend_change(
     );
     let kept = pr_view(&keeping, MINE, "").await;
     assert_eq!(only_backend(&kept)["triage"]["judged_at"], judged_at);
-    assert_eq!(verdict_of(&kept, "test_mine").as_deref(), Some("new_on_this_pr"));
+    assert_eq!(
+        verdict_of(&kept, "test_mine").as_deref(),
+        Some("new_on_this_pr")
+    );
 
     // A new job of the PR on the backend: judged at once, other PRs with it.
     let mine_again = Seen {
