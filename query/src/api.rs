@@ -690,7 +690,7 @@ pub async fn test_history_at(
     let since = window.since(now);
     // The strip's jobs are looked for in the last day first: a busy slot's month is tens of
     // thousands of jobs to pick its newest from.
-    let newest_from = since.max(now - now.rem_euclid(3_600) - NEWEST_FIRST_SPAN);
+    let newest_from = since.max(crate::rules::start_of_hour(now) - NEWEST_FIRST_SPAN);
     let strip = test_history::STRIP_JOBS;
     let (mut jobs, nightlies, slot_jobs, failures) = tokio::try_join!(
         stores

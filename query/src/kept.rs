@@ -173,7 +173,8 @@ where
     }
 
     /// How many keys have an answer kept.
-    pub fn kept_count(&self) -> usize {
+    #[cfg(test)]
+    fn kept_count(&self) -> usize {
         self.inner
             .slots
             .lock()

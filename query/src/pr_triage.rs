@@ -30,13 +30,13 @@ use oot_triage::{is_it_mine_counted, JobSlot, OtherPrs, PrTriage, PrVerdict, Tes
 
 use crate::baselines::{self, Asked};
 use crate::observations::{JobFacts, ListedFailure, Observations};
+use crate::rules::{start_of_hour, HOUR};
 use crate::stores::completed::CompletedJobs;
 use crate::stores::pr_triage::{JobsOf, JudgedJob};
 use crate::stores::triage::SlotHours;
 use crate::stores::StoreError;
 use crate::views::pr_triage::{asked, BackendTriage};
 
-const HOUR: i64 = 3_600;
 const DAY: i64 = 86_400;
 
 /// The triage of PR `upstream_pr` on `repo`, whose shown completed jobs are `shown` (keys),
@@ -68,7 +68,7 @@ pub async fn judge_backend(
     let spans: Vec<SlotHours> = judged_at
         .iter()
         .map(|(slot, &at)| {
-            let hour = hour_of(at);
+            let hour = start_of_hour(at);
             SlotHours {
                 slot: slot.clone(),
                 from: hour - DAY,
@@ -108,7 +108,7 @@ pub async fn judge_backend(
         let spans: Vec<SlotHours> = without_baseline
             .into_iter()
             .filter_map(|slot| {
-                let hour = hour_of(*judged_at.get(slot)?);
+                let hour = start_of_hour(*judged_at.get(slot)?);
                 Some(SlotHours {
                     slot: slot.clone(),
                     from: hour - baselines::LOOKBACK,
@@ -150,11 +150,6 @@ pub async fn judge_backend(
         triage = is_it_mine_counted(observations.results(), pr, &other_prs);
     }
     Ok(BackendTriage::of(triage, not_triaged))
-}
-
-/// The start of the hour `at` (seconds) is in: the nightlies table's hours.
-fn hour_of(at: i64) -> i64 {
-    at - at.rem_euclid(HOUR)
 }
 
 /// Per slot with an asked failing test, when its judged job was first seen (the latest, should

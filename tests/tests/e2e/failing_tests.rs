@@ -261,20 +261,12 @@ async fn new_known_fixed_and_flaky_tests_are_told_apart_against_the_nightly_befo
 
     // A maintainer narrows the list: one status, the flaky ones, a page at a time; the
     // headline still counts every row.
-    let names = |view: &Value| -> Vec<String> {
-        view["tests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["name"].as_str().unwrap().to_owned())
-            .collect()
-    };
     let (status, _, new_only) = seeded
         .query
         .get(&format!("/api/oot/{XPU}/tests?window=24h&status=new"))
         .await;
     assert_eq!(status, 200, "{new_only}");
-    assert_eq!(names(&new_only), ["test_flaky", "test_new"]);
+    assert_eq!(names_listed(&new_only), ["test_flaky", "test_new"]);
     assert_eq!(new_only["matching"], 2);
     assert_eq!(new_only["headline"], view["headline"]);
     assert_eq!(
@@ -286,7 +278,7 @@ async fn new_known_fixed_and_flaky_tests_are_told_apart_against_the_nightly_befo
         .query
         .get(&format!("/api/oot/{XPU}/tests?window=24h&flaky=true"))
         .await;
-    assert_eq!(names(&flaky_only), ["test_flaky"]);
+    assert_eq!(names_listed(&flaky_only), ["test_flaky"]);
     let (_, _, second) = seeded
         .query
         .get(&format!(
@@ -294,7 +286,7 @@ async fn new_known_fixed_and_flaky_tests_are_told_apart_against_the_nightly_befo
         ))
         .await;
     assert_eq!(
-        names(&second),
+        names_listed(&second),
         ["test_fixed"],
         "the rows after the first three"
     );
@@ -378,6 +370,10 @@ async fn a_kept_answer_is_served_until_a_refresh_behind_the_requests_replaces_it
     assert_eq!(kept["generated_at"], first["generated_at"]);
     assert_eq!(kept["tests"], first["tests"]);
     assert!(kept["age_seconds"].as_u64().is_some(), "{kept}");
+    assert!(
+        kept["age_seconds"].as_u64() >= first["age_seconds"].as_u64(),
+        "the same answer, older: {kept}"
+    );
 
     // Once due, a request starts a refresh and a later one gets it.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
