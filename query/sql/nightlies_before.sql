@@ -14,21 +14,14 @@
 -- strictly). Every job of those
 -- deliveries first seen before the window is returned, the latest version of each as in
 -- pr_jobs.sql.
--- The PR view's triage (§12.15) reads the nightlies around a PR's jobs so; the release diff
--- (§12.16) the nightlies of its window and of its time ranges, binding the end of the hours as
--- the last value and keeping the jobs first seen in them.
+-- The release diff (§12.16) reads the nightlies of its window and of its time ranges so,
+-- binding the end of the hours as the last value and keeping the jobs first seen in them; the
+-- PR view's triage (§12.15) reads its backends' nightlies with pr_triage_nightlies.sql.
 -- The slot condition (spliced after the repo's) is empty (the release diff: every slot) or,
--- where only some slots' baselines are wanted (the failing tests' pending slots, a PR's judged
--- ones), a condition on them with one more bind, the slots as an array of (workflow_name,
--- job_name): the rows read are the same, but a busy backend's month of nightlies is ~7,500
--- jobs, of which a PR's two or three failing slots are a few hundred, and the service parses
--- and judges only those.
--- The hour condition (spliced in the subquery) is empty, or, where each slot wants its own
--- hours (the PR triage: the day before each slot's PR job, whose jobs may be weeks apart), a
--- condition on the nightlies table's rows by (workflow_name, job_name, hour) with one more
--- bind, those triples as an array (the hour in seconds): a PR whose jobs spread over a month
--- read its judged slots' whole month of nightlies (~7,000 jobs a busy backend) for the one
--- before each job.
+-- where only some slots' baselines are wanted (the failing tests' pending slots), a condition
+-- on them with one more bind, the slots as an array of (workflow_name, job_name): the rows read
+-- are the same, but a busy backend's month of nightlies is ~7,500 jobs, of which a few slots'
+-- are a few hundred, and the service parses and judges only those.
 SELECT ?fields
 FROM {table}_by_target
 WHERE (upstream_repo, target_pr, target_event, target_delivery) IN (
@@ -36,7 +29,6 @@ WHERE (upstream_repo, target_pr, target_event, target_delivery) IN (
         FROM {table}_nightlies
         WHERE downstream_repo = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)
             AND has(?, target_event)
-            {hour_condition}
     )
     AND downstream_repo = ? AND first_seen_at < toDateTime(?)
     {slot_condition}

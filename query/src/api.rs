@@ -47,6 +47,7 @@ use crate::params::{
     PageRequest, PrParams, PrTriageParams, ReleaseDiffParams, SummaryParams, TestHistoryParams,
     TrendsParams,
 };
+use crate::pr_triage::Shown;
 use crate::rules::Window;
 use crate::stores::alerts::AlertsLog;
 use crate::stores::completed::CompletedJobs;
@@ -88,26 +89,29 @@ pub struct Stores {
     /// Each backend's failing tests per window, kept and refreshed behind the requests
     /// (docs/contract.md §12.13 "Kept answers").
     pub failing_tests: KeptAnswers<(RepoName, Window), FailingTestsAnswer>,
-    /// Each backend's verdicts on a PR, kept while its shown jobs stay the same
+    /// A PR's verdicts on its backends, kept while its shown jobs stay the same
     /// (docs/contract.md §12.15 "Kept verdicts").
-    pub pr_triages: KeptAnswers<PrTriageAsked, BackendTriage>,
+    pub pr_triages: KeptAnswers<PrTriageAsked, Vec<BackendTriage>>,
 }
 
-/// What a backend's verdicts on a PR were judged for: the PR, the backend, the other-PRs
-/// window, and the backend's shown completed jobs as the PR view showed them (a job completing,
-/// re-run or changing its failures changes the key, and is judged at once).
+/// What a PR's verdicts were judged for: the PR, the other-PRs window, and each backend's shown
+/// completed jobs as the PR view showed them (a job completing, re-run or changing its failures
+/// on any backend changes the key, and the PR is judged again at once: all its backends in the
+/// same few queries as one).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PrTriageAsked {
     pub pr: UpstreamPr,
-    pub repo: RepoName,
     pub other_prs_window: Window,
-    /// Each job's key, completion time and failed count.
-    pub shown: Vec<(String, Option<String>, Option<u64>)>,
+    /// Per backend, its shown completed jobs.
+    pub shown: Vec<(RepoName, Vec<ShownJob>)>,
 }
 
-/// How many backends' verdicts are judged at once: each holds a few jobs and their failed
-/// tests, and a PR's backends are judged together.
-const PR_TRIAGES_JUDGED_AT_ONCE: usize = 64;
+/// A shown completed job as judged: its key, completion time and failed count.
+pub type ShownJob = (String, Option<String>, Option<u64>);
+
+/// How many PRs' verdicts are judged at once: each is a few queries in a row, each query for
+/// all the PR's backends.
+const PR_TRIAGES_JUDGED_AT_ONCE: usize = 8;
 
 impl Stores {
     /// The stores over `clickhouse`'s tables and the DynamoDB job table `dynamo_table`, each
@@ -148,8 +152,8 @@ impl Stores {
         }
     }
 
-    /// The same stores, keeping a backend's verdicts on a PR `fresh_for` while its shown jobs
-    /// stay the same (zero: every request judges them).
+    /// The same stores, keeping a PR's verdicts `fresh_for` while its shown jobs stay the same
+    /// (zero: every request judges them).
     pub fn with_pr_triage_kept(self, fresh_for: Duration) -> Self {
         Self {
             pr_triages: KeptAnswers::new(fresh_for, PR_TRIAGES_JUDGED_AT_ONCE),
@@ -655,7 +659,8 @@ pub async fn failing_tests_at(
     }
     let asked = baselines::asked_of_baselines(&rows, since, |key| observations.version_of(key));
     if !asked.is_empty() {
-        let failures = stores.completed.baseline_failed_tests(repo, &asked).await?;
+        let asked: Vec<(&RepoName, &baselines::Asked)> = asked.iter().map(|a| (repo, a)).collect();
+        let failures = stores.completed.baseline_failed_tests(&asked).await?;
         observations.attach_asked(failures);
         rows = oot_triage::failing_tests(observations.results(), since);
     }
@@ -910,9 +915,10 @@ pub async fn load_pr_triage(stores: &Stores, params: PrTriageParams) -> Result<P
     pr_triage_at(stores, params, clock::now()).await
 }
 
-/// [`load_pr_triage`] at `now` (docs/contract.md §12.15): the PR view of [`pr_at`], then per
-/// backend, all at once, the verdicts on the tests failing in its shown completed jobs
-/// ([`crate::pr_triage::judge_backend`]), with other PRs looked for in `other_prs_window`.
+/// [`load_pr_triage`] at `now` (docs/contract.md §12.15): the PR view of [`pr_at`], then the
+/// verdicts on the tests failing in each backend's shown completed jobs, all backends judged
+/// together ([`crate::pr_triage::judge_backends`]), with other PRs looked for in
+/// `other_prs_window`.
 pub async fn pr_triage_at(
     stores: &Stores,
     params: PrTriageParams,
@@ -925,57 +931,55 @@ pub async fn pr_triage_at(
     let upstream_pr = params.pr.clone();
     let mut view = pr_at(stores, params, now).await?;
     let since = other_prs_window.since(now);
-    let asks: Vec<PrTriageAsked> = view
+    let shown: Vec<(RepoName, Vec<ShownJob>)> = view
         .backends
         .iter()
         .filter_map(|backend| {
             let repo = RepoName::parse(&backend.downstream_repo).ok()?;
-            let shown = backend
+            let jobs = backend
                 .jobs
                 .iter()
                 .filter(|job| job.state != crate::job::JobState::Running)
                 .map(|job| {
-                    let failed = job.tests.failed;
-                    (job.job_key.clone(), job.completed_at.clone(), failed)
+                    (
+                        job.job_key.clone(),
+                        job.completed_at.clone(),
+                        job.tests.failed,
+                    )
                 })
                 .collect();
-            Some(PrTriageAsked {
-                pr: upstream_pr.clone(),
-                repo,
-                other_prs_window,
-                shown,
-            })
+            Some((repo, jobs))
         })
         .collect();
-    let triages = futures::future::try_join_all(asks.iter().map(|asked| {
-        let (completed, asked_for) = (stores.completed.clone(), asked.clone());
-        let judge = move || async move {
-            let keys: Vec<String> = asked_for
-                .shown
-                .iter()
-                .map(|(key, ..)| key.clone())
-                .collect();
-            let mut triage = crate::pr_triage::judge_backend(
-                &completed,
-                &asked_for.repo,
-                &asked_for.pr,
-                &keys,
-                since,
-            )
-            .await?;
-            triage.judged_at = clock::rfc3339(clock::now());
-            Ok::<_, StoreError>(triage)
-        };
-        async move {
-            let kept = stores.pr_triages.get(asked.clone(), judge).await?;
-            Ok::<_, StoreError>(kept.value.clone())
+    let asked = PrTriageAsked {
+        pr: upstream_pr,
+        other_prs_window,
+        shown,
+    };
+    let (completed, asked_for) = (stores.completed.clone(), asked.clone());
+    let judge = move || async move {
+        let backends: Vec<Shown> = asked_for
+            .shown
+            .iter()
+            .map(|(repo, jobs)| Shown {
+                repo: repo.clone(),
+                job_keys: jobs.iter().map(|(key, ..)| key.clone()).collect(),
+            })
+            .collect();
+        let mut triages =
+            crate::pr_triage::judge_backends(&completed, &asked_for.pr, &backends, since).await?;
+        let judged_at = clock::rfc3339(clock::now());
+        for triage in &mut triages {
+            triage.judged_at = judged_at.clone();
         }
-    }))
-    .await?;
-    let mut by_repo: HashMap<String, _> = asks
+        Ok::<_, StoreError>(triages)
+    };
+    let kept = stores.pr_triages.get(asked.clone(), judge).await?;
+    let mut by_repo: HashMap<String, BackendTriage> = asked
+        .shown
         .iter()
-        .map(|asked| asked.repo.to_string())
-        .zip(triages)
+        .map(|(repo, _)| repo.to_string())
+        .zip(kept.value.iter().cloned())
         .collect();
     pr_triage::attach(&mut view, other_prs_window, now, |repo| {
         by_repo.remove(repo)

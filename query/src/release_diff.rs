@@ -27,7 +27,7 @@ use crate::observations::{JobFacts, ListedFailure, Observations};
 use crate::params::{ReleaseDiffParams, SideRequest};
 use crate::rules::{start_of_hour, HOUR};
 use crate::stores::completed::CompletedJobs;
-use crate::stores::pr_triage::JobsOf;
+use crate::stores::pr_triage::{JobsOf, RepoJob};
 use crate::stores::triage::Slots;
 use crate::views::release_diff::{self, DiffInputs, NightlyCommit, ReleaseDiffView, Side};
 
@@ -63,7 +63,14 @@ pub async fn diff_at(
         (Some(old), Some(new)) => {
             let facts_only = Observations::of_window(nightlies.clone(), []);
             let chosen = chosen_keys(&release_diff(facts_only.results(), &old.set, &new.set));
-            let judged = completed.judged_jobs(&repo, JobsOf::Repo, &chosen).await?;
+            let asked: Vec<RepoJob<'_>> = chosen
+                .iter()
+                .map(|key| RepoJob {
+                    downstream_repo: repo.as_str(),
+                    job_key: key,
+                })
+                .collect();
+            let judged = completed.judged_jobs(JobsOf::Repo(&repo), &asked).await?;
             let mut jobs = nightlies;
             let mut listed = Vec::new();
             for job in judged {

@@ -198,51 +198,65 @@ def on_prs_rows(failed: list[dict]) -> list[tuple]:
 
 
 def pr_triage_other_prs_cases() -> list[list]:
-    """pr_triage_other_prs.sql's binds as query/src/stores/pr_triage.rs makes them: the repo, the
-    pairs' test hashes, the window's start, the PR left out, the pairs as (test hash, slot hash),
-    then the repo and the start again. Every (test, slot) pair of each repo, from the start and
-    from the middle of its rows; left out, a PR no job has and, where the repo has two, its
-    first PR."""
+    """pr_triage_other_prs.sql's binds as query/src/stores/pr_triage.rs makes them: the (repo,
+    test hash) pairs, the window's start, the PR left out, the (repo, test hash, slot hash)
+    triples, the repos and the start again, then the pairs and the start once more. Every (test,
+    slot) triple of each repo, from the start and from the middle of its rows; left out, a PR no
+    job has and, where the repo has two, its first PR; then every repo's triples at once."""
     rows = [r for b in data.insert_batches() for r in data.failed_test_rows(b)]
-    cases = []
+
+    def case(triples: list[tuple], since: int, pr: int) -> list:
+        pairs = sorted({(repo, test) for repo, test, _ in triples})
+        repos = sorted({repo for repo, _ in pairs})
+        return [pairs, since, pr, triples, repos, since, pairs, since]
+
+    cases, every = [], []
     for repo in data.REPOS:
         mine = [r for r in rows if r["downstream_repo"] == repo]
-        pairs = sorted(
-            {(pair_hash(r["classname"], r["name"]), pair_hash(r["workflow_name"], r["job_name"])) for r in mine}
+        triples = sorted(
+            {(repo, pair_hash(r["classname"], r["name"]), pair_hash(r["workflow_name"], r["job_name"])) for r in mine}
         )
-        tests = sorted({test for test, _ in pairs})
+        every += triples
         seen = sorted(r["first_seen_at"] for r in mine)
         prs = sorted({r["pr_number"] for r in mine if r.get("pr_number") is not None})
         # Leaving out a repo's only PR leaves nothing to compare.
         left_out = [999_999] + prs[:1] * (len(prs) > 1)
         for since in (0, seen[len(seen) // 2] // 3600 * 3600):
             for pr in left_out:
-                cases.append([repo, tests, since, pr, pairs, repo, since, repo, tests, since])
-    return cases
+                cases.append(case(triples, since, pr))
+    return cases + [case(sorted(every), 0, 999_999)]
 
 
 def pr_triage_jobs_cases() -> list[list]:
     """pr_triage_jobs.sql's binds as query/src/stores/pr_triage.rs makes them: the upstream repo,
-    the PR's number, the downstream repo, the keys. Per (upstream repo, PR, downstream repo) of
-    the data, its jobs' keys with a key of another PR and one of no job; and a PR no job has."""
+    the PR's number, the jobs as (downstream repo, key). Per (upstream repo, PR), its jobs of
+    every downstream repo at once, with a key of another PR, one of no job, and one of its jobs
+    paired with another repo (nothing); per (upstream repo, PR, downstream repo), that repo's
+    jobs alone; and a PR no job has."""
     jobs = {}
     for batch in data.insert_batches():
         for r in batch:
             if r["pr_number"] is not None:
                 jobs.setdefault((r["upstream_repo"], r["pr_number"], r["downstream_repo"]), set()).add(r["dynamoKey"])
     cases = []
+    prs = sorted({(u, p) for u, p, _ in jobs})
+    for upstream, pr in prs:
+        mine = sorted((d, k) for (u, p, d), ks in jobs.items() if (u, p) == (upstream, pr) for k in ks)
+        others = sorted((d, k) for (u, p, d), ks in jobs.items() if p != pr for k in ks)[:1]
+        astray = [("nobody/nothing", mine[0][1])]
+        cases.append([upstream, pr, mine + others + [(mine[0][0], "no/such/key")] + astray])
     for (upstream, pr, repo), keys in sorted(jobs.items()):
-        others = sorted(k for (u, p, d), ks in jobs.items() if d == repo and p != pr for k in ks)[:1]
-        cases.append([upstream, pr, repo, sorted(keys) + others + ["no/such/key"]])
+        cases.append([upstream, pr, [(repo, k) for k in sorted(keys)]])
     some = sorted(jobs)[0]
-    return cases + [[some[0], 999_999, some[2], sorted(jobs[some])]]
+    return cases + [[some[0], 999_999, [(some[2], k) for k in sorted(jobs[some])]]]
 
 
 def jobs_failed_tests_cases() -> list[list]:
-    """jobs_failed_tests.sql's binds as query/src/stores/pr_triage.rs makes them: the repo, then
-    the jobs as (first_seen_at, key, version) twice. Per repo: its jobs that failed some test,
-    at their latest version; and at their first version (a re-run's older list, where the data
-    has one); and a key of another repo (nothing)."""
+    """jobs_failed_tests.sql's binds as query/src/stores/triage.rs makes them: the jobs as
+    (downstream repo, first_seen_at, key, version), twice. Per repo: its jobs that failed some
+    test, at their latest version; and at their first version (a re-run's older list, where the
+    data has one); every repo's jobs at once; and jobs asked of a repo they are not of
+    (nothing)."""
     batches = data.insert_batches()
     rows = [r for b in batches for r in data.failed_test_rows(b)]
     latest, first = {}, {}
@@ -251,15 +265,18 @@ def jobs_failed_tests_cases() -> list[list]:
         latest[key] = max(latest.get(key, 0), r["version"])
         first[key] = min(first.get(key, r["version"]), r["version"])
     seen = {r["dynamoKey"]: r["first_seen_at"] for r in rows}
+    repo_of = {r["dynamoKey"]: r["downstream_repo"] for r in rows}
     cases = []
     for repo in data.REPOS:
-        keys = sorted({r["dynamoKey"] for r in rows if r["downstream_repo"] == repo})
+        keys = sorted(k for k in latest if repo_of[k] == repo)
         for versions in (latest, first):
-            jobs = [(seen[k], k, versions[k]) for k in keys]
-            cases.append([repo, jobs, jobs])
-    other = sorted({r["dynamoKey"] for r in rows if r["downstream_repo"] == data.REPOS[0]})[:3]
-    jobs = [(seen[k], k, latest[k]) for k in other]
-    return cases + [["nobody/nothing", jobs, jobs]]
+            jobs = [(repo, seen[k], k, versions[k]) for k in keys]
+            cases.append([jobs, jobs])
+    every = [(repo_of[k], seen[k], k, latest[k]) for k in sorted(latest)]
+    cases.append([every, every])
+    other = sorted(k for k in latest if repo_of[k] == data.REPOS[0])[:3]
+    astray = [("nobody/nothing", seen[k], k, latest[k]) for k in other]
+    return cases + [[astray, astray]]
 
 
 DELIVERIES_DDL = "create_oot_deliveries.sql"
@@ -303,23 +320,26 @@ NIGHTLIES_BEFORE_CASES = (
         [repo, T0 + 10 * D, T0 + 30 * D, ["push"], repo, T0 + 30 * D, [("ci", "test (1, 2)"), ("nightly", "smoke")]]
         for repo in data.REPOS
     ]
-    # With an eighth value, hours of their own per slot (after the event types), as the PR
-    # triage binds them (`{hour_condition}`, query/src/stores/triage.rs OF_SLOT_HOURS): ten
-    # days of one slot, and every hour of the range for another.
-    + [
-        [
-            repo,
-            T0,
-            T0 + 41 * D,
-            ["push"],
-            [("ci", "build", T0 + h * 3600) for h in range(10 * 24, 20 * 24)]
-            + [("ci", "test (1, 2)", T0 + h * 3600) for h in range(0, 41 * 24)],
-            repo,
-            T0 + 41 * D,
-            [("ci", "build"), ("ci", "test (1, 2)")],
-        ]
-        for repo in data.REPOS
-    ]
+)
+# The PR view's triage reads its backends' nightlies with pr_triage_nightlies.sql
+# (query/src/stores/triage.rs pr_triage_nightlies): the repos, the hours' range, the event types
+# (pushes, as above), each slot's own hours as (repo, workflow, job, hour), the repos again, the
+# end of first_seen_at, and the slots as (repo, workflow, job). Per repo: ten days of one slot
+# and every hour of the range for another; then every repo at once, each with its own slots;
+# and a repo with no data.
+def pr_triage_nightlies_case(repos: list[str], until: int = T0 + 41 * D) -> list:
+    hours = sorted(
+        [(r, "ci", "build", T0 + h * 3600) for r in repos for h in range(10 * 24, 20 * 24)]
+        + [(r, "ci", "test (1, 2)", T0 + h * 3600) for r in repos for h in range(0, 41 * 24)]
+    )
+    slots = sorted((r, w, j) for r in repos for w, j in (("ci", "build"), ("ci", "test (1, 2)")))
+    return [repos, T0, T0 + 41 * D, ["push"], hours, repos, until, slots]
+
+
+PR_TRIAGE_NIGHTLIES_CASES = (
+    [pr_triage_nightlies_case([repo]) for repo in data.REPOS]
+    + [pr_triage_nightlies_case(list(data.REPOS)), pr_triage_nightlies_case(list(data.REPOS), T0 + 20 * D)]
+    + [pr_triage_nightlies_case(["nobody/nothing"])]
 )
 # The nightly view (query/src/stores/completed.rs nightly_deliveries and nightly_columns,
 # docs/contract.md §12.17): its deliveries and columns from the nightlies table, the window's
@@ -387,6 +407,7 @@ QUERIES: dict[str, tuple[str, list[list]]] = {
     "failing_window_jobs.sql": ("TriageJobRow", REPO_WINDOW_CASES),
     "failing_window_tests.sql": ("FailedTestKeyRow", [case + case + case for case in REPO_WINDOW_CASES]),
     "nightlies_before.sql": ("TriageJobRow", NIGHTLIES_BEFORE_CASES),
+    "pr_triage_nightlies.sql": ("TriageJobRow", PR_TRIAGE_NIGHTLIES_CASES),
     "nightly_deliveries.sql": ("NightlyDeliveryRow", NIGHTLY_VIEW_CASES),
     "nightly_columns.sql": ("ColumnRow", NIGHTLY_VIEW_CASES),
     # One test's history (query/src/stores/test_history.rs, docs/contract.md §12.14).
@@ -531,25 +552,10 @@ def outcome_condition(query: str, values: list) -> str:
     return ""
 
 
-def hour_condition(query: str, values: list) -> str:
-    """What the service splices for `{hour_condition}` (query/src/stores/triage.rs
-    OF_SLOT_HOURS): a condition on each slot's hours when the case binds them (an eighth value),
-    else nothing."""
-    if query == "nightlies_before.sql" and len(values) == 8:
-        return (
-            "AND (workflow_name, job_name, toUInt32(hour)) IN (\n"
-            "                SELECT tupleElement(s, 1), tupleElement(s, 2), tupleElement(s, 3)\n"
-            "                FROM (SELECT arrayJoin(?) AS s)\n"
-            "            )"
-        )
-    return ""
-
-
 def slot_condition(query: str, values: list) -> str:
     """What the service splices for `{slot_condition}` (query/src/stores/triage.rs OF_SLOTS): a
-    condition on the slots when the case binds them (a seventh value, or an eighth with hours),
-    else nothing."""
-    if (query == "nightlies_before.sql" and len(values) in (7, 8)) or (
+    condition on the slots when the case binds them (a seventh value), else nothing."""
+    if (query == "nightlies_before.sql" and len(values) == 7) or (
         query == "test_history_jobs.sql" and len(values) == 15
     ):
         return (
@@ -1056,7 +1062,6 @@ def main() -> int:
                         .replace("{deliveries}", f"{DATABASE}.{table}_deliveries")
                         .replace("{outcome_condition}", outcome_condition(path.name, values))
                         .replace("{slot_condition}", slot_condition(path.name, values))
-                        .replace("{hour_condition}", hour_condition(path.name, values))
                     )
                     sql = bind(spliced, structs[struct], values)
                     try:
@@ -1075,7 +1080,13 @@ def main() -> int:
             results.append((what, rows, "/".join(str(len(a[2])) for a in answers[1:]), "ok" if not diffs else "DIFFERS"))
             for d in diffs:
                 failures.append(f"{what} {describe(values)}: {d}")
-            by_design = any(v in EMPTY_BY_DESIGN for v in values if not isinstance(v, list))
+            # A scalar bound, or a list whose every item (a tuple: its first value) is one.
+            by_design = any(
+                v in EMPTY_BY_DESIGN
+                if not isinstance(v, list)
+                else bool(v) and all((e[0] if isinstance(e, tuple) else e) in EMPTY_BY_DESIGN for e in v)
+                for v in values
+            )
             if not answers[0][2] and not by_design and what != "failed_tests.sql #3":
                 failures.append(f"{what} {describe(values)}: no rows on 18.16, so the case compares nothing")
 

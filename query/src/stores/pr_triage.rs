@@ -1,9 +1,10 @@
-//! The reads of a PR's "is it mine?" (contract §12.15), one SQL file each: the PR's shown jobs
-//! of one backend by key, then their failed tests at the versions read, by job; and, per test
-//! and slot, how many other PRs of the backend failed some of those tests since the window's
-//! start, one key range of the failed tests on PRs per test, counted by the server. The nightlies
-//! are the failing-tests view's reads ([`CompletedJobs::nightlies_before`],
-//! [`CompletedJobs::baseline_failed_tests`]).
+//! The reads of a PR's "is it mine?" (contract §12.15), one SQL file each, each one query for
+//! all the backends judged at once: the PR's shown jobs by (backend, key), then their failed
+//! tests at the versions read, by job; and, per backend, test and slot, how many other PRs of
+//! the backend failed some of those tests since the window's start, one key range of the failed
+//! tests on PRs per (backend, test), counted by the server. The nightlies are read by
+//! [`CompletedJobs::pr_triage_nightlies`], their failed tests by
+//! [`CompletedJobs::baseline_failed_tests`].
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -27,18 +28,27 @@ pub const JOBS_BY_KEY_SQL: &str = include_str!("../../sql/jobs_by_key.sql");
 pub const PR_TRIAGE_OTHER_PRS_SQL: &str = include_str!("../../sql/pr_triage_other_prs.sql");
 
 /// Whose jobs [`CompletedJobs::judged_jobs`] reads: a PR's (read by its target, as the PR view
-/// reads them) or any of the repo's (the nightlies the release diff compares).
+/// reads them, of any backends) or one backend's (the nightlies the release diff compares).
 #[derive(Debug, Clone, Copy)]
 pub enum JobsOf<'a> {
     Pr(&'a UpstreamPr),
-    Repo,
+    Repo(&'a RepoName),
+}
+
+/// A job asked for by key: its backend and its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepoJob<'a> {
+    pub downstream_repo: &'a str,
+    pub job_key: &'a str,
 }
 
 /// A job read by key with its failed list (a PR's shown job for its triage; a nightly the
-/// release diff compares, contract §12.16): its facts and the tests its failed list names, each
-/// once, in the list's order, both of the version read, and its downstream run's link.
+/// release diff compares, contract §12.16): its backend, its facts and the tests its failed list
+/// names, each once, in the list's order, both of the version read, and its downstream run's
+/// link.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JudgedJob {
+    pub downstream_repo: String,
     pub facts: JobFacts,
     pub failed: Vec<TestId>,
     pub workflow_run_url: Option<String>,
@@ -48,6 +58,7 @@ pub struct JudgedJob {
 // and read positionally.
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct PrTriageJobRow {
+    downstream_repo: String,
     #[serde(rename = "dynamoKey")]
     dynamo_key: String,
     version: u64,
@@ -72,6 +83,7 @@ impl TryFrom<PrTriageJobRow> for JudgedJob {
     fn try_from(row: PrTriageJobRow) -> Result<JudgedJob, Skipped> {
         let conclusion = conclusion(&row.conclusion).map_err(|why| why.of(&row.dynamo_key))?;
         Ok(JudgedJob {
+            downstream_repo: row.downstream_repo,
             facts: JobFacts {
                 job_key: row.dynamo_key,
                 version: row.version,
@@ -96,51 +108,72 @@ impl TryFrom<PrTriageJobRow> for JudgedJob {
 // Columns of the failed tests on PRs, but the count's (a test checks them).
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct OtherPrsRow {
+    downstream_repo: String,
     test: u64,
     slot: u64,
     other_prs: u64,
 }
 
-/// The most bytes one (test, slot) pair adds to the SQL: its test's hash in the two arrays of
-/// tests and the two hashes of the pair's tuple, at most 20 digits each, with their separators.
-const BOUND_PAIR_BYTES: usize = 2 * 21 + 43;
+/// A (backend, test, slot) triple whose other PRs are counted.
+pub type TestOfSlot = (RepoName, TestId, JobSlot);
+
+/// The most bytes one (backend, test, slot) triple adds to the SQL: its (backend, test hash)
+/// pair in the two arrays of pairs, the triple, and its backend in the array of backends; each
+/// backend escaped as a key is, each hash at most 20 digits, with their separators.
+fn bound_triple_bytes(repo: &str) -> usize {
+    4 * bound_key_bytes(repo) + 2 * (21 + 3) + (2 * 21 + 4)
+}
 
 impl CompletedJobs {
-    /// The jobs `keys` of `repo` (all of `of`), latest version of each, with their failed tests
-    /// at that version; in chunks of keys as [`Self::failed_tests`] sends them.
+    /// The jobs `jobs` (of `of`), latest version of each, with their failed tests at that
+    /// version; in chunks of keys as [`Self::failed_tests`] sends them. A job of another backend
+    /// than [`JobsOf::Repo`]'s is not read.
     pub async fn judged_jobs(
         &self,
-        repo: &RepoName,
         of: JobsOf<'_>,
-        keys: &[String],
+        jobs: &[RepoJob<'_>],
     ) -> Result<Vec<JudgedJob>, StoreError> {
-        let queries: Vec<clickhouse::query::Query> =
-            chunk_by_size(keys, |k| bound_key_bytes(k), KEYS_PER_QUERY_BYTES)
-                .into_iter()
-                .map(|chunk| match of {
-                    JobsOf::Pr(pr) => self
-                        .query(PR_TRIAGE_JOBS_SQL)
-                        .bind(pr.repo.as_str())
-                        .bind(u64::from(pr.number.get()))
-                        .bind(repo.as_str())
-                        .bind(chunk),
-                    JobsOf::Repo => self.query(JOBS_BY_KEY_SQL).bind(repo.as_str()).bind(chunk),
-                })
-                .collect();
+        let queries: Vec<clickhouse::query::Query> = chunk_by_size(
+            jobs,
+            |j| bound_key_bytes(j.downstream_repo) + bound_key_bytes(j.job_key),
+            KEYS_PER_QUERY_BYTES,
+        )
+        .into_iter()
+        .map(|chunk| match of {
+            JobsOf::Pr(pr) => {
+                let bound: Vec<(&str, &str)> = chunk
+                    .iter()
+                    .map(|j| (j.downstream_repo, j.job_key))
+                    .collect();
+                self.query(PR_TRIAGE_JOBS_SQL)
+                    .bind(pr.repo.as_str())
+                    .bind(u64::from(pr.number.get()))
+                    .bind(bound)
+            }
+            JobsOf::Repo(repo) => {
+                let keys: Vec<&str> = chunk
+                    .iter()
+                    .filter(|j| j.downstream_repo == repo.as_str())
+                    .map(|j| j.job_key)
+                    .collect();
+                self.query(JOBS_BY_KEY_SQL).bind(repo.as_str()).bind(keys)
+            }
+        })
+        .collect();
         let answers: Vec<PrTriageJobRow> = self.fetch_chunks(queries).await?;
         let mut jobs: Vec<JudgedJob> = readable(STORE, answers.into_iter().map(TryInto::try_into));
         let failed: Vec<JobAt<'_>> = jobs
             .iter()
-            .map(|j| &j.facts)
-            .filter(|f| f.failed_count != Some(0))
-            .map(|f| JobAt {
-                first_seen_at: f.first_seen_at,
-                job_key: &f.job_key,
-                version: f.version,
+            .filter(|j| j.facts.failed_count != Some(0))
+            .map(|j| JobAt {
+                downstream_repo: &j.downstream_repo,
+                first_seen_at: j.facts.first_seen_at,
+                job_key: &j.facts.job_key,
+                version: j.facts.version,
             })
             .collect();
         let mut tests: HashMap<String, Vec<TestId>> = HashMap::new();
-        for failure in self.failed_tests_at(repo, &failed).await? {
+        for failure in self.failed_tests_at(&failed).await? {
             tests.entry(failure.job_key).or_default().push(failure.test);
         }
         for job in &mut jobs {
@@ -149,58 +182,71 @@ impl CompletedJobs {
         Ok(jobs)
     }
 
-    /// Per (test, slot) pair of `pairs`, how many PRs numbered other than `pr` failed the test
-    /// in the slot in `repo` with a job first seen since `since`, each job at its latest
-    /// version (what [`oot_triage::other_prs`] counts). The pairs are bound and read back as
-    /// their hashes ([`identity`]).
+    /// Per (backend, test, slot) triple of `triples`, how many PRs numbered other than `pr`
+    /// failed the test in the slot in that backend with a job first seen since `since`, each
+    /// job at its latest version (what [`oot_triage::other_prs`] counts), by backend. The
+    /// triples are bound and read back as their hashes ([`identity`]).
     pub async fn pr_triage_other_prs(
         &self,
-        repo: &RepoName,
-        pairs: &[(TestId, JobSlot)],
+        triples: &[TestOfSlot],
         since: i64,
         pr: u64,
-    ) -> Result<OtherPrs, StoreError> {
-        let hashed: HashMap<(u64, u64), &(TestId, JobSlot)> = pairs
+    ) -> Result<HashMap<String, OtherPrs>, StoreError> {
+        type Hashed = (String, u64, u64);
+        let hashed: HashMap<Hashed, &TestOfSlot> = triples
             .iter()
-            .map(|pair| {
-                let (test, slot) = pair;
+            .map(|triple| {
+                let (repo, test, slot) = triple;
                 let test_hash = identity::pair_hash(&test.classname, &test.name);
                 let slot_hash = identity::pair_hash(&slot.workflow_name, &slot.job_name);
-                ((test_hash, slot_hash), pair)
+                ((repo.to_string(), test_hash, slot_hash), triple)
             })
             .collect();
-        let keys: Vec<(u64, u64)> = hashed.keys().copied().collect();
+        let keys: Vec<&Hashed> = hashed.keys().collect();
         let queries: Vec<clickhouse::query::Query> =
-            chunk_by_size(&keys, |_| BOUND_PAIR_BYTES, KEYS_PER_QUERY_BYTES)
+            chunk_by_size(&keys, |k| bound_triple_bytes(&k.0), KEYS_PER_QUERY_BYTES)
                 .into_iter()
                 .map(|chunk| {
-                    let tests: Vec<u64> = chunk
+                    let pairs: Vec<(&str, u64)> = chunk
                         .iter()
-                        .map(|&(test, _)| test)
-                        .collect::<BTreeSet<u64>>()
+                        .map(|(repo, test, _)| (repo.as_str(), *test))
+                        .collect::<BTreeSet<_>>()
                         .into_iter()
                         .collect();
+                    let repos: Vec<&str> = pairs
+                        .iter()
+                        .map(|&(repo, _)| repo)
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect();
+                    let bound: Vec<(&str, u64, u64)> = chunk
+                        .iter()
+                        .map(|(repo, test, slot)| (repo.as_str(), *test, *slot))
+                        .collect();
                     self.query(PR_TRIAGE_OTHER_PRS_SQL)
-                        .bind(repo.as_str())
-                        .bind(tests.as_slice())
+                        .bind(pairs.as_slice())
                         .bind(date_time(since))
                         .bind(pr)
-                        .bind(chunk)
-                        .bind(repo.as_str())
+                        .bind(bound)
+                        .bind(repos)
                         .bind(date_time(since))
-                        .bind(repo.as_str())
-                        .bind(tests.as_slice())
+                        .bind(pairs.as_slice())
                         .bind(date_time(since))
                 })
                 .collect();
         let rows: Vec<OtherPrsRow> = self.fetch_chunks(queries).await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| {
-                let (test, slot) = hashed.get(&(row.test, row.slot))?;
-                Some(((test.clone(), slot.clone()), row.other_prs))
-            })
-            .collect())
+        let mut by_repo: HashMap<String, OtherPrs> = HashMap::new();
+        for row in rows {
+            let Some((repo, test, slot)) = hashed.get(&(row.downstream_repo, row.test, row.slot))
+            else {
+                continue;
+            };
+            by_repo
+                .entry(repo.to_string())
+                .or_default()
+                .insert((test.clone(), slot.clone()), row.other_prs);
+        }
+        Ok(by_repo)
     }
 }
 
@@ -219,9 +265,9 @@ mod tests {
     #[test]
     fn every_sql_file_has_the_placeholders_its_caller_binds() {
         for (sql, binds, fields) in [
-            (PR_TRIAGE_JOBS_SQL, 4, 1),
+            (PR_TRIAGE_JOBS_SQL, 3, 1),
             (JOBS_BY_KEY_SQL, 2, 1),
-            (PR_TRIAGE_OTHER_PRS_SQL, 10, 0),
+            (PR_TRIAGE_OTHER_PRS_SQL, 8, 0),
         ] {
             assert_eq!(sql.matches("?fields").count(), fields, "{sql}");
             assert_eq!(sql.matches('?').count() - fields, binds, "{sql}");
@@ -230,19 +276,21 @@ mod tests {
     }
 
     #[test]
-    fn a_pair_binds_within_its_estimate() {
+    fn a_triple_binds_within_its_estimate() {
+        let repo = "o'rg/re\\po";
         let sql = clickhouse::Client::default()
-            .query("SELECT ?, ?, ?")
-            .bind(vec![u64::MAX, u64::MAX])
-            .bind(vec![(u64::MAX, u64::MAX), (u64::MAX, u64::MAX)])
-            .bind(vec![u64::MAX, u64::MAX])
+            .query("SELECT ?, ?, ?, ?")
+            .bind(vec![(repo, u64::MAX)])
+            .bind(vec![(repo, u64::MAX, u64::MAX)])
+            .bind(vec![repo])
+            .bind(vec![(repo, u64::MAX)])
             .sql_display()
             .to_string();
-        let bound = sql.len() - "SELECT [], [], []".len();
+        let bound = sql.len() - "SELECT , , , ".len();
         assert!(
-            bound <= 2 * BOUND_PAIR_BYTES,
+            bound <= bound_triple_bytes(repo),
             "{bound} > {}",
-            2 * BOUND_PAIR_BYTES
+            bound_triple_bytes(repo)
         );
     }
 
@@ -288,6 +336,7 @@ mod tests {
     #[test]
     fn a_jobs_row_reads_back_and_a_bad_conclusion_is_skipped() {
         let row = |conclusion: &str| PrTriageJobRow {
+            downstream_repo: "intel/xpu".to_owned(),
             dynamo_key: "k".to_owned(),
             version: 4,
             upstream_repo: "pytorch/pytorch".to_owned(),
@@ -305,6 +354,7 @@ mod tests {
         };
         let job = JudgedJob::try_from(row("failure")).unwrap();
         assert_eq!((job.facts.version, job.facts.pr_number), (4, Some(7)));
+        assert_eq!(job.downstream_repo, "intel/xpu");
         assert_eq!(
             job.workflow_run_url.as_deref(),
             Some("https://github.com/a/b/actions/runs/1")

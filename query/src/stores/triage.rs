@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::baselines::Asked;
 use crate::observations::{JobFacts, ListedFailure};
+use crate::rules::{start_of_hour, HOUR};
 use crate::stores::completed::{
     bound_key_bytes, chunk_by_size, conclusion, date_time, non_empty, CompletedJobs,
     KEYS_PER_QUERY_BYTES,
@@ -24,6 +25,7 @@ pub const FAILING_WINDOW_JOBS_SQL: &str = include_str!("../../sql/failing_window
 pub const FAILING_WINDOW_TESTS_SQL: &str = include_str!("../../sql/failing_window_tests.sql");
 pub const NIGHTLIES_BEFORE_SQL: &str = include_str!("../../sql/nightlies_before.sql");
 pub const JOBS_FAILED_TESTS_SQL: &str = include_str!("../../sql/jobs_failed_tests.sql");
+pub const PR_TRIAGE_NIGHTLIES_SQL: &str = include_str!("../../sql/pr_triage_nightlies.sql");
 
 /// `nightlies_before.sql`'s `{slot_condition}` for some slots: the bound array of (workflow,
 /// job name) as a set matched against the two columns (18.16 cannot bind an array to IN).
@@ -33,20 +35,10 @@ pub(super) const OF_SLOTS: &str = concat!(
     "    )"
 );
 
-/// `nightlies_before.sql`'s `{hour_condition}` for hours of their own per slot: the bound array
-/// of (workflow, job name, hour in seconds) matched against the nightlies table's rows.
-const OF_SLOT_HOURS: &str = concat!(
-    "AND (workflow_name, job_name, toUInt32(hour)) IN (\n",
-    "                SELECT tupleElement(s, 1), tupleElement(s, 2), tupleElement(s, 3)\n",
-    "                FROM (SELECT arrayJoin(?) AS s)\n",
-    "            )"
-);
-
-const HOUR: i64 = 3_600;
-
-/// A slot's own span of hours, for [`CompletedJobs::nightlies_of_slots`].
+/// A backend's slot's own span of hours, for [`CompletedJobs::pr_triage_nightlies`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotHours {
+    pub downstream_repo: String,
     pub slot: oot_triage::JobSlot,
     /// The first hour and the end (exclusive), in seconds since the epoch, on the hour.
     pub from: i64,
@@ -66,6 +58,7 @@ pub enum Slots<'a> {
 // selected in this order and read positionally.
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct TriageJobRow {
+    downstream_repo: String,
     #[serde(rename = "dynamoKey")]
     dynamo_key: String,
     version: u64,
@@ -187,11 +180,7 @@ impl CompletedJobs {
             Slots::Only(_) => OF_SLOTS,
         };
         let query = self
-            .query(
-                &NIGHTLIES_BEFORE_SQL
-                    .replace("{hour_condition}", "")
-                    .replace("{slot_condition}", condition),
-            )
+            .query(&NIGHTLIES_BEFORE_SQL.replace("{slot_condition}", condition))
             .bind(repo.as_str())
             .bind(date_time(from))
             .bind(date_time(until))
@@ -211,27 +200,28 @@ impl CompletedJobs {
         self.job_facts(query).await
     }
 
-    /// [`CompletedJobs::nightlies_before`] with hours of their own per slot: the jobs first seen
-    /// before `before` of `repo`'s nightly deliveries with a job of one of `spans`' slots first
-    /// seen in that slot's hours, of those slots only (jobs of other slots of such a delivery
-    /// are not returned; a slot's jobs from another slot's hours may be).
-    pub async fn nightlies_of_slots(
+    /// The nightlies of some backends' slots for the PR view's triage, each slot from hours of
+    /// its own: the jobs first seen before `before` of the backends' nightly deliveries with a
+    /// job of one of `spans`' slots first seen in that slot's hours, of those slots only (jobs
+    /// of other slots of such a delivery are not returned; a slot's jobs from another slot's
+    /// hours may be), latest version of each, with their backend.
+    pub async fn pr_triage_nightlies(
         &self,
-        repo: &RepoName,
         spans: &[SlotHours],
         before: i64,
-    ) -> Result<Vec<JobFacts>, StoreError> {
+    ) -> Result<Vec<(String, JobFacts)>, StoreError> {
         let (Some(from), Some(until)) = (
             spans.iter().map(|s| s.from).min(),
             spans.iter().map(|s| s.until).max(),
         ) else {
             return Ok(Vec::new());
         };
-        let mut hours: Vec<(&str, &str, u32)> = Vec::new();
+        let mut hours: Vec<(&str, &str, &str, u32)> = Vec::new();
         for span in spans {
-            let mut hour = span.from - span.from.rem_euclid(HOUR);
+            let mut hour = start_of_hour(span.from);
             while hour < span.until {
                 hours.push((
+                    span.downstream_repo.as_str(),
                     span.slot.workflow_name.as_str(),
                     span.slot.job_name.as_str(),
                     date_time(hour),
@@ -241,40 +231,49 @@ impl CompletedJobs {
         }
         hours.sort_unstable();
         hours.dedup();
-        let mut slots: Vec<(&str, &str)> = spans
+        let mut slots: Vec<(&str, &str, &str)> = spans
             .iter()
-            .map(|s| (s.slot.workflow_name.as_str(), s.slot.job_name.as_str()))
+            .map(|s| {
+                let slot = &s.slot;
+                let names = (slot.workflow_name.as_str(), slot.job_name.as_str());
+                (s.downstream_repo.as_str(), names.0, names.1)
+            })
             .collect();
         slots.sort_unstable();
         slots.dedup();
+        let mut repos: Vec<&str> = slots.iter().map(|&(repo, ..)| repo).collect();
+        repos.dedup();
         let query = self
-            .query(
-                &NIGHTLIES_BEFORE_SQL
-                    .replace("{hour_condition}", OF_SLOT_HOURS)
-                    .replace("{slot_condition}", OF_SLOTS),
-            )
-            .bind(repo.as_str())
-            .bind(date_time(from - from.rem_euclid(HOUR)))
+            .query(PR_TRIAGE_NIGHTLIES_SQL)
+            .bind(&repos)
+            .bind(date_time(start_of_hour(from)))
             .bind(date_time(until))
             .bind(oot_contract::EventType::NIGHTLY_RUNS.as_slice())
             .bind(hours)
-            .bind(repo.as_str())
+            .bind(&repos)
             .bind(date_time(before))
             .bind(slots);
-        self.job_facts(query).await
+        let rows: Vec<TriageJobRow> = self.fetch(query).await?;
+        Ok(readable(
+            STORE,
+            rows.into_iter().map(|row| {
+                let repo = row.downstream_repo.clone();
+                JobFacts::try_from(row).map(|facts| (repo, facts))
+            }),
+        ))
     }
 
-    /// The failed-test rows the `asked` nightlies of `repo` have, at the versions they were read
-    /// at, for the tests asked of each: each nightly's whole list is one short range of the
-    /// failed tests by job, so the tests are kept here rather than bound.
+    /// The failed-test rows the `asked` nightlies (each with its backend) have, at the versions
+    /// they were read at, for the tests asked of each: each nightly's whole list is one short
+    /// range of the failed tests by job, so the tests are kept here rather than bound.
     pub async fn baseline_failed_tests(
         &self,
-        repo: &RepoName,
-        asked: &[Asked],
+        asked: &[(&RepoName, &Asked)],
     ) -> Result<Vec<ListedFailure>, StoreError> {
         let jobs: Vec<JobAt<'_>> = asked
             .iter()
-            .map(|a| JobAt {
+            .map(|(repo, a)| JobAt {
+                downstream_repo: repo.as_str(),
                 first_seen_at: a.first_seen_at,
                 job_key: &a.job_key,
                 version: a.version,
@@ -282,9 +281,9 @@ impl CompletedJobs {
             .collect();
         let tests_of: HashMap<&str, &BTreeSet<TestId>> = asked
             .iter()
-            .map(|a| (a.job_key.as_str(), &a.tests))
+            .map(|(_, a)| (a.job_key.as_str(), &a.tests))
             .collect();
-        let failures = self.failed_tests_at(repo, &jobs).await?;
+        let failures = self.failed_tests_at(&jobs).await?;
         Ok(failures
             .into_iter()
             .filter(|f| {
@@ -295,30 +294,26 @@ impl CompletedJobs {
             .collect())
     }
 
-    /// The failed tests of `jobs` of `repo`, each at the version given, each test once per job
-    /// (a job that listed none has no row): one short key range of the failed tests by job per
-    /// job (`jobs_failed_tests.sql`), in chunks of jobs as [`Self::failed_tests`] sends keys.
+    /// The failed tests of `jobs`, each at the version given, each test once per job (a job
+    /// that listed none has no row): one short key range of the failed tests by job per job
+    /// (`jobs_failed_tests.sql`), in chunks of jobs as [`Self::failed_tests`] sends keys.
     pub async fn failed_tests_at(
         &self,
-        repo: &RepoName,
         jobs: &[JobAt<'_>],
     ) -> Result<Vec<ListedFailure>, StoreError> {
-        // A job is bound twice: its second and key, then its key and version.
+        // A job is bound twice: its backend, second, key and version each time.
         let queries: Vec<clickhouse::query::Query> = chunk_by_size(
             jobs,
-            |j| 2 * (bound_key_bytes(j.job_key) + 46),
+            |j| 2 * (bound_key_bytes(j.downstream_repo) + bound_key_bytes(j.job_key) + 46),
             KEYS_PER_QUERY_BYTES,
         )
         .into_iter()
         .map(|chunk| {
-            let bound: Vec<(i64, &str, u64)> = chunk
+            let bound: Vec<(&str, i64, &str, u64)> = chunk
                 .iter()
-                .map(|j| (j.first_seen_at, j.job_key, j.version))
+                .map(|j| (j.downstream_repo, j.first_seen_at, j.job_key, j.version))
                 .collect();
-            self.query(JOBS_FAILED_TESTS_SQL)
-                .bind(repo.as_str())
-                .bind(&bound)
-                .bind(&bound)
+            self.query(JOBS_FAILED_TESTS_SQL).bind(&bound).bind(&bound)
         })
         .collect();
         let rows: Vec<FailedTestKeyRow> = self.fetch_chunks(queries).await?;
@@ -329,6 +324,7 @@ impl CompletedJobs {
 /// A job as read: what names its failed tests at one version.
 #[derive(Debug, Clone, Copy)]
 pub struct JobAt<'a> {
+    pub downstream_repo: &'a str,
     pub first_seen_at: i64,
     pub job_key: &'a str,
     pub version: u64,
@@ -352,7 +348,8 @@ mod tests {
             (FAILING_WINDOW_TESTS_SQL, 6),
             (every_slot.as_str(), 6),
             (some_slots.as_str(), 7),
-            (JOBS_FAILED_TESTS_SQL, 3),
+            (JOBS_FAILED_TESTS_SQL, 2),
+            (PR_TRIAGE_NIGHTLIES_SQL, 8),
         ] {
             let fields = sql.matches("?fields").count();
             assert_eq!(fields, 1, "{sql}");
@@ -376,6 +373,8 @@ mod tests {
         assert!(JOBS_FAILED_TESTS_SQL.contains(&format!("FROM {{table}}{FAILED_TESTS_BY_JOB}\n")));
         assert!(NIGHTLIES_BEFORE_SQL.contains(&format!("FROM {{table}}{BY_TARGET}\n")));
         assert!(NIGHTLIES_BEFORE_SQL.contains(&format!("FROM {{table}}{NIGHTLIES}\n")));
+        assert!(PR_TRIAGE_NIGHTLIES_SQL.contains(&format!("FROM {{table}}{BY_TARGET}\n")));
+        assert!(PR_TRIAGE_NIGHTLIES_SQL.contains(&format!("FROM {{table}}{NIGHTLIES}\n")));
     }
 
     /// What each query reads is its row struct's fields: columns of the tables it reads.
@@ -419,19 +418,23 @@ mod tests {
     /// Tests bind as the tuples the query unpacks, within their estimate.
     #[test]
     fn jobs_bind_as_tuples_within_their_estimate() {
-        let key = "o'dd\\key";
-        let bound: Vec<(i64, &str, u64)> = vec![(i64::MIN, key, u64::MAX)];
+        let (repo, key) = ("o'rg/re\\po", "o'dd\\key");
+        let bound: Vec<(&str, i64, &str, u64)> = vec![(repo, i64::MIN, key, u64::MAX)];
         let sql = clickhouse::Client::default()
             .query("SELECT ?")
             .bind(&bound)
             .sql_display()
             .to_string();
         let bound = sql.len() - "SELECT []".len();
-        assert!(bound <= bound_key_bytes(key) + 46, "{sql}");
+        assert!(
+            bound <= bound_key_bytes(repo) + bound_key_bytes(key) + 46,
+            "{sql}"
+        );
     }
 
     fn row(conclusion: &str) -> TriageJobRow {
         TriageJobRow {
+            downstream_repo: "intel/xpu".to_owned(),
             dynamo_key: "k".to_owned(),
             version: 3,
             upstream_repo: String::new(),

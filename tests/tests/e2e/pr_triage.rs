@@ -46,8 +46,12 @@ struct Seen {
 }
 
 fn job(trigger: Trigger, delivery: &str, run: u64) -> Job {
+    job_on(XPU, trigger, delivery, run)
+}
+
+fn job_on(backend: &str, trigger: Trigger, delivery: &str, run: u64) -> Job {
     Job {
-        repo: repo(XPU),
+        repo: repo(backend),
         level: RepoLevel::L2,
         trigger,
         delivery_id: delivery.to_owned(),
@@ -445,4 +449,95 @@ async fn kept_verdicts_are_judged_again_when_the_prs_jobs_on_the_backend_change(
         .unwrap()
         .clone();
     assert_eq!(mine["verdict"], "seen_on_other_prs", "{judged}");
+}
+
+/// A PR's backends are judged together (each step one query for all of them), each against its
+/// own nightlies and its own other PRs: `ascend/pytorch` runs the same slot for the PR and fails
+/// the same tests, but there the nightly failed `test_elsewhere` (not `test_known`) and another
+/// PR failed `test_mine`. Were one backend's rows counted for the other, `test_known` would be
+/// known and `test_mine` seen elsewhere on both.
+///
+/// | first seen | backend | job | failed tests |
+/// |---|---|---|---|
+/// | (the first test's story, on `intel/torch-xpu-ops`, without the re-report) | | | |
+/// | 30 h ago | `ascend/pytorch` | nightly (commit 1…) | `test_elsewhere` |
+/// | 20 h ago | `ascend/pytorch` | PR 900302 | `test_mine` |
+/// | 10 h ago | `ascend/pytorch` | PR 900301 (the PR judged) | `test_mine`, `test_known`, `test_elsewhere` |
+#[tokio::test]
+async fn each_backend_of_a_pr_is_judged_against_its_own_nightlies_and_other_prs() {
+    const NPU: &str = "ascend/pytorch";
+    let nightly = Trigger::Nightly {
+        upstream: repo("pytorch/pytorch"),
+        head_sha: "1".repeat(40),
+    };
+    let mut story = story();
+    story.extend([
+        Seen {
+            ago: 30 * HOUR,
+            job: job_on(NPU, nightly, "npu-nightly-1", 501),
+            failed: vec!["test_elsewhere"],
+        },
+        Seen {
+            ago: 20 * HOUR,
+            job: job_on(NPU, upstream_pr(OTHER), "npu-302", 502),
+            failed: vec!["test_mine"],
+        },
+        Seen {
+            ago: 10 * HOUR,
+            job: job_on(NPU, upstream_pr(MINE), "npu-301", 503),
+            failed: vec!["test_mine", "test_known", "test_elsewhere"],
+        },
+    ]);
+    // In the order they happened: the seeding moves ingest's clock forward only.
+    story.sort_by_key(|seen| -seen.ago);
+    let seeded = seed(
+        "prtriage2",
+        &story,
+        |seen| seen.ago,
+        |seen, at| callback(seen, at).to_string(),
+    )
+    .await;
+
+    let view = pr_view(&seeded.query, MINE, "").await;
+    let backends = view["backends"].as_array().unwrap();
+    let of = |backend: &str| {
+        let found = backends
+            .iter()
+            .find(|b| b["downstream_repo"] == backend)
+            .unwrap_or_else(|| panic!("{backend} not on the PR view: {view}"));
+        let mut judged = verdicts(&found["triage"]);
+        judged.sort();
+        judged
+    };
+    let expected = |verdicts: &[(&str, &str, u64)]| {
+        let mut expected: Vec<(String, String, u64)> = verdicts
+            .iter()
+            .map(|&(n, v, c)| (n.to_owned(), v.to_owned(), c))
+            .collect();
+        expected.sort();
+        expected
+    };
+    assert_eq!(backends.len(), 2, "{view}");
+    // Without the re-report PR 900304's job lists test_stale at its latest version.
+    assert_eq!(
+        of(XPU),
+        expected(&[
+            ("test_mine", "new_on_this_pr", 0),
+            ("test_stale", "seen_on_other_prs", 1),
+            ("test_elsewhere", "seen_on_other_prs", 1),
+            ("test_known", "known_on_nightly", 0),
+        ])
+    );
+    assert_eq!(
+        of(NPU),
+        expected(&[
+            ("test_mine", "seen_on_other_prs", 1),
+            ("test_known", "new_on_this_pr", 0),
+            ("test_elsewhere", "known_on_nightly", 0),
+        ])
+    );
+    assert_eq!(
+        view["triage"]["headline"],
+        "2 new on this PR, 2 known on nightly, 3 seen on other PRs"
+    );
 }
