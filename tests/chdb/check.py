@@ -323,17 +323,19 @@ NIGHTLIES_BEFORE_CASES = (
 )
 # The PR view's triage reads its backends' nightlies with pr_triage_nightlies.sql
 # (query/src/stores/triage.rs pr_triage_nightlies): the repos, the hours' range, the event types
-# (pushes, as above), each slot's own hours as (repo, workflow, job, hour), the repos again, the
-# end of first_seen_at, and the slots as (repo, workflow, job). Per repo: ten days of one slot
-# and every hour of the range for another; then every repo at once, each with its own slots;
-# and a repo with no data.
+# (pushes, as above), the slots as (repo, workflow, job), each slot's first hour and end as two
+# arrays, the repos again, the end of first_seen_at, and the slots again. Per repo: ten days of
+# one slot and the whole range for another; then every repo at once, each with its own slots
+# (and first_seen_at cut short); and a repo with no data.
 def pr_triage_nightlies_case(repos: list[str], until: int = T0 + 41 * D) -> list:
-    hours = sorted(
-        [(r, "ci", "build", T0 + h * 3600) for r in repos for h in range(10 * 24, 20 * 24)]
-        + [(r, "ci", "test (1, 2)", T0 + h * 3600) for r in repos for h in range(0, 41 * 24)]
+    spans = sorted(
+        [(r, "ci", "build", T0 + 10 * D, T0 + 20 * D) for r in repos]
+        + [(r, "ci", "test (1, 2)", T0, T0 + 41 * D) for r in repos]
     )
-    slots = sorted((r, w, j) for r in repos for w, j in (("ci", "build"), ("ci", "test (1, 2)")))
-    return [repos, T0, T0 + 41 * D, ["push"], hours, repos, until, slots]
+    slots = [(r, w, j) for r, w, j, _, _ in spans]
+    starts = [s[3] for s in spans]
+    ends = [s[4] for s in spans]
+    return [repos, T0, T0 + 41 * D, ["push"], slots, starts, ends, repos, until, slots]
 
 
 PR_TRIAGE_NIGHTLIES_CASES = (

@@ -4,7 +4,7 @@
 //! read at (the baseline nightlies', a PR's jobs'). [`crate::observations`] makes them the
 //! rules' input.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use oot_contract::RepoName;
 use oot_triage::TestId;
@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::baselines::Asked;
 use crate::observations::{JobFacts, ListedFailure};
-use crate::rules::{start_of_hour, HOUR};
+use crate::rules::start_of_hour;
 use crate::stores::completed::{
     bound_key_bytes, chunk_by_size, conclusion, date_time, non_empty, CompletedJobs,
     KEYS_PER_QUERY_BYTES,
@@ -216,31 +216,26 @@ impl CompletedJobs {
         ) else {
             return Ok(Vec::new());
         };
-        let mut hours: Vec<(&str, &str, &str, u32)> = Vec::new();
+        // Each slot once, with the hours of its spans from the first to the last.
+        let mut hours_of: BTreeMap<(&str, &str, &str), (i64, i64)> = BTreeMap::new();
         for span in spans {
-            let mut hour = start_of_hour(span.from);
-            while hour < span.until {
-                hours.push((
-                    span.downstream_repo.as_str(),
-                    span.slot.workflow_name.as_str(),
-                    span.slot.job_name.as_str(),
-                    date_time(hour),
-                ));
-                hour += HOUR;
-            }
+            let slot = (
+                span.downstream_repo.as_str(),
+                span.slot.workflow_name.as_str(),
+                span.slot.job_name.as_str(),
+            );
+            let hours = hours_of.entry(slot).or_insert((span.from, span.until));
+            *hours = (hours.0.min(span.from), hours.1.max(span.until));
         }
-        hours.sort_unstable();
-        hours.dedup();
-        let mut slots: Vec<(&str, &str, &str)> = spans
-            .iter()
-            .map(|s| {
-                let slot = &s.slot;
-                let names = (slot.workflow_name.as_str(), slot.job_name.as_str());
-                (s.downstream_repo.as_str(), names.0, names.1)
-            })
+        let slots: Vec<(&str, &str, &str)> = hours_of.keys().copied().collect();
+        let starts: Vec<u32> = hours_of
+            .values()
+            .map(|&(from, _)| date_time(start_of_hour(from)))
             .collect();
-        slots.sort_unstable();
-        slots.dedup();
+        let ends: Vec<u32> = hours_of
+            .values()
+            .map(|&(_, until)| date_time(until))
+            .collect();
         let mut repos: Vec<&str> = slots.iter().map(|&(repo, ..)| repo).collect();
         repos.dedup();
         let query = self
@@ -249,10 +244,12 @@ impl CompletedJobs {
             .bind(date_time(start_of_hour(from)))
             .bind(date_time(until))
             .bind(oot_contract::EventType::NIGHTLY_RUNS.as_slice())
-            .bind(hours)
+            .bind(&slots)
+            .bind(starts)
+            .bind(ends)
             .bind(&repos)
             .bind(date_time(before))
-            .bind(slots);
+            .bind(&slots);
         let rows: Vec<TriageJobRow> = self.fetch(query).await?;
         Ok(readable(
             STORE,
@@ -349,7 +346,7 @@ mod tests {
             (every_slot.as_str(), 6),
             (some_slots.as_str(), 7),
             (JOBS_FAILED_TESTS_SQL, 2),
-            (PR_TRIAGE_NIGHTLIES_SQL, 8),
+            (PR_TRIAGE_NIGHTLIES_SQL, 10),
         ] {
             let fields = sql.matches("?fields").count();
             assert_eq!(fields, 1, "{sql}");
