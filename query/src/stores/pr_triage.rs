@@ -202,7 +202,10 @@ impl CompletedJobs {
                 ((repo.to_string(), test_hash, slot_hash), triple)
             })
             .collect();
-        let keys: Vec<&Hashed> = hashed.keys().collect();
+        // By backend: a chunk reads the job versions of its backends' windows, so each backend
+        // should be in as few chunks as may be (in the map's order, each chunk read them all).
+        let mut keys: Vec<&Hashed> = hashed.keys().collect();
+        keys.sort_unstable();
         let queries: Vec<clickhouse::query::Query> =
             chunk_by_size(&keys, |k| bound_triple_bytes(&k.0), KEYS_PER_QUERY_BYTES)
                 .into_iter()
