@@ -2,7 +2,7 @@
 -- failing on the PR, how many other PRs (a PR number that is not the PR's) failed the test in
 -- the slot in that downstream repo with a job first seen since the start of the other-PRs
 -- window, every attempt counting, each job at its latest version (oot_triage::other_prs states
--- it); of all the PR's backends at once.
+-- it); of some backends at once.
 -- Binds: the (downstream repo, test hash) pairs, as an array; the window's start, in seconds
 -- since the epoch; the PR's number; the triples, as an array of (downstream repo, test hash,
 -- slot hash); the downstream repos, as an array, and the window's start again, for the jobs'
@@ -19,8 +19,9 @@
 -- rows' are, a repo's window a suffix of its range): a set of those jobs' (key, version), not
 -- of every job of the window (a busy backend's month: 1.25M, whose set alone took 0.5 s to
 -- build), nor read from the jobs table's keys as strings (0.3 s more). Counted here, so the
--- service receives one row per triple, not one per failure. One query for all the PR's
--- backends: per backend, it was one of ~20 queries a PR view sent (§12.15).
+-- service receives one row per triple, not one per failure. The service asks it per backend,
+-- side by side (the costly read of the PR triage: each backend's chronic tests' failures); the
+-- file takes several, as the other triage reads do.
 SELECT
     downstream_repo,
     test,

@@ -2,7 +2,9 @@
 //! reads, each by key or key range, the other PRs counted by the server, then
 //! [`oot_triage::is_it_mine_counted`] on them, per backend. Each step is one query for all the
 //! backends judged (a PR view of eight backends sent ~20 queries; under a write load
-//! ClickHouse's cost per query, not per row, kept the PR view waiting).
+//! ClickHouse's cost per query, not per row, kept the PR view waiting), but the other PRs' (a
+//! query per backend, side by side: the costly read, whose rows grow with each backend's
+//! window).
 //!
 //! The rule (§12.8) needs, per slot, the PR's shown job and its failed tests; for each such
 //! test, how many other PRs failed it in the slot in the window; and the slot's baseline nightly

@@ -1,9 +1,9 @@
-//! The reads of a PR's "is it mine?" (contract §12.15), one SQL file each, each one query for
-//! all the backends judged at once: the PR's shown jobs by (backend, key), then their failed
-//! tests at the versions read, by job; and, per backend, test and slot, how many other PRs of
-//! the backend failed some of those tests since the window's start, one key range of the failed
-//! tests on PRs per (backend, test), counted by the server. The nightlies are read by
-//! [`CompletedJobs::pr_triage_nightlies`], their failed tests by
+//! The reads of a PR's "is it mine?" (contract §12.15), one SQL file each: the PR's shown jobs
+//! by (backend, key), then their failed tests at the versions read, by job, one query for all
+//! the backends judged at once; and, per backend, test and slot, how many other PRs of the
+//! backend failed some of those tests since the window's start, one key range of the failed
+//! tests on PRs per (backend, test), counted by the server, a query per backend side by side.
+//! The nightlies are read by [`CompletedJobs::pr_triage_nightlies`], their failed tests by
 //! [`CompletedJobs::baseline_failed_tests`].
 
 use std::collections::{BTreeSet, HashMap};
@@ -202,41 +202,46 @@ impl CompletedJobs {
                 ((repo.to_string(), test_hash, slot_hash), triple)
             })
             .collect();
-        // By backend: a chunk reads the job versions of its backends' windows, so each backend
-        // should be in as few chunks as may be (in the map's order, each chunk read them all).
+        // A query per backend (and per chunk of its triples): the step's costly read, the
+        // failures of its chronic tests in the window and the versions of its jobs that failed
+        // them, so its backends are read side by side (a query over every backend read them
+        // one after another: the PR triage's judging 236 -> 417 ms at 1M jobs) and each reads
+        // its own backend's job versions only.
         let mut keys: Vec<&Hashed> = hashed.keys().collect();
         keys.sort_unstable();
-        let queries: Vec<clickhouse::query::Query> =
-            chunk_by_size(&keys, |k| bound_triple_bytes(&k.0), KEYS_PER_QUERY_BYTES)
-                .into_iter()
-                .map(|chunk| {
-                    let pairs: Vec<(&str, u64)> = chunk
-                        .iter()
-                        .map(|(repo, test, _)| (repo.as_str(), *test))
-                        .collect::<BTreeSet<_>>()
-                        .into_iter()
-                        .collect();
-                    let repos: Vec<&str> = pairs
-                        .iter()
-                        .map(|&(repo, _)| repo)
-                        .collect::<BTreeSet<_>>()
-                        .into_iter()
-                        .collect();
-                    let bound: Vec<(&str, u64, u64)> = chunk
-                        .iter()
-                        .map(|(repo, test, slot)| (repo.as_str(), *test, *slot))
-                        .collect();
-                    self.query(PR_TRIAGE_OTHER_PRS_SQL)
-                        .bind(pairs.as_slice())
-                        .bind(date_time(since))
-                        .bind(pr)
-                        .bind(bound)
-                        .bind(repos)
-                        .bind(date_time(since))
-                        .bind(pairs.as_slice())
-                        .bind(date_time(since))
-                })
-                .collect();
+        let queries: Vec<clickhouse::query::Query> = keys
+            .chunk_by(|a, b| a.0 == b.0)
+            .flat_map(|of_repo| {
+                chunk_by_size(of_repo, |k| bound_triple_bytes(&k.0), KEYS_PER_QUERY_BYTES)
+            })
+            .map(|chunk| {
+                let pairs: Vec<(&str, u64)> = chunk
+                    .iter()
+                    .map(|(repo, test, _)| (repo.as_str(), *test))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let repos: Vec<&str> = pairs
+                    .iter()
+                    .map(|&(repo, _)| repo)
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let bound: Vec<(&str, u64, u64)> = chunk
+                    .iter()
+                    .map(|(repo, test, slot)| (repo.as_str(), *test, *slot))
+                    .collect();
+                self.query(PR_TRIAGE_OTHER_PRS_SQL)
+                    .bind(pairs.as_slice())
+                    .bind(date_time(since))
+                    .bind(pr)
+                    .bind(bound)
+                    .bind(repos)
+                    .bind(date_time(since))
+                    .bind(pairs.as_slice())
+                    .bind(date_time(since))
+            })
+            .collect();
         let rows: Vec<OtherPrsRow> = self.fetch_chunks(queries).await?;
         let mut by_repo: HashMap<String, OtherPrs> = HashMap::new();
         for row in rows {
