@@ -198,33 +198,27 @@ def on_prs_rows(failed: list[dict]) -> list[tuple]:
 
 
 def pr_triage_other_prs_cases() -> list[list]:
-    """pr_triage_other_prs.sql's binds as query/src/stores/pr_triage.rs makes them: the (repo,
-    test hash) pairs, the window's start, the PR left out, the (repo, test hash, slot hash)
-    triples, the repos and the start again, then the pairs and the start once more. Every (test,
-    slot) triple of each repo, from the start and from the middle of its rows; left out, a PR no
-    job has and, where the repo has two, its first PR; then every repo's triples at once."""
+    """pr_triage_other_prs.sql's binds as query/src/stores/pr_triage.rs makes them: the repo, the
+    pairs' test hashes, the window's start, the PR left out, the pairs as (test hash, slot hash),
+    then the repo and the start again. Every (test, slot) pair of each repo, from the start and
+    from the middle of its rows; left out, a PR no job has and, where the repo has two, its
+    first PR."""
     rows = [r for b in data.insert_batches() for r in data.failed_test_rows(b)]
-
-    def case(triples: list[tuple], since: int, pr: int) -> list:
-        pairs = sorted({(repo, test) for repo, test, _ in triples})
-        repos = sorted({repo for repo, _ in pairs})
-        return [pairs, since, pr, triples, repos, since, pairs, since]
-
-    cases, every = [], []
+    cases = []
     for repo in data.REPOS:
         mine = [r for r in rows if r["downstream_repo"] == repo]
-        triples = sorted(
-            {(repo, pair_hash(r["classname"], r["name"]), pair_hash(r["workflow_name"], r["job_name"])) for r in mine}
+        pairs = sorted(
+            {(pair_hash(r["classname"], r["name"]), pair_hash(r["workflow_name"], r["job_name"])) for r in mine}
         )
-        every += triples
+        tests = sorted({test for test, _ in pairs})
         seen = sorted(r["first_seen_at"] for r in mine)
         prs = sorted({r["pr_number"] for r in mine if r.get("pr_number") is not None})
         # Leaving out a repo's only PR leaves nothing to compare.
         left_out = [999_999] + prs[:1] * (len(prs) > 1)
         for since in (0, seen[len(seen) // 2] // 3600 * 3600):
             for pr in left_out:
-                cases.append(case(triples, since, pr))
-    return cases + [case(sorted(every), 0, 999_999)]
+                cases.append([repo, tests, since, pr, pairs, repo, since, repo, tests, since])
+    return cases
 
 
 def pr_triage_jobs_cases() -> list[list]:

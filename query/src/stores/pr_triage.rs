@@ -116,13 +116,9 @@ struct OtherPrsRow {
 
 /// A (backend, test, slot) triple whose other PRs are counted.
 pub type TestOfSlot = (RepoName, TestId, JobSlot);
-
-/// The most bytes one (backend, test, slot) triple adds to the SQL: its (backend, test hash)
-/// pair in the two arrays of pairs, the triple, and its backend in the array of backends; each
-/// backend escaped as a key is, each hash at most 20 digits, with their separators.
-fn bound_triple_bytes(repo: &str) -> usize {
-    4 * bound_key_bytes(repo) + 2 * (21 + 3) + (2 * 21 + 4)
-}
+/// The most bytes one (test, slot) pair adds to the SQL: its test's hash in the two arrays of
+/// tests and the two hashes of the pair's tuple, at most 20 digits each, with their separators.
+const BOUND_PAIR_BYTES: usize = 2 * 21 + 43;
 
 impl CompletedJobs {
     /// The jobs `jobs` (of `of`), latest version of each, with their failed tests at that
@@ -202,43 +198,36 @@ impl CompletedJobs {
                 ((repo.to_string(), test_hash, slot_hash), triple)
             })
             .collect();
-        // A query per backend (and per chunk of its triples): the step's costly read, the
-        // failures of its chronic tests in the window and the versions of its jobs that failed
-        // them, so its backends are read side by side (a query over every backend read them
-        // one after another: the PR triage's judging 236 -> 417 ms at 1M jobs) and each reads
-        // its own backend's job versions only.
+        // A query per backend (and per chunk of its pairs), side by side: the step's costly
+        // read, the failures of its chronic tests in the window and the versions of its jobs
+        // that failed them (pr_triage_other_prs.sql says why not one query for all).
         let mut keys: Vec<&Hashed> = hashed.keys().collect();
         keys.sort_unstable();
         let queries: Vec<clickhouse::query::Query> = keys
             .chunk_by(|a, b| a.0 == b.0)
-            .flat_map(|of_repo| {
-                chunk_by_size(of_repo, |k| bound_triple_bytes(&k.0), KEYS_PER_QUERY_BYTES)
-            })
+            .flat_map(|of_repo| chunk_by_size(of_repo, |_| BOUND_PAIR_BYTES, KEYS_PER_QUERY_BYTES))
             .map(|chunk| {
-                let pairs: Vec<(&str, u64)> = chunk
+                let repo = chunk.first().map_or("", |(repo, ..)| repo.as_str());
+                let tests: Vec<u64> = chunk
                     .iter()
-                    .map(|(repo, test, _)| (repo.as_str(), *test))
-                    .collect::<BTreeSet<_>>()
+                    .map(|&(_, test, _)| *test)
+                    .collect::<BTreeSet<u64>>()
                     .into_iter()
                     .collect();
-                let repos: Vec<&str> = pairs
+                let pairs: Vec<(u64, u64)> = chunk
                     .iter()
-                    .map(|&(repo, _)| repo)
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                let bound: Vec<(&str, u64, u64)> = chunk
-                    .iter()
-                    .map(|(repo, test, slot)| (repo.as_str(), *test, *slot))
+                    .map(|&(_, test, slot)| (*test, *slot))
                     .collect();
                 self.query(PR_TRIAGE_OTHER_PRS_SQL)
-                    .bind(pairs.as_slice())
+                    .bind(repo)
+                    .bind(tests.as_slice())
                     .bind(date_time(since))
                     .bind(pr)
-                    .bind(bound)
-                    .bind(repos)
+                    .bind(pairs)
+                    .bind(repo)
                     .bind(date_time(since))
-                    .bind(pairs.as_slice())
+                    .bind(repo)
+                    .bind(tests.as_slice())
                     .bind(date_time(since))
             })
             .collect();
@@ -275,7 +264,7 @@ mod tests {
         for (sql, binds, fields) in [
             (PR_TRIAGE_JOBS_SQL, 3, 1),
             (JOBS_BY_KEY_SQL, 2, 1),
-            (PR_TRIAGE_OTHER_PRS_SQL, 8, 0),
+            (PR_TRIAGE_OTHER_PRS_SQL, 10, 0),
         ] {
             assert_eq!(sql.matches("?fields").count(), fields, "{sql}");
             assert_eq!(sql.matches('?').count() - fields, binds, "{sql}");
@@ -284,21 +273,19 @@ mod tests {
     }
 
     #[test]
-    fn a_triple_binds_within_its_estimate() {
-        let repo = "o'rg/re\\po";
+    fn a_pair_binds_within_its_estimate() {
         let sql = clickhouse::Client::default()
-            .query("SELECT ?, ?, ?, ?")
-            .bind(vec![(repo, u64::MAX)])
-            .bind(vec![(repo, u64::MAX, u64::MAX)])
-            .bind(vec![repo])
-            .bind(vec![(repo, u64::MAX)])
+            .query("SELECT ?, ?, ?")
+            .bind(vec![u64::MAX, u64::MAX])
+            .bind(vec![(u64::MAX, u64::MAX), (u64::MAX, u64::MAX)])
+            .bind(vec![u64::MAX, u64::MAX])
             .sql_display()
             .to_string();
-        let bound = sql.len() - "SELECT , , , ".len();
+        let bound = sql.len() - "SELECT [], [], []".len();
         assert!(
-            bound <= bound_triple_bytes(repo),
+            bound <= 2 * BOUND_PAIR_BYTES,
             "{bound} > {}",
-            bound_triple_bytes(repo)
+            2 * BOUND_PAIR_BYTES
         );
     }
 
