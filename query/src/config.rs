@@ -18,7 +18,7 @@ pub const DEFAULT_MAX_CONCURRENT_FAILING_TESTS: u16 = 1;
 /// month take seconds, and a failing test's status moves at the pace of the nightlies.
 pub const DEFAULT_FAILING_TESTS_FRESH_FOR_S: u64 = 60;
 
-/// How many seconds a backend's verdicts on a PR are kept while its shown jobs stay the same, by
+/// How many seconds a PR's verdicts on its backends are kept while its shown jobs stay the same, by
 /// default ([`QueryConfig::pr_triage_fresh_for_s`]): a PR page or a poller asks again and again
 /// while the PR's jobs run, and the verdicts change with them, or with other PRs and nightlies
 /// at a slower pace.
@@ -79,10 +79,10 @@ pub struct QueryConfig {
     )]
     pub failing_tests_fresh_for_s: u64,
 
-    /// How many seconds a backend's "is it mine?" verdicts on a PR are kept while the PR's
-    /// shown jobs on that backend stay the same (docs/contract.md §12.15 "Kept verdicts"): a job
-    /// completing or changing is judged at once; other PRs' and nightlies' new failures are
-    /// seen once they are this old (at least ten times their computing time). 0 keeps none.
+    /// How many seconds a PR's "is it mine?" verdicts are kept while its shown jobs stay the
+    /// same on every backend (docs/contract.md §12.15 "Kept verdicts"): a job completing or
+    /// changing is judged at once; other PRs' and nightlies' new failures are seen once they are
+    /// this old (at least ten times their computing time). 0 keeps none.
     #[arg(
         long,
         env = "OOT_QUERY_PR_TRIAGE_FRESH_FOR_S",
