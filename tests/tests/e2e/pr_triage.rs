@@ -113,18 +113,24 @@ fn callback(seen: &Seen, at: time::OffsetDateTime) -> Value {
     completed_listing(&seen.job, None, &failed, at)
 }
 
+/// `story` posted through ingest, each job at its time (in the story's order), projected, and a
+/// query service.
+async fn seed_story(prefix: &str, story: &[Seen]) -> Seeded {
+    seed(
+        prefix,
+        story,
+        |seen| seen.ago,
+        |seen, at| callback(seen, at).to_string(),
+    )
+    .await
+}
+
 /// The story posted through ingest, each job at its time, projected, and a query service; then
 /// PR 900304's job re-reported with another failed list, so the failed-test table holds a row
 /// of its older version (`test_stale`) that its latest does not list.
 async fn seeded(prefix: &str) -> Seeded {
     let story = story();
-    let seeded = seed(
-        prefix,
-        &story,
-        |seen| seen.ago,
-        |seen, at| callback(seen, at).to_string(),
-    )
-    .await;
+    let seeded = seed_story(prefix, &story).await;
     let re_report = Seen {
         ago: 0,
         job: job(upstream_pr(RE_REPORTED), "d-304", 304),
@@ -324,13 +330,7 @@ async fn each_slot_of_a_pr_spread_over_days_is_judged_against_the_nightly_before
             &["test_a"],
         ),
     ];
-    let seeded = seed(
-        "prspread",
-        &story,
-        |seen| seen.ago,
-        |seen, at| callback(seen, at).to_string(),
-    )
-    .await;
+    let seeded = seed_story("prspread", &story).await;
     let view = pr_view(&seeded.query, SPREAD, "").await;
     let backend = only_backend(&view);
     assert_eq!(backend["jobs"].as_array().unwrap().len(), 2, "{backend}");
@@ -490,13 +490,7 @@ async fn each_backend_of_a_pr_is_judged_against_its_own_nightlies_and_other_prs(
     ]);
     // In the order they happened: the seeding moves ingest's clock forward only.
     story.sort_by_key(|seen| -seen.ago);
-    let seeded = seed(
-        "prtriage2",
-        &story,
-        |seen| seen.ago,
-        |seen, at| callback(seen, at).to_string(),
-    )
-    .await;
+    let seeded = seed_story("prtriage2", &story).await;
 
     let view = pr_view(&seeded.query, MINE, "").await;
     let backends = view["backends"].as_array().unwrap();
