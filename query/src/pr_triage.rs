@@ -45,7 +45,7 @@ use crate::views::pr_triage::{asked, BackendTriage};
 const DAY: i64 = 86_400;
 
 /// A backend of the PR to judge: its shown completed jobs (keys).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 pub struct Shown {
     pub repo: RepoName,
     pub job_keys: Vec<String>,

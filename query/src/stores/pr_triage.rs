@@ -36,7 +36,7 @@ pub enum JobsOf<'a> {
 }
 
 /// A job asked for by key: its backend and its key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct RepoJob<'a> {
     pub downstream_repo: &'a str,
     pub job_key: &'a str,
