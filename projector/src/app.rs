@@ -23,7 +23,8 @@ use crate::metrics::ProjectorMetrics;
 // Re-exported where callers have always found it; it lives beside `Stores`.
 pub use crate::pipeline::stores_of;
 use crate::pipeline::{
-    now_micros, store_jobs, store_rows, JobsStored, ProjectError, Projected, Stores,
+    insert_rows, keep_rollups, now_micros, store_jobs, JobsStored, ProjectError, Projected,
+    RowsStored, Stores,
 };
 use crate::retry::{with_retries, Failed};
 use crate::source::{Batch, ConsumerFatal, EventSource, Poison};
@@ -275,14 +276,23 @@ async fn dead_letter(
     }
 }
 
+/// Batches in hand at once, one per stage of [`project_until_stopped`].
+const BATCHES_IN_HAND: usize = 3;
+
 /// The projector's loop: batch, dead letters, both stores, refused and parked events, commit.
 ///
-/// Two batches are in hand at once: while one's rows go to ClickHouse and its rollups are kept
-/// ([`store_rows`]), the next is read and its jobs merged into the job table ([`store_jobs`]).
-/// The two stages touch different stores, a batch's jobs are stored only after the previous
-/// batch's (so a job in both merges onto its latest item), and batches are committed in order,
-/// each once both its stages are done: a crash redelivers what was not committed, which merges
-/// unchanged and re-sends its rows and cells, as it always did.
+/// Three stages, each on its own batch, in order: the jobs merged into the job table
+/// ([`store_jobs`]); their rows inserted into ClickHouse ([`insert_rows`], after which they
+/// show in the views); the rollups kept, the delivery log written and the offsets committed
+/// ([`keep_rollups`], [`settle`]). So a batch's rows are inserted while the previous batch's
+/// rollups are kept, and the next batch's jobs stored. Each stage takes its batches in order,
+/// so a batch's jobs are stored only after the previous batch's (a job in both merges onto its
+/// latest item) and batches are committed in order, each once all its stages are done: a crash
+/// redelivers what was not committed, which merges unchanged and re-sends its rows and cells,
+/// as it always did. At most [`BATCHES_IN_HAND`] batches are held, one per stage.
+///
+/// When `shutdown` is cancelled no new batch is read, and the batches in hand are carried to
+/// their commit (a stage stopped mid-retry leaves its batch, and those after it, uncommitted).
 async fn project_until_stopped(
     source: &EventSource,
     dead_letters: &DeadLetters,
@@ -292,13 +302,22 @@ async fn project_until_stopped(
     config: &ProjectorConfig,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    // The batch whose jobs are stored and whose rows are not yet.
-    let mut in_hand: Option<(Batch, JobsStored)> = None;
-    while !shutdown.is_cancelled() || in_hand.is_some() {
-        let next = async {
-            if shutdown.is_cancelled() {
-                return Ok(None);
-            }
+    let permits = tokio::sync::Semaphore::new(BATCHES_IN_HAND);
+    let in_hand = &permits;
+    // Capacity 1: the permits, not the channels, bound the batches held.
+    let (to_insert, mut inserting) = tokio::sync::mpsc::channel::<(Batch, JobsStored)>(1);
+    let (to_settle, mut settling) = tokio::sync::mpsc::channel::<(Batch, RowsStored)>(1);
+    let read_and_store_jobs = async move {
+        while !shutdown.is_cancelled() {
+            // Waiting for a permit is cut short by a stop: the stage holding the permits may
+            // have stopped mid-retry, and would give none back.
+            let permit = tokio::select! {
+                permit = in_hand.acquire() => match permit {
+                    Ok(permit) => permit,
+                    Err(_closed) => break,
+                },
+                () = shutdown.cancelled() => break,
+            };
             let batch = source
                 .next_batch(config.batch_events, config.batch_wait(), shutdown)
                 .await?;
@@ -306,55 +325,70 @@ async fn project_until_stopped(
                 .halted_partitions
                 .set(i64::try_from(source.halted().len()).unwrap_or(i64::MAX));
             if batch.is_empty() {
-                return Ok(None);
+                continue;
             }
             for poison in &batch.poison {
                 if !dead_letter(dead_letters, metrics, poison, shutdown).await? {
-                    return Ok(None);
+                    return Ok(());
                 }
             }
             let stored = {
                 let events: Vec<&CallbackEvent> = batch.events.iter().map(|e| &e.event).collect();
                 store_jobs(stores, &events, shutdown).await
             };
-            match stored {
-                Ok(stored) => Ok(Some((batch, stored))),
+            let stored = match stored {
+                Ok(stored) => stored,
                 // Stopped mid-retry: nothing is committed, the batch will be projected again.
-                Err(ProjectError::Stopped) => Ok(None),
-                Err(error) => Err(anyhow::Error::from(error)),
+                Err(ProjectError::Stopped) => return Ok(()),
+                Err(error) => return Err(anyhow::Error::from(error)),
+            };
+            // The permit goes with the batch, given back once it is settled.
+            permit.forget();
+            if to_insert.send((batch, stored)).await.is_err() {
+                break;
             }
-        };
-        tokio::pin!(next);
-        let mut read: Option<anyhow::Result<Option<(Batch, JobsStored)>>> = None;
-        if let Some((batch, stored)) = in_hand.take() {
-            // The batch in hand is committed as soon as its rows are stored: the next one may
-            // wait for messages that do not come.
+        }
+        Ok::<(), anyhow::Error>(())
+    };
+    let insert = async move {
+        while let Some((batch, stored)) = inserting.recv().await {
+            let inserted = match insert_rows(stores, stored, now_micros(), shutdown).await {
+                Ok(inserted) => inserted,
+                Err(ProjectError::Stopped) => return Ok(()),
+                Err(error) => return Err(anyhow::Error::from(error)),
+            };
+            let now = now_micros();
+            for sourced in inserted.shown_events().filter_map(|i| batch.events.get(i)) {
+                let seconds = (now - sourced.event.received_at).max(0) as f64 / 1e6;
+                metrics.visible_seconds.observe(seconds);
+            }
+            if to_settle.send((batch, inserted)).await.is_err() {
+                break;
+            }
+        }
+        Ok::<(), anyhow::Error>(())
+    };
+    // Each stage owns its channels' ends, so one that ends lets the others end too.
+    let settle_in_order = async move {
+        while let Some((batch, inserted)) = settling.recv().await {
             let rows = async {
-                let projected = store_rows(stores, stored, now_micros(), shutdown).await?;
+                let projected = keep_rollups(stores, inserted, shutdown).await?;
                 store_accepted_receipts(deliveries, metrics, &batch, &projected, shutdown).await?;
                 Ok(projected)
             };
-            tokio::pin!(rows);
-            let projected = loop {
-                tokio::select! {
-                    projected = &mut rows => break projected,
-                    result = &mut next, if read.is_none() => read = Some(result),
-                }
-            };
-            let projected = match projected {
+            let projected = match rows.await {
                 Ok(projected) => projected,
                 Err(ProjectError::Stopped) => return Ok(()),
-                Err(error) => return Err(error.into()),
+                Err(error) => return Err(anyhow::Error::from(error)),
             };
             if !settle(source, dead_letters, metrics, &batch, &projected, shutdown).await? {
                 return Ok(());
             }
+            in_hand.add_permits(1);
         }
-        in_hand = match read {
-            Some(result) => result?,
-            None => next.await?,
-        };
-    }
+        Ok::<(), anyhow::Error>(())
+    };
+    tokio::try_join!(read_and_store_jobs, insert, settle_in_order)?;
     Ok(())
 }
 

@@ -46,6 +46,10 @@ pub struct ProjectorMetrics {
     /// Delivery receipts' rows, by `result` ([`RECEIPT_RESULTS`]).
     pub receipts: Family<Vec<(String, String)>, Counter>,
     pub freshness_seconds: Histogram,
+    /// Event received by ingest → its job's row in ClickHouse (shown by the views), for the
+    /// events of completed jobs: what a user waits for, where `freshness_seconds` also counts
+    /// the rollups and the commit after.
+    pub visible_seconds: Histogram,
     /// Seconds each stage of a batch took, by `stage` (`jobs_read`, `jobs_write`,
     /// `clickhouse_insert`, `rollups`): which store a slow batch waits on.
     pub stage_seconds: HistogramsByLabel,
@@ -73,10 +77,12 @@ impl ProjectorMetrics {
         let consumer_rebuilds = Counter::default();
         let receipts = Family::<Vec<(String, String)>, Counter>::default();
         // From 10 ms to ~3 h: normal freshness is sub-second, a store outage makes it hours.
-        let freshness_seconds = Histogram::new([
+        let freshness_buckets = [
             0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
             10800.0,
-        ]);
+        ];
+        let freshness_seconds = Histogram::new(freshness_buckets);
+        let visible_seconds = Histogram::new(freshness_buckets);
         registry.register(
             "events",
             "Events projected into both stores",
@@ -150,6 +156,11 @@ impl ProjectorMetrics {
             "Time from ingest receiving an event to the projector committing it",
             freshness_seconds.clone(),
         );
+        registry.register(
+            "visible_seconds",
+            "Time from ingest receiving a completed job's event to its row in ClickHouse",
+            visible_seconds.clone(),
+        );
         Self {
             events,
             batches,
@@ -163,6 +174,7 @@ impl ProjectorMetrics {
             consumer_rebuilds,
             receipts,
             freshness_seconds,
+            visible_seconds,
             stage_seconds,
             registry: Arc::new(registry),
         }

@@ -16,6 +16,10 @@
 //!    rows of the failed-test table, inserted in another sent with it. Each row is built from
 //!    the job's merged record alone (its failed tests included, as the item holds them), so
 //!    live projection, replay and redelivery always write the same rows.
+//! 6. The rollups are kept from the jobs both stores hold ([`keep_rollups`], `crate::rollups`).
+//!
+//! Steps 1–4 ([`store_jobs`]), 5 ([`insert_rows`]) and 6 are separate functions so that the
+//! projector can run them as stages, each on another batch (`crate::app`).
 //!
 //! Transient store errors are retried with backoff, forever ([`with_retries`]): an event is
 //! never skipped for an outage. A permanent refusal (DynamoDB's `ValidationException`,
@@ -442,8 +446,9 @@ pub async fn project(
     store_rows(stores, stored, now_micros, shutdown).await
 }
 
-/// A batch once the job table holds its jobs: what [`store_rows`] goes on with. The projector
-/// overlaps the next batch's [`store_jobs`] with this one's [`store_rows`] (`crate::app`).
+/// A batch once the job table holds its jobs: what [`insert_rows`] goes on with. The projector
+/// overlaps the next batch's [`store_jobs`] with this one's [`insert_rows`] and the previous
+/// one's [`keep_rollups`] (`crate::app`).
 pub struct JobsStored {
     events: usize,
     settled: Vec<Settled>,
@@ -533,30 +538,73 @@ pub async fn store_jobs(
     })
 }
 
-/// The second stage of [`project`]: the completed rows of the stored jobs inserted into
-/// ClickHouse, then the rollups kept. `now_micros` stamps the rows' `projected_at`.
+/// The rest of [`project`] after [`store_jobs`]: [`insert_rows`], then [`keep_rollups`]. The
+/// projector runs the two as stages of their own, each on another batch (`crate::app`).
 pub async fn store_rows(
     stores: &Stores,
     stored: JobsStored,
     now_micros: i64,
     shutdown: &CancellationToken,
 ) -> Result<Projected, ProjectError> {
+    let inserted = insert_rows(stores, stored, now_micros, shutdown).await?;
+    keep_rollups(stores, inserted, shutdown).await
+}
+
+/// A batch once ClickHouse holds its rows (the moment its completed jobs show in the views):
+/// what [`keep_rollups`] goes on with.
+pub struct RowsStored {
+    events: usize,
+    settled: Vec<Settled>,
+    rejected: Vec<Rejected>,
+    stages: Vec<(Stage, std::time::Duration)>,
+    /// The completed rows ClickHouse holds (those it refused for good left out).
+    rows: Vec<CompletedJobRow>,
+    /// The jobs whose row ClickHouse refused: parked, and left out of the rollups.
+    refused_rows: HashSet<String>,
+    /// Every job parked by ClickHouse (for its row or for its failed-test rows).
+    parked: HashSet<String>,
+    failed_test_rows: usize,
+}
+
+impl RowsStored {
+    /// The batch positions of the events whose job's completed row this batch inserted (from
+    /// now on, the views show it).
+    pub fn shown_events(&self) -> impl Iterator<Item = usize> + '_ {
+        let inserted: HashSet<&str> = self.rows.iter().map(|r| r.dynamo_key.as_str()).collect();
+        self.settled
+            .iter()
+            .filter(move |s| inserted.contains(s.merged.job_key().as_str()))
+            .flat_map(|s| s.events.iter().copied())
+    }
+}
+
+/// The second stage of [`project`]: the completed rows of the stored jobs, and their failed
+/// tests' rows, inserted into ClickHouse. `now_micros` stamps the rows' `projected_at`. A job
+/// whose rows ClickHouse refuses for good is parked, once.
+pub async fn insert_rows(
+    stores: &Stores,
+    stored: JobsStored,
+    now_micros: i64,
+    shutdown: &CancellationToken,
+) -> Result<RowsStored, ProjectError> {
     let JobsStored {
         events,
         settled,
         mut rejected,
         mut stages,
     } = stored;
-    let (rows, owners): (Vec<CompletedJobRow>, Vec<&Settled>) = settled
+    let (rows, owners): (Vec<CompletedJobRow>, Vec<usize>) = settled
         .iter()
-        .filter_map(|s| completed_row(s, now_micros).map(|row| (row, s)))
+        .enumerate()
+        .filter_map(|(at, s)| completed_row(s, now_micros).map(|row| (row, at)))
         .unzip();
-    let (test_rows, test_owners): (Vec<FailedTestRow>, Vec<&Settled>) = settled
+    let (test_rows, test_owners): (Vec<FailedTestRow>, Vec<usize>) = settled
         .iter()
-        .flat_map(|s| {
+        .enumerate()
+        .flat_map(|(at, s)| {
             FailedTestRow::of(&s.merged, s.version)
                 .into_iter()
-                .map(move |row| (row, s))
+                .map(move |row| (row, at))
         })
         .unzip();
     let started = std::time::Instant::now();
@@ -577,8 +625,7 @@ pub async fn store_rows(
         (Vec::new(), Vec::new())
     };
     stages.push((Stage::ClickhouseInsert, started.elapsed()));
-    // A job whose row or failed-test rows ClickHouse refuses for good is parked, once.
-    let mut parked_keys: HashSet<&str> = HashSet::new();
+    let mut parked: HashSet<String> = HashSet::new();
     let refusals = refused
         .iter()
         .filter_map(|(index, error)| owners.get(*index).map(|owner| (*owner, error)))
@@ -588,36 +635,68 @@ pub async fn store_rows(
                 .filter_map(|(index, error)| test_owners.get(*index).map(|owner| (*owner, error))),
         );
     for (owner, error) in refusals {
+        let Some(owner) = settled.get(owner) else {
+            continue;
+        };
         let job_key = owner.merged.job_key().as_str();
-        if !parked_keys.insert(job_key) {
+        if !parked.insert(job_key.to_owned()) {
             continue;
         }
         let code = clickhouse_code(error).map_or_else(|| "unknown".to_owned(), |c| c.to_string());
-        let parked = park(
+        let parking = park(
             owner.events.clone(),
             Store::ClickHouse,
             job_key,
             code,
             error.to_string(),
         );
-        reject_parked(&mut rejected, parked);
+        reject_parked(&mut rejected, parking);
     }
+    let refused_rows: HashSet<String> = refused
+        .iter()
+        .filter_map(|(index, _)| rows.get(*index).map(|r| r.dynamo_key.clone()))
+        .collect();
+    let failed_test_rows = test_rows.len() - refused_tests.len();
+    let rows = rows
+        .into_iter()
+        .filter(|r| !refused_rows.contains(r.dynamo_key.as_str()))
+        .collect();
+    Ok(RowsStored {
+        events,
+        settled,
+        rejected,
+        stages,
+        rows,
+        refused_rows,
+        parked,
+        failed_test_rows,
+    })
+}
 
-    // The rollups, from the jobs both stores now hold (a job whose row ClickHouse refused is
-    // parked, and left out of them too, until its redrive). A job parked for its failed-test
-    // rows alone is counted: its row is in the jobs table, which the rollups must agree with.
-    let refused_keys: HashSet<&str> = refused
-        .iter()
-        .filter_map(|(index, _)| rows.get(*index).map(|r| r.dynamo_key.as_str()))
-        .collect();
-    let row_of: HashMap<&str, &CompletedJobRow> = rows
-        .iter()
-        .filter(|r| !refused_keys.contains(r.dynamo_key.as_str()))
-        .map(|r| (r.dynamo_key.as_str(), r))
-        .collect();
+/// The third stage of [`project`]: the rollups, from the jobs both stores now hold (a job whose
+/// row ClickHouse refused is parked, and left out of them too, until its redrive; a job parked
+/// for its failed-test rows alone is counted: its row is in the jobs table, which the rollups
+/// must agree with). A job the ledger refuses for good is parked.
+pub async fn keep_rollups(
+    stores: &Stores,
+    inserted: RowsStored,
+    shutdown: &CancellationToken,
+) -> Result<Projected, ProjectError> {
+    let RowsStored {
+        events,
+        settled,
+        mut rejected,
+        mut stages,
+        rows,
+        refused_rows,
+        parked,
+        failed_test_rows,
+    } = inserted;
+    let row_of: HashMap<&str, &CompletedJobRow> =
+        rows.iter().map(|r| (r.dynamo_key.as_str(), r)).collect();
     let kept_jobs: Vec<(&JobRecord, u64, Option<&CompletedJobRow>)> = settled
         .iter()
-        .filter(|s| !refused_keys.contains(s.merged.job_key().as_str()))
+        .filter(|s| !refused_rows.contains(s.merged.job_key().as_str()))
         .map(|s| {
             (
                 &s.merged,
@@ -632,16 +711,16 @@ pub async fn store_rows(
     for (job_keys, error) in kept.refused {
         for settled_job in settled.iter().filter(|s| {
             let key = s.merged.job_key().as_str();
-            job_keys.iter().any(|k| k == key) && !parked_keys.contains(key)
+            job_keys.iter().any(|k| k == key) && !parked.contains(key)
         }) {
-            let parked = park_dynamo(
+            let parking = park_dynamo(
                 BatchJob {
                     record: settled_job.merged.clone(),
                     events: settled_job.events.clone(),
                 },
                 error.clone(),
             );
-            reject_parked(&mut rejected, parked);
+            reject_parked(&mut rejected, parking);
         }
     }
     rejected.sort_by_key(|r| r.index);
@@ -651,8 +730,8 @@ pub async fn store_rows(
         events: events - rejected.len(),
         jobs: settled.len(),
         writes: settled.iter().filter(|s| s.written).count(),
-        rows: rows.len() - refused.len(),
-        failed_test_rows: test_rows.len() - refused_tests.len(),
+        rows: rows.len(),
+        failed_test_rows,
         rejected,
         stages,
     })

@@ -562,14 +562,10 @@ async fn expired_months_are_dropped_and_recent_ones_kept() {
 #[tokio::test]
 async fn metrics_expose_events_lag_and_freshness_for_prometheus() {
     let (_stores, ingest, projector) = stack("metrics").await;
-    post_all(
-        &ingest,
-        &[
-            for_job(sample::in_progress, 0),
-            for_job(sample::completed, 0),
-        ],
-    )
-    .await;
+    // One batch each: the start shows no completed row, the end does.
+    post_all(&ingest, &[for_job(sample::in_progress, 0)]).await;
+    wait_for_events(&projector, 1).await;
+    post_all(&ingest, &[for_job(sample::completed, 0)]).await;
     wait_for_events(&projector, 2).await;
     let text = oot_e2e::drill::metrics_text(&projector.base_url)
         .await
@@ -578,6 +574,8 @@ async fn metrics_expose_events_lag_and_freshness_for_prometheus() {
         "oot_projector_events_total 2",
         "oot_projector_consumer_lag",
         "oot_projector_freshness_seconds_count 2",
+        // Only the completed event made its job's row: the start's batch inserted none.
+        "oot_projector_visible_seconds_count 1",
     ] {
         assert!(text.contains(metric), "{metric} missing from:\n{text}");
     }
