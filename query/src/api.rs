@@ -89,28 +89,30 @@ pub struct Stores {
     /// Each backend's failing tests per window, kept and refreshed behind the requests
     /// (docs/contract.md §12.13 "Kept answers").
     pub failing_tests: KeptAnswers<(RepoName, Window), FailingTestsAnswer>,
-    /// A PR's verdicts on its backends, kept while its shown jobs stay the same
+    /// A PR's verdicts on each backend, kept while the backend's shown jobs stay the same
     /// (docs/contract.md §12.15 "Kept verdicts").
-    pub pr_triages: KeptAnswers<PrTriageAsked, Vec<BackendTriage>>,
+    pub pr_triages: KeptAnswers<PrTriageAsked, BackendTriage>,
 }
 
-/// What a PR's verdicts were judged for: the PR, the other-PRs window, and each backend's shown
-/// completed jobs as the PR view showed them (a job completing, re-run or changing its failures
-/// on any backend changes the key, and the PR is judged again at once: all its backends in the
-/// same few queries as one).
+/// What a PR's verdicts on one backend were judged for: the PR, the other-PRs window, and the
+/// backend's shown completed jobs as the PR view showed them (a job completing, re-run or
+/// changing its failures changes the key, and that backend is judged again at once; the
+/// backends of a PR judged again at one request are judged together, in the same few queries
+/// as one).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PrTriageAsked {
     pub pr: UpstreamPr,
     pub other_prs_window: Window,
-    /// Per backend, its shown completed jobs.
-    pub shown: Vec<(RepoName, Vec<ShownJob>)>,
+    pub repo: RepoName,
+    /// The backend's shown completed jobs.
+    pub shown: Vec<ShownJob>,
 }
 
 /// A shown completed job as judged: its key, completion time and failed count.
 pub type ShownJob = (String, Option<String>, Option<u64>);
 
 /// How many PRs' verdicts are judged at once: each is a few queries in a row, each query for
-/// all the PR's backends.
+/// all the PR's backends judged.
 const PR_TRIAGES_JUDGED_AT_ONCE: usize = 8;
 
 impl Stores {
@@ -931,12 +933,12 @@ pub async fn pr_triage_at(
     let upstream_pr = params.pr.clone();
     let mut view = pr_at(stores, params, now).await?;
     let since = other_prs_window.since(now);
-    let shown: Vec<(RepoName, Vec<ShownJob>)> = view
+    let asked: Vec<PrTriageAsked> = view
         .backends
         .iter()
         .filter_map(|backend| {
             let repo = RepoName::parse(&backend.downstream_repo).ok()?;
-            let jobs = backend
+            let shown = backend
                 .jobs
                 .iter()
                 .filter(|job| job.state != crate::job::JobState::Running)
@@ -948,38 +950,43 @@ pub async fn pr_triage_at(
                     )
                 })
                 .collect();
-            Some((repo, jobs))
+            Some(PrTriageAsked {
+                pr: upstream_pr.clone(),
+                other_prs_window,
+                repo,
+                shown,
+            })
         })
         .collect();
-    let asked = PrTriageAsked {
-        pr: upstream_pr,
-        other_prs_window,
-        shown,
-    };
-    let (completed, asked_for) = (stores.completed.clone(), asked.clone());
-    let judge = move || async move {
-        let backends: Vec<Shown> = asked_for
-            .shown
-            .iter()
-            .map(|(repo, jobs)| Shown {
-                repo: repo.clone(),
-                job_keys: jobs.iter().map(|(key, ..)| key.clone()).collect(),
-            })
-            .collect();
-        let mut triages =
-            crate::pr_triage::judge_backends(&completed, &asked_for.pr, &backends, since).await?;
-        let judged_at = clock::rfc3339(clock::now());
-        for triage in &mut triages {
-            triage.judged_at = judged_at.clone();
+    let completed = stores.completed.clone();
+    // The backends whose verdicts are not kept, judged together.
+    let judge = move |asked: Vec<PrTriageAsked>| {
+        let completed = completed.clone();
+        async move {
+            let Some(pr) = asked.first().map(|a| a.pr.clone()) else {
+                return Ok(Vec::new());
+            };
+            let backends: Vec<Shown> = asked
+                .iter()
+                .map(|a| Shown {
+                    repo: a.repo.clone(),
+                    job_keys: a.shown.iter().map(|(key, ..)| key.clone()).collect(),
+                })
+                .collect();
+            let mut triages =
+                crate::pr_triage::judge_backends(&completed, &pr, &backends, since).await?;
+            let judged_at = clock::rfc3339(clock::now());
+            for triage in &mut triages {
+                triage.judged_at = judged_at.clone();
+            }
+            Ok::<_, StoreError>(triages)
         }
-        Ok::<_, StoreError>(triages)
     };
-    let kept = stores.pr_triages.get(asked.clone(), judge).await?;
+    let kept = stores.pr_triages.get_many(&asked, judge).await?;
     let mut by_repo: HashMap<String, BackendTriage> = asked
-        .shown
         .iter()
-        .map(|(repo, _)| repo.to_string())
-        .zip(kept.value.iter().cloned())
+        .zip(kept)
+        .filter_map(|(asked, kept)| Some((asked.repo.to_string(), kept?.value.clone())))
         .collect();
     pr_triage::attach(&mut view, other_prs_window, now, |repo| {
         by_repo.remove(repo)

@@ -18,8 +18,8 @@ pub const DEFAULT_MAX_CONCURRENT_FAILING_TESTS: u16 = 1;
 /// month take seconds, and a failing test's status moves at the pace of the nightlies.
 pub const DEFAULT_FAILING_TESTS_FRESH_FOR_S: u64 = 60;
 
-/// How many seconds a PR's verdicts on its backends are kept while its shown jobs stay the same, by
-/// default ([`QueryConfig::pr_triage_fresh_for_s`]): a PR page or a poller asks again and again
+/// How many seconds a PR's verdicts on a backend are kept while its shown jobs there stay the
+/// same, by default ([`QueryConfig::pr_triage_fresh_for_s`]): a PR page or a poller asks again and again
 /// while the PR's jobs run, and the verdicts change with them, or with other PRs and nightlies
 /// at a slower pace.
 pub const DEFAULT_PR_TRIAGE_FRESH_FOR_S: u64 = 30;
@@ -79,8 +79,8 @@ pub struct QueryConfig {
     )]
     pub failing_tests_fresh_for_s: u64,
 
-    /// How many seconds a PR's "is it mine?" verdicts are kept while its shown jobs stay the
-    /// same on every backend (docs/contract.md §12.15 "Kept verdicts"): a job completing or
+    /// How many seconds a PR's "is it mine?" verdicts on a backend are kept while its shown
+    /// jobs there stay the same (docs/contract.md §12.15 "Kept verdicts"): a job completing or
     /// changing is judged at once; other PRs' and nightlies' new failures are seen once they are
     /// this old (at least ten times their computing time). 0 keeps none.
     #[arg(

@@ -13,6 +13,9 @@
 //! window's jobs while it runs). A failed computation keeps the answer there was. At most
 //! [`MAX_KEPT`] keys are kept, the longest unrefreshed dropped first, and none past its
 //! serving age. `fresh_for` of zero keeps nothing: every request computes.
+//!
+//! A view made of several kept answers (a PR's verdicts, one per backend) asks for them at once
+//! ([`KeptAnswers::get_many`]): the missing ones are computed together, in one computation.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -172,6 +175,107 @@ where
         Ok(kept)
     }
 
+    /// The answers for `keys`, in their order: the kept ones while they may be served, the
+    /// others computed together by one call of `compute` on those keys (which answers one value
+    /// per key, in their order), each kept from now under its own key. Kept answers due for a
+    /// refresh are served, and computed again together behind the request. Unlike [`Self::get`],
+    /// two requests missing the same key at once each compute it. `None` stands for a key
+    /// `compute` gave no value for (it answered fewer values than keys).
+    pub async fn get_many<F, Fut, E>(
+        &self,
+        keys: &[K],
+        compute: F,
+    ) -> Result<Vec<Option<Arc<Kept<V>>>>, E>
+    where
+        F: Fn(Vec<K>) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = Result<Vec<V>, E>> + Send + 'static,
+        E: Display + Send + 'static,
+    {
+        if self.inner.fresh_for.is_zero() {
+            let kept = self.inner.compute(|| compute(keys.to_vec())).await?;
+            return Ok(split(kept)
+                .into_iter()
+                .map(|kept| Some(Arc::new(kept)))
+                .collect());
+        }
+        let now = Instant::now();
+        let mut answers: Vec<Option<Arc<Kept<V>>>> = Vec::with_capacity(keys.len());
+        let (mut missing, mut due) = (Vec::new(), Vec::new());
+        for key in keys {
+            let kept = self.slot(key).current();
+            match kept.map(|kept| (use_of(&kept, self.inner.fresh_for, now), kept)) {
+                Some((Use::Serve, kept)) => answers.push(Some(kept)),
+                Some((Use::ServeAndRefresh, kept)) => {
+                    due.push(key.clone());
+                    answers.push(Some(kept));
+                }
+                Some((Use::Recompute, _)) | None => {
+                    missing.push(key.clone());
+                    answers.push(None);
+                }
+            }
+        }
+        if !due.is_empty() {
+            self.refresh_many_behind(due, compute.clone());
+        }
+        if !missing.is_empty() {
+            let kept = self.inner.compute(|| compute(missing.clone())).await?;
+            let mut computed = self.store_each(&missing, kept).into_iter();
+            for answer in answers.iter_mut().filter(|answer| answer.is_none()) {
+                *answer = computed.next();
+            }
+            self.inner.forget_old(Instant::now());
+        }
+        Ok(answers)
+    }
+
+    /// Each of `keys` with its value of `kept` (in their order), kept from now.
+    fn store_each(&self, keys: &[K], kept: Kept<Vec<V>>) -> Vec<Arc<Kept<V>>> {
+        keys.iter()
+            .zip(split(kept))
+            .map(|(key, kept)| {
+                let kept = Arc::new(kept);
+                self.slot(key).store(Arc::clone(&kept));
+                kept
+            })
+            .collect()
+    }
+
+    /// Computes the answers of `keys` together in a task of its own, but those computing
+    /// already.
+    fn refresh_many_behind<F, Fut, E>(&self, keys: Vec<K>, compute: F)
+    where
+        F: Fn(Vec<K>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<V>, E>> + Send + 'static,
+        E: Display + Send + 'static,
+    {
+        let (keys, computing): (Vec<K>, Vec<_>) = keys
+            .into_iter()
+            .filter_map(|key| {
+                let slot = self.slot(&key);
+                let computing = Arc::clone(&slot.computing).try_lock_owned().ok()?;
+                Some((key, computing))
+            })
+            .unzip();
+        if keys.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let _computing = computing;
+            let asked = keys.clone();
+            match this.inner.compute(move || compute(asked)).await {
+                Ok(kept) => {
+                    this.store_each(&keys, kept);
+                    this.inner.forget_old(Instant::now());
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "refreshing kept answers failed; the old ones are served")
+                }
+            }
+        });
+    }
+
     /// How many keys have an answer kept.
     #[cfg(test)]
     fn kept_count(&self) -> usize {
@@ -219,12 +323,29 @@ where
     }
 }
 
+/// One computation's answers as each key's own, sharing its time.
+fn split<V>(kept: Kept<Vec<V>>) -> Vec<Kept<V>> {
+    let Kept {
+        value,
+        computed,
+        took,
+    } = kept;
+    value
+        .into_iter()
+        .map(|value| Kept {
+            value,
+            computed,
+            took,
+        })
+        .collect()
+}
+
 impl<K: Eq + Hash + Clone, V> Inner<K, V> {
     /// `compute`'s answer, computed in its turn.
-    async fn compute<F, Fut, E>(&self, compute: F) -> Result<Kept<V>, E>
+    async fn compute<T, F, Fut, E>(&self, compute: F) -> Result<Kept<T>, E>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<V, E>>,
+        Fut: Future<Output = Result<T, E>>,
     {
         // Never closed, so the permit always comes; without one the computation runs anyway.
         let _turn = self.computing.acquire().await.ok();
@@ -450,6 +571,113 @@ mod tests {
         tokio::time::advance(Duration::from_secs(600)).await;
         let fresh = answers.get("a", counted(&calls, Duration::ZERO)).await;
         assert_eq!(fresh.map(|k| k.value), Ok(2));
+    }
+
+    type Answering = std::pin::Pin<Box<dyn Future<Output = Result<Vec<String>, String>> + Send>>;
+
+    /// A computation of several keys that records which keys it was asked, and answers each
+    /// key with its name and the computation's number.
+    fn recorded(
+        asked: &Arc<Mutex<Vec<Vec<&'static str>>>>,
+        takes: Duration,
+    ) -> impl Fn(Vec<&'static str>) -> Answering + Clone + Send + 'static {
+        let asked = Arc::clone(asked);
+        move |keys: Vec<&'static str>| {
+            let asked = Arc::clone(&asked);
+            Box::pin(async move {
+                let n = {
+                    let mut asked = asked.lock().unwrap();
+                    asked.push(keys.clone());
+                    asked.len()
+                };
+                tokio::time::sleep(takes).await;
+                Ok(keys.iter().map(|k| format!("{k}{n}")).collect())
+            })
+        }
+    }
+
+    fn values(answers: Result<Vec<Option<Arc<Kept<String>>>>, String>) -> Vec<Option<String>> {
+        answers
+            .unwrap()
+            .into_iter()
+            .map(|kept| kept.map(|k| k.value.clone()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn several_keys_compute_only_those_without_an_answer_together() {
+        let answers = KeptAnswers::new(Duration::from_secs(60), 1);
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let first = answers
+            .get_many(&["a", "b"], recorded(&asked, Duration::ZERO))
+            .await;
+        assert_eq!(values(first), [Some("a1".into()), Some("b1".into())]);
+        let second = answers
+            .get_many(&["c", "a", "d", "b"], recorded(&asked, Duration::ZERO))
+            .await;
+        assert_eq!(
+            values(second),
+            [
+                Some("c2".into()),
+                Some("a1".into()),
+                Some("d2".into()),
+                Some("b1".into())
+            ],
+            "the kept ones served, the others from one computation, in the keys' order"
+        );
+        assert_eq!(*asked.lock().unwrap(), [vec!["a", "b"], vec!["c", "d"]]);
+        let kept = answers
+            .get("d", || {
+                std::future::ready(Err::<String, _>("not computed again".to_owned()))
+            })
+            .await;
+        assert_eq!(
+            kept.map(|k| k.value.clone()),
+            Ok("d2".to_owned()),
+            "each key's own"
+        );
+    }
+
+    #[tokio::test]
+    async fn several_keys_without_freshness_are_computed_every_time() {
+        let answers = KeptAnswers::new(Duration::ZERO, 1);
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        for n in 1..=2 {
+            let got = answers
+                .get_many(&["a", "b"], recorded(&asked, Duration::ZERO))
+                .await;
+            assert_eq!(values(got), [Some(format!("a{n}")), Some(format!("b{n}"))]);
+        }
+        assert_eq!(answers.kept_count(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stale_keys_are_served_while_one_refresh_of_them_runs_behind() {
+        let answers = KeptAnswers::new(Duration::from_secs(60), 1);
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let _ = answers
+            .get_many(&["a", "b"], recorded(&asked, Duration::ZERO))
+            .await;
+        tokio::time::advance(Duration::from_secs(61)).await;
+        // "c" is new: computed in the request; "a" and "b" are stale: served, refreshed behind
+        // (5 s), once for both requests.
+        for _ in 0..2 {
+            let got = answers
+                .get_many(&["a", "c", "b"], recorded(&asked, Duration::from_secs(5)))
+                .await;
+            let got = values(got);
+            assert_eq!((&got[0], &got[2]), (&Some("a1".into()), &Some("b1".into())));
+        }
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let refreshed = answers
+            .get_many(&["a", "b"], recorded(&asked, Duration::ZERO))
+            .await;
+        assert_eq!(values(refreshed), [Some("a3".into()), Some("b3".into())]);
+        assert_eq!(
+            *asked.lock().unwrap(),
+            [vec!["a", "b"], vec!["c"], vec!["a", "b"]],
+            "the new key computed by the first request, then one refresh of the stale ones together"
+        );
     }
 
     #[tokio::test]
