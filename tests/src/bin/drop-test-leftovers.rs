@@ -65,10 +65,9 @@ async fn main() {
 async fn drop_topics(stores: &StoreSettings) -> anyhow::Result<usize> {
     let config = stores.kafka.client_config();
     let lister: BaseConsumer = config.create()?;
-    let metadata = tokio::task::spawn_blocking(move || {
-        lister.fetch_metadata(None, Duration::from_secs(30))
-    })
-    .await??;
+    let metadata =
+        tokio::task::spawn_blocking(move || lister.fetch_metadata(None, Duration::from_secs(30)))
+            .await??;
     let topics: Vec<String> = metadata
         .topics()
         .iter()
