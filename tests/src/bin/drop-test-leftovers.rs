@@ -76,12 +76,18 @@ async fn drop_topics(stores: &StoreSettings) -> anyhow::Result<usize> {
         .collect();
     let admin: AdminClient<DefaultClientContext> = config.create()?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(60)));
+    let mut deleted = 0;
     for chunk in topics.chunks(200) {
         let names: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        // A topic already gone is fine; any other refusal is reported by the count.
-        admin.delete_topics(&names, &options).await?;
+        // A topic another run deleted meanwhile is not counted; nor is one the broker refused.
+        deleted += admin
+            .delete_topics(&names, &options)
+            .await?
+            .iter()
+            .filter(|result| result.is_ok())
+            .count();
     }
-    Ok(topics.len())
+    Ok(deleted)
 }
 
 async fn delete_tables(stores: &StoreSettings) -> anyhow::Result<usize> {
