@@ -32,17 +32,25 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{}", &id[..12])
 }
 
+/// What the end-to-end tests' topics and DynamoDB tables are named after (`e2e-…`), and their
+/// ClickHouse tables (`e2e_…`): what `drop-test-leftovers` deletes.
+pub const TEST_NAME_PREFIX: &str = "e2e";
+
+/// The ClickHouse database of the end-to-end tests' tables.
+pub const TEST_DATABASE: &str = "oot_hud_e2e";
+
 impl TestStores {
     /// The stack's addresses, a fresh topic (and deliveries topic), a fresh DynamoDB table and a
     /// fresh ClickHouse table (in the shared `oot_hud_e2e` database). Nothing is created yet.
     pub fn unique(prefix: &str) -> Self {
         let mut settings = StoresFromEnv::parse_from(["oot-e2e"]).stores;
-        settings.kafka.topic = unique_name(&format!("e2e-{prefix}")).replace('_', "-");
+        settings.kafka.topic =
+            unique_name(&format!("{TEST_NAME_PREFIX}-{prefix}")).replace('_', "-");
         settings.kafka.deliveries_topic = format!("{}-deliveries", settings.kafka.topic);
         settings.kafka.partitions = 3;
-        settings.dynamo.table = unique_name(&format!("e2e-{prefix}"));
-        settings.clickhouse.database = "oot_hud_e2e".to_owned();
-        settings.clickhouse.table = unique_name(&format!("e2e_{prefix}"));
+        settings.dynamo.table = unique_name(&format!("{TEST_NAME_PREFIX}-{prefix}"));
+        settings.clickhouse.database = TEST_DATABASE.to_owned();
+        settings.clickhouse.table = unique_name(&format!("{TEST_NAME_PREFIX}_{prefix}"));
         Self { settings }
     }
 

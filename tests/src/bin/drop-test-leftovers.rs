@@ -16,10 +16,7 @@ use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 
-/// The tests' names start with these (`oot_e2e::TestStores::unique`).
-const TOPIC_PREFIX: &str = "e2e-";
-const TABLE_PREFIX: &str = "e2e-";
-const DATABASE: &str = "oot_hud_e2e";
+use oot_e2e::{TEST_DATABASE as DATABASE, TEST_NAME_PREFIX};
 
 #[derive(Parser)]
 struct Args {
@@ -62,6 +59,12 @@ async fn main() {
     }
 }
 
+/// Whether a topic or DynamoDB table is named as the tests name theirs (`e2e-…`).
+fn is_a_tests(name: &str) -> bool {
+    name.strip_prefix(TEST_NAME_PREFIX)
+        .is_some_and(|rest| rest.starts_with('-'))
+}
+
 async fn drop_topics(stores: &StoreSettings) -> anyhow::Result<usize> {
     let config = stores.kafka.client_config();
     let lister: BaseConsumer = config.create()?;
@@ -72,7 +75,7 @@ async fn drop_topics(stores: &StoreSettings) -> anyhow::Result<usize> {
         .topics()
         .iter()
         .map(|t| t.name().to_owned())
-        .filter(|name| name.starts_with(TOPIC_PREFIX))
+        .filter(|name| is_a_tests(name))
         .collect();
     let admin: AdminClient<DefaultClientContext> = config.create()?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(60)));
@@ -99,7 +102,7 @@ async fn delete_tables(stores: &StoreSettings) -> anyhow::Result<usize> {
             page?
                 .table_names()
                 .iter()
-                .filter(|name| name.starts_with(TABLE_PREFIX))
+                .filter(|name| is_a_tests(name))
                 .cloned(),
         );
     }
@@ -112,4 +115,26 @@ async fn delete_tables(stores: &StoreSettings) -> anyhow::Result<usize> {
         .collect()
         .await;
     Ok(deleted.into_iter().filter(|&ok| ok).count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_tests_names_are_deleted() {
+        let stores = oot_e2e::TestStores::unique("leftovers").settings;
+        assert!(is_a_tests(&stores.kafka.topic));
+        assert!(is_a_tests(&stores.kafka.deliveries_topic));
+        assert!(is_a_tests(&stores.dynamo.table));
+        for kept in [
+            "views_10m",
+            "views_10m-rollup",
+            "oot-callbacks",
+            "e2efoo",
+            "fresh_1",
+        ] {
+            assert!(!is_a_tests(kept), "{kept}");
+        }
+    }
 }
