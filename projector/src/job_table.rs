@@ -1,7 +1,8 @@
 //! The DynamoDB sink: the live job state, one item per job, in HUD's attribute layout.
 //!
 //! Each item carries `version` (bumped by every write) and `merge_state` (the merged record with
-//! the rank of each field's source, see [`crate::merge`]). A write is conditional on the version
+//! the rank of each field's source, see [`crate::merge`], each rank listed once:
+//! [`crate::merge::to_stored`]). A write is conditional on the version
 //! it read (`attribute_not_exists` for a new job), so two projectors writing one job — during a
 //! rebalance, or a replay beside the live projector — can never regress it: the loser re-reads,
 //! merges again and retries, and the merge makes the order irrelevant.
@@ -16,7 +17,7 @@ use oot_contract::{JobKey, Status, UpstreamPr};
 use oot_platform::dynamo_batch::{get_items, BatchGetError, BatchRead};
 use oot_platform::dynamo_errors::{classify, DynamoFailure};
 
-use crate::merge::{FailedTests, JobRecord, DYNAMODB_FAILED_TESTS_BUDGET};
+use crate::merge::{from_stored, to_stored, FailedTests, JobRecord, DYNAMODB_FAILED_TESTS_BUDGET};
 
 /// What is stored for one job.
 #[derive(Debug, Clone, PartialEq)]
@@ -317,8 +318,9 @@ fn stored_job(
         _ => return Err(corrupt(format!("no {}", attr::VERSION))),
     };
     let record = match item.get(attr::MERGE_STATE) {
-        Some(AttributeValue::S(json)) => serde_json::from_str::<JobRecord>(json)
-            .map_err(|e| corrupt(format!("{}: {e}", attr::MERGE_STATE)))?,
+        Some(AttributeValue::S(json)) => {
+            from_stored(json).map_err(|e| corrupt(format!("{}: {e}", attr::MERGE_STATE)))?
+        }
         _ => return Err(corrupt(format!("no {}", attr::MERGE_STATE))),
     };
     Ok((key, StoredJob { record, version }))
@@ -359,7 +361,7 @@ pub fn job_item(
     put(attr::VERSION, n(version.to_string()));
     put(
         attr::MERGE_STATE,
-        s(&serde_json::to_string(&bounded).map_err(|e| e.to_string())?),
+        s(&to_stored(&bounded).map_err(|e| e.to_string())?),
     );
     put(attr::STATUS, s(view.status.as_str()));
     put(attr::DOWNSTREAM_REPO, s(view.downstream_repo.as_str()));

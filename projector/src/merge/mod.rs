@@ -55,6 +55,7 @@ mod canon;
 mod failed;
 mod rank;
 mod record;
+mod stored;
 
 #[cfg(test)]
 pub(crate) mod proptests;
@@ -66,3 +67,4 @@ pub use rank::{Rank, Sourced, Stage};
 pub use record::{
     merge_callbacks, merge_event, InvalidEvent, JobKeyMismatch, JobRecord, JobView, Merged, Refused,
 };
+pub use stored::{from_stored, to_stored};
