@@ -317,9 +317,14 @@ proptest! {
     #[test]
     fn stored_form_round_trips((_, deliveries) in arb_deliveries()) {
         let r = record_of(&deliveries);
+        // The serde form, which the stored form builds on...
         let text = serde_json::to_string(&r).expect("serialize");
         let back: JobRecord = serde_json::from_str(&text).expect("deserialize");
-        prop_assert_eq!(back, r);
+        prop_assert_eq!(&back, &r);
+        // ...and the stored form (each rank listed once) of the copy an item holds.
+        let bounded = r.bounded(20_000);
+        let stored = super::to_stored(&bounded).expect("stored");
+        prop_assert_eq!(super::from_stored(&stored).expect("read back"), bounded);
     }
 
     #[test]

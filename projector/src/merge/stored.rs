@@ -81,34 +81,22 @@ fn rank_of(field: &mut Value) -> Option<&mut Value> {
 
 #[cfg(test)]
 mod tests {
-    use proptest::prelude::*;
-
     use super::*;
-    use crate::merge::proptests::arb_deliveries;
-    use crate::merge::tests::{completed, fold, in_progress};
+    use crate::merge::tests::{fold, in_progress, MERGE_STATE_V1};
 
-    /// A merge state written with each field's rank in full, before the stored form listed
-    /// them once (`fold(in_progress, completed failure 30).bounded(20_000)`).
-    const RANKS_IN_FULL: &str = include_str!("merge_state_v1.json");
-
-    #[test]
-    fn a_record_reads_back_from_its_stored_form() {
-        let record = fold(&[in_progress(), completed("failure", 30)]).bounded(20_000);
-        let stored = to_stored(&record).expect("stored");
-        assert_eq!(from_stored(&stored).expect("read back"), record);
-    }
+    // The round trip of every record is `merge::proptests::stored_form_round_trips`.
 
     #[test]
     fn a_state_written_with_ranks_in_full_reads_as_before() {
-        let before: JobRecord = serde_json::from_str(RANKS_IN_FULL).expect("the old form");
-        assert_eq!(from_stored(RANKS_IN_FULL).expect("read"), before);
+        let before: JobRecord = serde_json::from_str(MERGE_STATE_V1).expect("the old form");
+        assert_eq!(from_stored(MERGE_STATE_V1).expect("read"), before);
     }
 
     /// What the form is for: the same record in well under half the bytes (the item's
     /// DynamoDB write and read units follow its size).
     #[test]
     fn the_stored_form_lists_each_rank_once() {
-        let record: JobRecord = serde_json::from_str(RANKS_IN_FULL).expect("the old form");
+        let record: JobRecord = serde_json::from_str(MERGE_STATE_V1).expect("the old form");
         let stored = to_stored(&record).expect("stored");
         let value: Value = serde_json::from_str(&stored).expect("json");
         // An in_progress and a completed callback: two ranks.
@@ -117,10 +105,10 @@ mod tests {
         let status_rank = value["status"][RANK].as_u64().expect("an index");
         assert_eq!(value[RANKS][status_rank as usize]["stage"], "concluded");
         assert!(
-            stored.len() * 2 < RANKS_IN_FULL.trim_end().len(),
+            stored.len() * 2 < MERGE_STATE_V1.trim_end().len(),
             "{} bytes stored, {} with ranks in full",
             stored.len(),
-            RANKS_IN_FULL.trim_end().len()
+            MERGE_STATE_V1.trim_end().len()
         );
     }
 
@@ -141,27 +129,5 @@ mod tests {
             error.to_string().contains("`ranks` is not a list"),
             "{error}"
         );
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
-
-        /// Any record the merge can make, bounded as items are, reads back equal.
-        #[test]
-        fn every_record_reads_back_from_its_stored_form((_, deliveries) in arb_deliveries()) {
-            let mut record: Option<JobRecord> = None;
-            for event in &deliveries {
-                let next = JobRecord::from_event(event).expect("valid");
-                record = Some(match record {
-                    Some(r) => r.merge(&next).expect("same job"),
-                    None => next,
-                });
-            }
-            if let Some(record) = record {
-                let bounded = record.bounded(20_000);
-                let stored = to_stored(&bounded).expect("stored");
-                prop_assert_eq!(from_stored(&stored).expect("read back"), bounded);
-            }
-        }
     }
 }

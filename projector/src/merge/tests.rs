@@ -377,7 +377,7 @@ fn an_event_whose_strings_are_not_the_contracts_is_refused_with_the_field() {
 
 /// A merge state written by the version that stored every field as a string
 /// (`merge_state_v1.json`: `fold(in_progress, completed failure 30).bounded(20_000)`).
-const MERGE_STATE_V1: &str = include_str!("merge_state_v1.json");
+pub(crate) const MERGE_STATE_V1: &str = include_str!("merge_state_v1.json");
 
 #[test]
 fn merge_state_written_before_the_fields_were_typed_still_reads() {
@@ -387,7 +387,7 @@ fn merge_state_written_before_the_fields_were_typed_still_reads() {
     assert_eq!(stored, now);
     assert_eq!(stored.view().status, Status::Completed);
     assert_eq!(stored.view().conclusion, Some(Conclusion::Failure));
-    // And writes back byte for byte.
+    // And its serde form, which the stored form builds on, is the same byte for byte.
     assert_eq!(
         serde_json::to_string(&stored).expect("serialize"),
         MERGE_STATE_V1.trim_end()
@@ -411,6 +411,9 @@ fn stored_form_round_trips() {
     let text = serde_json::to_string(&r).expect("serialize");
     let back: JobRecord = serde_json::from_str(&text).expect("deserialize");
     assert_eq!(back, r);
+    let bounded = r.bounded(20_000);
+    let stored = super::to_stored(&bounded).expect("stored");
+    assert_eq!(super::from_stored(&stored).expect("read back"), bounded);
 }
 
 #[test]
